@@ -1,0 +1,88 @@
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { TaskStore } from '../protocol/task-store.ts';
+import type { Authenticator, Principal } from './auth/principal.ts';
+import type { Config } from './config.ts';
+import { Idempotency } from './plugins/idempotency.ts';
+import { frameworkErrorsHandler, registerProblemHandler } from './plugins/problem-handler.ts';
+import { UnauthorizedError } from './problems.ts';
+import { healthRoutes } from './routes/health.ts';
+import { taskRoutes } from './routes/tasks.ts';
+import { adminGrantRoutes } from './routes/admin-grants.ts';
+import { GrantStore } from './grants/grant-store.ts';
+import type { TaskNotifier } from './tasks/task-notifier.ts';
+import { TaskService } from './tasks/task-service.ts';
+
+export interface AppDeps {
+  config: Config;
+  redis: Redis;
+  /** Queue of isolate tasks. */
+  queue: Queue;
+  /** Queue of container tasks. */
+  containerQueue: Queue;
+  store: TaskStore;
+  notifier: TaskNotifier;
+  authenticator: Authenticator;
+  /** Fastify logger option (false in tests). */
+  logger?: boolean | { level: string };
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** Builds the harness HTTP app. Never listens: server.ts does, tests use `inject`. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    // Request ids become the problem `instance` (urn:uuid:...).
+    genReqId: () => crypto.randomUUID(),
+    return503OnClosing: true,
+    // Router errors (e.g. an over-long path parameter) are problems too (PD-1).
+    frameworkErrors: frameworkErrorsHandler(config.PROBLEM_BASE_URL),
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerProblemHandler(app, config.PROBLEM_BASE_URL);
+
+  await app.register(healthRoutes, { redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
+
+  await app.register(async (v1) => {
+    // Every /v1 route needs a principal; authentication runs before body parsing.
+    v1.addHook('onRequest', async (request) => {
+      const principal = await deps.authenticator.authenticate(request.headers.authorization);
+      if (!principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
+      request.principal = principal;
+    });
+    const principalOf = (request: FastifyRequest): Principal => {
+      if (!request.principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
+      return request.principal;
+    };
+    const tasks = new TaskService({
+      config,
+      redis: deps.redis,
+      queue: deps.queue,
+      containerQueue: deps.containerQueue,
+      store: deps.store,
+      notifier: deps.notifier,
+    });
+    const idempotency = new Idempotency({
+      redis: deps.redis,
+      ttlMs: config.IDEMPOTENCY_TTL_MS,
+      // Long enough to cover the longest `wait` a request can hold.
+      inFlightTtlMs: (config.MAX_WAIT_SECONDS + 60) * 1000,
+    });
+    idempotency.registerOnSend(v1);
+    const grants = new GrantStore(deps.redis);
+    await v1.register(adminGrantRoutes, { grants, grantRoots: config.GRANT_ROOTS, idempotency, principalOf });
+    await v1.register(taskRoutes, {
+      grants, config, tasks, store: deps.store, notifier: deps.notifier, idempotency, principalOf });
+  });
+  return app;
+}

@@ -1,0 +1,63 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { TASK_QUEUE, containerQueueName } from '../protocol/redis-keys.ts';
+import { TaskStore } from '../protocol/task-store.ts';
+import type { AppDeps } from './app.ts';
+import { ApiKeyAuthenticator } from './auth/api-key-authenticator.ts';
+import type { Config } from './config.ts';
+import { LostJobReconciler } from './tasks/lost-job-reconciler.ts';
+import { TaskNotifier } from './tasks/task-notifier.ts';
+
+export interface HarnessDeps extends AppDeps {
+  /** Closes every connection and listener these deps opened. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Connects the harness's collaborators (Redis, queue, notifier, authenticator). */
+export async function createHarnessDeps(config: Config, queueName = TASK_QUEUE): Promise<HarnessDeps> {
+  // Fail fast instead of queueing commands while Redis is down (the request gets a 500/503).
+  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    redis.once('ready', resolve);
+    redis.once('end', () => reject(new Error(`cannot connect to Redis at ${config.REDIS_URL}`)));
+  });
+  const queueConnection = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+  const queue = new Queue(queueName, { connection: queueConnection });
+  queue.on('error', () => {});
+  const containerQueue = new Queue(containerQueueName(queueName), { connection: queueConnection });
+  containerQueue.on('error', () => {});
+  const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS });
+  const notifier = await TaskNotifier.create(redis);
+  const reconcilers = [
+    await LostJobReconciler.start({ redis, queue, store }),
+    await LostJobReconciler.start({ redis, queue: containerQueue, store }),
+  ];
+  const authenticator = await ApiKeyAuthenticator.fromConfig({
+    ...(config.AIRLOCK_AGENTS_FILE ? { agentsFile: config.AIRLOCK_AGENTS_FILE } : {}),
+    ...(config.AIRLOCK_DEV_API_KEY ? { devApiKey: config.AIRLOCK_DEV_API_KEY } : {}),
+    ...(config.AIRLOCK_ADMIN_API_KEY ? { adminApiKey: config.AIRLOCK_ADMIN_API_KEY } : {}),
+    adminTenant: config.AIRLOCK_ADMIN_TENANT,
+  });
+  let closing: Promise<void> | null = null;
+  return {
+    config,
+    redis,
+    queue,
+    containerQueue,
+    store,
+    notifier,
+    authenticator,
+    close() {
+      closing ??= (async () => {
+        for (const r of reconcilers) await r.close();
+        await notifier.close();
+        await queue.close();
+        await containerQueue.close();
+        queueConnection.disconnect();
+        redis.disconnect();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isResponseSerializationError } from 'fastify-type-provider-zod';
+import { PROBLEMS, isProblemCode, type ProblemCode } from '../problems.ts';
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  code: ProblemCode;
+  [extension: string]: unknown;
+}
+
+/** Maps Fastify's own error codes onto ours. */
+const FASTIFY_CODES: Record<string, ProblemCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_request',
+  FST_ERR_VALIDATION: 'invalid_request',
+};
+
+function sendProblem(
+  problemBaseUrl: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  code: ProblemCode,
+  detail: string,
+  extensions: Record<string, unknown> = {},
+) {
+  const { status, title } = PROBLEMS[code];
+  const body: ProblemBody = {
+    type: new URL(code, problemBaseUrl).href,
+    title,
+    status,
+    detail,
+    instance: `urn:uuid:${request.id}`,
+    code,
+    ...extensions,
+  };
+  // RFC 9110 §15.5.2: a 401 MUST say which scheme to use.
+  if (status === 401) reply.header('www-authenticate', 'Bearer');
+  return reply.code(status).header('content-type', 'application/problem+json').send(body);
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors its router raises before any route or error handler
+ * runs (a path parameter over the router's length limit, a URL that does not decode). Without it
+ * they are answered with Fastify's own JSON (and a 414), not problem+json.
+ */
+export function frameworkErrorsHandler(problemBaseUrl: string) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
+    sendProblem(
+      problemBaseUrl,
+      request,
+      reply,
+      'invalid_request',
+      error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'The URL is not valid',
+    );
+}
+
+/**
+ * Renders every error as RFC 9457 problem+json with our stable `code`. Never a stack trace:
+ * unknown errors are logged with the request and answered with a bare 500.
+ */
+export function registerProblemHandler(app: FastifyInstance, problemBaseUrl: string): void {
+  const send = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    code: ProblemCode,
+    detail: string,
+    extensions: Record<string, unknown> = {},
+  ) => sendProblem(problemBaseUrl, request, reply, code, detail, extensions);
+
+  app.setNotFoundHandler((request, reply) =>
+    send(request, reply, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]}`),
+  );
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error.validation) {
+      const where = error.validationContext ?? 'request';
+      const errors = error.validation.flatMap((v) => {
+        // The zod provider reports the root as "/" (RFC 6901: the member named ""): the root is "".
+        const base = `/${where}${v.instancePath === '/' ? '' : (v.instancePath ?? '')}`;
+        const detail = v.message ?? 'invalid';
+        // Unknown fields (mass assignment): one error per field, pointing at the field itself.
+        const keys = (v.params as { keys?: unknown } | undefined)?.keys;
+        if (v.keyword === 'unrecognized_keys' && Array.isArray(keys) && keys.length > 0) {
+          return keys.map((key) => ({ detail: 'Unknown field', pointer: `${base}/${escapePointer(String(key))}` }));
+        }
+        return [{ detail, pointer: base }];
+      });
+      const first = errors[0];
+      return send(request, reply, 'invalid_request', `Invalid ${where}: ${first?.pointer} ${first?.detail}`, {
+        errors,
+      });
+    }
+    // @fastify/error upper-cases codes (NOT_FOUND); ours are lower snake case.
+    const ownCode = error.code?.toLowerCase();
+    if (isProblemCode(ownCode)) return send(request, reply, ownCode, error.message);
+    const mapped = FASTIFY_CODES[error.code ?? ''];
+    if (mapped) return send(request, reply, mapped, error.message);
+    if (error instanceof SyntaxError || (error.statusCode === 400 && !isResponseSerializationError(error))) {
+      return send(request, reply, 'invalid_request', 'The request body is not valid JSON');
+    }
+    request.log.error({ err: error, url: request.url, method: request.method }, 'unhandled error');
+    return send(request, reply, 'internal', 'An unexpected error occurred; it has been logged.');
+  });
+}
+
+/** Escapes one JSON Pointer reference token (RFC 6901 §3). */
+function escapePointer(token: string): string {
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
+}

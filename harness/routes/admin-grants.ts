@@ -1,0 +1,93 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Principal } from '../auth/principal.ts';
+import { GrantNameSchema, GrantSchema, type Grant, type GrantStore } from '../grants/grant-store.ts';
+import { checkGrantHostPath } from '../grants/host-path.ts';
+import type { Idempotency } from '../plugins/idempotency.ts';
+import { ForbiddenError, InvalidRequestError, NotFoundError } from '../problems.ts';
+import { ProblemSchema } from '../schemas/tasks.ts';
+
+export interface AdminGrantRoutesOptions {
+  grants: GrantStore;
+  grantRoots: readonly string[];
+  idempotency: Idempotency;
+  principalOf: (request: FastifyRequest) => Principal;
+}
+
+const GrantBodySchema = z.strictObject({
+  hostPath: z.string().min(2).max(4096),
+  mode: z.enum(['ro', 'rw']),
+  maxBytes: z.number().int().positive().max(1024 ** 4),
+  allowedAgents: GrantSchema.shape.allowedAgents,
+});
+const NameParamsSchema = z.strictObject({ name: GrantNameSchema });
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema };
+
+/**
+ * Admin API for filesystem grants of the caller's tenant (`/v1/admin/grants`). Only principals
+ * with the `admin` role; everyone else gets 403.
+ */
+export async function adminGrantRoutes(app: FastifyInstance, options: AdminGrantRoutesOptions): Promise<void> {
+  const { grants, grantRoots, idempotency } = options;
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  const admin = (request: FastifyRequest): Principal => {
+    const principal = options.principalOf(request);
+    if (!principal.roles.includes('admin')) throw new ForbiddenError('This route needs the admin role');
+    return principal;
+  };
+  // Runs before body validation so a non-admin learns nothing about the expected body.
+  app.addHook('preValidation', async (request) => {
+    admin(request);
+  });
+
+  api.put(
+    '/v1/admin/grants/:name',
+    { schema: { params: NameParamsSchema, body: GrantBodySchema, response: { 200: GrantSchema, 201: GrantSchema, ...errors } } },
+    async (request, reply) => {
+      const principal = admin(request);
+      if (await idempotency.guard(request, reply, principal, false)) return reply;
+      const problem = await checkGrantHostPath(request.body.hostPath, grantRoots);
+      if (problem) throw new InvalidRequestError(problem);
+      const existing = await grants.get(principal.tenantId, request.params.name);
+      const now = new Date().toISOString();
+      const grant: Grant = {
+        name: request.params.name,
+        ...request.body,
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await grants.put(principal.tenantId, grant);
+      return reply.code(existing ? 200 : 201).send(grant);
+    },
+  );
+
+  api.get(
+    '/v1/admin/grants',
+    { schema: { response: { 200: z.strictObject({ items: z.array(GrantSchema) }), ...errors } } },
+    async (request) => ({ items: await grants.list(admin(request).tenantId) }),
+  );
+
+  api.get(
+    '/v1/admin/grants/:name',
+    { schema: { params: NameParamsSchema, response: { 200: GrantSchema, ...errors } } },
+    async (request) => {
+      const grant = await grants.get(admin(request).tenantId, request.params.name);
+      if (!grant) throw new NotFoundError(`Grant ${request.params.name} not found`);
+      return grant;
+    },
+  );
+
+  api.delete(
+    '/v1/admin/grants/:name',
+    { schema: { params: NameParamsSchema, response: { 204: z.null(), ...errors } } },
+    async (request, reply) => {
+      const principal = admin(request);
+      if (await idempotency.guard(request, reply, principal, false)) return reply;
+      if (!(await grants.delete(principal.tenantId, request.params.name))) {
+        throw new NotFoundError(`Grant ${request.params.name} not found`);
+      }
+      return reply.code(204).send(null);
+    },
+  );
+}

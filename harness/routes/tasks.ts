@@ -1,0 +1,170 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { RelativePathSchema, isTerminal } from '../../protocol/task.ts';
+import type { TaskStore } from '../../protocol/task-store.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { Config } from '../config.ts';
+import type { GrantStore } from '../grants/grant-store.ts';
+import { resolveMounts } from '../grants/resolve-mounts.ts';
+import type { Idempotency } from '../plugins/idempotency.ts';
+import { NotFoundError } from '../problems.ts';
+import {
+  ListTasksQuerySchema,
+  ProblemSchema,
+  TaskListSchema,
+  TaskParamsSchema,
+  TaskViewSchema,
+  createTaskBodySchema,
+  toTaskView,
+} from '../schemas/tasks.ts';
+import type { TaskNotifier } from '../tasks/task-notifier.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+
+export interface TaskRoutesOptions {
+  config: Config;
+  tasks: TaskService;
+  store: TaskStore;
+  notifier: TaskNotifier;
+  idempotency: Idempotency;
+  grants: GrantStore;
+  principalOf: (request: FastifyRequest) => Principal;
+}
+
+/** How often an idle SSE stream sends a comment so proxies keep it open. */
+const SSE_HEARTBEAT_MS = 15_000;
+/** Events read from Redis per round trip. */
+const SSE_PAGE = 500;
+
+const errorResponses = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSchema };
+
+/** The tasks API: submit, poll, list, stream events, cancel. */
+export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOptions): Promise<void> {
+  const { config, tasks, store, notifier, idempotency, grants, principalOf } = options;
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  const claim = (request: FastifyRequest, reply: FastifyReply, required: boolean) =>
+    idempotency.guard(request, reply, principalOf(request), required);
+
+  api.post(
+    '/v1/tasks',
+    {
+      schema: {
+        body: createTaskBodySchema(config),
+        response: { 201: TaskViewSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      if (await claim(request, reply, true)) return reply;
+      const principal = principalOf(request);
+      // Mounts are authorized before anything is queued (403 if any is not allowed).
+      const mounts = await resolveMounts(grants, principal, request.body.mounts ?? []);
+      let task = await tasks.create(principal, request.body, mounts);
+      if (request.body.wait) task = await tasks.waitForEnd(principal, task.id, request.body.wait * 1000);
+      return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(toTaskView(task));
+    },
+  );
+
+  api.get(
+    '/v1/tasks',
+    { schema: { querystring: ListTasksQuerySchema, response: { 200: TaskListSchema, ...errorResponses } } },
+    async (request) => {
+      const page = await tasks.list(principalOf(request), request.query);
+      return { items: page.items.map(toTaskView), nextCursor: page.nextCursor };
+    },
+  );
+
+  api.get(
+    '/v1/tasks/:id',
+    { schema: { params: TaskParamsSchema, response: { 200: TaskViewSchema, ...errorResponses } } },
+    async (request) => toTaskView(await tasks.get(principalOf(request), request.params.id)),
+  );
+
+  api.delete(
+    '/v1/tasks/:id',
+    { schema: { params: TaskParamsSchema, response: { 200: TaskViewSchema, ...errorResponses } } },
+    async (request, reply) => {
+      if (await claim(request, reply, false)) return reply;
+      return reply.send(toTaskView(await tasks.cancel(principalOf(request), request.params.id)));
+    },
+  );
+
+  api.get(
+    '/v1/tasks/:id/files/*',
+    {
+      schema: {
+        // No response schema: the 200 body is raw bytes; errors go through the problem handler.
+        params: z.strictObject({ id: TaskParamsSchema.shape.id, '*': RelativePathSchema }),
+      },
+    },
+    async (request, reply) => {
+      const task = await tasks.get(principalOf(request), request.params.id);
+      const path = request.params['*'];
+      const listed = task.result?.files?.some((f) => f.path === path);
+      const content = listed ? await store.readOutputFile(task.id, path) : null;
+      if (!content) throw new NotFoundError(`Task ${task.id} has no output file ${path}`);
+      // Served as bytes, never rendered: the content is whatever the sandboxed code wrote.
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-disposition', 'attachment')
+        .header('x-content-type-options', 'nosniff')
+        .send(content);
+    },
+  );
+
+  api.get(
+    '/v1/tasks/:id/events',
+    {
+      schema: {
+        params: TaskParamsSchema,
+        headers: z.looseObject({ 'last-event-id': z.string().regex(/^\d+-\d+$/).optional() }),
+        response: errorResponses,
+      },
+    },
+    async (request, reply) => {
+      const task = await tasks.get(principalOf(request), request.params.id);
+      let lastId = request.headers['last-event-id'] ?? '-';
+      // Server-Sent Events: written straight to the socket, ended after the terminal status.
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      let wake: () => void = () => {};
+      const unsubscribe = notifier.subscribe(task.id, () => wake());
+      let closed = false;
+      res.on('close', () => {
+        closed = true;
+        wake();
+      });
+      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
+      try {
+        while (!closed) {
+          const changed = new Promise<void>((resolve) => (wake = resolve));
+          // Read before the events: a task already terminal (or expired) now has every event
+          // it will ever have in the stream, so once they are sent there is nothing to wait for.
+          // This also ends a resume (Last-Event-ID) from after the terminal event.
+          const current = await store.get(task.id);
+          const events = await store.readEvents(task.id, lastId, SSE_PAGE);
+          let ended = false;
+          for (const { id, event } of events) {
+            res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+            lastId = id;
+            if (event.type === 'status' && isTerminal(event.status)) ended = true;
+          }
+          if (ended) break;
+          if (events.length === SSE_PAGE) continue;
+          if (!current || isTerminal(current.status)) break;
+          await changed;
+        }
+      } finally {
+        clearInterval(heartbeat);
+        unsubscribe();
+        res.end();
+      }
+    },
+  );
+}

@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import { TaskErrorSchema } from '../../protocol/errors.ts';
+import {
+  InputFileSchema,
+  LimitsSchema,
+  MetadataSchema,
+  RelativePathSchema,
+  RuntimeSchema,
+  backendOf,
+  TaskResultSchema,
+  TaskStatusSchema,
+  UsageSchema,
+} from '../../protocol/task.ts';
+import type { TaskRecord } from '../../protocol/task-store.ts';
+import type { Config } from '../config.ts';
+
+/** A mount asked for by a task. The path is absolute inside the sandbox, below /mnt. */
+export const MountRequestSchema = z.strictObject({
+  grant: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+  path: z
+    .string()
+    .regex(/^\/mnt\/[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be an absolute path below /mnt')
+    .refine((p) => RelativePathSchema.safeParse(p.slice(1)).success, 'must not contain . or .. segments'),
+  mode: z.enum(['ro', 'rw']),
+});
+export type CreateTaskBody = z.infer<ReturnType<typeof createTaskBodySchema>>;
+
+/** The task representation agents see. */
+export const TaskViewSchema = z.strictObject({
+  id: z.string(),
+  status: TaskStatusSchema,
+  runtime: RuntimeSchema,
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  limits: LimitsSchema,
+  metadata: MetadataSchema,
+  result: TaskResultSchema.optional(),
+  error: TaskErrorSchema.optional(),
+  usage: UsageSchema.optional(),
+});
+export type TaskView = z.infer<typeof TaskViewSchema>;
+
+export function toTaskView(task: TaskRecord): TaskView {
+  return {
+    id: task.id,
+    status: task.status,
+    runtime: task.runtime,
+    createdAt: task.createdAt,
+    ...(task.startedAt ? { startedAt: task.startedAt } : {}),
+    ...(task.finishedAt ? { finishedAt: task.finishedAt } : {}),
+    limits: task.limits,
+    metadata: task.metadata,
+    ...(task.result ? { result: task.result } : {}),
+    ...(task.error ? { error: task.error } : {}),
+    ...(task.usage ? { usage: task.usage } : {}),
+  };
+}
+
+export const TaskParamsSchema = z.strictObject({ id: z.string().min(1).max(100) });
+
+export const ListTasksQuerySchema = z.strictObject({
+  status: TaskStatusSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+});
+
+export const TaskListSchema = z.strictObject({
+  items: z.array(TaskViewSchema),
+  /** Pass as `cursor` to get the next page; null on the last page. */
+  nextCursor: z.string().nullable(),
+});
+
+export const ProblemSchema = z.looseObject({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string().optional(),
+  instance: z.string().optional(),
+  code: z.string(),
+});
+
+/** Body of POST /v1/tasks. Unknown fields are rejected (mass assignment, API3). */
+export function createTaskBodySchema(config: Config) {
+  return z.strictObject({
+    runtime: RuntimeSchema,
+    code: z
+      .string()
+      .refine((s) => Buffer.byteLength(s) <= config.TASK_MAX_CODE_BYTES, {
+        message: `code must be at most ${config.TASK_MAX_CODE_BYTES} bytes`,
+      }),
+    timeoutMs: z.number().int().min(1).max(config.TASK_MAX_TIMEOUT_MS).optional(),
+    memoryMb: z.number().int().min(8).max(config.TASK_MAX_MEMORY_MB).optional(),
+    wait: z.number().min(0).max(config.MAX_WAIT_SECONDS).optional(),
+    metadata: MetadataSchema.optional(),
+    /** Standard input of a container program (UTF-8 text). */
+    stdin: z.string().max(config.TASK_MAX_INPUT_BYTES).optional(),
+    /** Files placed under /work before a container program starts. */
+    files: z.array(InputFileSchema).max(100).optional(),
+    /** Arguments of a container program. */
+    args: z.array(z.string().max(4096)).max(256).optional(),
+    /** Grants to mount: `{ grant, path, mode }`. */
+    mounts: z.array(MountRequestSchema).max(8).optional(),
+  }).superRefine((body, ctx) => {
+    if (backendOf(body.runtime) === 'isolate') {
+      for (const field of ['stdin', 'files', 'args'] as const) {
+        if (body[field] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [field], message: `${field} is only for container runtimes (python, node, bash)` });
+        }
+      }
+    }
+    const inputBytes = (body.files ?? []).reduce((n, f) => n + Math.floor((f.contentBase64.length * 3) / 4), 0);
+    if (inputBytes > config.TASK_MAX_INPUT_BYTES) {
+      ctx.addIssue({ code: 'custom', path: ['files'], message: `files must total at most ${config.TASK_MAX_INPUT_BYTES} bytes` });
+    }
+    const paths = new Set<string>();
+    for (const [i, m] of (body.mounts ?? []).entries()) {
+      if (paths.has(m.path)) ctx.addIssue({ code: 'custom', path: ['mounts', i, 'path'], message: 'mount paths must differ' });
+      paths.add(m.path);
+    }
+  });
+}
+

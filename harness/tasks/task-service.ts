@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobPayload } from '../../protocol/job.ts';
+import { redisChannels } from '../../protocol/redis-keys.ts';
+import { backendOf, isTerminal, type Limits, type ResolvedMount, type TaskStatus } from '../../protocol/task.ts';
+import type { TaskRecord, TaskStore } from '../../protocol/task-store.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { Config } from '../config.ts';
+import { InvalidRequestError, NotFoundError } from '../problems.ts';
+import type { CreateTaskBody } from '../schemas/tasks.ts';
+import type { TaskNotifier } from './task-notifier.ts';
+
+export interface TaskServiceOptions {
+  config: Config;
+  redis: Redis;
+  queue: Queue;
+  containerQueue: Queue;
+  store: TaskStore;
+  notifier: TaskNotifier;
+}
+
+/** Task use cases of the API. Every read and write is scoped to the calling principal. */
+export class TaskService {
+  readonly #config: Config;
+  readonly #redis: Redis;
+  readonly #queue: Queue;
+  readonly #containerQueue: Queue;
+  readonly #store: TaskStore;
+  readonly #notifier: TaskNotifier;
+
+  constructor(options: TaskServiceOptions) {
+    this.#config = options.config;
+    this.#redis = options.redis;
+    this.#queue = options.queue;
+    this.#containerQueue = options.containerQueue;
+    this.#store = options.store;
+    this.#notifier = options.notifier;
+  }
+
+  async create(
+    principal: Principal,
+    body: CreateTaskBody,
+    mounts: readonly ResolvedMount[] = [],
+  ): Promise<TaskRecord> {
+    const timeoutMs = body.timeoutMs ?? this.#config.TASK_DEFAULT_TIMEOUT_MS;
+    const backend = backendOf(body.runtime);
+    const defaultMemoryMb =
+      backend === 'isolate' ? this.#config.TASK_DEFAULT_MEMORY_MB : this.#config.TASK_DEFAULT_CONTAINER_MEMORY_MB;
+    const limits: Limits = {
+      timeoutMs,
+      cpuMs: timeoutMs,
+      memoryMb: body.memoryMb ?? Math.min(defaultMemoryMb, this.#config.TASK_MAX_MEMORY_MB),
+      outputBytes: this.#config.TASK_OUTPUT_BYTES,
+    };
+    const task: TaskRecord = {
+      id: randomUUID(),
+      tenantId: principal.tenantId,
+      agentId: principal.agentId,
+      status: 'queued',
+      runtime: body.runtime,
+      createdAt: new Date().toISOString(),
+      limits,
+      metadata: body.metadata ?? {},
+      attempts: 0,
+    };
+    await this.#store.create(task);
+    const payload: JobPayload = {
+      version: 'v1',
+      taskId: task.id,
+      tenantId: task.tenantId,
+      agentId: task.agentId,
+      runtime: task.runtime,
+      code: body.code,
+      limits,
+      ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
+      ...(body.files ? { files: body.files } : {}),
+      ...(body.args ? { args: body.args } : {}),
+      ...(mounts.length > 0 ? { mounts: [...mounts] } : {}),
+    };
+    const queue = backend === 'isolate' ? this.#queue : this.#containerQueue;
+    // jobId = task id: a second add of the same task is ignored by BullMQ.
+    await queue.add('run', payload, {
+      jobId: task.id,
+      attempts: 1,
+      removeOnComplete: true,
+      removeOnFail: { age: 24 * 3600 },
+    });
+    return task;
+  }
+
+  /** The caller's task, or 404 — also for another tenant's or agent's task (no existence oracle). */
+  async get(principal: Principal, taskId: string): Promise<TaskRecord> {
+    const task = await this.#store.get(taskId);
+    if (!task || task.tenantId !== principal.tenantId || task.agentId !== principal.agentId) {
+      throw new NotFoundError(`Task ${taskId} not found`);
+    }
+    return task;
+  }
+
+  /** Resolves when the task is terminal or `waitMs` passed, with the task as it is then. */
+  async waitForEnd(principal: Principal, taskId: string, waitMs: number): Promise<TaskRecord> {
+    const deadline = Date.now() + waitMs;
+    let wake: () => void = () => {};
+    const unsubscribe = this.#notifier.subscribe(taskId, () => wake());
+    try {
+      for (;;) {
+        // Subscribed before reading, so an event between the read and the wait is not lost.
+        const changed = new Promise<void>((resolve) => (wake = resolve));
+        const task = await this.get(principal, taskId);
+        const left = deadline - Date.now();
+        if (isTerminal(task.status) || left <= 0) return task;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([changed, new Promise((r) => (timer = setTimeout(r, left)))]);
+        clearTimeout(timer);
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  async list(
+    principal: Principal,
+    query: { status?: TaskStatus | undefined; limit: number; cursor?: string | undefined },
+  ): Promise<{ items: TaskRecord[]; nextCursor: string | null }> {
+    let cursor = decodeCursor(query.cursor);
+    const items: TaskRecord[] = [];
+    // With a status filter, scan a bounded number of tasks per request and hand back a cursor.
+    let budget = 1000;
+    while (items.length < query.limit && budget > 0) {
+      const ids = await this.#store.listIds(principal.tenantId, principal.agentId, cursor, query.limit);
+      if (ids.length === 0) return { items, nextCursor: null };
+      for (const { id, score } of ids) {
+        budget--;
+        cursor = { score, id };
+        const task = await this.#store.get(id);
+        if (!task) {
+          await this.#store.forgetFromIndex(principal.tenantId, principal.agentId, id);
+          continue;
+        }
+        if (!query.status || task.status === query.status) items.push(task);
+        if (items.length === query.limit) break;
+      }
+    }
+    return { items, nextCursor: cursor ? encodeCursor(cursor) : null };
+  }
+
+  /**
+   * Cancels a task: a queued one never starts, a running one is stopped by its runner, a
+   * finished one is returned unchanged.
+   */
+  async cancel(principal: Principal, taskId: string): Promise<TaskRecord> {
+    const task = await this.get(principal, taskId);
+    if (isTerminal(task.status)) return task;
+    const cancelled = await this.#store.transition(
+      taskId,
+      'cancelled',
+      ['queued', 'running'],
+      { finishedAt: new Date().toISOString() },
+      { code: 'cancelled', message: 'Cancelled by the agent' },
+    );
+    if (cancelled) {
+      await this.#redis.publish(redisChannels.cancel, taskId);
+      // A job still waiting is dropped; one that a runner already holds is skipped or aborted.
+      const queue = backendOf(task.runtime) === 'isolate' ? this.#queue : this.#containerQueue;
+      await queue.remove(taskId).catch(() => 0);
+    }
+    return this.get(principal, taskId);
+  }
+}
+
+function encodeCursor(cursor: { score: number; id: string }): string {
+  return Buffer.from(`${cursor.score}:${cursor.id}`).toString('base64url');
+}
+
+function decodeCursor(raw: string | undefined): { score: number; id: string } | null {
+  if (!raw) return null;
+  const [score, id] = Buffer.from(raw, 'base64url').toString('utf8').split(':');
+  if (!id || !Number.isFinite(Number(score))) {
+    throw new InvalidRequestError('cursor is not valid: pass the nextCursor of a previous page');
+  }
+  return { score: Number(score), id };
+}
