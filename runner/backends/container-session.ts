@@ -1,0 +1,212 @@
+/**
+ * One task on one container: attach, send the request line, stream output under exact byte caps,
+ * and stop the container itself (engine API kill, never a client process) on timeout, cancel,
+ * output flood, protocol violation or a failed guard. Classification of what happened is not done
+ * here (container-outcome.ts); this module only collects facts.
+ */
+import type { Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type Docker from 'dockerode';
+import type { OutputStream } from '../../protocol/task.ts';
+import { FrameReader, type ExitFrame, type FilesFrame } from './supervisor-protocol.ts';
+import type { ExecuteSink } from './types.ts';
+
+/** Why the runner stopped the container before the supervisor said `done`. */
+export type KillReason = 'timeout' | 'cancelled' | 'output_limit' | 'disk_limit' | 'protocol';
+
+export interface SessionOptions {
+  container: Docker.Container;
+  /** The request line, newline included. */
+  request: string;
+  /** Cold path: the container is created, not started; start it after attaching. */
+  startAfterAttach: boolean;
+  timeoutMs: number;
+  /** Bytes kept per stream; one more byte and the run ends with `output_limit`. */
+  outputBytes: number;
+  maxFrameBytes: number;
+  signal: AbortSignal;
+  sink: ExecuteSink;
+  /** Polled while the run lasts; a message stops the run with `disk_limit`. */
+  guard?: { intervalMs: number; check: () => Promise<string | null> };
+  /** Read just before a kill (the cgroup disappears with the container). */
+  usageBeforeKill?: () => Promise<{ cpuMs?: number; peakMemoryBytes?: number }>;
+}
+
+export interface StreamResult {
+  text: string;
+  truncated: boolean;
+}
+
+/** Facts about one run. */
+export interface SessionOutcome {
+  killed: { reason: KillReason; detail: string } | null;
+  /** The supervisor completed the protocol. */
+  done: boolean;
+  /** Frames received at all: 0 with no kill means the container never took the task. */
+  frames: number;
+  exit?: ExitFrame;
+  files?: FilesFrame;
+  /** A supervisor `error` frame (bad_request, spawn_failed). */
+  error?: { code: string; message: string };
+  stdout: StreamResult;
+  stderr: StreamResult;
+  /** Runner clock: request sent → exit frame (or kill, or end of stream). */
+  wallMs: number;
+  usageAtKill?: { cpuMs?: number; peakMemoryBytes?: number };
+  /** Tail of the supervisor's own stderr (crash tracebacks), for the runner's log. */
+  diagnostics: string;
+}
+
+const DIAGNOSTICS_TAIL = 4096;
+
+/** Runs the task; resolves when the supervisor is done, the stream ends, or the runner killed it. */
+export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
+  const socket = (await o.container.attach({
+    stream: true,
+    stdin: true,
+    stdout: true,
+    stderr: true,
+    hijack: true,
+  })) as Duplex;
+  // A cold container cancelled before its start is never started (and then never closes the stream).
+  let started = !o.startAfterAttach;
+  try {
+    if (!started && !o.signal.aborted) {
+      await o.container.start();
+      started = true;
+    }
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+  return new Promise<SessionOutcome>((resolve) => {
+    const reader = new FrameReader(o.maxFrameBytes);
+    const kept = { stdout: 0, stderr: 0 };
+    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+    const texts = { stdout: '', stderr: '' };
+    const truncated = { stdout: false, stderr: false };
+    const outcome: Omit<SessionOutcome, 'stdout' | 'stderr' | 'wallMs'> = {
+      killed: null,
+      done: false,
+      frames: 0,
+      diagnostics: '',
+    };
+    let finished = false;
+    let t0 = performance.now();
+    let endedAt: number | null = null;
+    const timers: { wall?: NodeJS.Timeout; guard?: NodeJS.Timeout } = {};
+
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timers.wall);
+      clearInterval(timers.guard);
+      o.signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      for (const s of ['stdout', 'stderr'] as const) {
+        const rest = decoders[s].end();
+        texts[s] += rest;
+        if (rest) o.sink.output(s, rest);
+      }
+      resolve({
+        ...outcome,
+        stdout: { text: texts.stdout, truncated: truncated.stdout },
+        stderr: { text: texts.stderr, truncated: truncated.stderr },
+        wallMs: Math.round((endedAt ?? performance.now()) - t0),
+      });
+    };
+
+    // The engine closes the attach stream when the container has exited.
+    let markClosed: () => void = () => {};
+    const closed = new Promise<void>((r) => (markClosed = r));
+
+    // The kill goes to the engine: it SIGKILLs every process in the container, whatever the
+    // code did to its own process tree. The result waits until the engine reports the container
+    // gone (stream closed; at most 1 s), so a cancelled or timed-out task is never still running.
+    const kill = (reason: KillReason, detail: string) => {
+      if (finished || outcome.killed) return;
+      outcome.killed = { reason, detail };
+      endedAt = performance.now();
+      void (async () => {
+        try {
+          if (o.usageBeforeKill) outcome.usageAtKill = await withTimeout(o.usageBeforeKill(), 50);
+        } catch {
+          // best effort
+        }
+        await o.container.kill({ signal: 'SIGKILL' }).catch(() => undefined); // 404/409: gone already
+        if (started) await Promise.race([closed, new Promise((r) => setTimeout(r, 1000).unref())]);
+        finish();
+      })();
+    };
+    const onAbort = () => kill('cancelled', 'Cancelled');
+
+    const emit = (stream: OutputStream, data: Buffer) => {
+      if (truncated[stream]) return;
+      const room = o.outputBytes - kept[stream];
+      const piece = data.length > room ? data.subarray(0, room) : data;
+      kept[stream] += piece.length;
+      const text = decoders[stream].write(piece);
+      texts[stream] += text;
+      if (text) o.sink.output(stream, text);
+      if (data.length > room) {
+        truncated[stream] = true;
+        kill('output_limit', `${stream} exceeded ${o.outputBytes} bytes`);
+      }
+    };
+
+    socket.on('data', (chunk: Buffer) => {
+      if (finished || outcome.killed) return;
+      const { frames, diagnostics, violation } = reader.push(chunk);
+      for (const d of diagnostics) {
+        outcome.diagnostics = (outcome.diagnostics + d.toString('utf8')).slice(-DIAGNOSTICS_TAIL);
+      }
+      for (const f of frames) {
+        if (outcome.killed) break;
+        outcome.frames++;
+        if (f.t === 'out') emit(f.s, Buffer.from(f.d, 'base64'));
+        else if (f.t === 'exit') {
+          outcome.exit = f;
+          endedAt = performance.now();
+        } else if (f.t === 'files') outcome.files = f;
+        else if (f.t === 'error') outcome.error = { code: f.code, message: f.message };
+        else if (f.t === 'done') {
+          outcome.done = true;
+          endedAt ??= performance.now();
+          return finish();
+        }
+      }
+      if (violation) kill('protocol', `sandbox supervisor broke the protocol: ${violation}`);
+    });
+    const onEnd = () => {
+      markClosed();
+      if (!outcome.killed) finish(); // while killing, the kill path finishes
+    };
+    socket.on('error', onEnd);
+    socket.on('close', onEnd);
+    socket.on('end', onEnd);
+
+    if (o.signal.aborted) return onAbort();
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    t0 = performance.now();
+    socket.write(o.request);
+    timers.wall = setTimeout(
+      () => kill('timeout', `Wall time exceeded ${o.timeoutMs} ms`),
+      o.timeoutMs,
+    );
+    if (o.guard) {
+      const { check, intervalMs } = o.guard;
+      timers.guard = setInterval(() => {
+        void check().then(
+          (problem) => problem && kill('disk_limit', problem),
+          () => undefined,
+        );
+      }, intervalMs);
+    }
+  });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let t: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((r) => (t = setTimeout(() => r(undefined), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(t));
+}

@@ -1,0 +1,293 @@
+import { mkdir } from 'node:fs/promises';
+import type Docker from 'dockerode';
+import type { JobPayload } from '../../protocol/job.ts';
+import type { ExecuteResult } from '../../protocol/task.ts';
+import { ContainerPool } from './container-pool.ts';
+import { classifyOutcome } from './container-outcome.ts';
+import { runSession, type SessionOutcome } from './container-session.ts';
+import {
+  buildContainerSpec,
+  buildHostConfig,
+  SUPERVISOR_CMD,
+  type ContainerLimits,
+} from './docker-config.ts';
+import { pingEngine, readCgroupUsage, removeOrphans, resolveImages } from './docker-engine.ts';
+import {
+  applyGrants,
+  discardGrants,
+  prepareGrants,
+  stagingGuard,
+  type PreparedGrants,
+} from './grant-mounts.ts';
+import { buildRequest, isContainerRuntime, type ContainerRuntime } from './supervisor-protocol.ts';
+import type { ExecuteSink, RunnerBackend } from './types.ts';
+
+export interface DockerBackendOptions {
+  docker: Docker;
+  /** Labels every container; a backend created with the same id removes what an earlier one left. */
+  runnerId: string;
+  /** Directory for private copies of rw grants (created 0700 if missing). */
+  stagingRoot: string;
+  /** Warm containers kept per runtime; 0 disables the pool. @defaultValue 2 */
+  poolSize?: number;
+  /** Memory of warm containers; tasks asking for another amount take the cold path. @defaultValue 256 */
+  poolMemoryMb?: number;
+  /** @defaultValue 1 */
+  cpus?: number;
+  /** @defaultValue 128 */
+  pidsLimit?: number;
+  /** Size of each of the /tmp and /work tmpfs. @defaultValue 64 */
+  scratchMb?: number;
+  /** Size of /out, which is also the cap on all output files together. @defaultValue 8 */
+  outMb?: number;
+  /** @defaultValue 256 */
+  nofile?: number;
+  /** Tasks with rw grants are stopped (`disk_limit`) when the staging disk has less left. @defaultValue 512 */
+  stagingMinFreeMb?: number;
+  /** Image tag = supervisor protocol version. @defaultValue 'v1' */
+  imageTag?: string;
+  log?: (msg: string) => void;
+}
+
+type ResolvedOptions = Required<Omit<DockerBackendOptions, 'log'>> &
+  Pick<DockerBackendOptions, 'log'>;
+
+interface Run {
+  outcome: SessionOutcome;
+  warm: boolean;
+  state?: { oomKilled: boolean; exitCode: number | null };
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Runs `python`, `node` and `bash` tasks, one fresh hardened container per task (docker-config.ts),
+ * talking to the in-sandbox supervisor over the engine's attach stream. The engine is root-
+ * equivalent: only this runner process talks to it, never a sandbox (DKR-4).
+ */
+export class DockerBackend implements RunnerBackend {
+  readonly name = 'docker';
+  readonly #o: ResolvedOptions;
+  readonly #images: Record<ContainerRuntime, string>;
+  readonly #pool: ContainerPool;
+  /** Containers running a task right now. */
+  readonly #active = new Set<string>();
+  /** Removals under way (a result does not wait for its container's removal). */
+  readonly #removals = new Set<Promise<void>>();
+  readonly #counts = { warm: 0, cold: 0 };
+  #disposing: Promise<void> | null = null;
+
+  private constructor(o: ResolvedOptions, images: Record<ContainerRuntime, string>) {
+    this.#o = o;
+    this.#images = images;
+    this.#pool = new ContainerPool({
+      docker: o.docker,
+      runnerId: o.runnerId,
+      images,
+      limits: this.#limits(o.poolMemoryMb),
+      size: o.poolSize,
+      ...(o.log ? { log: o.log } : {}),
+    });
+  }
+
+  /**
+   * Checks the engine, resolves each `airlock-sandbox-<runtime>:v1` tag to its image ID once (a
+   * rebuild later never mixes two images), removes containers an earlier runner with this
+   * runnerId left behind, and starts filling the warm pool. Throws when the engine does not
+   * answer or an image is missing.
+   */
+  static async create(options: DockerBackendOptions): Promise<DockerBackend> {
+    const o = {
+      poolSize: 2,
+      poolMemoryMb: 256,
+      cpus: 1,
+      pidsLimit: 128,
+      scratchMb: 64,
+      outMb: 8,
+      nofile: 256,
+      stagingMinFreeMb: 512,
+      imageTag: 'v1',
+      ...options,
+    };
+    const { docker } = o;
+    await pingEngine(docker);
+    const images = await resolveImages(docker, o.imageTag);
+    await removeOrphans(docker, o.runnerId, o.log);
+    await mkdir(o.stagingRoot, { recursive: true, mode: 0o700 });
+    const backend = new DockerBackend(o, images);
+    backend.#pool.fill();
+    return backend;
+  }
+
+  /** How many tasks took a warm or a cold container (tests, metrics). */
+  get stats(): { warm: number; cold: number } {
+    return { ...this.#counts };
+  }
+
+  /** The warm pool (tests, metrics). */
+  get pool(): ContainerPool {
+    return this.#pool;
+  }
+
+  async execute(job: JobPayload, signal: AbortSignal, sink: ExecuteSink): Promise<ExecuteResult> {
+    if (this.#disposing) throw new Error('docker backend is disposed');
+    if (!isContainerRuntime(job.runtime))
+      throw new Error(`runtime ${job.runtime} does not run in a container`);
+    const limits = this.#limits(job.limits.memoryMb);
+    const ctx = {
+      memoryMb: limits.memoryMb,
+      pidsLimit: limits.pidsLimit,
+      outMaxBytes: limits.outMb * MiB,
+    };
+    if (signal.aborted) {
+      return {
+        status: 'cancelled',
+        result: {
+          value: null,
+          stdout: '',
+          stderr: '',
+          stdoutTruncated: false,
+          stderrTruncated: false,
+          exitCode: null,
+        },
+        error: { code: 'cancelled', message: 'Cancelled' },
+        usage: { wallMs: 0, cpuMs: 0 },
+      };
+    }
+    const grants = await prepareGrants(job.mounts ?? [], this.#o.stagingRoot);
+    try {
+      const poolable = !job.mounts?.length && limits.memoryMb === this.#pool.limits.memoryMb;
+      let run = await this.#run(job, limits, grants, signal, sink, poolable);
+      const untouched = (r: Run) =>
+        r.outcome.frames === 0 && !r.outcome.killed && !r.state?.oomKilled;
+      if (run.warm && untouched(run)) {
+        // The warm container died before taking the task (engine restart, …): nothing ran.
+        this.#o.log?.(
+          `warm container ended without taking the task; retrying cold: ${run.outcome.diagnostics}`,
+        );
+        run = await this.#run(job, limits, grants, signal, sink, false);
+      }
+      if (untouched(run)) {
+        throw new Error(
+          `sandbox container ended without taking the task: ${run.outcome.diagnostics || 'no diagnostics'}`,
+        );
+      }
+      const result = classifyOutcome(run.outcome, {
+        ...ctx,
+        ...(run.state ? { state: run.state } : {}),
+      });
+      if (result.status !== 'succeeded' || grants.staged.length === 0) return result;
+      // The container is gone (removed in #run): nothing can change the copies any more.
+      const g = await applyGrants(grants);
+      const withChanges = { ...result.result, changes: g.changes };
+      return g.ok
+        ? { ...result, result: withChanges }
+        : {
+            ...result,
+            status: 'failed',
+            result: withChanges,
+            error: { code: g.code, message: g.message },
+          };
+    } finally {
+      // Failed, timed out, cancelled or applied: the private copies go; the real dirs were
+      // touched only by apply().
+      await discardGrants(grants);
+    }
+  }
+
+  async #run(
+    job: JobPayload,
+    limits: ContainerLimits,
+    grants: PreparedGrants,
+    signal: AbortSignal,
+    sink: ExecuteSink,
+    poolable: boolean,
+  ): Promise<Run> {
+    const rt = job.runtime as ContainerRuntime;
+    const warm = poolable ? this.#pool.take(rt) : null;
+    const container =
+      warm?.container ??
+      (await this.#o.docker.createContainer(
+        buildContainerSpec({
+          image: this.#images[rt],
+          cmd: SUPERVISOR_CMD,
+          runnerId: this.#o.runnerId,
+          hostConfig: buildHostConfig(limits, grants.binds),
+        }),
+      ));
+    this.#counts[warm ? 'warm' : 'cold']++;
+    this.#active.add(container.id);
+    try {
+      const outcome = await runSession({
+        container,
+        request: buildRequest(job, limits.outMb * MiB),
+        startAfterAttach: !warm,
+        timeoutMs: job.limits.timeoutMs,
+        outputBytes: job.limits.outputBytes,
+        // The files frame carries /out inline as base64, plus per-file JSON.
+        maxFrameBytes: Math.ceil((limits.outMb * MiB * 4) / 3) + MiB,
+        signal,
+        sink,
+        ...(grants.staged.length
+          ? { guard: stagingGuard(this.#o.stagingRoot, this.#o.stagingMinFreeMb * MiB) }
+          : {}),
+        usageBeforeKill: () => readCgroupUsage(container.id),
+      });
+      if (outcome.done || outcome.killed) return { outcome, warm: !!warm };
+      // The stream ended without `done`: the container died. Why (OOM?) is in its State.
+      await Promise.race([
+        container.wait().catch(() => undefined),
+        new Promise((r) => setTimeout(r, 2000).unref()),
+      ]);
+      const s = (await container.inspect().catch(() => null))?.State;
+      return {
+        outcome,
+        warm: !!warm,
+        state: { oomKilled: s?.OOMKilled ?? false, exitCode: s?.ExitCode ?? null },
+      };
+    } finally {
+      // One task per container: always removed, whatever happened (force = SIGKILL if still up).
+      // Removal takes 200-400 ms on overlay2, so the result does not wait for it — except with a
+      // staged grant mounted: then no process may be left to write to the copy diff() reads.
+      this.#active.delete(container.id);
+      const removal = this.#remove(container);
+      if (grants.staged.length > 0) await removal;
+    }
+  }
+
+  #limits(memoryMb: number): ContainerLimits {
+    const o = this.#o;
+    return {
+      memoryMb,
+      cpus: o.cpus,
+      pidsLimit: o.pidsLimit,
+      nofile: o.nofile,
+      scratchMb: o.scratchMb,
+      outMb: o.outMb,
+    };
+  }
+
+  #remove(container: Docker.Container): Promise<void> {
+    const removal = container.remove({ force: true, v: true }).then(
+      () => undefined,
+      (err: { statusCode?: number; message?: string }) => {
+        if (err.statusCode !== 404 && err.statusCode !== 409) {
+          this.#o.log?.(`removing container ${container.id}: ${err.message ?? String(err)}`);
+        }
+      },
+    );
+    this.#removals.add(removal);
+    void removal.finally(() => this.#removals.delete(removal));
+    return removal;
+  }
+
+  /** Removes the warm pool and every container it made, running or being removed. Idempotent. */
+  dispose(): Promise<void> {
+    this.#disposing ??= (async () => {
+      await this.#pool.dispose();
+      for (const id of this.#active) void this.#remove(this.#o.docker.getContainer(id));
+      await Promise.all([...this.#removals]);
+    })();
+    return this.#disposing;
+  }
+}

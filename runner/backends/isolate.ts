@@ -1,0 +1,80 @@
+import os from 'node:os';
+import path from 'node:path';
+import type { JobPayload } from '../../protocol/job.ts';
+import type { ExecuteResult, TaskResult } from '../../protocol/task.ts';
+import { GrantPathError } from '../grants/errors.ts';
+import { TaskMounts } from '../grants/task-mounts.ts';
+import type { IsolateHostPool } from '../isolate-host/host-pool.ts';
+import { prepareCode } from './prepare-code.ts';
+import type { ExecuteSink, RunnerBackend } from './types.ts';
+
+export interface IsolateBackendOptions {
+  pool: IsolateHostPool;
+  /** Where writable grants are copied for the duration of a task. @defaultValue $TMPDIR/airlock-staging */
+  stagingRoot?: string;
+}
+
+const EMPTY_RESULT: TaskResult = { value: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false };
+
+/**
+ * Runs `javascript` and `typescript` tasks in V8 isolates hosted by child processes. Grants are
+ * reachable through the `fs` global: read-only ones in place, writable ones through a staged copy
+ * whose changes are applied only if the task succeeds.
+ */
+export class IsolateBackend implements RunnerBackend {
+  readonly name = 'isolate';
+  readonly #pool: IsolateHostPool;
+  readonly #stagingRoot: string;
+
+  constructor(options: IsolateBackendOptions) {
+    this.#pool = options.pool;
+    this.#stagingRoot = options.stagingRoot ?? path.join(os.tmpdir(), 'airlock-staging');
+  }
+
+  async execute(job: JobPayload, signal: AbortSignal, sink: ExecuteSink): Promise<ExecuteResult> {
+    const prepared = await prepareCode(job.runtime, job.code);
+    if (!prepared.ok) {
+      return {
+        status: 'failed',
+        result: EMPTY_RESULT,
+        error: { code: 'syntax_error', message: prepared.message },
+        usage: { wallMs: 0, cpuMs: 0 },
+      };
+    }
+    let mounts: TaskMounts;
+    try {
+      mounts = await TaskMounts.prepare(job.mounts ?? [], { stagingRoot: this.#stagingRoot });
+    } catch (err) {
+      if (!(err instanceof GrantPathError)) throw err;
+      return {
+        status: 'failed',
+        result: EMPTY_RESULT,
+        error: { code: 'internal', message: `A grant could not be mounted: ${err.message}` },
+        usage: { wallMs: 0, cpuMs: 0 },
+      };
+    }
+    const bridgeMounts = mounts.list.map((m) => ({
+      path: m.mount.path,
+      root: m.root,
+      mode: m.mount.mode,
+      maxBytes: m.mount.maxBytes,
+      usedBytes: m.staged?.quota.usedBytes ?? 0,
+    }));
+    let result: ExecuteResult | undefined;
+    try {
+      result = await this.#pool.run(prepared.source, job.limits, signal, (s, d) => sink.output(s, d), bridgeMounts);
+    } finally {
+      // Changes reach the real grants only when the task succeeded; otherwise they are discarded.
+      const outcome = await mounts.finish(result?.status === 'succeeded');
+      if (result && job.mounts?.length) {
+        if (outcome.ok) result = { ...result, result: { ...result.result, changes: outcome.changes } };
+        else result = { ...result, status: 'failed', error: outcome.error };
+      }
+    }
+    return result;
+  }
+
+  async dispose(): Promise<void> {
+    await this.#pool.dispose();
+  }
+}

@@ -1,0 +1,87 @@
+import os from 'node:os';
+import { z } from 'zod';
+import { BoolEnv, describeEnvError } from '../protocol/env.ts';
+import { TASK_QUEUE } from '../protocol/redis-keys.ts';
+
+export const ConfigSchema = z.object({
+  /** Redis holding queues and task records. The runner's Redis user needs only queue/task keys. */
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Isolate host processes, i.e. isolate tasks run at once. Defaults to the number of cores. */
+  ISOLATE_HOSTS: z.coerce.number().int().min(1).max(64).default(os.availableParallelism()),
+  /**
+   * How long a job lock lasts without renewal. A runner that dies mid-task loses its lock after
+   * this long; the job is then retried once on another runner. Lower = faster recovery, more
+   * Redis traffic.
+   */
+  RUNNER_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
+  /** How often runners look for jobs whose runner died. Defaults to RUNNER_LOCK_MS. */
+  RUNNER_STALLED_CHECK_MS: z.coerce.number().int().min(200).optional(),
+  /** How long finished tasks and their events are kept in Redis. @defaultValue 7 days */
+  TASK_RETENTION_MS: z.coerce.number().int().positive().default(7 * 24 * 3600 * 1000),
+  /**
+   * Name shown in logs and the runner registry, and the label on every container this runner
+   * makes. Stable across restarts (default: the hostname) so a restarted runner finds and removes
+   * the containers its previous run left behind. Two runners on one host MUST have distinct ids:
+   * each removes every container labelled with its own id at start (a runner refuses to start
+   * while another live runner heartbeats with the same id and Docker is enabled).
+   */
+  RUNNER_ID: z.string().min(1).max(200).default(os.hostname()),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  /**
+   * BullMQ queue of isolate tasks this runner takes. Must match the harness's queue; only tests
+   * and side-by-side deployments change it. BullMQ forbids `:` in queue names.
+   */
+  AIRLOCK_TASK_QUEUE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,200}$/, 'must be 1-200 characters of A-Z a-z 0-9 _ . -')
+    .default(TASK_QUEUE),
+  /**
+   * Backends this runner starts, comma-separated: `isolate` (javascript, typescript) and/or
+   * `docker` (python, node, bash; takes the container queue). If `docker` is listed but the engine
+   * does not answer or an image is missing at start, the runner logs a warning and runs without it
+   * (container tasks wait in their queue for a runner that has Docker) — unless REQUIRE_DOCKER.
+   */
+  RUNNER_BACKENDS: z.preprocess(
+    (v) => (typeof v === 'string' ? [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))] : v),
+    z.array(z.enum(['isolate', 'docker'])).min(1).default(['isolate', 'docker']),
+  ),
+  /** Fail start-up instead of running without Docker. Default: true when CI is set, else false. */
+  REQUIRE_DOCKER: BoolEnv.optional(),
+  CI: BoolEnv.default(false),
+  /** Docker engine socket. Only the runner talks to it; it is never mounted into a sandbox (DKR-4). */
+  DOCKER_SOCKET: z.string().startsWith('/').default('/var/run/docker.sock'),
+  /** Container tasks run at once. Defaults to the number of cores. */
+  CONTAINER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(os.availableParallelism()),
+  /** Pre-started containers kept per runtime image (python, node, bash); 0 disables the pool. */
+  WARM_POOL_SIZE: z.coerce.number().int().min(0).max(32).default(2),
+  /**
+   * Memory limit of warm containers. Only tasks with exactly this limit use the pool, so keep it
+   * equal to the harness's TASK_DEFAULT_CONTAINER_MEMORY_MB.
+   */
+  WARM_POOL_MEMORY_MB: z.coerce.number().int().min(16).default(256),
+  /** CPU share of each container (1 = one core). */
+  CONTAINER_CPUS: z.coerce.number().positive().max(64).default(1),
+  /** Processes/threads per container (fork-bomb cap → `pids_limit`). */
+  CONTAINER_PIDS_LIMIT: z.coerce.number().int().min(16).max(32768).default(128),
+  /** Size of each of the /tmp and /work tmpfs of a container (→ `disk_limit` when full). */
+  CONTAINER_SCRATCH_MB: z.coerce.number().int().min(1).max(4096).default(64),
+  /**
+   * Where private copies of writable grants live while a task runs (created 0700). Put it on its
+   * own filesystem if you can: what a sandbox writes to a rw grant lands here.
+   */
+  GRANT_STAGING_DIR: z.string().startsWith('/').default('/var/lib/airlock/staging'),
+  /** A task with rw grants is stopped (`disk_limit`) when GRANT_STAGING_DIR has less free space. */
+  GRANT_STAGING_MIN_FREE_MB: z.coerce.number().int().min(0).default(512),
+});
+export type Config = Readonly<z.infer<typeof ConfigSchema>>;
+
+/** Whether a missing Docker engine fails start-up (REQUIRE_DOCKER, else CI). */
+export function dockerRequired(config: Config): boolean {
+  return config.REQUIRE_DOCKER ?? config.CI;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) throw new Error(`Invalid runner configuration: ${describeEnvError(parsed.error)}`);
+  return Object.freeze(parsed.data);
+}

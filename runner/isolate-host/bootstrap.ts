@@ -1,0 +1,144 @@
+/**
+ * Source evaluated in every fresh context before user code, via `context.evalClosure`, with
+ * `$0` = the output callback, `$1` = the `fs` request callback. It returns `[run, deliver]`. It captures the built-ins it needs before user code can tamper
+ * with them, installs `console`, removes WebAssembly (its memory is not counted by the isolate's
+ * memory limit) and returns `run(source)`, which the host calls through a Reference it holds.
+ *
+ * Security: the only host object the isolate ever sees is the output callback, an
+ * `ivm.Callback` whose arguments are copied and whose return value is ignored. It is captured in
+ * this closure and never exposed as a global. The callback is a function of the isolate's own
+ * realm, so a constructor chain from it leads to the isolate's `Function`, never the host's.
+ *
+ * `run` resolves to a string: `"1" + <JSON of the value>` on success, or
+ * `"0" + <JSON of {name, message, stack}>` on a throw. Building the envelope from strings only
+ * means tampered `toJSON`/prototypes can change the value, never forge the envelope.
+ *
+ * Hardening (isolation tests, test/integration/isolation.test.ts):
+ * - Strict mode, so `fn.caller`/`fn.arguments` and stack-trace call sites of user callbacks
+ *   (getters, `toJSON`, `Symbol.hasInstance`) cannot reach the bootstrap's own functions.
+ * - The envelope is settled by an async function, not by `Promise.prototype.then`: `then` looks
+ *   up `constructor[Symbol.species]`, which user code can replace to forge or drop the envelope
+ *   (that crashed the host before). `await` never consults species. The promise handed to the
+ *   host gets an own `constructor: undefined` so isolated-vm's own `Promise::Then` on it also
+ *   ignores a tampered `Promise.prototype.constructor`/`Promise[Symbol.species]`.
+ * - The settled promise never rejects: a rejection would reach the host as an error message,
+ *   which the host classifies (e.g. "memory limit"), so code could choose its own error code.
+ */
+export const BOOTSTRAP_SOURCE = `'use strict';
+const emit = $0;
+const fsCall = $1;
+const parseJson = JSON.parse;
+const ErrorCtor = Error;
+const PromiseCtor = Promise;
+const stringify = JSON.stringify;
+const indirectEval = eval;
+const toStr = String;
+const defineProperty = Object.defineProperty;
+/** Sent when even reporting a failure failed (e.g. a message too long to be a string). */
+const UNREPORTABLE = '0{"name":"Error","message":"[unreportable error]","stack":""}';
+delete globalThis.WebAssembly;
+
+function describe(value) {
+  if (typeof value === 'string') return value;
+  try {
+    if (typeof value === 'object' && value !== null) {
+      if (value instanceof Error) return toStr(value.stack || value);
+      const json = stringify(value);
+      if (typeof json === 'string') return json;
+    }
+    return toStr(value);
+  } catch {
+    return '[unprintable]';
+  }
+}
+function writer(stream) {
+  return function (...args) {
+    let line = '';
+    for (let i = 0; i < args.length; i++) line += (i === 0 ? '' : ' ') + describe(args[i]);
+    emit(stream, line + '\\n');
+  };
+}
+const out = writer(1);
+const err = writer(2);
+Object.defineProperty(globalThis, 'console', {
+  value: Object.freeze({ log: out, info: out, debug: out, trace: out, error: err, warn: err }),
+  writable: true,
+  configurable: true,
+});
+
+// fs.read/write/list/stat(path[, data]) on the task's grants. A request goes out through the
+// fire-and-forget callback $1 with an id; the host answers later by calling \`deliver\` (which
+// it holds a Reference to — host-to-isolate, the safe direction) with a string: "1" + JSON, or
+// "0" + "code: message", turned into an Error of this realm. \`pending\` has no prototype, so
+// tampering with Object.prototype cannot intercept answers.
+const pending = Object.create(null);
+let nextRequest = 1;
+function fsOp(op) {
+  return async function (path, data) {
+    const id = nextRequest++;
+    const reply = await new PromiseCtor((resolve) => {
+      pending[id] = resolve;
+      fsCall(id, op, toStr(path), data === undefined ? null : toStr(data));
+    });
+    if (typeof reply !== 'string') throw new ErrorCtor('fs: no answer');
+    if (reply[0] === '1') return parseJson(reply.slice(1));
+    throw new ErrorCtor('fs ' + op + ' ' + toStr(path) + ': ' + reply.slice(1));
+  };
+}
+function deliver(id, reply) {
+  const resolve = pending[id];
+  if (resolve === undefined) return;
+  delete pending[id];
+  resolve(reply);
+}
+Object.defineProperty(globalThis, 'fs', {
+  value: Object.freeze({ read: fsOp('read'), write: fsOp('write'), list: fsOp('list'), stat: fsOp('stat') }),
+  writable: true,
+  configurable: true,
+});
+
+function safe(fn) {
+  try { const s = fn(); return typeof s === 'string' ? s : ''; } catch { return ''; }
+}
+function failed(e) {
+  const isObj = typeof e === 'object' && e !== null;
+  const name = isObj ? safe(() => toStr(e.name)) : 'Error';
+  const message = isObj ? safe(() => toStr(e.message)) : safe(() => 'Uncaught ' + describe(e));
+  const stack = isObj ? safe(() => toStr(e.stack)) : '';
+  return '0' + '{"name":' + stringify(name) + ',"message":' +
+    stringify(message) + ',"stack":' + stringify(stack) + '}';
+}
+function succeeded(value) {
+  let json;
+  try {
+    json = stringify(value);
+  } catch (e) {
+    return failed({ name: 'TypeError', message: 'The result is not JSON-serializable: ' + safe(() => toStr(e.message)) });
+  }
+  return '1' + (typeof json === 'string' ? json : 'null');
+}
+async function settle(value) {
+  try {
+    try {
+      return succeeded(await value);
+    } catch (e) {
+      return failed(e);
+    }
+  } catch {
+    return UNREPORTABLE;
+  }
+}
+function run(source) {
+  let value;
+  try {
+    value = indirectEval(source);
+  } catch (e) {
+    try { return failed(e); } catch { return UNREPORTABLE; }
+  }
+  const settled = settle(value);
+  // Null-prototype descriptor: an inherited \`Object.prototype.get\` would make it invalid.
+  defineProperty(settled, 'constructor', { __proto__: null, value: undefined });
+  return settled;
+}
+return [run, deliver];
+`;

@@ -1,0 +1,326 @@
+/**
+ * Isolate host: a child process of the runner that runs one task at a time in a fresh V8 isolate.
+ *
+ * Why a separate process: a V8 out-of-memory or one huge allocation can abort the process that
+ * hosts an isolate. Here that kills only this host; the runner sees the exit, reports the task
+ * and starts a new host. The runner also enforces wall time and RSS from outside (host-pool.ts),
+ * because limits inside the isolate are not airtight (isolated-vm README, SECURITY).
+ *
+ * Between tasks the host creates the next isolate and context ahead of demand, so a task only
+ * pays for compiling and running its code. An isolate or context is never reused.
+ */
+import ivm from 'isolated-vm';
+import type { ErrorCode } from '../../protocol/errors.ts';
+import type { ExecuteResult, Limits, OutputStream } from '../../protocol/task.ts';
+import { BOOTSTRAP_SOURCE } from './bootstrap.ts';
+import { FsBridge } from './fs-bridge.ts';
+import { RunMessageSchema, type HostMessage, type RunMessage } from './messages.ts';
+
+/** Memory limit of the isolate prepared ahead of demand; other sizes are created on demand. */
+const PREWARM_MEMORY_MB = Number(process.env['AIRLOCK_PREWARM_MEMORY_MB'] ?? 64);
+/** How often CPU time is checked while code runs. */
+const CPU_POLL_MS = 10;
+/** Output is forwarded in batches of at most this age or size. */
+const OUTPUT_FLUSH_MS = 10;
+const OUTPUT_FLUSH_BYTES = 64 * 1024;
+/** Name of the task's code in stack traces. */
+const TASK_FILENAME = 'task.js';
+
+type StopReason = 'timeout' | 'cpu' | 'output';
+
+/** Per-run state the output callback writes into. */
+interface RunState {
+  limits: Limits | null;
+  /** The task's grants behind the `fs` global (none until a task starts). */
+  fs: FsBridge;
+  bytes: { stdout: number; stderr: number };
+  text: { stdout: string; stderr: string };
+  truncated: { stdout: boolean; stderr: boolean };
+  pending: { stream: OutputStream; data: string }[];
+  pendingBytes: number;
+  flushTimer: NodeJS.Timeout | null;
+  stop: (reason: StopReason) => void;
+}
+
+interface Warm {
+  isolate: ivm.Isolate;
+  memoryMb: number;
+  run: ivm.Reference<(source: string) => string | Promise<string>>;
+  state: RunState;
+}
+
+function send(message: HostMessage): void {
+  process.send?.(message);
+}
+
+function newState(): RunState {
+  return {
+    limits: null,
+    fs: new FsBridge([]),
+    bytes: { stdout: 0, stderr: 0 },
+    text: { stdout: '', stderr: '' },
+    truncated: { stdout: false, stderr: false },
+    pending: [],
+    pendingBytes: 0,
+    flushTimer: null,
+    stop: () => {},
+  };
+}
+
+function flush(state: RunState): void {
+  if (state.flushTimer) clearTimeout(state.flushTimer);
+  state.flushTimer = null;
+  // Merge consecutive chunks of the same stream into one message.
+  let merged: { stream: OutputStream; data: string } | null = null;
+  for (const chunk of state.pending) {
+    if (merged && merged.stream === chunk.stream) {
+      merged.data += chunk.data;
+      continue;
+    }
+    if (merged) send({ version: 'v1', type: 'output', ...merged });
+    merged = { ...chunk };
+  }
+  if (merged) send({ version: 'v1', type: 'output', ...merged });
+  state.pending = [];
+  state.pendingBytes = 0;
+}
+
+/** Handles one console write from the isolate: counts bytes, truncates, batches. */
+function onOutput(state: RunState, streamId: unknown, text: unknown): void {
+  const limits = state.limits;
+  if (!limits || typeof text !== 'string') return;
+  const stream: OutputStream = streamId === 2 ? 'stderr' : 'stdout';
+  if (state.truncated[stream]) return;
+  const room = limits.outputBytes - state.bytes[stream];
+  let data = text;
+  const size = Buffer.byteLength(text);
+  if (size > room) {
+    data = truncateUtf8(text, room);
+    state.truncated[stream] = true;
+    // Stop after this callback returns: disposing an isolate from inside its own call is unsafe.
+    setImmediate(() => state.stop('output'));
+  }
+  const dataBytes = Buffer.byteLength(data);
+  state.bytes[stream] += dataBytes;
+  state.text[stream] += data;
+  if (data.length === 0) return;
+  state.pending.push({ stream, data });
+  state.pendingBytes += dataBytes;
+  if (state.pendingBytes >= OUTPUT_FLUSH_BYTES) flush(state);
+  else state.flushTimer ??= setTimeout(() => flush(state), OUTPUT_FLUSH_MS);
+}
+
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (maxBytes <= 0) return '';
+  const buf = Buffer.from(text).subarray(0, maxBytes);
+  // Drop a trailing partial character rather than emit a replacement character.
+  let end = buf.length;
+  while (end > 0 && ((buf[end - 1] ?? 0) & 0xc0) === 0x80) end--;
+  if (end > 0 && ((buf[end - 1] ?? 0) & 0x80) !== 0) {
+    const lead = buf[end - 1] ?? 0;
+    const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+    if (buf.length - (end - 1) < need) end--;
+    else end = buf.length;
+  } else {
+    end = buf.length;
+  }
+  return buf.subarray(0, end).toString('utf8');
+}
+
+async function prepare(memoryMb: number): Promise<Warm> {
+  const isolate = new ivm.Isolate({
+    memoryLimit: memoryMb,
+    // V8 is in an unknown state: this process must die so the runner replaces it.
+    // Not `process.exit`: the isolate thread sleeps forever holding the isolate (isolated-vm
+    // OOMErrorCallback), and exit's cleanup waits on it, so the host hung until the runner's
+    // wall-time kill and the task was reported as `timeout` instead of `memory_limit`. SIGKILL
+    // ends it at once; the runner classifies the death by this stderr line (host-pool.ts).
+    // (stderr is a pipe: the write is synchronous on Linux, so it lands before the kill.)
+    onCatastrophicError: (message: string) => {
+      process.stderr.write(`isolate catastrophic error: ${message}\n`);
+      process.kill(process.pid, 'SIGKILL');
+    },
+  });
+  const context = await isolate.createContext();
+  const state = newState();
+  const callback = new ivm.Callback((stream: unknown, text: unknown) => onOutput(state, stream, text));
+  // `fs.*` requests: fire-and-forget from the isolate; the answer goes back through `deliver`.
+  let deliver: ivm.Reference<(id: number, reply: string) => void> | null = null;
+  const fsCallback = new ivm.Callback(
+    (id: unknown, op: unknown, path: unknown, arg: unknown) => {
+      void state.fs.call(op, path, arg).then((reply) =>
+        deliver?.apply(undefined, [Number(id), reply], { arguments: { copy: true }, timeout: 1000 }).catch(() => {}),
+      );
+    },
+    { ignored: true },
+  );
+  const pair = (await context.evalClosure(BOOTSTRAP_SOURCE, [callback, fsCallback], {
+    result: { reference: true },
+    // DKR-9: a timeout on every run. The bootstrap is ours, but it must never hang a host.
+    timeout: 5000,
+  })) as ivm.Reference<unknown[]>;
+  const run = (await pair.get(0, { reference: true })) as ivm.Reference<(source: string) => string | Promise<string>>;
+  deliver = (await pair.get(1, { reference: true })) as ivm.Reference<(id: number, reply: string) => void>;
+  // The context object itself is not needed: the bootstrap's `run` keeps it alive.
+  return { isolate, memoryMb, run, state };
+}
+
+const emptyResult = (state: RunState) => ({
+  value: null,
+  stdout: state.text.stdout,
+  stderr: state.text.stderr,
+  stdoutTruncated: state.truncated.stdout,
+  stderrTruncated: state.truncated.stderr,
+});
+
+async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> {
+  const { isolate, state } = warm;
+  const { limits } = message;
+  state.limits = limits;
+  state.fs = new FsBridge(message.mounts);
+  let stopReason: StopReason | null = null;
+  state.stop = (reason) => {
+    if (stopReason || isolate.isDisposed) return;
+    stopReason = reason;
+    isolate.dispose();
+  };
+  const started = performance.now();
+  const wallTimer = setTimeout(() => state.stop('timeout'), limits.timeoutMs);
+  const cpuTimer = setInterval(() => {
+    if (!isolate.isDisposed && Number(isolate.cpuTime) / 1e6 > limits.cpuMs) state.stop('cpu');
+  }, CPU_POLL_MS);
+  let outcome: { ok: true; envelope: string } | { ok: false; error: unknown };
+  try {
+    const source = `${message.source}\n//# sourceURL=${TASK_FILENAME}`;
+    const envelope = await warm.run.apply(undefined, [source], {
+      arguments: { copy: true },
+      result: { promise: true, copy: true },
+      timeout: limits.timeoutMs,
+    });
+    outcome = { ok: true, envelope: String(envelope) };
+  } catch (error) {
+    outcome = { ok: false, error };
+  } finally {
+    clearTimeout(wallTimer);
+    clearInterval(cpuTimer);
+  }
+  const cpuMs = isolate.isDisposed ? null : Number(isolate.cpuTime) / 1e6;
+  const usage = {
+    wallMs: Math.round(performance.now() - started),
+    cpuMs: Math.round(cpuMs ?? Math.min(performance.now() - started, limits.cpuMs)),
+  };
+  if (!isolate.isDisposed) isolate.dispose();
+  flush(state);
+  const result = emptyResult(state);
+
+  const fail = (status: ExecuteResult['status'], code: ErrorCode, msg: string): ExecuteResult => ({
+    status,
+    result,
+    error: { code, message: msg },
+    usage,
+  });
+  // The stop for output is deferred (setImmediate), so code that ends right after writing past
+  // the limit used to finish first and `succeed` with truncated output. Past the limit always
+  // ends `output_limit`, as documented, whichever came first.
+  const overflowed = state.truncated.stdout || state.truncated.stderr;
+  if (stopReason === 'output' || (stopReason === null && overflowed)) {
+    const which = state.truncated.stdout ? 'stdout' : 'stderr';
+    return fail('failed', 'output_limit', `${which} exceeded ${limits.outputBytes} bytes`);
+  }
+  if (stopReason === 'timeout') return fail('timed_out', 'timeout', `Wall time exceeded ${limits.timeoutMs} ms`);
+  if (stopReason === 'cpu') return fail('timed_out', 'timeout', `CPU time exceeded ${limits.cpuMs} ms`);
+  if (!outcome.ok) {
+    const text = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+    if (/memory limit/i.test(text)) {
+      return fail('failed', 'memory_limit', `Memory limit of ${limits.memoryMb} MiB exceeded`);
+    }
+    if (/timed out/i.test(text)) {
+      return fail('timed_out', 'timeout', `Wall time exceeded ${limits.timeoutMs} ms`);
+    }
+    if (warm.isolate.isDisposed && /disposed/i.test(text)) {
+      // Disposed by V8 for a reason we did not ask for: the heap limit is the only one.
+      return fail('failed', 'memory_limit', `Memory limit of ${limits.memoryMb} MiB exceeded`);
+    }
+    return fail('failed', 'internal', `Isolate host error: ${text}`);
+  }
+  // The value and error travel to Redis and the agent like output, so they get the same cap.
+  if (Buffer.byteLength(outcome.envelope) > limits.outputBytes + 1) {
+    const what = outcome.envelope.startsWith('1') ? 'result value' : 'thrown error';
+    return fail('failed', 'output_limit', `The ${what} exceeded ${limits.outputBytes} bytes as JSON`);
+  }
+  const envelope = parseEnvelope(outcome.envelope);
+  // The bootstrap always builds a well-formed envelope; if one is not (a bug, or a way found to
+  // forge it), report it here rather than throw, which would kill this host (exit 71).
+  if (!envelope) return fail('failed', 'internal', 'Isolate host error: malformed result envelope');
+  if (envelope.ok) return { status: 'succeeded', result: { ...result, value: envelope.value }, usage };
+  return fail('failed', 'runtime_error', describeThrow(envelope.thrown));
+}
+
+type Thrown = { name: string; message: string; stack: string };
+
+function parseEnvelope(
+  envelope: string,
+): { ok: true; value: unknown } | { ok: false; thrown: Thrown } | null {
+  try {
+    const body: unknown = JSON.parse(envelope.slice(1));
+    if (envelope.startsWith('1')) return { ok: true, value: body };
+    if (!envelope.startsWith('0') || typeof body !== 'object' || body === null) return null;
+    const { name, message, stack } = body as Record<string, unknown>;
+    if (typeof name !== 'string' || typeof message !== 'string' || typeof stack !== 'string') return null;
+    return { ok: false, thrown: { name, message, stack } };
+  } catch {
+    return null;
+  }
+}
+
+/** `Name: message` plus the stack frames of the task's own code (no frames of ours). */
+function describeThrow(thrown: Thrown): string {
+  const headline = thrown.name ? `${thrown.name}: ${thrown.message}` : thrown.message;
+  if (!thrown.stack.startsWith(headline)) return headline;
+  const frames = thrown.stack
+    .slice(headline.length)
+    .split('\n')
+    .filter((line) => line.includes(TASK_FILENAME));
+  return [headline, ...frames].join('\n');
+}
+
+let warm: Warm | null = null;
+let busy = false;
+
+async function warmUp(): Promise<void> {
+  warm = await prepare(PREWARM_MEMORY_MB);
+  send({ version: 'v1', type: 'ready' });
+}
+
+process.on('message', (raw: unknown) => {
+  const parsed = RunMessageSchema.safeParse(raw);
+  if (!parsed.success || busy) {
+    process.stderr.write(`isolate host: refused message (busy=${busy})\n`);
+    return;
+  }
+  busy = true;
+  void (async () => {
+    const message = parsed.data;
+    let current = warm;
+    warm = null;
+    if (!current || current.memoryMb !== message.limits.memoryMb) {
+      if (current) current.isolate.dispose();
+      current = await prepare(message.limits.memoryMb);
+    }
+    const result = await execute(current, message);
+    send({ version: 'v1', type: 'result', result });
+    busy = false;
+    await warmUp();
+  })().catch((err: unknown) => {
+    process.stderr.write(`isolate host failed: ${String(err)}\n`);
+    process.exit(71);
+  });
+});
+
+// The runner going away means nobody will read our results.
+process.on('disconnect', () => process.exit(0));
+
+void warmUp().catch((err: unknown) => {
+  process.stderr.write(`isolate host could not start: ${String(err)}\n`);
+  process.exit(72);
+});

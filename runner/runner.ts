@@ -1,0 +1,171 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'bullmq';
+import Docker from 'dockerode';
+import { Redis } from 'ioredis';
+import { TASK_QUEUE, containerQueueName, redisKeys } from '../protocol/redis-keys.ts';
+import { TaskStore } from '../protocol/task-store.ts';
+import { DockerBackend, type DockerBackendOptions } from './backends/docker.ts';
+import { IsolateBackend } from './backends/isolate.ts';
+import type { RunnerBackend } from './backends/types.ts';
+import { CancelListener } from './cancel-listener.ts';
+import { dockerRequired, type Config } from './config.ts';
+import { IsolateHostPool } from './isolate-host/host-pool.ts';
+import { JobProcessor } from './job-processor.ts';
+
+/** How often a runner says it is alive (the harness's /readyz looks for this). */
+const HEARTBEAT_MS = 2000;
+
+export interface Runner {
+  readonly id: string;
+  /** The backends that started (`isolate`, `docker`). */
+  readonly backends: readonly string[];
+  close(): Promise<void>;
+}
+
+type BackendKind = Config['RUNNER_BACKENDS'][number];
+
+/**
+ * Builds a runner: per configured backend, backend → JobProcessor → BullMQ worker on that
+ * backend's queue (isolate tasks on `queueName`, container tasks on `containerQueueName`), plus
+ * cancel listener and heartbeat. Holds no secrets: it knows only Redis (and the Docker socket).
+ */
+export async function startRunner(
+  config: Config,
+  log: (msg: string) => void = () => {},
+  queueName: string = TASK_QUEUE,
+): Promise<Runner> {
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  redis.on('error', (err) => log(`redis: ${err.message}`));
+  const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS });
+  const cancels = await CancelListener.create(redis);
+  const started: {
+    kind: BackendKind;
+    backend: RunnerBackend;
+    worker: Worker;
+    connection: Redis;
+  }[] = [];
+
+  const shutdown = async () => {
+    for (const s of started) await s.worker.close();
+    for (const s of started) await s.backend.dispose();
+    await cancels.close();
+    for (const s of started) s.connection.disconnect();
+  };
+
+  try {
+    for (const kind of config.RUNNER_BACKENDS) {
+      const made = await startBackend(kind, config, log, redis);
+      if (!made) continue;
+      const processor = new JobProcessor({ store, backend: made.backend, cancels });
+      // BullMQ does not close connections it was handed: keep it to disconnect on close.
+      const connection = redis.duplicate();
+      const worker = new Worker(
+        kind === 'isolate' ? queueName : containerQueueName(queueName),
+        processor.process,
+        {
+          connection,
+          concurrency: made.concurrency,
+          lockDuration: config.RUNNER_LOCK_MS,
+          stalledInterval: config.RUNNER_STALLED_CHECK_MS ?? config.RUNNER_LOCK_MS,
+          // A runner that dies mid-task: the job is retried once, then fails (→ task `internal`).
+          maxStalledCount: 1,
+          name: config.RUNNER_ID,
+        },
+      );
+      worker.on('error', (err) => log(`${kind} worker: ${err.message}`));
+      worker.on('failed', (job, err) => log(`job ${job?.id} failed: ${err.message}`));
+      started.push({ kind, backend: made.backend, worker, connection });
+    }
+    if (started.length === 0)
+      throw new Error(`none of the backends ${config.RUNNER_BACKENDS.join(', ')} could start`);
+  } catch (err) {
+    await shutdown().catch(() => undefined);
+    redis.disconnect();
+    throw err;
+  }
+  log(`backends: ${started.map((s) => s.kind).join(', ')}`);
+
+  const beat = async () => {
+    await redis.zadd(redisKeys.runners, Date.now(), config.RUNNER_ID).catch(() => 0);
+  };
+  await beat();
+  const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
+
+  let closing: Promise<void> | null = null;
+  return {
+    id: config.RUNNER_ID,
+    backends: started.map((s) => s.kind),
+    close() {
+      closing ??= (async () => {
+        clearInterval(heartbeat);
+        await shutdown();
+        await redis.zrem(redisKeys.runners, config.RUNNER_ID).catch(() => 0);
+        redis.disconnect();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** One backend by kind, or null when Docker is unavailable and not required. */
+async function startBackend(
+  kind: BackendKind,
+  config: Config,
+  log: (msg: string) => void,
+  redis: Redis,
+): Promise<{ backend: RunnerBackend; concurrency: number } | null> {
+  switch (kind) {
+    case 'isolate': {
+      const pool = new IsolateHostPool({
+        size: config.ISOLATE_HOSTS,
+        onHostLog: (l) => log(`isolate host: ${l}`),
+      });
+      await pool.ready();
+      return { backend: new IsolateBackend({ pool }), concurrency: config.ISOLATE_HOSTS };
+    }
+    case 'docker': {
+      const options = {
+        docker: new Docker({ socketPath: config.DOCKER_SOCKET }),
+        runnerId: config.RUNNER_ID,
+        stagingRoot: config.GRANT_STAGING_DIR,
+        stagingMinFreeMb: config.GRANT_STAGING_MIN_FREE_MB,
+        poolSize: config.WARM_POOL_SIZE,
+        poolMemoryMb: config.WARM_POOL_MEMORY_MB,
+        cpus: config.CONTAINER_CPUS,
+        pidsLimit: config.CONTAINER_PIDS_LIMIT,
+        scratchMb: config.CONTAINER_SCRATCH_MB,
+        log: (msg: string) => log(`docker: ${msg}`),
+      } satisfies DockerBackendOptions;
+      try {
+        // Orphan cleanup removes every container labelled with RUNNER_ID: never while another
+        // live runner uses the same id (it would kill that runner's running tasks).
+        await assertRunnerIdFree(redis, config.RUNNER_ID);
+        const backend = await DockerBackend.create(options);
+        return { backend, concurrency: config.CONTAINER_CONCURRENCY };
+      } catch (err) {
+        if (dockerRequired(config)) throw err;
+        log(
+          `WARNING: container backend not started (${(err as Error).message}). python/node/bash tasks ` +
+            'stay queued until a runner with Docker takes them. Set REQUIRE_DOCKER=1 to fail start-up instead.',
+        );
+        return null;
+      }
+    }
+  }
+}
+
+/**
+ * Throws when another runner with this id is heartbeating. A recent entry alone may be this
+ * runner's previous life (crashed without deregistering): wait past two heartbeats and look again.
+ */
+async function assertRunnerIdFree(redis: Redis, runnerId: string): Promise<void> {
+  const seen = Number(await redis.zscore(redisKeys.runners, runnerId));
+  if (!seen || Date.now() - seen > 2 * HEARTBEAT_MS) return;
+  await sleep(2 * HEARTBEAT_MS + 500);
+  const again = Number(await redis.zscore(redisKeys.runners, runnerId));
+  if (again > seen) {
+    throw new Error(
+      `another live runner uses RUNNER_ID ${runnerId}; give each runner on a host its own RUNNER_ID`,
+    );
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Runner composition root: config → runner → signal handlers. Run as its own process
+ * (`npm run runner`); it never holds secrets.
+ */
+import { loadConfig } from './config.ts';
+import { startRunner } from './runner.ts';
+
+const config = loadConfig();
+const log = (msg: string) => {
+  if (config.LOG_LEVEL !== 'silent') process.stderr.write(`[runner ${config.RUNNER_ID}] ${msg}\n`);
+};
+const runner = await startRunner(config, log, config.AIRLOCK_TASK_QUEUE);
+log(`ready (${config.ISOLATE_HOSTS} isolate hosts, queue ${config.AIRLOCK_TASK_QUEUE})`);
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: finishing running tasks, then exiting`);
+    // A second signal or a stuck shutdown must not keep the process alive forever.
+    setTimeout(() => process.exit(1), 60_000).unref();
+    runner.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log(`shutdown failed: ${String(err)}`);
+        process.exit(1);
+      },
+    );
+  });
+}
