@@ -1,0 +1,123 @@
+/**
+ * Test fixture: a real harness app (Fastify, used through `inject`) and a real in-process runner
+ * (BullMQ worker + isolate host child processes) on a real Redis, with a queue of its own.
+ * Nothing is mocked. Redis comes from REDIS_URL (default 127.0.0.1:6379).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { hashApiKey } from '../../harness/auth/api-key-authenticator.ts';
+import { buildApp } from '../../harness/app.ts';
+import { loadConfig as loadHarnessConfig } from '../../harness/config.ts';
+import { createHarnessDeps, type HarnessDeps } from '../../harness/deps.ts';
+import { loadConfig as loadRunnerConfig } from '../../runner/config.ts';
+import { startRunner, type Runner } from '../../runner/runner.ts';
+
+export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+/** Agents known to every stack: two in tenant `acme`, one in tenant `globex`. */
+export const AGENTS = {
+  alice: { tenantId: 'acme', agentId: 'alice', key: `key-alice-${randomUUID()}` },
+  bob: { tenantId: 'acme', agentId: 'bob', key: `key-bob-${randomUUID()}` },
+  eve: { tenantId: 'globex', agentId: 'eve', key: `key-eve-${randomUUID()}` },
+} as const;
+export type AgentName = keyof typeof AGENTS;
+
+export interface Stack {
+  app: FastifyInstance;
+  deps: HarnessDeps;
+  runner: Runner | null;
+  queueName: string;
+  /** Headers for an agent; add `idempotency` to send a fresh quoted Idempotency-Key. */
+  headers(agent?: AgentName, idempotencyKey?: string | null): Record<string, string>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Start an in-process runner. @defaultValue true */
+  runner?: boolean;
+  /** Extra harness env. */
+  harnessEnv?: Record<string, string>;
+  /** Extra runner env. */
+  runnerEnv?: Record<string, string>;
+}
+
+export async function writeAgentsFile(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'airlock-test-'));
+  const file = path.join(dir, 'agents.json');
+  const agents = Object.values(AGENTS).map((a) => ({
+    tenantId: a.tenantId,
+    agentId: a.agentId,
+    keySha256: [hashApiKey(a.key)],
+  }));
+  await writeFile(file, JSON.stringify({ agents }));
+  return file;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const queueName = `test-${randomUUID()}`;
+  const agentsFile = await writeAgentsFile();
+  const config = loadHarnessConfig({
+    REDIS_URL,
+    AIRLOCK_AGENTS_FILE: agentsFile,
+    LOG_LEVEL: 'silent',
+    ...options.harnessEnv,
+  });
+  const deps = await createHarnessDeps(config, queueName);
+  const app = await buildApp(deps);
+  const runner =
+    options.runner === false
+      ? null
+      : await startRunner(
+          loadRunnerConfig({
+            REDIS_URL,
+            ISOLATE_HOSTS: '2',
+            RUNNER_ID: `test-${randomUUID()}`,
+            // Isolate only unless a test asks for containers (runnerEnv RUNNER_BACKENDS): the
+            // runner default would also start a Docker backend with a warm pool per stack.
+            RUNNER_BACKENDS: 'isolate',
+            ...options.runnerEnv,
+          }),
+          () => {},
+          queueName,
+        );
+  return {
+    app,
+    deps,
+    runner,
+    queueName,
+    headers(agent = 'alice', idempotencyKey = randomUUID()) {
+      const h: Record<string, string> = { authorization: `Bearer ${AGENTS[agent].key}` };
+      if (idempotencyKey !== null) h['idempotency-key'] = `"${idempotencyKey}"`;
+      return h;
+    },
+    async close() {
+      await runner?.close();
+      await app.close();
+      await deps.queue.obliterate({ force: true }).catch(() => {});
+      await deps.containerQueue.obliterate({ force: true }).catch(() => {});
+      await deps.close();
+    },
+  };
+}
+
+/** Polls GET /v1/tasks/:id until `done(task)` or the deadline; returns the last task seen. */
+export async function pollTask(
+  stack: Stack,
+  id: string,
+  done: (task: { status: string; [k: string]: unknown }) => boolean,
+  agent: AgentName = 'alice',
+  timeoutMs = 20_000,
+): Promise<Record<string, unknown> & { status: string }> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await stack.app.inject({ method: 'GET', url: `/v1/tasks/${id}`, headers: stack.headers(agent, null) });
+    const task = res.json() as Record<string, unknown> & { status: string };
+    if (done(task) || Date.now() > deadline) return task;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export const TERMINAL = new Set(['succeeded', 'failed', 'timed_out', 'cancelled']);

@@ -1,0 +1,119 @@
+/**
+ * Container tasks end to end: the real harness app (Fastify inject) and a real in-process runner
+ * with BOTH backends (isolate + docker worker on the container queue) on a real Redis and the
+ * real Docker engine with the real sandbox images. Nothing is mocked. Proves the runner wiring;
+ * the backend itself is covered in docker-backend*.test.ts.
+ *
+ * With CI=true a missing engine fails; locally too, unless AIRLOCK_SKIP_DOCKER=1.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { loadConfig } from '../../runner/config.ts';
+import { startRunner } from '../../runner/runner.ts';
+import { POOL_LABEL, RUNNER_LABEL } from '../../runner/backends/docker-config.ts';
+import { docker, dockerGate, removeContainersOf } from '../helpers/docker.ts';
+import { pollTask, REDIS_URL, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
+
+const skip = await dockerGate();
+
+describe('container tasks through the API', { skip }, () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({
+      runnerEnv: {
+        RUNNER_BACKENDS: 'isolate,docker',
+        REQUIRE_DOCKER: '1',
+        WARM_POOL_SIZE: '1',
+        GRANT_STAGING_DIR: '/tmp/airlock-test-staging-api',
+      },
+    });
+    assert.deepEqual(stack.runner?.backends, ['isolate', 'docker']);
+  });
+  after(async () => {
+    const id = stack?.runner?.id;
+    await stack?.close();
+    if (id) await removeContainersOf(id);
+  });
+  const submit = (body: Record<string, unknown>) =>
+    stack.app.inject({ method: 'POST', url: '/v1/tasks', headers: stack.headers(), payload: body });
+
+  test('python with stdin, files and args: succeeded, exit code, /out file served as bytes', async () => {
+    const res = await submit({
+      runtime: 'python',
+      code: 'import sys\nd = open("in/x.txt").read()\nprint(sys.argv[1], sys.stdin.read(), d)\nopen("/out/y.txt", "w").write(d[::-1])',
+      stdin: 'IN',
+      args: ['A'],
+      files: [{ path: 'in/x.txt', contentBase64: Buffer.from('abc').toString('base64') }],
+      wait: 20,
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const task = res.json();
+    assert.equal(task.status, 'succeeded', JSON.stringify(task));
+    assert.equal(task.result.stdout, 'A IN abc\n');
+    assert.equal(task.result.exitCode, 0);
+    assert.deepEqual(
+      task.result.files.map((f: { path: string; size: number }) => [f.path, f.size]),
+      [['y.txt', 3]],
+    );
+    assert.ok(task.usage.peakMemoryBytes > 0);
+    const file = await stack.app.inject({
+      method: 'GET',
+      url: `/v1/tasks/${task.id}/files/y.txt`,
+      headers: stack.headers('alice', null),
+    });
+    assert.equal(file.statusCode, 200);
+    assert.equal(file.body, 'cba');
+  });
+
+  test('non-zero exit: failed / nonzero_exit, output kept', async () => {
+    const task = (await submit({ runtime: 'bash', code: 'echo before; exit 4', wait: 20 })).json();
+    assert.equal(task.status, 'failed');
+    assert.equal(task.error.code, 'nonzero_exit');
+    assert.equal(task.result.stdout, 'before\n');
+    assert.equal(task.result.exitCode, 4);
+  });
+
+  test('DELETE cancels a running container task', async () => {
+    const created = (
+      await submit({ runtime: 'node', code: 'console.log("up"); setInterval(() => {}, 1000)' })
+    ).json();
+    const running = await pollTask(stack, created.id, (t) => t.status === 'running');
+    assert.equal(running.status, 'running');
+    await new Promise((r) => setTimeout(r, 300));
+    const res = await stack.app.inject({
+      method: 'DELETE',
+      url: `/v1/tasks/${created.id}`,
+      headers: stack.headers(),
+    });
+    assert.equal(res.statusCode, 200);
+    const done = await pollTask(stack, created.id, (t) => TERMINAL.has(t.status));
+    assert.equal(done.status, 'cancelled');
+  });
+
+  test('a second runner with the same RUNNER_ID (and Docker) refuses to start instead of removing live containers', async () => {
+    const id = stack.runner?.id ?? '';
+    // The first runner's idle warm containers (not ones still being removed after earlier tasks).
+    const warm = async () =>
+      (
+        await docker.listContainers({
+          filters: { label: [`${RUNNER_LABEL}=${id}`, `${POOL_LABEL}=1`], status: ['running'] },
+        })
+      ).map((c) => c.Id);
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = await warm();
+    assert.ok(before.length > 0, 'the first runner has warm containers');
+    const config = loadConfig({
+      REDIS_URL,
+      RUNNER_ID: id,
+      RUNNER_BACKENDS: 'docker',
+      REQUIRE_DOCKER: '1',
+      WARM_POOL_SIZE: '0',
+    });
+    await assert.rejects(
+      startRunner(config, () => {}, stack.queueName),
+      /another live runner uses RUNNER_ID/,
+    );
+    const after = await warm();
+    for (const c of before) assert.ok(after.includes(c), 'nothing of the live runner was removed');
+  });
+});

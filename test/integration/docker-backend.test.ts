@@ -1,0 +1,471 @@
+/**
+ * DockerBackend driven directly, on the REAL Docker engine (docker.io 20.10 here, cgroup v1) with
+ * the REAL sandbox images (images/build.sh) and the real supervisor: real containers, real
+ * kernel limits (pids, memory, tmpfs sizes), real network namespaces, real kills through the
+ * engine API. Nothing is mocked or faked. Grants: docker-backend-grants.test.ts.
+ *
+ * With CI=true a missing engine fails the suite; locally too, unless AIRLOCK_SKIP_DOCKER=1 (the
+ * skip prints its reason). Every container is labelled with this file's own runner id and
+ * removed by that label at the end.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { JobPayload } from '../../protocol/job.ts';
+import {
+  buildContainerSpec,
+  buildHostConfig,
+  MANAGED_LABEL,
+  POOL_LABEL,
+  RUNNER_LABEL,
+  SUPERVISOR_CMD,
+} from '../../runner/backends/docker-config.ts';
+import { DockerBackend } from '../../runner/backends/docker.ts';
+import {
+  containersOf,
+  docker,
+  dockerGate,
+  job,
+  median,
+  recordingSink,
+  removeContainersOf,
+} from '../helpers/docker.ts';
+
+const skip = await dockerGate();
+const RUNNER_ID = `test-docker-${randomUUID()}`;
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+const never = new AbortController().signal;
+// A variable of the test process: it must never reach a sandbox (Env is empty, DKR-7).
+process.env['AIRLOCK_TEST_SENTINEL'] = 'host-secret';
+
+describe('DockerBackend (real engine)', { skip }, () => {
+  let backend: DockerBackend;
+  const run = (j: JobPayload, signal = never) => backend.execute(j, signal, recordingSink());
+
+  before(async () => {
+    backend = await DockerBackend.create({
+      docker,
+      runnerId: RUNNER_ID,
+      stagingRoot: `/tmp/airlock-test-staging-${RUNNER_ID}`,
+      poolSize: 2,
+    });
+    await backend.pool.settled();
+  });
+  after(async () => {
+    await backend?.dispose();
+    await backend?.dispose(); // idempotent
+    await removeContainersOf(RUNNER_ID);
+  });
+
+  describe('runtimes: stdin, input files, args, /out files', () => {
+    const bin = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const programs = {
+      python: [
+        'import os, sys',
+        'data = open("data/in.txt").read()',
+        'print(sys.argv[1:], sys.stdin.read(), data)',
+        'print("warn", file=sys.stderr)',
+        'os.makedirs("/out/sub")',
+        'open("/out/r.txt", "w").write(data.upper())',
+        'open("/out/sub/b.bin", "wb").write(bytes(range(256)))',
+      ].join('\n'),
+      node: [
+        "const fs = require('fs');",
+        "const data = fs.readFileSync('data/in.txt', 'utf8');",
+        "console.log(JSON.stringify(process.argv.slice(2)), fs.readFileSync(0, 'utf8'), data);",
+        "console.error('warn');",
+        "fs.mkdirSync('/out/sub'); fs.writeFileSync('/out/r.txt', data.toUpperCase());",
+        "fs.writeFileSync('/out/sub/b.bin', Buffer.from([...Array(256).keys()]));",
+      ].join('\n'),
+      bash: [
+        'read -r line',
+        'echo "$*" "$line" "$(cat data/in.txt)"',
+        'echo warn >&2',
+        'mkdir /out/sub; tr a-z A-Z < data/in.txt > /out/r.txt',
+        'for i in $(seq 0 255); do printf "\\\\$(printf %03o $i)"; done > /out/sub/b.bin',
+      ].join('\n'),
+    } as const;
+    const expected = {
+      python: "['x', 'y z'] from stdin file content\n",
+      node: '["x","y z"] from stdin file content\n',
+      bash: 'x y z from stdin file content\n',
+    };
+    for (const rt of ['python', 'node', 'bash'] as const) {
+      test(rt, async () => {
+        const sink = recordingSink();
+        const r = await backend.execute(
+          job(rt, programs[rt], {
+            stdin: 'from stdin',
+            args: ['x', 'y z'],
+            files: [
+              {
+                path: 'data/in.txt',
+                contentBase64: Buffer.from('file content').toString('base64'),
+              },
+            ],
+          }),
+          never,
+          sink,
+        );
+        assert.equal(r.status, 'succeeded', JSON.stringify(r.error ?? r.result.stderr));
+        assert.equal(r.error, undefined);
+        assert.equal(r.result.stdout, expected[rt]);
+        assert.equal(r.result.stderr, 'warn\n');
+        assert.equal(sink.out.stdout, r.result.stdout, 'streamed output = result');
+        assert.equal(r.result.exitCode, 0);
+        assert.deepEqual(r.result.files, [
+          { path: 'r.txt', size: 12, sha256: sha256('FILE CONTENT') },
+          { path: 'sub/b.bin', size: 256, sha256: sha256(bin) },
+        ]);
+        assert.deepEqual(
+          r.fileContents?.map((f) => [f.path, Buffer.from(f.contentBase64, 'base64')]),
+          [
+            ['r.txt', Buffer.from('FILE CONTENT')],
+            ['sub/b.bin', bin],
+          ],
+        );
+        assert.ok(r.usage.wallMs > 0 && r.usage.cpuMs > 0, JSON.stringify(r.usage));
+        assert.ok((r.usage.peakMemoryBytes ?? 0) > 1024 * 1024, JSON.stringify(r.usage));
+      });
+    }
+  });
+
+  describe('limits and error codes', () => {
+    test('fork bomb → pids_limit', async () => {
+      const r = await run(
+        job(
+          'python',
+          'import os, time\nwhile True:\n    try:\n        pid = os.fork()\n    except OSError:\n        raise SystemExit(3)\n    if pid == 0:\n        time.sleep(60)\n        os._exit(0)',
+        ),
+      );
+      assert.equal(r.status, 'failed');
+      assert.equal(r.error?.code, 'pids_limit', r.error?.message);
+      assert.equal(r.result.exitCode, 3);
+    });
+    test('memory bomb → memory_limit', async () => {
+      const r = await run(
+        job('python', 'b = b"x" * (400 * 1024 * 1024)', { limits: { memoryMb: 64 } }),
+      );
+      assert.equal(r.error?.code, 'memory_limit', r.error?.message);
+      assert.equal(r.status, 'failed');
+      assert.equal(r.result.exitCode, null, 'killed by the OOM killer');
+    });
+    test('filling /tmp → disk_limit', async () => {
+      const r = await run(
+        job('python', 'f = open("/tmp/fill", "wb")\nwhile True:\n    f.write(b"x" * 65536)'),
+      );
+      assert.equal(r.error?.code, 'disk_limit', r.error?.message);
+      assert.match(r.error?.message ?? '', /\/tmp/);
+      assert.match(r.result.stderr, /No space left on device/);
+    });
+    test('a sparse file far over the /out cap → disk_limit', async () => {
+      const r = await run(job('bash', 'truncate -s 100M /out/sparse'));
+      assert.equal(r.error?.code, 'disk_limit', r.error?.message);
+      assert.equal(r.fileContents, undefined);
+    });
+    test('output flood → output_limit, truncated to exactly the limit', async () => {
+      const sink = recordingSink();
+      const r = await backend.execute(
+        job('python', 'while True:\n    print("flood" * 100)', {
+          limits: { outputBytes: 100_000 },
+        }),
+        never,
+        sink,
+      );
+      assert.equal(r.error?.code, 'output_limit');
+      assert.equal(r.status, 'failed');
+      assert.equal(Buffer.byteLength(r.result.stdout), 100_000);
+      assert.equal(sink.out.stdout, r.result.stdout);
+      assert.equal(r.result.stdoutTruncated, true);
+      assert.equal(r.result.stderrTruncated, false);
+    });
+    test('sleeping past the timeout → timed_out / timeout, killed on time', async () => {
+      const t0 = performance.now();
+      const r = await run(
+        job('python', 'import time\nprint("start", flush=True)\ntime.sleep(60)', {
+          limits: { timeoutMs: 1000 },
+        }),
+      );
+      const ms = performance.now() - t0;
+      assert.equal(r.status, 'timed_out');
+      assert.equal(r.error?.code, 'timeout');
+      assert.equal(r.result.stdout, 'start\n', 'output before the kill is kept');
+      assert.ok(ms < 3000, `took ${ms} ms`);
+    });
+    test('non-zero exit → failed / nonzero_exit with the output and exit code', async () => {
+      const r = await run(job('bash', 'echo partial; echo oops >&2; exit 3'));
+      assert.equal(r.status, 'failed');
+      assert.equal(r.error?.code, 'nonzero_exit');
+      assert.equal(r.result.exitCode, 3);
+      assert.equal(r.result.stdout, 'partial\n');
+      assert.equal(r.result.stderr, 'oops\n');
+    });
+  });
+
+  describe('isolation from the host', () => {
+    test('network: only lo, no route anywhere, nothing of the host reachable', async () => {
+      const code = String.raw`
+import errno, json, os, socket
+def udp(ip):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect((ip, 53)); return 'connected'
+    except OSError as e:
+        return errno.errorcode[e.errno]
+def tcp(ip, port):
+    s = socket.socket(); s.settimeout(2)
+    try:
+        s.connect((ip, port)); return 'connected'
+    except OSError as e:
+        return errno.errorcode.get(e.errno, str(e))
+print(json.dumps({
+    'ifaces': sorted(os.listdir('/sys/class/net')),
+    'udp': {ip: udp(ip) for ip in ['8.8.8.8', '10.0.0.1', '172.17.0.1', '169.254.169.254']},
+    'redis': tcp('127.0.0.1', 6379),
+}))`;
+      const r = await run(job('python', code));
+      assert.equal(r.status, 'succeeded', r.result.stderr);
+      const p = JSON.parse(r.result.stdout) as {
+        ifaces: string[];
+        udp: Record<string, string>;
+        redis: string;
+      };
+      assert.deepEqual(p.ifaces, ['lo']);
+      // connect() on a datagram socket only consults the routing table: nothing is sent.
+      for (const ip of ['8.8.8.8', '10.0.0.1', '172.17.0.1', '169.254.169.254'])
+        assert.equal(p.udp[ip], 'ENETUNREACH', ip);
+      assert.equal(p.redis, 'ECONNREFUSED', "127.0.0.1 is the container's own loopback");
+    });
+
+    test('no host env, no docker.sock, no capabilities, seccomp, read-only root, writable only /tmp /work /out', async () => {
+      const code = String.raw`
+import errno, json, os
+def status(key):
+    return next(l.split()[1] for l in open('/proc/self/status') if l.startswith(key + ':'))
+def write(d):
+    p = os.path.join(d, 'probe')
+    try:
+        with open(p, 'w') as f: f.write('x')
+        os.unlink(p); return 'ok'
+    except OSError as e:
+        return errno.errorcode[e.errno]
+writable = []
+for root, dirs, files in os.walk('/'):
+    if root in ('/proc', '/sys'): dirs[:] = []; continue
+    if os.access(root, os.W_OK): writable.append(root)
+root = [l.split() for l in open('/proc/self/mounts') if l.split()[1] == '/'][-1]
+print(json.dumps({
+    'env': dict(os.environ),
+    'sock': [p for p in ('/var/run/docker.sock', '/run/docker.sock') if os.path.exists(p)],
+    'capEff': status('CapEff'), 'capBnd': status('CapBnd'), 'noNewPrivs': status('NoNewPrivs'), 'seccomp': status('Seccomp'),
+    'uid': os.getuid(), 'rootRo': 'ro' in root[3].split(','),
+    'writes': {d: write(d) for d in ['/', '/etc', '/home', '/var/tmp', '/dev/shm', '/dev/mqueue', '/dev', '/tmp', '/work', '/out']},
+    'writable': sorted(writable),
+}))`;
+      const r = await run(job('python', code));
+      assert.equal(r.status, 'succeeded', r.result.stderr);
+      const p = JSON.parse(r.result.stdout) as Record<string, unknown>;
+      const env = p['env'] as Record<string, string>;
+      // Exactly the image's ENV plus the HOSTNAME Docker sets; nothing of the runner's.
+      assert.deepEqual(Object.keys(env).sort(), [
+        'HOME',
+        'HOSTNAME',
+        'LANG',
+        'PATH',
+        'PYTHONDONTWRITEBYTECODE',
+        'TMPDIR',
+      ]);
+      assert.ok(!JSON.stringify(env).includes('host-secret'));
+      assert.deepEqual(p['sock'], []);
+      assert.equal(p['capEff'], '0000000000000000');
+      assert.equal(p['capBnd'], '0000000000000000');
+      assert.equal(p['noNewPrivs'], '1');
+      assert.equal(p['seccomp'], '2');
+      assert.equal(p['uid'], 10001);
+      assert.equal(p['rootRo'], true);
+      assert.deepEqual(p['writes'], {
+        '/': 'EROFS',
+        '/etc': 'EROFS',
+        '/home': 'EROFS',
+        '/var/tmp': 'EROFS',
+        '/dev/shm': 'EROFS', // sealed by an empty read-only tmpfs (docker-config.ts)
+        '/dev/mqueue': 'EROFS',
+        '/dev': 'EACCES', // Docker's /dev tmpfs is root-owned 0755
+        '/tmp': 'ok',
+        '/work': 'ok',
+        '/out': 'ok',
+      });
+      assert.deepEqual(p['writable'], ['/out', '/tmp', '/work']);
+    });
+  });
+
+  describe('lifecycle', () => {
+    const hostnameThenSleep =
+      'import socket, time\nprint(socket.gethostname(), flush=True)\ntime.sleep(60)';
+    const running = async (hostname: string) =>
+      (
+        await docker.listContainers({
+          filters: { label: [`${RUNNER_LABEL}=${RUNNER_ID}`], status: ['running'] },
+        })
+      ).some((c) => c.Id.startsWith(hostname));
+    /** Removal runs in the background after the result: poll for it (up to 5 s). */
+    const gone = async (hostname: string) => {
+      for (let i = 0; i < 50; i++) {
+        if (!(await containersOf(RUNNER_ID)).some((id) => id.startsWith(hostname))) return true;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return false;
+    };
+
+    test('cancel kills the container itself, promptly', async () => {
+      const ac = new AbortController();
+      let abortedAt = 0;
+      const sink = recordingSink(() => {
+        abortedAt = performance.now();
+        ac.abort();
+      });
+      const r = await backend.execute(job('python', hostnameThenSleep), ac.signal, sink);
+      const ms = performance.now() - abortedAt;
+      assert.equal(r.status, 'cancelled');
+      assert.equal(r.error?.code, 'cancelled');
+      // The engine killed the container before the result came back (a killed CLI client would
+      // have left it running), and removes it right after.
+      assert.equal(
+        await running(sink.out.stdout.trim()),
+        false,
+        'not running when cancel resolved',
+      );
+      assert.ok(await gone(sink.out.stdout.trim()), 'container removed');
+      console.log(
+        `  cancel: abort → resolved in ${ms.toFixed(0)} ms (container killed and removed)`,
+      );
+      assert.ok(ms < 1000, `cancel took ${ms} ms`);
+    });
+
+    test('cancel while a cold container is being created: cancelled at once, nothing left', async () => {
+      // Task containers only: the pool may be refilling meanwhile.
+      const taskContainers = async () =>
+        (
+          await docker.listContainers({
+            all: true,
+            filters: { label: [`${RUNNER_LABEL}=${RUNNER_ID}`] },
+          })
+        )
+          .filter((c) => c.Labels[POOL_LABEL] === undefined)
+          .map((c) => c.Id);
+      const ac = new AbortController();
+      const before = new Set(await taskContainers());
+      const pending = run(job('python', 'print("ran")', { limits: { memoryMb: 200 } }), ac.signal);
+      setTimeout(() => ac.abort(), 20);
+      const r = await pending;
+      assert.equal(r.status, 'cancelled');
+      assert.equal(r.result.stdout, '', 'the program never ran');
+      const fresh = async () => (await taskContainers()).filter((id) => !before.has(id));
+      for (let i = 0; i < 50 && (await fresh()).length > 0; i++)
+        await new Promise((res) => setTimeout(res, 100));
+      assert.deepEqual(await fresh(), [], 'its container was removed');
+    });
+
+    test('timeout kills the container itself', async () => {
+      const sink = recordingSink();
+      const r = await backend.execute(
+        job('python', hostnameThenSleep, { limits: { timeoutMs: 800 } }),
+        never,
+        sink,
+      );
+      assert.equal(r.error?.code, 'timeout');
+      assert.equal(
+        await running(sink.out.stdout.trim()),
+        false,
+        'not running when the result came back',
+      );
+      assert.ok(await gone(sink.out.stdout.trim()), 'container removed');
+    });
+
+    test('warm pool: labelled, one container per task, never reused, refilled in the background', async () => {
+      await backend.pool.settled();
+      const pooled = await docker.listContainers({
+        filters: {
+          label: [`${POOL_LABEL}=1`, `${RUNNER_LABEL}=${RUNNER_ID}`, `${MANAGED_LABEL}=1`],
+        },
+      });
+      assert.ok(
+        pooled.filter((c) => c.Image.startsWith('sha256:')).length >= 2,
+        'pool containers run by image ID',
+      );
+      const before = backend.stats.warm;
+      const a = await run(job('python', 'import socket; print(socket.gethostname())'));
+      const b = await run(job('python', 'import socket; print(socket.gethostname())'));
+      assert.equal(backend.stats.warm - before, 2, 'both took a warm container');
+      assert.notEqual(a.result.stdout, b.result.stdout, 'two tasks, two containers');
+      assert.ok(await gone(a.result.stdout.trim()), 'removed after its task');
+      await backend.pool.settled();
+      assert.equal(backend.pool.readyCount('python'), 2, 'refilled');
+    });
+
+    test('a restarted runner removes the containers its previous run left behind', async () => {
+      const orphanRunner = `test-orphans-${randomUUID()}`;
+      const otherRunner = `test-other-${randomUUID()}`;
+      const image = (await docker.getImage('airlock-sandbox-python:v1').inspect()).Id;
+      const limits = { memoryMb: 64, cpus: 1, pidsLimit: 16, nofile: 64, scratchMb: 1, outMb: 1 };
+      const make = async (runnerId: string) => {
+        const c = await docker.createContainer(
+          buildContainerSpec({
+            image,
+            cmd: SUPERVISOR_CMD,
+            runnerId,
+            hostConfig: buildHostConfig(limits),
+          }),
+        );
+        await c.start();
+        return c.id;
+      };
+      const left = [await make(orphanRunner), await make(orphanRunner)];
+      const other = await make(otherRunner);
+      try {
+        const restarted = await DockerBackend.create({
+          docker,
+          runnerId: orphanRunner,
+          stagingRoot: `/tmp/airlock-test-staging-${RUNNER_ID}`,
+          poolSize: 0,
+        });
+        await restarted.dispose();
+        assert.deepEqual(await containersOf(orphanRunner), [], 'orphans removed');
+        assert.deepEqual(
+          await containersOf(otherRunner),
+          [other],
+          "another runner's container is left alone",
+        );
+        for (const id of left)
+          await assert.rejects(docker.getContainer(id).inspect(), /no such container/i);
+      } finally {
+        await removeContainersOf(orphanRunner);
+        await removeContainersOf(otherRunner);
+      }
+    });
+
+    test('latency of print(1): warm vs cold (printed, not asserted)', async () => {
+      const N = 5;
+      const warm: number[] = [];
+      const cold: number[] = [];
+      for (let i = 0; i < N; i++) {
+        await backend.pool.settled();
+        let t0 = performance.now();
+        assert.equal((await run(job('python', 'print(1)'))).result.stdout, '1\n');
+        warm.push(performance.now() - t0);
+        t0 = performance.now();
+        // Another memory limit than the pool's: create + start a container for this task.
+        assert.equal(
+          (await run(job('python', 'print(1)', { limits: { memoryMb: 255 } }))).result.stdout,
+          '1\n',
+        );
+        cold.push(performance.now() - t0);
+      }
+      const fmt = (xs: number[]) =>
+        `median ${median(xs).toFixed(0)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
+      console.log(
+        `  python print(1) through DockerBackend.execute, ${N} runs each:\n    warm: ${fmt(warm)}\n    cold: ${fmt(cold)}`,
+      );
+    });
+  });
+});

@@ -1,0 +1,214 @@
+/**
+ * Filesystem grants for isolate tasks through the `fs` global: real isolated-vm in real host
+ * processes, real temp directories as grants. The last suite goes through the real HTTP app,
+ * Redis and runner. Nothing is mocked.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { link, mkdir, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { ResolvedMount } from '../../protocol/task.ts';
+import { IsolateBackend } from '../../runner/backends/isolate.ts';
+import { IsolateHostPool } from '../../runner/isolate-host/host-pool.ts';
+import { startStack, type Stack } from '../helpers/stack.ts';
+
+let backend: IsolateBackend;
+let base: string;
+let grantDir: string;
+let outside: string;
+
+/** Every file under `dir` with its sha256: "byte-for-byte untouched" is equality of this. */
+async function manifest(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      const rel = path.relative(dir, p);
+      if (e.isDirectory()) {
+        out[`${rel}/`] = 'dir';
+        await walk(p);
+      } else if (e.isSymbolicLink()) out[rel] = 'symlink';
+      else out[rel] = createHash('sha256').update(await readFile(p)).digest('hex');
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+const limits = { timeoutMs: 3000, cpuMs: 3000, memoryMb: 64, outputBytes: 1 << 20 };
+function run(code: string, mounts: ResolvedMount[], extra: Partial<typeof limits> = {}) {
+  return backend.execute(
+    { version: 'v1', taskId: randomUUID(), tenantId: 't', agentId: 'a', runtime: 'javascript', code, limits: { ...limits, ...extra }, mounts },
+    new AbortController().signal,
+    { output() {} },
+  );
+}
+const ro = (): ResolvedMount => ({ grant: 'data', hostPath: grantDir, path: '/mnt/data', mode: 'ro', maxBytes: 1 << 20 });
+const rw = (maxBytes = 1 << 20): ResolvedMount => ({ grant: 'data', hostPath: grantDir, path: '/mnt/data', mode: 'rw', maxBytes });
+
+before(async () => {
+  base = await mkdtemp(path.join(tmpdir(), 'airlock-isofs-'));
+  outside = path.join(base, 'outside');
+  await mkdir(outside);
+  await writeFile(path.join(outside, 'secret.txt'), 'host secret');
+  const pool = new IsolateHostPool({ size: 2 });
+  await pool.ready();
+  backend = new IsolateBackend({ pool, stagingRoot: path.join(base, 'staging') });
+});
+after(async () => {
+  await backend.dispose();
+});
+beforeEach(async () => {
+  grantDir = await mkdtemp(path.join(base, 'grant-'));
+  await mkdir(path.join(grantDir, 'sub'));
+  await writeFile(path.join(grantDir, 'hello.txt'), 'hello');
+  await writeFile(path.join(grantDir, 'sub', 'old.txt'), 'old');
+});
+
+describe('fs global on a read-only grant', () => {
+  test('fs functions are functions of the isolate: no way to the host through them', async () => {
+    const r = await run(
+      '[await fs.read.constructor("return typeof process")(), Object.isFrozen(fs), typeof fs.deliver, Object.getOwnPropertyNames(fs).sort()]',
+      [ro()],
+    );
+    assert.deepEqual(r.result.value, ['undefined', true, 'undefined', ['list', 'read', 'stat', 'write']]);
+  });
+  test('without mounts every fs call fails cleanly', async () => {
+    const r = await run('await fs.read("/mnt/data/hello.txt")', []);
+    assert.equal(r.error?.code, 'runtime_error');
+    assert.match(r.error?.message ?? '', /not_found/);
+  });
+  test('read, list and stat work', async () => {
+    const r = await run(
+      'const t = await fs.read("/mnt/data/hello.txt"); const l = await fs.list("/mnt/data"); const s = await fs.stat("/mnt/data/sub/old.txt"); [t, l.map(e => e.name + ":" + e.type).sort(), s.type, s.size]',
+      [ro()],
+    );
+    assert.equal(r.status, 'succeeded', JSON.stringify(r.error));
+    assert.deepEqual(r.result.value, ['hello', ['hello.txt:file', 'sub:dir'], 'file', 3]);
+  });
+  test('writing is refused and changes nothing', async () => {
+    const before = await manifest(grantDir);
+    const r = await run('await fs.write("/mnt/data/hello.txt", "x")', [ro()]);
+    assert.equal(r.error?.code, 'runtime_error');
+    assert.match(r.error?.message ?? '', /read_only/);
+    assert.deepEqual(await manifest(grantDir), before);
+  });
+});
+
+describe('fs global on a writable grant (staged)', () => {
+  test('a successful task applies exactly its changes and lists them', async () => {
+    const r = await run(
+      'await fs.write("/mnt/data/new/n.txt", "new"); await fs.write("/mnt/data/hello.txt", "changed"); (await fs.read("/mnt/data/hello.txt"))',
+      [rw()],
+    );
+    assert.equal(r.status, 'succeeded', JSON.stringify(r.error));
+    assert.equal(r.result.value, 'changed');
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    assert.deepEqual(r.result.changes, [
+      { grant: 'data', path: 'hello.txt', change: 'modified', size: 7, sha256: sha('changed') },
+      { grant: 'data', path: 'new', change: 'created' },
+      { grant: 'data', path: 'new/n.txt', change: 'created', size: 3, sha256: sha('new') },
+    ]);
+    assert.equal(await readFile(path.join(grantDir, 'hello.txt'), 'utf8'), 'changed');
+    assert.equal(await readFile(path.join(grantDir, 'new', 'n.txt'), 'utf8'), 'new');
+  });
+  for (const [name, code, extra, status] of [
+    ['throws', 'await fs.write("/mnt/data/hello.txt", "x"); throw new Error("no")', {}, 'failed'],
+    ['times out', 'await fs.write("/mnt/data/hello.txt", "x"); while (true) {}', { timeoutMs: 300 }, 'timed_out'],
+  ] as const) {
+    test(`a task that ${name} leaves the grant byte-for-byte untouched`, async () => {
+      const before = await manifest(grantDir);
+      const r = await run(code, [rw()], extra);
+      assert.equal(r.status, status);
+      assert.deepEqual(await manifest(grantDir), before);
+    });
+  }
+  test('a cancelled task leaves the grant untouched', async () => {
+    const before = await manifest(grantDir);
+    const ac = new AbortController();
+    const p = backend.execute(
+      { version: 'v1', taskId: randomUUID(), tenantId: 't', agentId: 'a', runtime: 'javascript', code: 'await fs.write("/mnt/data/hello.txt", "x"); while (true) {}', limits, mounts: [rw()] },
+      ac.signal,
+      { output() {} },
+    );
+    setTimeout(() => ac.abort(), 200);
+    assert.equal((await p).status, 'cancelled');
+    assert.deepEqual(await manifest(grantDir), before);
+  });
+  test('writing past maxBytes fails with disk_limit-sized refusal and nothing is applied', async () => {
+    const before = await manifest(grantDir);
+    const r = await run('await fs.write("/mnt/data/big.txt", "x".repeat(5000))', [rw(4096)]);
+    assert.equal(r.status, 'failed');
+    assert.match(r.error?.message ?? '', /quota_exceeded/);
+    assert.deepEqual(await manifest(grantDir), before);
+  });
+});
+
+describe('no path escapes a grant through fs', () => {
+  beforeEach(async () => {
+    await symlink(outside, path.join(grantDir, 'abs-link'));
+    await symlink('../outside/secret.txt', path.join(grantDir, 'rel-link'));
+    await link(path.join(outside, 'secret.txt'), path.join(grantDir, 'hard-link'));
+  });
+  const attempts = [
+    'fs.read("/mnt/data/../outside/secret.txt")',
+    'fs.read("/mnt/data/abs-link/secret.txt")',
+    'fs.read("/mnt/data/rel-link")',
+    'fs.read("/mnt/data/hard-link")',
+    'fs.read("/proc/self/root/etc/passwd")',
+    'fs.read("/mnt/data/proc/self/root/etc/passwd")',
+    'fs.list("/mnt/data/abs-link")',
+    'fs.stat("/mnt/data/rel-link")',
+    'fs.read("/mnt/data/sub/\\u0000x")',
+  ];
+  for (const attempt of attempts) {
+    test(`ro: ${attempt} fails`, async () => {
+      const r = await run(`await ${attempt}`, [ro()]);
+      assert.equal(r.status, 'failed');
+      assert.equal(r.error?.code, 'runtime_error');
+      assert.match(r.error?.message ?? '', /path_escape|special_file|not_found|path_invalid/);
+      assert.doesNotMatch(r.error?.message ?? '', /host secret/);
+    });
+  }
+  test('rw: a grant holding symlinks or hard links cannot be staged; the outside is untouched', async () => {
+    const before = await manifest(outside);
+    const r = await run('await fs.write("/mnt/data/abs-link/secret.txt", "pwned")', [rw()]);
+    assert.equal(r.status, 'failed');
+    assert.equal(r.error?.code, 'internal');
+    assert.match(r.error?.message ?? '', /grant could not be mounted/);
+    assert.deepEqual(await manifest(outside), before);
+    assert.equal((await stat(path.join(outside, 'secret.txt'))).size, 'host secret'.length);
+  });
+});
+
+describe('through the API', () => {
+  const ADMIN = `admin-${randomUUID()}`;
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ harnessEnv: { AIRLOCK_ADMIN_API_KEY: ADMIN, AIRLOCK_ADMIN_TENANT: 'acme', GRANT_ROOTS: base } });
+  });
+  after(async () => {
+    await stack.close();
+  });
+  test('an isolate task with an rw grant returns its changes, which are applied', async () => {
+    const put = await stack.app.inject({
+      method: 'PUT',
+      url: '/v1/admin/grants/notes',
+      headers: { authorization: `Bearer ${ADMIN}` },
+      payload: { hostPath: grantDir, mode: 'rw', maxBytes: 1 << 20, allowedAgents: ['alice'] },
+    });
+    assert.ok([200, 201].includes(put.statusCode), put.body);
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/tasks',
+      headers: stack.headers('alice'),
+      payload: { runtime: 'typescript', code: 'const n: string = "note"; await fs.write("/mnt/notes/a.txt", n); 1', mounts: [{ grant: 'notes', path: '/mnt/notes', mode: 'rw' }], wait: 10 },
+    });
+    const task = res.json();
+    assert.equal(task.status, 'succeeded', res.body);
+    assert.deepEqual(task.result.changes.map((c: { path: string; change: string }) => [c.path, c.change]), [['a.txt', 'created']]);
+    assert.equal(await readFile(path.join(grantDir, 'a.txt'), 'utf8'), 'note');
+  });
+});

@@ -1,0 +1,85 @@
+/** Config schemas of harness and runner: pure parsing, no Redis, nothing faked. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loadConfig as loadHarnessConfig } from '../../harness/config.ts';
+import { dockerRequired, loadConfig as loadRunnerConfig } from '../../runner/config.ts';
+import { BoolEnv } from '../../protocol/env.ts';
+
+describe('harness config', () => {
+  test('defaults are safe: loopback bind, 30 s, 64 MiB, 1 MiB output, frozen', () => {
+    const c = loadHarnessConfig({});
+    assert.equal(c.HOST, '127.0.0.1');
+    assert.equal(c.TASK_DEFAULT_TIMEOUT_MS, 30_000);
+    assert.equal(c.TASK_DEFAULT_MEMORY_MB, 64);
+    assert.equal(c.TASK_OUTPUT_BYTES, 1024 * 1024);
+    assert.equal(c.AIRLOCK_DEV_API_KEY, undefined);
+    assert.ok(Object.isFrozen(c));
+  });
+  test('numbers are coerced from strings', () => {
+    assert.equal(loadHarnessConfig({ PORT: '9000' }).PORT, 9000);
+    assert.throws(() => loadHarnessConfig({ PORT: 'abc' }), /PORT/);
+  });
+  test('refine: default timeout above the cap names the variable to fix', () => {
+    assert.throws(
+      () => loadHarnessConfig({ TASK_DEFAULT_TIMEOUT_MS: '5000', TASK_MAX_TIMEOUT_MS: '1000' }),
+      /TASK_DEFAULT_TIMEOUT_MS: must not exceed TASK_MAX_TIMEOUT_MS/,
+    );
+  });
+  test('refine: default memory above the cap names the variable to fix', () => {
+    assert.throws(
+      () => loadHarnessConfig({ TASK_DEFAULT_MEMORY_MB: '256', TASK_MAX_MEMORY_MB: '128' }),
+      /TASK_DEFAULT_MEMORY_MB: must not exceed TASK_MAX_MEMORY_MB/,
+    );
+  });
+  test('refine: code limit must stay below the body limit', () => {
+    assert.throws(
+      () => loadHarnessConfig({ TASK_MAX_CODE_BYTES: '2048', BODY_LIMIT_BYTES: '1024' }),
+      /TASK_MAX_CODE_BYTES: must be below BODY_LIMIT_BYTES/,
+    );
+  });
+  test('a short dev API key is refused', () => {
+    assert.throws(() => loadHarnessConfig({ AIRLOCK_DEV_API_KEY: 'short' }), /AIRLOCK_DEV_API_KEY/);
+  });
+});
+
+describe('runner config', () => {
+  test('defaults', () => {
+    const c = loadRunnerConfig({});
+    assert.equal(c.RUNNER_LOCK_MS, 30_000);
+    assert.ok(c.ISOLATE_HOSTS >= 1);
+  });
+  test('isolate hosts are bounded', () => {
+    assert.throws(() => loadRunnerConfig({ ISOLATE_HOSTS: '0' }), /ISOLATE_HOSTS/);
+  });
+  test('backends: comma list (default isolate,docker); unknown or empty is refused', () => {
+    assert.deepEqual(loadRunnerConfig({}).RUNNER_BACKENDS, ['isolate', 'docker']);
+    assert.deepEqual(loadRunnerConfig({ RUNNER_BACKENDS: ' docker, docker ' }).RUNNER_BACKENDS, ['docker']);
+    assert.throws(() => loadRunnerConfig({ RUNNER_BACKENDS: 'isolate,k8s' }), /RUNNER_BACKENDS/);
+    assert.throws(() => loadRunnerConfig({ RUNNER_BACKENDS: ' , ' }), /RUNNER_BACKENDS/);
+  });
+  test('a missing Docker fails start-up only with REQUIRE_DOCKER, which defaults to CI', () => {
+    assert.equal(dockerRequired(loadRunnerConfig({})), false);
+    assert.equal(dockerRequired(loadRunnerConfig({ CI: 'true' })), true);
+    assert.equal(dockerRequired(loadRunnerConfig({ CI: 'true', REQUIRE_DOCKER: '0' })), false);
+    assert.equal(dockerRequired(loadRunnerConfig({ REQUIRE_DOCKER: '1' })), true);
+  });
+  test('container defaults: DKR-1 limits, pool of 2, stable runner id', () => {
+    const c = loadRunnerConfig({});
+    assert.equal(c.WARM_POOL_SIZE, 2);
+    assert.equal(c.CONTAINER_CPUS, 1);
+    assert.equal(c.CONTAINER_PIDS_LIMIT, 128);
+    assert.equal(c.CONTAINER_SCRATCH_MB, 64);
+    assert.equal(c.DOCKER_SOCKET, '/var/run/docker.sock');
+    assert.equal(c.GRANT_STAGING_DIR, '/var/lib/airlock/staging');
+    assert.equal(c.RUNNER_ID, loadRunnerConfig({}).RUNNER_ID, 'the same across restarts (hostname)');
+    assert.equal(loadRunnerConfig({ WARM_POOL_SIZE: '0' }).WARM_POOL_SIZE, 0);
+    assert.throws(() => loadRunnerConfig({ GRANT_STAGING_DIR: 'relative' }), /GRANT_STAGING_DIR/);
+  });
+});
+
+describe('BoolEnv', () => {
+  test('"false", "0", "no", "off" and "" are false; "true", "1" are true', () => {
+    for (const v of ['false', '0', 'no', 'off', '', 'FALSE']) assert.equal(BoolEnv.parse(v), false, v);
+    for (const v of ['true', '1', 'yes']) assert.equal(BoolEnv.parse(v), true, v);
+  });
+});

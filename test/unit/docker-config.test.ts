@@ -1,0 +1,68 @@
+/** The sandbox container's HostConfig (DKR-1..7). Pure function: no Docker needed, nothing faked. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { buildContainerSpec, buildHostConfig, SANDBOX_UID } from '../../runner/backends/docker-config.ts';
+
+const limits = { memoryMb: 256, cpus: 1, pidsLimit: 128, nofile: 256, scratchMb: 64, outMb: 16 };
+
+describe('buildHostConfig', () => {
+  const hc = buildHostConfig(limits);
+  test('no network, read-only root, no capabilities, no-new-privileges, never privileged', () => {
+    assert.equal(hc.NetworkMode, 'none');
+    assert.equal(hc.ReadonlyRootfs, true);
+    assert.deepEqual(hc.CapDrop, ['ALL']);
+    assert.deepEqual(hc.CapAdd, []);
+    assert.deepEqual(hc.SecurityOpt, ['no-new-privileges:true']);
+    assert.equal(hc.Privileged, false);
+    assert.equal(hc.Init, true);
+  });
+  test('default seccomp: nothing unconfined, no systempaths or userns opt-outs', () => {
+    const text = JSON.stringify(hc);
+    assert.doesNotMatch(text, /unconfined/);
+    assert.equal(hc.UsernsMode, undefined);
+    assert.equal(hc.PidMode, undefined);
+    assert.equal(hc.IpcMode, 'private');
+  });
+  test('memory and swap are equal (no swap), pids, cpu and nofile are capped', () => {
+    assert.equal(hc.Memory, 256 * 1024 * 1024);
+    assert.equal(hc.MemorySwap, hc.Memory);
+    assert.equal(hc.PidsLimit, 128);
+    assert.equal(hc.NanoCpus, 1e9);
+    assert.deepEqual(hc.Ulimits, [{ Name: 'nofile', Soft: 256, Hard: 256 }]);
+  });
+  test('scratch is size-capped tmpfs owned by the sandbox user, noexec/nosuid/nodev', () => {
+    for (const [path, size] of [['/tmp', 64], ['/work', 64], ['/out', 16]] as const) {
+      const opts = hc.Tmpfs?.[path] ?? '';
+      for (const o of ['noexec', 'nosuid', 'nodev', `size=${size}m`, `uid=${SANDBOX_UID}`, `gid=${SANDBOX_UID}`]) {
+        assert.ok(opts.split(',').includes(o), `${path} has ${o}: ${opts}`);
+      }
+    }
+  });
+  test('no Docker socket, no binds unless asked, no host log files', () => {
+    assert.deepEqual(hc.Mounts, []);
+    assert.equal(hc.Binds, undefined);
+    assert.equal(hc.LogConfig?.Type, 'none');
+    assert.throws(() => buildHostConfig(limits, [{ source: '/var/run/docker.sock', target: '/x', readOnly: true }]), /refusing/);
+  });
+  test('grant mounts keep their mode', () => {
+    const m = buildHostConfig(limits, [
+      { source: '/srv/a', target: '/mnt/a', readOnly: true },
+      { source: '/srv/b', target: '/mnt/b', readOnly: false },
+    ]).Mounts;
+    assert.deepEqual(m, [
+      { Type: 'bind', Source: '/srv/a', Target: '/mnt/a', ReadOnly: true },
+      { Type: 'bind', Source: '/srv/b', Target: '/mnt/b', ReadOnly: false },
+    ]);
+  });
+});
+
+describe('buildContainerSpec', () => {
+  test('non-root user, empty environment, labelled for cleanup', () => {
+    const spec = buildContainerSpec({ image: 'img', cmd: ['x'], runnerId: 'r1', hostConfig: buildHostConfig(limits) });
+    assert.equal(spec.User, '10001:10001');
+    assert.deepEqual(spec.Env, []);
+    assert.equal(spec.NetworkDisabled, true);
+    assert.equal(spec.Labels?.['airlock.managed'], '1');
+    assert.equal(spec.Labels?.['airlock.runner'], 'r1');
+  });
+});
