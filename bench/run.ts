@@ -1,0 +1,317 @@
+/**
+ * `npm run bench`: one run measures the floors (Redis, BullMQ, raw isolated-vm) and the real
+ * thing (harness + runner as separate processes, driven over loopback HTTP), then prints a table,
+ * the ratios against their targets (PASS/MISS, never a failing exit code) and writes
+ * bench/results/latest.json. Exits non-zero only when something broke.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { latencyRun, throughputLevel, type LatencyResult, type LevelResult } from './e2e.ts';
+import { bullmqFloor, hostPoolFloor, isolateLatencyFloor, isolateThroughputFloor, redisPingFloor } from './floors.ts';
+import { cpuDelta, killAllSync, machineBusyPct, snapshotCpu } from './proc.ts';
+import { traceTasks, type TraceResult } from './trace.ts';
+import { section, table, type Row } from './report.ts';
+import { ROOT, claimRedisDb, releaseRedisDb, startStack, type BenchRedis, type Stack } from './stack.ts';
+import { fmtMs, roundDeep, summarize, type Summary } from './stats.ts';
+
+const num = (name: string, fallback: number) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+const SETTINGS = {
+  floorSamples: num('BENCH_FLOOR_SAMPLES', 300),
+  // Enough for V8 to optimize the harness/runner hot paths (50 was not: p50 fell ~25% later).
+  latencyWarmup: num('BENCH_LATENCY_WARMUP', 500),
+  latencySamples: num('BENCH_LATENCY_SAMPLES', 300),
+  isolateThroughputMs: num('BENCH_ISOLATE_THROUGHPUT_MS', 5000),
+  levels: (process.env['BENCH_LEVELS'] ?? '1,8,32,128').split(',').map(Number).filter((n) => n > 0),
+  levelWarmupMs: num('BENCH_LEVEL_WARMUP_MS', 2000),
+  levelMeasureMs: num('BENCH_LEVEL_MEASURE_MS', 12_000),
+  isolateHosts: num('BENCH_ISOLATE_HOSTS', 2),
+  /** The whole run is aborted (with cleanup) past this. */
+  watchdogMs: num('BENCH_WATCHDOG_MS', 6 * 60_000),
+  waitQuietS: num('BENCH_WAIT_QUIET_S', 0),
+};
+const TARGET_LATENCY_RATIO = 1.5;
+const TARGET_THROUGHPUT_RATIO = 0.6;
+
+let benchRedis: BenchRedis | null = null;
+let stack: Stack | null = null;
+let cleaning: Promise<void> | null = null;
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    const s = stack;
+    stack = null;
+    if (s) await s.stop().catch((err: unknown) => log(`stopping the stack failed: ${String(err)}`));
+    killAllSync();
+    const r = benchRedis;
+    benchRedis = null;
+    if (r) await releaseRedisDb(r, s ? [s.queueName] : []).catch((err: unknown) => log(`Redis cleanup failed: ${String(err)}`));
+  })();
+  return cleaning;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+async function abort(reason: string, code: number): Promise<never> {
+  log(reason);
+  await Promise.race([cleanup(), new Promise((r) => setTimeout(r, 20_000))]);
+  process.exit(code);
+}
+
+process.on('exit', killAllSync);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => void abort(`${signal}: stopping and cleaning up`, 130));
+}
+process.on('unhandledRejection', (err) => void abort(`unhandled rejection: ${String(err)}`, 1));
+const watchdogMs = SETTINGS.watchdogMs + SETTINGS.waitQuietS * 1000;
+setTimeout(() => void abort(`watchdog: the bench took longer than ${watchdogMs} ms`, 1), watchdogMs).unref();
+
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
+}
+
+const p = (s: Summary): [string, string] => [fmtMs(s.p50), fmtMs(s.p99)];
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  benchRedis = await claimRedisDb();
+  log(`Redis ${benchRedis.baseUrl}, database ${benchRedis.db} (claimed for the bench)`);
+
+  // BENCH_WAIT_QUIET_S=n: wait up to n s for the machine to be < 15% busy (shared machines).
+  const quietDeadline = Date.now() + SETTINGS.waitQuietS * 1000;
+  let backgroundBefore = await machineBusyPct(1000);
+  while (backgroundBefore >= 15 && Date.now() < quietDeadline) {
+    log(`machine ${backgroundBefore.toFixed(0)}% busy: waiting for it to calm down`);
+    backgroundBefore = await machineBusyPct(3000);
+  }
+  log(`machine CPU busy before the bench: ${backgroundBefore.toFixed(0)}% of ${os.availableParallelism()} cores`);
+  log('floor: Redis PING');
+  const ping = await redisPingFloor(benchRedis.url, SETTINGS.floorSamples);
+  log('floor: BullMQ no-op round trip');
+  const bull = await bullmqFloor(benchRedis.url, 300, SETTINGS.floorSamples);
+  log('floor: isolated-vm create+run+dispose latency');
+  const isoLat = await isolateLatencyFloor(30, SETTINGS.floorSamples);
+  log(`floor: isolated-vm throughput (${os.availableParallelism()} processes, ${SETTINGS.isolateThroughputMs} ms)`);
+  const isoTput = await isolateThroughputFloor(SETTINGS.isolateThroughputMs);
+
+  log('floor: the runner\'s IsolateHostPool alone (no Redis, no HTTP)');
+  const pool = await hostPoolFloor(SETTINGS.isolateHosts, 100, SETTINGS.floorSamples, SETTINGS.isolateThroughputMs);
+
+  log(`starting harness + runner (ISOLATE_HOSTS=${SETTINGS.isolateHosts})`);
+  stack = await startStack(benchRedis, SETTINGS.isolateHosts);
+  log(`stack ready at ${stack.baseUrl} (queue ${stack.queueName})`);
+
+  const healthz: number[] = [];
+  for (let i = 0; i < 50 + SETTINGS.floorSamples; i++) {
+    const t0 = performance.now();
+    const res = await stack.client.request('GET', '/healthz', { timeoutMs: 5000 });
+    if (res.status !== 200) throw new Error(`/healthz answered ${res.status}`);
+    if (i >= 50) healthz.push(performance.now() - t0);
+  }
+  const http = summarize(healthz);
+
+  log(`e2e latency: ${SETTINGS.latencyWarmup} warm-up + ${SETTINGS.latencySamples} sequential tasks`);
+  const latRoles = stack.cpuRoles();
+  const latCpu0 = snapshotCpu(latRoles);
+  const e2e: LatencyResult = await latencyRun(stack, SETTINGS.latencyWarmup, SETTINGS.latencySamples);
+  const latCpu = cpuDelta(latCpu0, snapshotCpu(latRoles));
+  const latencyOthersPct = Math.max(
+    0,
+    (100 * (latCpu.machineBusyMs - Object.values(latCpu.perRole).reduce((a, b) => a + b, 0))) / latCpu.machineTotalMs,
+  );
+  if (e2e.latency.n === 0) throw new Error(`no e2e task succeeded: ${e2e.firstError}`);
+
+  const levels: LevelResult[] = [];
+  for (const c of SETTINGS.levels) {
+    log(`throughput: concurrency ${c} (${SETTINGS.levelWarmupMs} ms warm-up, ${SETTINGS.levelMeasureMs} ms measured)`);
+    levels.push(await throughputLevel(stack, c, SETTINGS.levelWarmupMs, SETTINGS.levelMeasureMs));
+  }
+  log('trace: Redis MONITOR timeline of 30 sequential tasks (not part of any number above)');
+  const trace: TraceResult = await traceTasks(stack, benchRedis.url, benchRedis.db, 30);
+  for (const s of [stack.harness, stack.runner]) {
+    if (!s.isAlive()) throw new Error(`${s.name} died during the run:\n${s.tail()}`);
+  }
+  const queueName = stack.queueName;
+  await cleanup();
+  const backgroundAfter = await machineBusyPct(1000);
+
+  // ---- report ---------------------------------------------------------------------------------
+  const floorSum = bull.workerCompleted.p50 + isoLat.total.p50;
+  const latencyRatio = e2e.latency.p50 / floorSum;
+  const peak = levels.reduce<LevelResult | null>((best, l) => (!best || l.tasksPerSecond > best.tasksPerSecond ? l : best), null);
+  const throughputRatio = (peak?.tasksPerSecond ?? 0) / isoTput.perSecond;
+  const verdict = (ok: boolean, unreliable = false) => `${ok ? 'PASS' : 'MISS'}${unreliable ? ' (noisy)' : ''}`;
+
+  const out: string[] = [];
+  const NOISE_PCT = 15;
+  const noisy =
+    Math.max(backgroundBefore, backgroundAfter, latencyOthersPct, isoTput.othersBusyPct, pool.othersBusyPct, ...levels.map((l) => l.othersBusyPct)) >
+    NOISE_PCT;
+  // A verdict is "noisy" when other work ran while its inputs were measured.
+  const throughputNoisy = isoTput.othersBusyPct > NOISE_PCT || (peak?.othersBusyPct ?? 0) > NOISE_PCT;
+  const latencyNoisy = latencyOthersPct > NOISE_PCT;
+  out.push(
+    `Airlock bench — ${new Date().toISOString()} — commit ${gitCommit() ?? '?'} — node ${process.version} — ` +
+      `${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? '?'}) — ISOLATE_HOSTS=${SETTINGS.isolateHosts}`,
+  );
+  out.push(
+    `machine CPU busy without the bench: ${backgroundBefore.toFixed(0)}% before, ${backgroundAfter.toFixed(0)}% after` +
+      (noisy ? '  ⚠ other work was running: numbers are pessimistic, re-run on a quiet machine' : ''),
+  );
+  out.push(section('Latency (ms)'));
+  const latRows: Row[] = [
+    ['e2e POST wait → result, `1+1`, conc. 1', ...p(e2e.latency), e2e.latency.n, `${e2e.errors} errors; not ours ${latencyOthersPct.toFixed(0)}%`],
+    ['floor: Redis PING', ...p(ping.ping), ping.ping.n, ''],
+    ['floor: HTTP GET /healthz (keep-alive)', ...p(http), http.n, ''],
+    ['floor: BullMQ no-op (worker completed)', ...p(bull.workerCompleted), bull.workerCompleted.n, 'in-process worker'],
+    ['floor: BullMQ no-op (QueueEvents)', ...p(bull.queueEventsCompleted), bull.queueEventsCompleted.n, 'same jobs'],
+    ['floor: ivm create+run+dispose', ...p(isoLat.total), isoLat.total.n, 'memoryLimit 64'],
+    ['  new Isolate + createContext', ...p(isoLat.create), isoLat.create.n, ''],
+    ['  compileScript + run `1+1`', ...p(isoLat.run), isoLat.run.n, ''],
+    ['  dispose', ...p(isoLat.dispose), isoLat.dispose.n, ''],
+    ...(isoLat.hostStyle
+      ? [
+          ['ivm as host.ts does it: prepare (w/ bootstrap)', ...p(isoLat.hostStyle.prepare), isoLat.hostStyle.prepare.n, 'ahead of demand'],
+          ['  run via bootstrap + dispose', fmtMs(isoLat.hostStyle.run.p50 + isoLat.hostStyle.dispose.p50), '', '', 'p50 sum; on the task path'],
+        ]
+      : [['ivm as host.ts does it', 'n/a', '', '', `bootstrap replay failed: ${isoLat.hostStyleError ?? '?'}`.slice(0, 60)]]),
+    [`floor: IsolateHostPool.run \`1+1\` (${pool.size} hosts)`, ...p(pool.latency), pool.latency.n, 'runner/isolate-host alone'],
+  ];
+  out.push(table(['measure', 'p50', 'p99', 'n', 'note'], latRows));
+
+  out.push(section('Where the e2e time goes (a): task timestamps (trimmed means, ms)'));
+  const b = e2e.breakdown;
+  out.push(
+    table(
+      ['segment', 'ms', 'what happens'],
+      [
+        ['client send → createdAt', fmtMs(b.clientToCreated), 'HTTP, auth, body validation, idempotency SET NX'],
+        ['createdAt → startedAt', fmtMs(b.createdToStarted), 'store.create MULTI, queue.add, BullMQ hand-off, store.get'],
+        ['startedAt → finishedAt', fmtMs(b.startedToFinished), 'transition running, prepareCode, host run, output flush'],
+        ['  of which host pool run (usage.wallMs)', fmtMs(b.hostRun), 'IPC to host, run+dispose isolate, IPC back'],
+        ['finishedAt → client receives', fmtMs(b.finishedToResponse), 'final transition, pub/sub, HGETALL, idempotency SET, HTTP'],
+        ['total (mean e2e, samples ≤ p90)', fmtMs(b.total), `${b.samples} samples`],
+      ],
+    ),
+  );
+  out.push(section(`Where the e2e time goes (b): Redis MONITOR timeline of ${trace.tasks} tasks (medians; MONITOR slows Redis)`));
+  out.push(
+    table(
+      ['#', 'at ms', 'gap ms', 'who', 'Redis command (or client event)'],
+      trace.steps.map((st, i) => [i + 1, fmtMs(st.atMs), i === 0 ? '' : fmtMs(st.gapMs), st.who, st.what]),
+    ),
+  );
+  out.push(
+    '("gap" = time since the previous step: what that process, or the hand-off to it, took. Steps seen in < 80% of\n' +
+      ` the tasks are left out; #n = n-th such command of the task; every step shown was seen in ≥ ${trace.matching} tasks.)`,
+  );
+
+  out.push(section(`Throughput (POST wait loop per slot; ${SETTINGS.levelMeasureMs / 1000} s measured per level)`));
+  const roleNames = [...new Set(levels.flatMap((l) => Object.keys(l.cpuMsPerTask)))];
+  out.push(
+    table(
+      ['in flight', 'tasks/s', 'done', 'err', 'p50 ms', 'p99 ms', 'CPU busy %', 'not ours %', ...roleNames.map((r) => `${r} ms/task`), 'CPU ms/task'],
+      levels.map((l) => [
+        l.concurrency,
+        l.tasksPerSecond.toFixed(1),
+        l.completed,
+        l.errors,
+        fmtMs(l.latency.p50),
+        fmtMs(l.latency.p99),
+        l.machineBusyPct.toFixed(0),
+        l.othersBusyPct.toFixed(0),
+        ...roleNames.map((r) => fmtMs(l.cpuMsPerTask[r] ?? Number.NaN)),
+        fmtMs(Object.values(l.cpuMsPerTask).reduce((a, b) => a + b, 0)),
+      ]),
+    ),
+  );
+  out.push(
+    `floor: raw isolated-vm create+run+dispose loop, ${isoTput.processes} processes × ${isoTput.durationMs / 1000} s: ` +
+      `${isoTput.perSecond.toFixed(1)} /s (${isoTput.perProcess.map((x) => x.perSecond.toFixed(0)).join(' + ')}; ` +
+      `${fmtMs(isoTput.cpuMsPerCycle)} CPU ms/cycle; not ours ${isoTput.othersBusyPct.toFixed(0)}%)`,
+  );
+  out.push(
+    `floor: the runner's IsolateHostPool alone, ${pool.size} runs in flight × ${pool.durationMs / 1000} s: ${pool.perSecond.toFixed(1)} /s ` +
+      `(CPU/run: hosts ${fmtMs(pool.hostCpuMsPerRun)} ms, pool parent ${fmtMs(pool.parentCpuMsPerRun)} ms; not ours ${pool.othersBusyPct.toFixed(0)}%)`,
+  );
+  for (const l of levels) if (l.firstError) out.push(`first error at concurrency ${l.concurrency}: ${l.firstError}`);
+  if (e2e.firstError) out.push(`first e2e latency error: ${e2e.firstError}`);
+
+  out.push(section('Ratios'));
+  out.push(
+    table(
+      ['ratio', 'value', 'target', 'verdict'],
+      [
+        [
+          `e2e p50 / (BullMQ p50 + ivm p50) = ${fmtMs(e2e.latency.p50)} / (${fmtMs(bull.workerCompleted.p50)} + ${fmtMs(isoLat.total.p50)})`,
+          latencyRatio.toFixed(2),
+          `≤ ${TARGET_LATENCY_RATIO}`,
+          verdict(latencyRatio <= TARGET_LATENCY_RATIO, latencyNoisy),
+        ],
+        [
+          `peak tasks/s / raw ivm /s = ${peak?.tasksPerSecond.toFixed(1)} (c=${peak?.concurrency}) / ${isoTput.perSecond.toFixed(1)}`,
+          throughputRatio.toFixed(2),
+          `≥ ${TARGET_THROUGHPUT_RATIO}`,
+          verdict(throughputRatio >= TARGET_THROUGHPUT_RATIO, throughputNoisy),
+        ],
+      ],
+    ),
+  );
+  if (peak) {
+    const serviceCpu = Object.entries(peak.cpuMsPerTask)
+      .filter(([role]) => role !== 'bench client')
+      .reduce((a, [, ms]) => a + ms, 0);
+    out.push(
+      `info: at the peak the service (harness+runner+hosts+Redis) used ${fmtMs(serviceCpu)} CPU ms/task vs ${fmtMs(isoTput.cpuMsPerCycle)} ms for a raw ` +
+        `isolate cycle: a CPU-bound ceiling of ${(isoTput.cpuMsPerCycle / serviceCpu).toFixed(2)} of raw throughput even with the client elsewhere.`,
+    );
+  }
+  out.push('cancel latency: not measured (no cheap, honest observation point from outside the runner).');
+  out.push(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s; Redis database ${benchRedis === null ? 'released' : 'NOT released'}; queue ${queueName}`);
+  process.stdout.write(`${out.join('\n')}\n`);
+
+  const results = roundDeep({
+    at: new Date().toISOString(),
+    commit: gitCommit(),
+    node: process.version,
+    cores: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model ?? null,
+    settings: SETTINGS,
+    machineBusyPctWithoutBench: { before: backgroundBefore, after: backgroundAfter, duringLatencyRun: latencyOthersPct },
+    floors: { redisPing: ping.ping, httpHealthz: http, bullmq: bull, isolateLatency: isoLat, isolateThroughput: isoTput, hostPool: pool },
+    e2e,
+    trace,
+    throughput: levels,
+    ratios: {
+      latency: { value: latencyRatio, target: TARGET_LATENCY_RATIO, pass: latencyRatio <= TARGET_LATENCY_RATIO, noisy: latencyNoisy },
+      throughput: {
+        value: throughputRatio,
+        target: TARGET_THROUGHPUT_RATIO,
+        pass: throughputRatio >= TARGET_THROUGHPUT_RATIO,
+        peakConcurrency: peak?.concurrency ?? null,
+        noisy: throughputNoisy,
+      },
+    },
+  });
+  const dir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  log(`wrote ${path.relative(process.cwd(), path.join(dir, 'latest.json'))}`);
+}
+
+try {
+  await main();
+  process.exit(0);
+} catch (err) {
+  await abort(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);
+}
