@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { containerBench, dockerUnavailable, type ContainerBenchResult } from './containers.ts';
 import { latencyRun, throughputLevel, type LatencyResult, type LevelResult } from './e2e.ts';
 import { bullmqFloor, hostPoolFloor, isolateLatencyFloor, isolateThroughputFloor, redisPingFloor } from './floors.ts';
 import { cpuDelta, killAllSync, machineBusyPct, snapshotCpu } from './proc.ts';
@@ -36,6 +37,12 @@ const SETTINGS = {
 };
 const TARGET_LATENCY_RATIO = 1.5;
 const TARGET_THROUGHPUT_RATIO = 0.6;
+/** Issue 3: warm pool at least 10× faster than a plain hardened `docker run`; cold ≤ 1.2×. */
+const TARGET_WARM_SPEEDUP = 10;
+const TARGET_COLD_RATIO = 1.2;
+/** BENCH_ONLY=containers runs just the container section; BENCH_CONTAINERS=0 skips it. */
+const ONLY = process.env['BENCH_ONLY'] ?? '';
+const WITH_CONTAINERS = process.env['BENCH_CONTAINERS'] !== '0';
 
 let benchRedis: BenchRedis | null = null;
 let stack: Stack | null = null;
@@ -81,6 +88,70 @@ function gitCommit(): string | null {
 }
 
 const p = (s: Summary): [string, string] => [fmtMs(s.p50), fmtMs(s.p99)];
+
+type ContainerSection = { result: ContainerBenchResult } | { skipped: string };
+
+async function runContainerSection(redis: BenchRedis): Promise<ContainerSection> {
+  if (!WITH_CONTAINERS) return { skipped: 'BENCH_CONTAINERS=0' };
+  const reason = await dockerUnavailable();
+  if (reason) return { skipped: reason };
+  return { result: await containerBench(redis, log) };
+}
+
+function containerReport(part: ContainerSection): { lines: string[]; ratios: Record<string, unknown> } {
+  const lines = [section('Containers: `python3 -c \'print(1)\'` end to end (ms)')];
+  if ('skipped' in part) {
+    lines.push(`skipped: ${part.skipped}`);
+    return { lines, ratios: {} };
+  }
+  const r = part.result;
+  lines.push(
+    table(
+      ['measure', 'p50', 'p99', 'n', 'note'],
+      [
+        ['API, warm pool (POST wait → result)', ...p(r.warmPool), r.warmPool.n, `pool refilled: ${r.settings.warmPauseMs} ms between tasks`],
+        ['API, no pool (create + start per task)', ...p(r.coldPath), r.coldPath.n, 'WARM_POOL_SIZE=0'],
+        ['floor: plain hardened docker run --rm', ...p(r.plainDockerRun), r.plainDockerRun.n, 'same flags and limits, CLI'],
+      ],
+    ),
+  );
+  const speedup = r.plainDockerRun.p50 / r.warmPool.p50;
+  const cold = r.coldPath.p50 / r.plainDockerRun.p50;
+  lines.push(
+    table(
+      ['ratio', 'value', 'target', 'verdict'],
+      [
+        [`docker run p50 / warm p50 = ${fmtMs(r.plainDockerRun.p50)} / ${fmtMs(r.warmPool.p50)}`, speedup.toFixed(1), `≥ ${TARGET_WARM_SPEEDUP}`, speedup >= TARGET_WARM_SPEEDUP ? 'PASS' : 'MISS'],
+        [`cold p50 / docker run p50 = ${fmtMs(r.coldPath.p50)} / ${fmtMs(r.plainDockerRun.p50)}`, cold.toFixed(2), `≤ ${TARGET_COLD_RATIO}`, cold <= TARGET_COLD_RATIO ? 'PASS' : 'MISS'],
+      ],
+    ),
+  );
+  for (const e of r.errors.slice(0, 3)) lines.push(`container task error: ${e}`);
+  return {
+    lines,
+    ratios: {
+      warmSpeedup: { value: speedup, target: TARGET_WARM_SPEEDUP, pass: speedup >= TARGET_WARM_SPEEDUP },
+      coldRatio: { value: cold, target: TARGET_COLD_RATIO, pass: cold <= TARGET_COLD_RATIO },
+    },
+  };
+}
+
+function writeResults(results: unknown): void {
+  const dir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(roundDeep(results), null, 2)}\n`);
+  log(`wrote ${path.relative(process.cwd(), path.join(dir, 'latest.json'))}`);
+}
+
+/** BENCH_ONLY=containers: the container section alone. */
+async function mainContainersOnly(): Promise<void> {
+  benchRedis = await claimRedisDb();
+  const part = await runContainerSection(benchRedis);
+  await cleanup();
+  const report = containerReport(part);
+  process.stdout.write(`${report.lines.join('\n')}\n`);
+  writeResults({ at: new Date().toISOString(), commit: gitCommit(), containers: part, containerRatios: report.ratios });
+}
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -142,8 +213,11 @@ async function main(): Promise<void> {
     if (!s.isAlive()) throw new Error(`${s.name} died during the run:\n${s.tail()}`);
   }
   const queueName = stack.queueName;
-  await cleanup();
+  await stack.stop();
+  stack = null;
   const backgroundAfter = await machineBusyPct(1000);
+  const containers = await runContainerSection(benchRedis);
+  await cleanup();
 
   // ---- report ---------------------------------------------------------------------------------
   const floorSum = bull.workerCompleted.p50 + isoLat.total.p50;
@@ -276,6 +350,8 @@ async function main(): Promise<void> {
         `isolate cycle: a CPU-bound ceiling of ${(isoTput.cpuMsPerCycle / serviceCpu).toFixed(2)} of raw throughput even with the client elsewhere.`,
     );
   }
+  const containerPart = containerReport(containers);
+  out.push(...containerPart.lines);
   out.push('cancel latency: not measured (no cheap, honest observation point from outside the runner).');
   out.push(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s; Redis database ${benchRedis === null ? 'released' : 'NOT released'}; queue ${queueName}`);
   process.stdout.write(`${out.join('\n')}\n`);
@@ -292,7 +368,9 @@ async function main(): Promise<void> {
     e2e,
     trace,
     throughput: levels,
+    containers,
     ratios: {
+      containers: containerPart.ratios,
       latency: { value: latencyRatio, target: TARGET_LATENCY_RATIO, pass: latencyRatio <= TARGET_LATENCY_RATIO, noisy: latencyNoisy },
       throughput: {
         value: throughputRatio,
@@ -303,14 +381,11 @@ async function main(): Promise<void> {
       },
     },
   });
-  const dir = path.join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-  log(`wrote ${path.relative(process.cwd(), path.join(dir, 'latest.json'))}`);
+  writeResults(results);
 }
 
 try {
-  await main();
+  await (ONLY === 'containers' ? mainContainersOnly() : main());
   process.exit(0);
 } catch (err) {
   await abort(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);

@@ -139,7 +139,15 @@ export function cpuProfArgs(): string[] {
   return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
-export async function startStack(benchRedis: BenchRedis, isolateHosts = 2): Promise<Stack> {
+/**
+ * `runnerEnv` replaces the runner's defaults (e.g. `RUNNER_BACKENDS: 'docker'` for the container
+ * section); by default the runner runs isolate tasks only.
+ */
+export async function startStack(
+  benchRedis: BenchRedis,
+  isolateHosts = 2,
+  runnerEnv: NodeJS.ProcessEnv = {},
+): Promise<Stack> {
   const prof = cpuProfArgs();
   const port = await freePort();
   const apiKey = `bench_${randomBytes(24).toString('base64url')}`;
@@ -159,14 +167,19 @@ export async function startStack(benchRedis: BenchRedis, isolateHosts = 2): Prom
   const harness = spawnService(
     'harness',
     [...prof, '--import', 'tsx', 'harness/server.ts'],
-    { ...common, PORT: String(port), HOST: '127.0.0.1', AIRLOCK_DEV_API_KEY: apiKey, IDEMPOTENCY_TTL_MS: String(15 * 60_000) },
+    {
+      ...common, PORT: String(port), HOST: '127.0.0.1', AIRLOCK_DEV_API_KEY: apiKey, IDEMPOTENCY_TTL_MS: String(15 * 60_000),
+      // Rate limiting stays on (its cost is measured) with quotas the bench's load never reaches.
+      RATE_LIMIT_READS_PER_MIN: '100000000', RATE_LIMIT_WRITES_PER_MIN: '100000000',
+      RATE_LIMIT_TASK_CREATES_PER_MIN: '100000000', RATE_LIMIT_CONCURRENT_TASKS: '10000',
+    },
     ROOT,
   );
   const runner = spawnService(
     'runner',
     [...prof, '--no-node-snapshot', '--import', 'tsx', 'runner/worker.ts'],
     // Isolate tasks only: no container backend (warm containers would add load and noise).
-    { ...common, ISOLATE_HOSTS: String(isolateHosts), RUNNER_ID: runnerId, RUNNER_BACKENDS: 'isolate' },
+    { ...common, ISOLATE_HOSTS: String(isolateHosts), RUNNER_ID: runnerId, RUNNER_BACKENDS: 'isolate', ...runnerEnv },
     ROOT,
   );
   const baseUrl = `http://127.0.0.1:${port}`;
