@@ -12,8 +12,15 @@ import { healthRoutes } from './routes/health.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { adminGrantRoutes } from './routes/admin-grants.ts';
 import { GrantStore } from './grants/grant-store.ts';
+import type { IdentityStore } from './identity/identity-store.ts';
+import type { TokenService } from './identity/token-service.ts';
+import { enforceRouteScope, enforceTaskScopes } from './auth/scopes.ts';
+import { adminIdentityRoutes } from './routes/admin-identity.ts';
+import { tokenRoutes } from './routes/tokens.ts';
 import type { TaskNotifier } from './tasks/task-notifier.ts';
 import { TaskService } from './tasks/task-service.ts';
+import { adminLimitsRoutes } from './ratelimit/admin-limits-routes.ts';
+import { rateLimitsFromConfig } from './ratelimit/rate-limits.ts';
 
 export interface AppDeps {
   config: Config;
@@ -25,6 +32,10 @@ export interface AppDeps {
   store: TaskStore;
   notifier: TaskNotifier;
   authenticator: Authenticator;
+  /** Tenants, agents, users, API keys, token revocation. */
+  identity: IdentityStore;
+  /** Mints and verifies task and user tokens. */
+  tokens: TokenService;
   /** Fastify logger option (false in tests). */
   logger?: boolean | { level: string };
 }
@@ -54,6 +65,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
 
   await app.register(async (v1) => {
+    // Rate limits and quotas (harness/ratelimit): added first, so a client IP with too many
+    // failed authentications is refused before its credential is looked at.
+    const rateLimits = rateLimitsFromConfig(config, deps.redis);
+    rateLimits.register(v1);
     // Every /v1 route needs a principal; authentication runs before body parsing.
     v1.addHook('onRequest', async (request) => {
       const principal = await deps.authenticator.authenticate(request.headers.authorization);
@@ -79,8 +94,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       inFlightTtlMs: (config.MAX_WAIT_SECONDS + 60) * 1000,
     });
     idempotency.registerOnSend(v1);
+    // Scoped credentials (task tokens, API keys with scopes) only reach the routes their scopes name.
+    v1.addHook('preValidation', enforceRouteScope);
+    v1.addHook('preHandler', enforceTaskScopes);
     const grants = new GrantStore(deps.redis);
+    await v1.register(adminIdentityRoutes, {
+      identity: deps.identity, tasks, store: deps.store, idempotency, principalOf });
+    await v1.register(tokenRoutes, { config, identity: deps.identity, tokens: deps.tokens, principalOf });
     await v1.register(adminGrantRoutes, { grants, grantRoots: config.GRANT_ROOTS, idempotency, principalOf });
+    await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principalOf });
     await v1.register(taskRoutes, {
       grants, config, tasks, store: deps.store, notifier: deps.notifier, idempotency, principalOf });
   });

@@ -17,12 +17,26 @@ export const ConfigSchema = z
      */
     AIRLOCK_DEV_API_KEY: z.string().min(16).optional(),
     /**
-     * Bootstrap admin key (role `admin` in AIRLOCK_ADMIN_TENANT): manages filesystem grants until
-     * the identity model lands. Unset = no bootstrap admin.
+     * Bootstrap admin key: user `bootstrap-admin`, admin of AIRLOCK_ADMIN_TENANT and the only
+     * principal that may create tenants (`POST /v1/admin/tenants`). Unset = no bootstrap admin.
      */
     AIRLOCK_ADMIN_API_KEY: z.string().min(16).optional(),
     /** Tenant of the bootstrap admin. */
     AIRLOCK_ADMIN_TENANT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('dev'),
+    /**
+     * Ed25519 private key that signs task tokens: PKCS8 PEM (`-----BEGIN PRIVATE KEY-----`) or a
+     * JWK (`{"kty":"OKP","crv":"Ed25519",...}`). Unset = a key is generated at start (logged
+     * warning): tokens then stop verifying on restart and differ between harness instances.
+     */
+    AIRLOCK_TOKEN_SIGNING_KEY: z.string().min(1).optional(),
+    /** `iss` of the tokens this harness mints, and the only issuer it accepts. */
+    AIRLOCK_TOKEN_ISSUER: z.string().min(1).default('urn:airlock:harness'),
+    /** `aud` of the tokens this harness mints, and the only audience it accepts. */
+    AIRLOCK_TOKEN_AUDIENCE: z.string().min(1).default('urn:airlock:api'),
+    /** Lifetime of a token when the request does not ask for one. @defaultValue 15 min */
+    TOKEN_DEFAULT_TTL_SECONDS: z.coerce.number().int().positive().default(900),
+    /** Longest lifetime a token may have; requests beyond it get 400. @defaultValue 1 h */
+    TOKEN_MAX_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
     /**
      * Host directories under which grants may be registered (comma-separated absolute paths).
      * Empty = no grants can be registered: nothing on the host is exposed by default.
@@ -58,6 +72,23 @@ export const ConfigSchema = z
     IDEMPOTENCY_TTL_MS: z.coerce.number().int().positive().default(24 * 3600 * 1000),
     /** A runner that has not sent a heartbeat for this long does not count for /readyz. */
     RUNNER_STALE_MS: z.coerce.number().int().positive().default(10_000),
+    /** Reads (GET/HEAD) per minute per agent, and per API key (see harness/ratelimit). */
+    RATE_LIMIT_READS_PER_MIN: z.coerce.number().int().min(0).default(100),
+    /** Writes (other methods, except task creation) per minute per agent and per API key. */
+    RATE_LIMIT_WRITES_PER_MIN: z.coerce.number().int().min(0).default(60),
+    /** Task creations (`POST /v1/tasks`) per minute per agent and per API key. */
+    RATE_LIMIT_TASK_CREATES_PER_MIN: z.coerce.number().int().min(0).default(10),
+    /** Tasks one agent may have queued or running at once. */
+    RATE_LIMIT_CONCURRENT_TASKS: z.coerce.number().int().min(0).default(4),
+    /** Failed authentications (401) per minute from one client IP before it gets 429. */
+    RATE_LIMIT_AUTH_FAILURES_PER_MIN: z.coerce.number().int().min(1).default(20),
+    /**
+     * Key of the HMAC that turns tenant/agent/key ids and IPs into the `pk` partition keys of the
+     * RateLimit headers. Unset = a fixed key (ids are still hashed, but guessable ids can be
+     * confirmed). Changing it resets every counter, and the concurrency count of tasks already
+     * active (they are no longer counted).
+     */
+    RATE_LIMIT_PK_SALT: z.string().default(''),
     /** Base of the `type` URI of problem responses (RFC 9457). */
     PROBLEM_BASE_URL: z.string().url().default('https://airlock.dev/problems/'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -68,6 +99,13 @@ export const ConfigSchema = z
         code: 'custom',
         path: ['TASK_DEFAULT_TIMEOUT_MS'],
         message: 'must not exceed TASK_MAX_TIMEOUT_MS; lower it or raise the cap',
+      });
+    }
+    if (c.TOKEN_DEFAULT_TTL_SECONDS > c.TOKEN_MAX_TTL_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TOKEN_DEFAULT_TTL_SECONDS'],
+        message: 'must not exceed TOKEN_MAX_TTL_SECONDS; lower it or raise the cap',
       });
     }
     if (c.TASK_DEFAULT_MEMORY_MB > c.TASK_MAX_MEMORY_MB) {

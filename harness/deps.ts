@@ -4,6 +4,9 @@ import { TASK_QUEUE, containerQueueName } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
 import type { AppDeps } from './app.ts';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator.ts';
+import { CredentialAuthenticator } from './auth/credential-authenticator.ts';
+import { IdentityStore } from './identity/identity-store.ts';
+import { TokenService } from './identity/token-service.ts';
 import type { Config } from './config.ts';
 import { LostJobReconciler } from './tasks/lost-job-reconciler.ts';
 import { TaskNotifier } from './tasks/task-notifier.ts';
@@ -33,12 +36,24 @@ export async function createHarnessDeps(config: Config, queueName = TASK_QUEUE):
     await LostJobReconciler.start({ redis, queue, store }),
     await LostJobReconciler.start({ redis, queue: containerQueue, store }),
   ];
-  const authenticator = await ApiKeyAuthenticator.fromConfig({
+  const configKeys = await ApiKeyAuthenticator.fromConfig({
     ...(config.AIRLOCK_AGENTS_FILE ? { agentsFile: config.AIRLOCK_AGENTS_FILE } : {}),
     ...(config.AIRLOCK_DEV_API_KEY ? { devApiKey: config.AIRLOCK_DEV_API_KEY } : {}),
     ...(config.AIRLOCK_ADMIN_API_KEY ? { adminApiKey: config.AIRLOCK_ADMIN_API_KEY } : {}),
     adminTenant: config.AIRLOCK_ADMIN_TENANT,
   });
+  const identity = new IdentityStore(redis);
+  const tokens = new TokenService({
+    identity,
+    signingKey: config.AIRLOCK_TOKEN_SIGNING_KEY,
+    issuer: config.AIRLOCK_TOKEN_ISSUER,
+    audience: config.AIRLOCK_TOKEN_AUDIENCE,
+    maxTtlSeconds: config.TOKEN_MAX_TTL_SECONDS,
+    warn: (message) => {
+      if (config.LOG_LEVEL !== 'silent') process.emitWarning(message, { code: 'AIRLOCK_EPHEMERAL_TOKEN_KEY' });
+    },
+  });
+  const authenticator = new CredentialAuthenticator({ configKeys, identity, tokens });
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -48,6 +63,8 @@ export async function createHarnessDeps(config: Config, queueName = TASK_QUEUE):
     store,
     notifier,
     authenticator,
+    identity,
+    tokens,
     close() {
       closing ??= (async () => {
         for (const r of reconcilers) await r.close();

@@ -6,15 +6,21 @@ import createError from '@fastify/error';
  */
 export const PROBLEMS = {
   invalid_request: { status: 400, title: 'The request is not valid' },
+  invalid_scope: { status: 400, title: 'The requested scope is not valid or exceeds the credential' },
+  invalid_grant: { status: 400, title: 'The subject token is not valid for this exchange' },
   idempotency_key_missing: { status: 400, title: 'Idempotency-Key header is required' },
   idempotency_key_invalid: { status: 400, title: 'Idempotency-Key header is not valid' },
   unauthorized: { status: 401, title: 'Missing or invalid credentials' },
   forbidden: { status: 403, title: 'Not allowed' },
+  insufficient_scope: { status: 403, title: 'The credential lacks the scope this request needs' },
   not_found: { status: 404, title: 'Not found' },
+  already_exists: { status: 409, title: 'It already exists' },
   idempotency_request_in_flight: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
   payload_too_large: { status: 413, title: 'Request body too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   idempotency_key_reused: { status: 422, title: 'Idempotency-Key reused with a different request' },
+  /** Sent by harness/ratelimit with the IANA type `…/http-problem-types#quota-exceeded`, not PROBLEM_BASE_URL. */
+  quota_exceeded: { status: 429, title: 'Request quota exceeded' },
   not_ready: { status: 503, title: 'Service not ready' },
   internal: { status: 500, title: 'Internal Server Error' },
 } as const;
@@ -34,3 +40,7 @@ export const IdempotencyInFlightError = createError<[string]>('idempotency_reque
 export const NotReadyError = createError<[string]>('not_ready', '%s', 503);
 export const InvalidRequestError = createError<[string]>('invalid_request', '%s', 400);
 export const ForbiddenError = createError<[string]>('forbidden', '%s', 403);
+export const InvalidGrantError = createError<[string]>('invalid_grant', '%s', 400);
+export const InvalidScopeError = createError<[string]>('invalid_scope', '%s', 400);
+export const InsufficientScopeError = createError<[string]>('insufficient_scope', '%s', 403);
+export const AlreadyExistsError = createError<[string]>('already_exists', '%s', 409);

@@ -19,6 +19,19 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
+/** Key ids of config keys: `cfg_` + a prefix of the key's hash (names the key, reveals nothing). */
+export const CONFIG_KEY_ID_PREFIX = 'cfg_';
+
+function configPrincipal(
+  kind: 'agent' | 'user',
+  tenantId: string,
+  id: string,
+  roles: readonly string[],
+  keySha256: string,
+): Principal {
+  return { tenantId, agentId: id, id, kind, roles, keyId: `${CONFIG_KEY_ID_PREFIX}${keySha256.slice(0, 16)}` };
+}
+
 /**
  * Authenticates `Authorization: Bearer <api key>` against hashed keys. API keys are long random
  * secrets, so an unsalted SHA-256 is enough to keep them unrecoverable at rest, and looking the
@@ -46,31 +59,49 @@ export class ApiKeyAuthenticator implements Authenticator {
       for (const agent of parsed.data.agents) {
         for (const keySha256 of agent.keySha256) {
           entries.push({
-            principal: { tenantId: agent.tenantId, agentId: agent.agentId, roles: agent.roles },
+            principal: configPrincipal('agent', agent.tenantId, agent.agentId, agent.roles, keySha256),
             keySha256,
           });
         }
       }
     }
     if (options.devApiKey) {
-      entries.push({
-        principal: { tenantId: 'dev', agentId: 'dev-agent', roles: [] },
-        keySha256: hashApiKey(options.devApiKey),
-      });
+      const keySha256 = hashApiKey(options.devApiKey);
+      entries.push({ principal: configPrincipal('agent', 'dev', 'dev-agent', [], keySha256), keySha256 });
     }
     if (options.adminApiKey) {
+      // The bootstrap admin: admin of its tenant, and the only principal that may create tenants.
+      const keySha256 = hashApiKey(options.adminApiKey);
       entries.push({
-        principal: { tenantId: options.adminTenant ?? 'dev', agentId: 'bootstrap-admin', roles: ['admin'] },
-        keySha256: hashApiKey(options.adminApiKey),
+        principal: configPrincipal('user', options.adminTenant ?? 'dev', 'bootstrap-admin', ['admin', 'bootstrap'], keySha256),
+        keySha256,
       });
     }
     return new ApiKeyAuthenticator(entries);
   }
 
   async authenticate(authorization: string | undefined): Promise<Principal | null> {
-    // The auth scheme is case-insensitive (RFC 9110 §11.1): "bearer" is as good as "Bearer".
-    const match = /^Bearer ([A-Za-z0-9._~+/=-]{16,512})$/i.exec(authorization ?? '');
-    if (!match?.[1]) return null;
-    return this.#byHash.get(hashApiKey(match[1])) ?? null;
+    const credential = bearerCredential(authorization);
+    return credential === null ? null : this.lookup(credential);
   }
+
+  /** The principal of a raw config key, or null. */
+  lookup(key: string): Principal | null {
+    return this.#byHash.get(hashApiKey(key)) ?? null;
+  }
+
+  /** Whether a config key id (`cfg_...`) still names a principal; config keys are never revoked at run time. */
+  hasPrincipal(tenantId: string, kind: 'agent' | 'user', id: string): boolean {
+    for (const p of this.#byHash.values()) {
+      if (p.tenantId === tenantId && p.kind === kind && p.id === id) return true;
+    }
+    return false;
+  }
+}
+
+/** The credential of `Authorization: Bearer <credential>`, or null when absent or malformed. */
+export function bearerCredential(authorization: string | undefined): string | null {
+  // The auth scheme is case-insensitive (RFC 9110 §11.1): "bearer" is as good as "Bearer".
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]{16,4096})$/i.exec(authorization ?? '');
+  return match?.[1] ?? null;
 }

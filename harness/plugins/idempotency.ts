@@ -35,6 +35,8 @@ export interface IdempotencyOptions {
 export interface IdempotencyClaim {
   storeKey: string;
   fingerprint: string;
+  /** Rewrites the body before it is stored (e.g. drops a secret that must be shown only once). */
+  redact?: ((body: string) => string) | undefined;
 }
 
 declare module 'fastify' {
@@ -116,9 +118,15 @@ export class Idempotency {
    * For a write route's handler: claims the key (stored on the request for `registerOnSend`) or
    * sends the stored answer. Returns true when the answer was replayed and the handler must stop.
    */
-  async guard(request: FastifyRequest, reply: FastifyReply, principal: Principal, required: boolean): Promise<boolean> {
+  async guard(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    principal: Principal,
+    required: boolean,
+    options: { redact?: (body: string) => string } = {},
+  ): Promise<boolean> {
     const result = await this.begin(request, reply, principal, required);
-    if (result && result !== 'replayed') request.idempotencyClaim = result;
+    if (result && result !== 'replayed') request.idempotencyClaim = { ...result, redact: options.redact };
     return result === 'replayed';
   }
 
@@ -139,13 +147,14 @@ export class Idempotency {
       await this.#redis.del(claim.storeKey);
       return;
     }
+    const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '';
     const answer: StoredAnswer = {
       state: 'done',
       fingerprint: claim.fingerprint,
       status: reply.statusCode,
       contentType: String(reply.getHeader('content-type') ?? 'application/json'),
       ...(reply.getHeader('location') ? { location: String(reply.getHeader('location')) } : {}),
-      body: typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '',
+      body: claim.redact ? claim.redact(body) : body,
     };
     await this.#redis.set(claim.storeKey, JSON.stringify(answer), 'PX', this.#ttlMs);
   }

@@ -149,7 +149,7 @@ export class TaskService {
    * Cancels a task: a queued one never starts, a running one is stopped by its runner, a
    * finished one is returned unchanged.
    */
-  async cancel(principal: Principal, taskId: string): Promise<TaskRecord> {
+  async cancel(principal: Principal, taskId: string, reason = 'Cancelled by the agent'): Promise<TaskRecord> {
     const task = await this.get(principal, taskId);
     if (isTerminal(task.status)) return task;
     const cancelled = await this.#store.transition(
@@ -157,7 +157,7 @@ export class TaskService {
       'cancelled',
       ['queued', 'running'],
       { finishedAt: new Date().toISOString() },
-      { code: 'cancelled', message: 'Cancelled by the agent' },
+      { code: 'cancelled', message: reason },
     );
     if (cancelled) {
       await this.#redis.publish(redisChannels.cancel, taskId);

@@ -63,6 +63,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     REDIS_URL,
     AIRLOCK_AGENTS_FILE: agentsFile,
     LOG_LEVEL: 'silent',
+    // Rate limits out of the way of tests that are not about them (ratelimit-*.test.ts set
+    // their own); a salt per stack gives every stack fresh counters on the shared Redis.
+    RATE_LIMIT_READS_PER_MIN: '1000000',
+    RATE_LIMIT_WRITES_PER_MIN: '1000000',
+    RATE_LIMIT_TASK_CREATES_PER_MIN: '1000000',
+    RATE_LIMIT_CONCURRENT_TASKS: '10000',
+    RATE_LIMIT_AUTH_FAILURES_PER_MIN: '1000000',
+    RATE_LIMIT_PK_SALT: randomUUID(),
     ...options.harnessEnv,
   });
   const deps = await createHarnessDeps(config, queueName);

@@ -1,0 +1,64 @@
+/**
+ * Failed-authentication throttling per client IP, through the real app (`inject`, whose
+ * `remoteAddress` sets the client IP) on real Redis. After RATE_LIMIT_AUTH_FAILURES_PER_MIN
+ * 401s from one IP, that IP gets 429 before its credential is even looked at — also with a
+ * valid key — while other IPs and the agent's own budgets are unaffected. No runner.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { partitionKey } from '../../harness/ratelimit/headers.ts';
+import { startStack, type Stack } from '../helpers/stack.ts';
+import { assertThrottled, limits, policies, rateLimitAgents, type RunAgent } from '../helpers/ratelimit.ts';
+
+let stack: Stack;
+let agent: RunAgent;
+
+before(async () => {
+  const run = await rateLimitAgents({ a: 1 });
+  agent = run.agents['a'] as RunAgent;
+  stack = await startStack({
+    runner: false,
+    harnessEnv: { AIRLOCK_AGENTS_FILE: run.file, RATE_LIMIT_AUTH_FAILURES_PER_MIN: '3', RATE_LIMIT_READS_PER_MIN: '50' },
+  });
+});
+after(async () => {
+  await stack.close();
+});
+
+const get = (remoteAddress: string, headers: Record<string, string>) =>
+  stack.app.inject({ method: 'GET', url: '/v1/tasks', headers, remoteAddress });
+const WRONG = { authorization: 'Bearer wrong-key-0123456789abcdef' };
+
+describe('failed-auth throttling', () => {
+  test('after 3 failures an IP gets 429, even with a valid key; other IPs are unaffected', async () => {
+    const ip = '203.0.113.7';
+    assert.equal((await get(ip, agent.headers())).statusCode, 200, 'successes do not count');
+    const failures = [WRONG, {}, { authorization: 'Basic Zm9vOmJhcg==' }];
+    for (const headers of failures) {
+      const res = await get(ip, headers);
+      assert.equal(res.statusCode, 401);
+      assert.equal(res.headers['ratelimit'], undefined, 'no principal, no budget to report');
+    }
+    const blocked = await get(ip, agent.headers());
+    assert.deepEqual(assertThrottled(blocked, ['auth-failures']), ['auth-failures']);
+    const policy = policies(blocked).get('auth-failures');
+    assert.equal(policy?.q, 3);
+    assert.equal(policy?.w, 60);
+    assert.equal(policy?.pk.length, 12);
+    assert.ok(!Buffer.from(policy?.pk ?? []).toString('latin1').includes(ip));
+    assertThrottled(await get(ip, WRONG), ['auth-failures']);
+
+    const other = await get('198.51.100.9', agent.headers());
+    assert.equal(other.statusCode, 200);
+    // The blocked requests never reached authentication, so the agent's budget was not drawn.
+    assert.equal(limits(other).get('agent-reads')?.r, 48);
+  });
+
+  test('only 401s count: the throttled IP’s 429s do not add to its failures', async () => {
+    const ip = '203.0.113.8';
+    for (let i = 0; i < 3; i++) assert.equal((await get(ip, WRONG)).statusCode, 401);
+    for (let i = 0; i < 3; i++) assertThrottled(await get(ip, WRONG), ['auth-failures']);
+    const pk = partitionKey(stack.deps.config.RATE_LIMIT_PK_SALT, 'ip', ip).toString('hex');
+    assert.equal(await stack.deps.redis.get(`airlock:ratelimit:auth-failures:${pk}`), '3');
+  });
+});
