@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
 import type { OutputStream } from '../../protocol/task.ts';
+import { ATTACH_OPTIONS } from './container-pool.ts';
 import { FrameReader, type ExitFrame, type FilesFrame } from './supervisor-protocol.ts';
 import type { ExecuteSink } from './types.ts';
 
@@ -20,6 +21,8 @@ export interface SessionOptions {
   request: string;
   /** Cold path: the container is created, not started; start it after attaching. */
   startAfterAttach: boolean;
+  /** Warm path: the stream the pool attached already (else the session attaches). */
+  attached?: Duplex;
   timeoutMs: number;
   /** Bytes kept per stream; one more byte and the run ends with `output_limit`. */
   outputBytes: number;
@@ -61,13 +64,7 @@ const DIAGNOSTICS_TAIL = 4096;
 
 /** Runs the task; resolves when the supervisor is done, the stream ends, or the runner killed it. */
 export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
-  const socket = (await o.container.attach({
-    stream: true,
-    stdin: true,
-    stdout: true,
-    stderr: true,
-    hijack: true,
-  })) as Duplex;
+  const socket = o.attached ?? ((await o.container.attach(ATTACH_OPTIONS)) as Duplex);
   // A cold container cancelled before its start is never started (and then never closes the stream).
   let started = !o.startAfterAttach;
   try {
@@ -185,6 +182,8 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
     socket.on('close', onEnd);
     socket.on('end', onEnd);
 
+    // A pooled stream whose container died while it waited is already gone: no event will come.
+    if (socket.destroyed) return onEnd();
     if (o.signal.aborted) return onAbort();
     o.signal.addEventListener('abort', onAbort, { once: true });
     t0 = performance.now();

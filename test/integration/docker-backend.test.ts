@@ -130,6 +130,58 @@ describe('DockerBackend (real engine)', { skip }, () => {
     }
   });
 
+  describe('python runs as `python3 main.py` would (prestarted interpreter)', () => {
+    test('__main__, __file__, sys.argv, sys.path[0], stdin EOF, atexit, sys.exit status', async () => {
+      const r = await run(
+        job(
+          'python',
+          [
+            'import atexit, os, sys',
+            'atexit.register(lambda: print("atexit ran"))',
+            'print(__name__, __file__, sys.argv, sys.path[0], repr(sys.stdin.read()))',
+            'print(sorted(k for k in os.environ if k.startswith("AIRLOCK")))',
+            'sys.exit(3)',
+          ].join('\n'),
+          { args: ['a b', 'c'] },
+        ),
+      );
+      assert.equal(r.status, 'failed');
+      assert.equal(r.error?.code, 'nonzero_exit');
+      assert.equal(r.result.exitCode, 3);
+      assert.equal(
+        r.result.stdout,
+        "__main__ /work/main.py ['/work/main.py', 'a b', 'c'] /work ''\n[]\natexit ran\n",
+      );
+    });
+
+    test('an uncaught exception: exit 1, a traceback of the program\'s own frames only', async () => {
+      const r = await run(job('python', 'def f():\n    1 / 0\nf()\n'));
+      assert.equal(r.result.exitCode, 1);
+      assert.equal(
+        r.result.stderr,
+        [
+          'Traceback (most recent call last):',
+          '  File "/work/main.py", line 3, in <module>',
+          '    f()',
+          '  File "/work/main.py", line 2, in f',
+          '    1 / 0',
+          '    ~~^~~',
+          'ZeroDivisionError: division by zero',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    test('a syntax error is reported like the interpreter does, exit 1', async () => {
+      const r = await run(job('python', 'print(1)\nif True print(2)\n'));
+      assert.equal(r.result.exitCode, 1);
+      assert.match(r.result.stderr, /^ {2}File "\/work\/main\.py", line 2\n/);
+      assert.match(r.result.stderr, /SyntaxError: /);
+      assert.doesNotMatch(r.result.stderr, /<string>|supervisor/);
+      assert.equal(r.result.stdout, '');
+    });
+  });
+
   describe('limits and error codes', () => {
     test('fork bomb → pids_limit', async () => {
       const r = await run(
