@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { containerBench, dockerUnavailable, type ContainerBenchResult } from './containers.ts';
+import { securityPathCost, type SecurityPathResult } from './security-path.ts';
 import { latencyRun, throughputLevel, type LatencyResult, type LevelResult } from './e2e.ts';
 import { bullmqFloor, hostPoolFloor, isolateLatencyFloor, isolateThroughputFloor, redisPingFloor } from './floors.ts';
 import { cpuDelta, killAllSync, machineBusyPct, snapshotCpu } from './proc.ts';
@@ -31,6 +32,8 @@ const SETTINGS = {
   levelWarmupMs: num('BENCH_LEVEL_WARMUP_MS', 2000),
   levelMeasureMs: num('BENCH_LEVEL_MEASURE_MS', 12_000),
   isolateHosts: num('BENCH_ISOLATE_HOSTS', 2),
+  securityWarmup: num('BENCH_SECURITY_WARMUP', 200),
+  securitySamples: num('BENCH_SECURITY_SAMPLES', 400),
   /** The whole run is aborted (with cleanup) past this. */
   watchdogMs: num('BENCH_WATCHDOG_MS', 6 * 60_000),
   waitQuietS: num('BENCH_WAIT_QUIET_S', 0),
@@ -40,6 +43,8 @@ const TARGET_THROUGHPUT_RATIO = 0.6;
 /** Issue 3: warm pool at least 10× faster than a plain hardened `docker run`; cold ≤ 1.2×. */
 const TARGET_WARM_SPEEDUP = 10;
 const TARGET_COLD_RATIO = 1.2;
+/** Issue 4: the whole security path adds under 0.5 ms at p50. */
+const TARGET_SECURITY_ADDED_MS = 0.5;
 /** BENCH_ONLY=containers runs just the container section; BENCH_CONTAINERS=0 skips it. */
 const ONLY = process.env['BENCH_ONLY'] ?? '';
 const WITH_CONTAINERS = process.env['BENCH_CONTAINERS'] !== '0';
@@ -212,6 +217,8 @@ async function main(): Promise<void> {
   for (const s of [stack.harness, stack.runner]) {
     if (!s.isAlive()) throw new Error(`${s.name} died during the run:\n${s.tail()}`);
   }
+  log(`security path: ${SETTINGS.securityWarmup} + ${SETTINGS.securitySamples} tasks each, alternating with and without it`);
+  const security: SecurityPathResult = await securityPathCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples);
   const queueName = stack.queueName;
   await stack.stop();
   stack = null;
@@ -350,6 +357,17 @@ async function main(): Promise<void> {
         `isolate cycle: a CPU-bound ceiling of ${(isoTput.cpuMsPerCycle / serviceCpu).toFixed(2)} of raw throughput even with the client elsewhere.`,
     );
   }
+  out.push(section('Security path: auth + rate limits + scope checks, `1+1` e2e (ms)'));
+  out.push(
+    table(
+      ['measure', 'p50', 'p99', 'n', 'note'],
+      [
+        ['harness with the security path', ...p(security.withSecurity), security.withSecurity.n, 'the service as shipped'],
+        ['harness without it (bench-only assembly)', ...p(security.withoutSecurity), security.withoutSecurity.n, 'bench/harness-without-security.ts'],
+        ['added at p50', fmtMs(security.addedP50), '', '', `target < ${TARGET_SECURITY_ADDED_MS}: ${security.addedP50 < TARGET_SECURITY_ADDED_MS ? 'PASS' : 'MISS'}; ${security.errors} errors`],
+      ],
+    ),
+  );
   const containerPart = containerReport(containers);
   out.push(...containerPart.lines);
   out.push('cancel latency: not measured (no cheap, honest observation point from outside the runner).');
@@ -369,7 +387,9 @@ async function main(): Promise<void> {
     trace,
     throughput: levels,
     containers,
+    security,
     ratios: {
+      securityAddedP50: { value: security.addedP50, target: TARGET_SECURITY_ADDED_MS, pass: security.addedP50 < TARGET_SECURITY_ADDED_MS },
       containers: containerPart.ratios,
       latency: { value: latencyRatio, target: TARGET_LATENCY_RATIO, pass: latencyRatio <= TARGET_LATENCY_RATIO, noisy: latencyNoisy },
       throughput: {

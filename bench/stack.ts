@@ -92,7 +92,7 @@ export async function releaseRedisDb(benchRedis: BenchRedis, queueNames: string[
   }
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.on('error', reject);
@@ -122,6 +122,8 @@ function taskQueueEnvSupported(): boolean {
 
 export interface Stack {
   baseUrl: string;
+  /** The harness's environment without PORT (to start a second harness on the same queue). */
+  harnessEnv: NodeJS.ProcessEnv;
   apiKey: string;
   queueName: string;
   runnerId: string;
@@ -164,15 +166,16 @@ export async function startStack(
     TASK_RETENTION_MS: String(15 * 60_000),
     ...(queueName !== TASK_QUEUE ? { AIRLOCK_TASK_QUEUE: queueName } : {}),
   };
+  const harnessEnv: NodeJS.ProcessEnv = {
+    ...common, HOST: '127.0.0.1', AIRLOCK_DEV_API_KEY: apiKey, IDEMPOTENCY_TTL_MS: String(15 * 60_000),
+    // Rate limiting stays on (its cost is measured) with quotas the bench's load never reaches.
+    RATE_LIMIT_READS_PER_MIN: '100000000', RATE_LIMIT_WRITES_PER_MIN: '100000000',
+    RATE_LIMIT_TASK_CREATES_PER_MIN: '100000000', RATE_LIMIT_CONCURRENT_TASKS: '10000',
+  };
   const harness = spawnService(
     'harness',
     [...prof, '--import', 'tsx', 'harness/server.ts'],
-    {
-      ...common, PORT: String(port), HOST: '127.0.0.1', AIRLOCK_DEV_API_KEY: apiKey, IDEMPOTENCY_TTL_MS: String(15 * 60_000),
-      // Rate limiting stays on (its cost is measured) with quotas the bench's load never reaches.
-      RATE_LIMIT_READS_PER_MIN: '100000000', RATE_LIMIT_WRITES_PER_MIN: '100000000',
-      RATE_LIMIT_TASK_CREATES_PER_MIN: '100000000', RATE_LIMIT_CONCURRENT_TASKS: '10000',
-    },
+    { ...harnessEnv, PORT: String(port) },
     ROOT,
   );
   const runner = spawnService(
@@ -186,6 +189,7 @@ export async function startStack(
   const client = new HttpClient(baseUrl);
   const stack: Stack = {
     baseUrl,
+    harnessEnv,
     apiKey,
     queueName,
     runnerId,

@@ -20,7 +20,7 @@ import { tokenRoutes } from './routes/tokens.ts';
 import type { TaskNotifier } from './tasks/task-notifier.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { adminLimitsRoutes } from './ratelimit/admin-limits-routes.ts';
-import { rateLimitsFromConfig } from './ratelimit/rate-limits.ts';
+import { rateLimitsFromConfig, type RateLimits } from './ratelimit/rate-limits.ts';
 
 export interface AppDeps {
   config: Config;
@@ -46,8 +46,34 @@ declare module 'fastify' {
   }
 }
 
-/** Builds the harness HTTP app. Never listens: server.ts does, tests use `inject`. */
-export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+/** Installs the security path of every /v1 request on the /v1 scope. */
+export type SecurityPath = (v1: FastifyInstance, ctx: { deps: AppDeps; rateLimits: RateLimits }) => void;
+
+/**
+ * The security path: rate limits (first, so a client IP with too many failed authentications is
+ * refused before its credential is looked at), authentication (before body parsing), and the
+ * scope checks of scoped credentials (task tokens, API keys with scopes).
+ */
+export const standardSecurityPath: SecurityPath = (v1, { deps, rateLimits }) => {
+  rateLimits.register(v1);
+  v1.addHook('onRequest', async (request) => {
+    const principal = await deps.authenticator.authenticate(request.headers.authorization);
+    if (!principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
+    request.principal = principal;
+  });
+  v1.addHook('preValidation', enforceRouteScope);
+  v1.addHook('preHandler', enforceTaskScopes);
+};
+
+/**
+ * Builds the harness HTTP app. Never listens: server.ts does, tests use `inject`. `security` is
+ * always the standard path in the service (server.ts passes nothing, and no setting changes
+ * it); only bench/ assembles an app without it, to measure what the path costs.
+ */
+export async function buildApp(
+  deps: AppDeps,
+  security: SecurityPath = standardSecurityPath,
+): Promise<FastifyInstance> {
   const { config } = deps;
   const app = Fastify({
     logger: deps.logger ?? false,
@@ -65,16 +91,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes, { redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
 
   await app.register(async (v1) => {
-    // Rate limits and quotas (harness/ratelimit): added first, so a client IP with too many
-    // failed authentications is refused before its credential is looked at.
     const rateLimits = rateLimitsFromConfig(config, deps.redis);
-    rateLimits.register(v1);
-    // Every /v1 route needs a principal; authentication runs before body parsing.
-    v1.addHook('onRequest', async (request) => {
-      const principal = await deps.authenticator.authenticate(request.headers.authorization);
-      if (!principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
-      request.principal = principal;
-    });
+    security(v1, { deps, rateLimits });
     const principalOf = (request: FastifyRequest): Principal => {
       if (!request.principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
       return request.principal;
@@ -94,9 +112,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       inFlightTtlMs: (config.MAX_WAIT_SECONDS + 60) * 1000,
     });
     idempotency.registerOnSend(v1);
-    // Scoped credentials (task tokens, API keys with scopes) only reach the routes their scopes name.
-    v1.addHook('preValidation', enforceRouteScope);
-    v1.addHook('preHandler', enforceTaskScopes);
     const grants = new GrantStore(deps.redis);
     await v1.register(adminIdentityRoutes, {
       identity: deps.identity, tasks, store: deps.store, idempotency, principalOf });

@@ -1,0 +1,39 @@
+/**
+ * BENCHMARK ONLY: the harness assembled WITHOUT its security path (no authentication, no rate
+ * limits, no scope checks; every request acts as the dev agent), so `npm run bench` can measure
+ * what that path costs. It is a separate entry point under bench/, not a setting: the service
+ * (harness/server.ts) always builds the app with the standard path and nothing an operator
+ * configures can change that. Listens on loopback only.
+ */
+import type { FastifyRequest } from 'fastify';
+import { buildApp, type SecurityPath } from '../harness/app.ts';
+import type { Principal } from '../harness/auth/principal.ts';
+import { loadConfig } from '../harness/config.ts';
+import { createHarnessDeps } from '../harness/deps.ts';
+
+const DEV_AGENT: Principal = Object.freeze({
+  tenantId: 'dev',
+  agentId: 'dev-agent',
+  kind: 'agent',
+  id: 'dev-agent',
+  roles: [],
+});
+
+const noSecurity: SecurityPath = (v1) => {
+  v1.addHook('onRequest', async (request: FastifyRequest) => {
+    request.principal = DEV_AGENT;
+  });
+};
+
+const config = loadConfig();
+if (config.HOST !== '127.0.0.1') throw new Error('the unguarded bench harness listens on 127.0.0.1 only');
+const deps = await createHarnessDeps(config);
+const app = await buildApp({ ...deps, logger: false }, noSecurity);
+const stop = async () => {
+  await app.close();
+  await deps.close();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void stop());
+process.once('SIGINT', () => void stop());
+await app.listen({ port: config.PORT, host: '127.0.0.1' });
