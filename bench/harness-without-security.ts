@@ -1,6 +1,6 @@
 /**
  * BENCHMARK ONLY: the harness assembled WITHOUT its security path (no authentication, no rate
- * limits, no scope checks; every request acts as the dev agent), so `npm run bench` can measure
+ * limits, no scope checks, no Cedar policy decisions; every request acts as the dev agent), so `npm run bench` can measure
  * what that path costs. It is a separate entry point under bench/, not a setting: the service
  * (harness/server.ts) always builds the app with the standard path and nothing an operator
  * configures can change that. Listens on loopback only.
@@ -8,6 +8,7 @@
 import type { FastifyRequest } from 'fastify';
 import { buildApp, type SecurityPath } from '../harness/app.ts';
 import type { Principal } from '../harness/auth/principal.ts';
+import type { PolicyGate } from '../harness/policy/gate.ts';
 import { loadConfig } from '../harness/config.ts';
 import { createHarnessDeps } from '../harness/deps.ts';
 
@@ -19,6 +20,18 @@ const DEV_AGENT: Principal = Object.freeze({
   roles: [],
 });
 
+/** Every policy question answered "allow", without asking Cedar. */
+const allowAll: PolicyGate = {
+  decide: async (_request, _principal, action, resource) => ({
+    action,
+    resource: `${resource.type}::${resource.id}`,
+    allowed: true,
+    policyIds: [],
+    errors: [],
+    policySetHash: 'none',
+  }),
+};
+
 const noSecurity: SecurityPath = (v1) => {
   v1.addHook('onRequest', async (request: FastifyRequest) => {
     request.principal = DEV_AGENT;
@@ -28,7 +41,7 @@ const noSecurity: SecurityPath = (v1) => {
 const config = loadConfig();
 if (config.HOST !== '127.0.0.1') throw new Error('the unguarded bench harness listens on 127.0.0.1 only');
 const deps = await createHarnessDeps(config);
-const app = await buildApp({ ...deps, logger: false }, noSecurity);
+const app = await buildApp({ ...deps, logger: false }, noSecurity, allowAll);
 const stop = async () => {
   await app.close();
   await deps.close();

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { containerBench, dockerUnavailable, type ContainerBenchResult } from './containers.ts';
+import { cedarBench } from './cedar.ts';
 import { securityPathCost, type SecurityPathResult } from './security-path.ts';
 import { latencyRun, throughputLevel, type LatencyResult, type LevelResult } from './e2e.ts';
 import { bullmqFloor, hostPoolFloor, isolateLatencyFloor, isolateThroughputFloor, redisPingFloor } from './floors.ts';
@@ -217,6 +218,8 @@ async function main(): Promise<void> {
   for (const s of [stack.harness, stack.runner]) {
     if (!s.isAlive()) throw new Error(`${s.name} died during the run:\n${s.tail()}`);
   }
+  log('Cedar decision latency (in-process, shipped policy set)');
+  const cedar = cedarBench();
   log(`security path: ${SETTINGS.securityWarmup} + ${SETTINGS.securitySamples} tasks each, alternating with and without it`);
   const security: SecurityPathResult = await securityPathCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples);
   const queueName = stack.queueName;
@@ -357,11 +360,12 @@ async function main(): Promise<void> {
         `isolate cycle: a CPU-bound ceiling of ${(isoTput.cpuMsPerCycle / serviceCpu).toFixed(2)} of raw throughput even with the client elsewhere.`,
     );
   }
-  out.push(section('Security path: auth + rate limits + scope checks, `1+1` e2e (ms)'));
+  out.push(section('Security path: auth + rate limits + scopes + Cedar policy, `1+1` e2e (ms)'));
   out.push(
     table(
       ['measure', 'p50', 'p99', 'n', 'note'],
       [
+        ['Cedar decision (cedar-wasm from Node)', ...p(cedar.decision), cedar.decision.n, 'shipped set; mix of 5 actions'],
         ['harness with the security path', ...p(security.withSecurity), security.withSecurity.n, 'the service as shipped'],
         ['harness without it (bench-only assembly)', ...p(security.withoutSecurity), security.withoutSecurity.n, 'bench/harness-without-security.ts'],
         ['added at p50', fmtMs(security.addedP50), '', '', `target < ${TARGET_SECURITY_ADDED_MS}: ${security.addedP50 < TARGET_SECURITY_ADDED_MS ? 'PASS' : 'MISS'}; ${security.errors} errors`],
@@ -388,6 +392,7 @@ async function main(): Promise<void> {
     throughput: levels,
     containers,
     security,
+    cedar,
     ratios: {
       securityAddedP50: { value: security.addedP50, target: TARGET_SECURITY_ADDED_MS, pass: security.addedP50 < TARGET_SECURITY_ADDED_MS },
       containers: containerPart.ratios,

@@ -7,7 +7,10 @@ import type { Authenticator, Principal } from './auth/principal.ts';
 import type { Config } from './config.ts';
 import { Idempotency } from './plugins/idempotency.ts';
 import { frameworkErrorsHandler, registerProblemHandler } from './plugins/problem-handler.ts';
-import { UnauthorizedError } from './problems.ts';
+import { ForbiddenError, UnauthorizedError } from './problems.ts';
+import { CedarPolicyGate, type PolicyGate } from './policy/gate.ts';
+import { PolicyStore } from './policy/policy-store.ts';
+import { adminPolicyRoutes } from './routes/admin-policies.ts';
 import { healthRoutes } from './routes/health.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { adminGrantRoutes } from './routes/admin-grants.ts';
@@ -73,6 +76,7 @@ export const standardSecurityPath: SecurityPath = (v1, { deps, rateLimits }) => 
 export async function buildApp(
   deps: AppDeps,
   security: SecurityPath = standardSecurityPath,
+  policyGate?: PolicyGate,
 ): Promise<FastifyInstance> {
   const { config } = deps;
   const app = Fastify({
@@ -93,6 +97,15 @@ export async function buildApp(
   await app.register(async (v1) => {
     const rateLimits = rateLimitsFromConfig(config, deps.redis);
     security(v1, { deps, rateLimits });
+    // Cedar policies decide task creation, reads and cancels, grant mounts and admin access.
+    const policies = new PolicyStore(deps.redis);
+    const policy = policyGate ?? new CedarPolicyGate(policies, (msg) => app.log.warn(msg));
+    v1.addHook('preValidation', async (request) => {
+      if (!request.routeOptions.url?.startsWith('/v1/admin/')) return;
+      const principal = principalOf(request);
+      const decision = await policy.decide(request, principal, 'admin.manage', { type: 'Tenant', id: principal.tenantId });
+      if (!decision.allowed) throw new ForbiddenError('This route needs the admin role');
+    });
     const principalOf = (request: FastifyRequest): Principal => {
       if (!request.principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
       return request.principal;
@@ -104,6 +117,10 @@ export async function buildApp(
       containerQueue: deps.containerQueue,
       store: deps.store,
       notifier: deps.notifier,
+      access: async (principal, action, task) =>
+        (await policy.decide(null, principal, action, {
+          type: 'Task', id: task.id, ownerId: task.agentId, runtime: task.runtime,
+        })).allowed,
     });
     const idempotency = new Idempotency({
       redis: deps.redis,
@@ -118,8 +135,9 @@ export async function buildApp(
     await v1.register(tokenRoutes, { config, identity: deps.identity, tokens: deps.tokens, principalOf });
     await v1.register(adminGrantRoutes, { grants, grantRoots: config.GRANT_ROOTS, idempotency, principalOf });
     await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principalOf });
+    await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
     await v1.register(taskRoutes, {
-      grants, config, tasks, store: deps.store, notifier: deps.notifier, idempotency, principalOf });
+      grants, config, tasks, store: deps.store, notifier: deps.notifier, idempotency, policy, principalOf });
   });
   return app;
 }

@@ -19,6 +19,7 @@ export const PROBLEMS = {
   payload_too_large: { status: 413, title: 'Request body too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   idempotency_key_reused: { status: 422, title: 'Idempotency-Key reused with a different request' },
+  invalid_policy: { status: 422, title: 'The policy set is not valid' },
   /** Sent by harness/ratelimit with the IANA type `…/http-problem-types#quota-exceeded`, not PROBLEM_BASE_URL. */
   quota_exceeded: { status: 429, title: 'Request quota exceeded' },
   not_ready: { status: 503, title: 'Service not ready' },
@@ -44,3 +45,4 @@ export const InvalidGrantError = createError<[string]>('invalid_grant', '%s', 40
 export const InvalidScopeError = createError<[string]>('invalid_scope', '%s', 400);
 export const InsufficientScopeError = createError<[string]>('insufficient_scope', '%s', 403);
 export const AlreadyExistsError = createError<[string]>('already_exists', '%s', 409);
+export const InvalidPolicyError = createError<[string]>('invalid_policy', '%s', 422);

@@ -8,7 +8,8 @@ import type { Config } from '../config.ts';
 import type { GrantStore } from '../grants/grant-store.ts';
 import { resolveMounts } from '../grants/resolve-mounts.ts';
 import type { Idempotency } from '../plugins/idempotency.ts';
-import { NotFoundError } from '../problems.ts';
+import { ForbiddenError, NotFoundError } from '../problems.ts';
+import type { PolicyGate } from '../policy/gate.ts';
 import {
   ListTasksQuerySchema,
   ProblemSchema,
@@ -28,6 +29,7 @@ export interface TaskRoutesOptions {
   notifier: TaskNotifier;
   idempotency: Idempotency;
   grants: GrantStore;
+  policy: PolicyGate;
   principalOf: (request: FastifyRequest) => Principal;
 }
 
@@ -40,7 +42,7 @@ const errorResponses = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSch
 
 /** The tasks API: submit, poll, list, stream events, cancel. */
 export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOptions): Promise<void> {
-  const { config, tasks, store, notifier, idempotency, grants, principalOf } = options;
+  const { config, tasks, store, notifier, idempotency, grants, policy, principalOf } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   const claim = (request: FastifyRequest, reply: FastifyReply, required: boolean) =>
@@ -57,8 +59,24 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     async (request, reply) => {
       if (await claim(request, reply, true)) return reply;
       const principal = principalOf(request);
+      const limits = tasks.limitsFor(request.body);
+      const create = await policy.decide(request, principal, 'tasks.create', { type: 'Runtime', id: request.body.runtime }, {
+        timeoutMs: limits.timeoutMs,
+        memoryMb: limits.memoryMb,
+        mounts: request.body.mounts?.length ?? 0,
+      });
+      if (!create.allowed) {
+        throw new ForbiddenError(
+          `Policy does not allow this agent to run ${request.body.runtime} tasks with these limits`,
+        );
+      }
       // Mounts are authorized before anything is queued (403 if any is not allowed).
-      const mounts = await resolveMounts(grants, principal, request.body.mounts ?? []);
+      const mounts = await resolveMounts(grants, principal, request.body.mounts ?? [], async (p, grant, mode) => {
+        const d = await policy.decide(request, p, 'grants.mount', {
+          type: 'Grant', id: grant.name, mode: grant.mode, allowedAgents: grant.allowedAgents,
+        }, { mode });
+        return d.allowed;
+      });
       let task = await tasks.create(principal, request.body, mounts);
       if (request.body.wait) task = await tasks.waitForEnd(principal, task.id, request.body.wait * 1000);
       return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(toTaskView(task));

@@ -11,6 +11,16 @@ import { InvalidRequestError, NotFoundError } from '../problems.ts';
 import type { CreateTaskBody } from '../schemas/tasks.ts';
 import type { TaskNotifier } from './task-notifier.ts';
 
+/** May `principal` read (or cancel) this task of its own tenant? (The policy decides.) */
+export type TaskAccess = (
+  principal: Principal,
+  action: 'tasks.read' | 'tasks.cancel',
+  task: TaskRecord,
+) => Promise<boolean>;
+
+/** Without a policy: only the task's own agent. */
+export const ownerOnly: TaskAccess = async (principal, _action, task) => task.agentId === principal.agentId;
+
 export interface TaskServiceOptions {
   config: Config;
   redis: Redis;
@@ -18,6 +28,8 @@ export interface TaskServiceOptions {
   containerQueue: Queue;
   store: TaskStore;
   notifier: TaskNotifier;
+  /** @defaultValue {@link ownerOnly} */
+  access?: TaskAccess;
 }
 
 /** Task use cases of the API. Every read and write is scoped to the calling principal. */
@@ -28,6 +40,7 @@ export class TaskService {
   readonly #containerQueue: Queue;
   readonly #store: TaskStore;
   readonly #notifier: TaskNotifier;
+  readonly #access: TaskAccess;
 
   constructor(options: TaskServiceOptions) {
     this.#config = options.config;
@@ -36,6 +49,22 @@ export class TaskService {
     this.#containerQueue = options.containerQueue;
     this.#store = options.store;
     this.#notifier = options.notifier;
+    this.#access = options.access ?? ownerOnly;
+  }
+
+  /** The limits a task created with `body` gets (defaults filled in). */
+  limitsFor(body: CreateTaskBody): Limits {
+    const timeoutMs = body.timeoutMs ?? this.#config.TASK_DEFAULT_TIMEOUT_MS;
+    const defaultMemoryMb =
+      backendOf(body.runtime) === 'isolate'
+        ? this.#config.TASK_DEFAULT_MEMORY_MB
+        : this.#config.TASK_DEFAULT_CONTAINER_MEMORY_MB;
+    return {
+      timeoutMs,
+      cpuMs: timeoutMs,
+      memoryMb: body.memoryMb ?? Math.min(defaultMemoryMb, this.#config.TASK_MAX_MEMORY_MB),
+      outputBytes: this.#config.TASK_OUTPUT_BYTES,
+    };
   }
 
   async create(
@@ -43,16 +72,8 @@ export class TaskService {
     body: CreateTaskBody,
     mounts: readonly ResolvedMount[] = [],
   ): Promise<TaskRecord> {
-    const timeoutMs = body.timeoutMs ?? this.#config.TASK_DEFAULT_TIMEOUT_MS;
     const backend = backendOf(body.runtime);
-    const defaultMemoryMb =
-      backend === 'isolate' ? this.#config.TASK_DEFAULT_MEMORY_MB : this.#config.TASK_DEFAULT_CONTAINER_MEMORY_MB;
-    const limits: Limits = {
-      timeoutMs,
-      cpuMs: timeoutMs,
-      memoryMb: body.memoryMb ?? Math.min(defaultMemoryMb, this.#config.TASK_MAX_MEMORY_MB),
-      outputBytes: this.#config.TASK_OUTPUT_BYTES,
-    };
+    const limits = this.limitsFor(body);
     const task: TaskRecord = {
       id: randomUUID(),
       tenantId: principal.tenantId,
@@ -89,10 +110,13 @@ export class TaskService {
     return task;
   }
 
-  /** The caller's task, or 404 — also for another tenant's or agent's task (no existence oracle). */
-  async get(principal: Principal, taskId: string): Promise<TaskRecord> {
+  /**
+   * The task, or 404: for another tenant's task (checked first, never by policy) and for one the
+   * policy does not let the caller read or cancel — exactly like an unknown id (no oracle).
+   */
+  async get(principal: Principal, taskId: string, action: 'tasks.read' | 'tasks.cancel' = 'tasks.read'): Promise<TaskRecord> {
     const task = await this.#store.get(taskId);
-    if (!task || task.tenantId !== principal.tenantId || task.agentId !== principal.agentId) {
+    if (!task || task.tenantId !== principal.tenantId || !(await this.#access(principal, action, task))) {
       throw new NotFoundError(`Task ${taskId} not found`);
     }
     return task;
@@ -104,10 +128,12 @@ export class TaskService {
     let wake: () => void = () => {};
     const unsubscribe = this.#notifier.subscribe(taskId, () => wake());
     try {
-      for (;;) {
+      for (let first = true; ; first = false) {
         // Subscribed before reading, so an event between the read and the wait is not lost.
         const changed = new Promise<void>((resolve) => (wake = resolve));
-        const task = await this.get(principal, taskId);
+        // Access is decided once; later reads are of the same task for the same request.
+        const task = first ? await this.get(principal, taskId) : await this.#store.get(taskId);
+        if (!task) throw new NotFoundError(`Task ${taskId} not found`);
         const left = deadline - Date.now();
         if (isTerminal(task.status) || left <= 0) return task;
         let timer: NodeJS.Timeout | undefined;
@@ -150,7 +176,7 @@ export class TaskService {
    * finished one is returned unchanged.
    */
   async cancel(principal: Principal, taskId: string, reason = 'Cancelled by the agent'): Promise<TaskRecord> {
-    const task = await this.get(principal, taskId);
+    const task = await this.get(principal, taskId, 'tasks.cancel');
     if (isTerminal(task.status)) return task;
     const cancelled = await this.#store.transition(
       taskId,

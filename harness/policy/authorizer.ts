@@ -1,0 +1,143 @@
+/**
+ * Cedar decisions for the harness (STANDARDS AZ-1..5). Policies, not `if` statements, decide who
+ * may create tasks with which runtime and limits, read or cancel which task, mount which grant
+ * in which mode, and manage a tenant.
+ *
+ * Fail closed: a Cedar `failure`, any evaluation error (Cedar skips a policy that errors — an
+ * erroring `forbid` would silently stop guarding, AZ-3), or an exception is a deny. Every
+ * decision names the policies that determined it and the hash of the set that made it, for the
+ * audit log. A tenant may run a candidate set in shadow mode: it is evaluated beside the active
+ * one and its decision recorded, never enforced.
+ */
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import type { Principal } from '../auth/principal.ts';
+import { SCHEMA_TEXT, type PolicySet } from './policy-set.ts';
+
+export type AuthzAction = 'tasks.create' | 'tasks.read' | 'tasks.cancel' | 'grants.mount' | 'admin.manage';
+
+export type AuthzResource =
+  | { type: 'Runtime'; id: string }
+  | { type: 'Task'; id: string; ownerId: string; runtime: string }
+  | { type: 'Grant'; id: string; mode: 'ro' | 'rw'; allowedAgents: readonly string[] }
+  | { type: 'Tenant'; id: string };
+
+export type AuthzContext = Record<string, string | number | boolean>;
+
+export interface Verdict {
+  allowed: boolean;
+  /** Ids of the policies that determined the decision (the satisfied permits, or forbids). */
+  policyIds: string[];
+  /** Evaluation errors (each turns the decision into a deny). */
+  errors: string[];
+  policySetHash: string;
+}
+
+export interface Decision extends Verdict {
+  action: AuthzAction;
+  resource: string;
+  /** The shadow set's verdict, when the tenant has one: recorded, not enforced. */
+  shadow?: Verdict;
+}
+
+const SCHEMA_NAME = 'airlock';
+const NS = 'Airlock';
+
+export class Authorizer {
+  /** Hashes of the policy sets already preparsed into cedar-wasm's cache. */
+  readonly #prepared = new Set<string>();
+  readonly #onShadowDisagrees: (d: Decision) => void;
+
+  constructor(options: { onShadowDisagrees?: (d: Decision) => void } = {}) {
+    const schema = cedar.preparseSchema(SCHEMA_NAME, SCHEMA_TEXT);
+    if (schema.type === 'failure') throw new Error(`Cedar schema: ${schema.errors.map((e) => e.message).join('; ')}`);
+    this.#onShadowDisagrees = options.onShadowDisagrees ?? (() => {});
+  }
+
+  decide(
+    sets: { active: PolicySet; shadow: PolicySet | null },
+    principal: Principal,
+    action: AuthzAction,
+    resource: AuthzResource,
+    context: AuthzContext = {},
+  ): Decision {
+    const call = request(principal, action, resource, context);
+    const decision: Decision = {
+      action,
+      resource: `${resource.type}::${resource.id}`,
+      ...this.#verdict(sets.active, call),
+    };
+    if (sets.shadow) {
+      decision.shadow = this.#verdict(sets.shadow, call);
+      if (decision.shadow.allowed !== decision.allowed) this.#onShadowDisagrees(decision);
+    }
+    return decision;
+  }
+
+  #verdict(set: PolicySet, call: Omit<cedar.StatefulAuthorizationCall, 'preparsedPolicySetId'>): Verdict {
+    const deny = (errors: string[]): Verdict => ({ allowed: false, policyIds: [], errors, policySetHash: set.hash });
+    try {
+      if (!this.#prepared.has(set.hash)) {
+        const parsed = cedar.preparsePolicySet(set.hash, { staticPolicies: { ...set.policies } });
+        if (parsed.type === 'failure') return deny(parsed.errors.map((e) => e.message));
+        this.#prepared.add(set.hash);
+      }
+      const answer = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: set.hash });
+      if (answer.type === 'failure') return deny(answer.errors.map((e) => e.message));
+      const { decision, diagnostics } = answer.response;
+      const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);
+      return {
+        allowed: decision === 'allow' && errors.length === 0,
+        policyIds: diagnostics.reason,
+        errors,
+        policySetHash: set.hash,
+      };
+    } catch (err) {
+      return deny([`authorization failed: ${(err as Error).message}`]);
+    }
+  }
+}
+
+const uid = (type: string, id: string) => ({ type: `${NS}::${type}`, id });
+
+/** The Cedar request and its entities: the principal, its tenant, and the resource. */
+function request(
+  principal: Principal,
+  action: AuthzAction,
+  resource: AuthzResource,
+  context: AuthzContext,
+): Omit<cedar.StatefulAuthorizationCall, 'preparsedPolicySetId'> {
+  const tenant = uid('Tenant', principal.tenantId);
+  const principalUid = uid(principal.kind === 'user' ? 'User' : 'Agent', principal.agentId);
+  const entities: cedar.EntityJson[] = [
+    { uid: tenant, attrs: {}, parents: [] },
+    {
+      uid: principalUid,
+      attrs: { tenant: principal.tenantId, ownerId: principal.agentId, roles: [...principal.roles] },
+      parents: [tenant],
+    },
+  ];
+  const resourceUid = uid(resource.type, resource.id);
+  switch (resource.type) {
+    case 'Runtime':
+      entities.push({ uid: resourceUid, attrs: {}, parents: [] });
+      break;
+    case 'Task':
+      entities.push({ uid: resourceUid, attrs: { ownerId: resource.ownerId, runtime: resource.runtime }, parents: [tenant] });
+      break;
+    case 'Grant':
+      entities.push({ uid: resourceUid, attrs: { mode: resource.mode, allowedAgents: [...resource.allowedAgents] }, parents: [tenant] });
+      break;
+    case 'Tenant':
+      if (resource.id !== principal.tenantId) entities.push({ uid: resourceUid, attrs: {}, parents: [] });
+      break;
+  }
+  return {
+    principal: principalUid,
+    action: uid('Action', action),
+    resource: resourceUid,
+    context,
+    entities,
+    preparsedSchemaName: SCHEMA_NAME,
+    validateRequest: true,
+  };
+}

@@ -1,0 +1,134 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Principal } from '../auth/principal.ts';
+import type { Idempotency } from '../plugins/idempotency.ts';
+import { Authorizer } from '../policy/authorizer.ts';
+import { compilePolicySet, PolicySetError, SCHEMA_TEXT, type PolicySet } from '../policy/policy-set.ts';
+import type { PolicyStore } from '../policy/policy-store.ts';
+import { InvalidPolicyError } from '../problems.ts';
+import { ProblemSchema } from '../schemas/tasks.ts';
+
+export interface AdminPolicyRoutesOptions {
+  policies: PolicyStore;
+  idempotency: Idempotency;
+  principalOf: (request: FastifyRequest) => Principal;
+}
+
+/** Largest policy set text accepted. */
+const MAX_POLICY_BYTES = 256 * 1024;
+
+const PolicyTextSchema = z.strictObject({ text: z.string().min(1).max(MAX_POLICY_BYTES) });
+const PolicySetViewSchema = z.strictObject({
+  text: z.string(),
+  /** sha256 of the text: what every decision records. */
+  hash: z.string(),
+  policyIds: z.array(z.string()),
+});
+const PoliciesViewSchema = z.strictObject({
+  active: PolicySetViewSchema.extend({ isDefault: z.boolean() }),
+  shadow: PolicySetViewSchema.nullable(),
+  /** The Cedar schema policies are validated against. */
+  schema: z.string(),
+});
+const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 422: ProblemSchema };
+
+const view = (set: PolicySet) => ({ text: set.text, hash: set.hash, policyIds: Object.keys(set.policies) });
+
+function compileOr422(text: string): PolicySet {
+  try {
+    return compilePolicySet(text);
+  } catch (err) {
+    if (err instanceof PolicySetError) throw new InvalidPolicyError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * The tenant's Cedar policies (`/v1/admin/policies`; the admin.manage policy guards all of
+ * /v1/admin). A set is validated against the schema before it is activated or shadowed; an
+ * invalid one is a 422 that changes nothing. A shadow set is evaluated beside the active one and
+ * its decisions are recorded and logged, never enforced.
+ */
+export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPolicyRoutesOptions): Promise<void> {
+  const { policies, idempotency, principalOf } = options;
+  const lockoutCheck = new Authorizer();
+  const api = app.withTypeProvider<ZodTypeProvider>();
+
+  const current = async (tenantId: string) => {
+    const sets = await policies.forTenant(tenantId);
+    return {
+      active: { ...view(sets.active), isDefault: sets.isDefault },
+      shadow: sets.shadow ? view(sets.shadow) : null,
+      schema: SCHEMA_TEXT,
+    };
+  };
+
+  api.get(
+    '/v1/admin/policies',
+    { schema: { response: { 200: PoliciesViewSchema, ...errors } } },
+    async (request) => current(principalOf(request).tenantId),
+  );
+
+  api.post(
+    '/v1/admin/policies/validate',
+    { schema: { body: PolicyTextSchema, response: { 200: PolicySetViewSchema, ...errors } } },
+    async (request) => view(compileOr422(request.body.text)),
+  );
+
+  api.put(
+    '/v1/admin/policies/active',
+    { schema: { body: PolicyTextSchema, response: { 200: PoliciesViewSchema, ...errors } } },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (await idempotency.guard(request, reply, principal, false)) return reply;
+      const candidate = compileOr422(request.body.text);
+      // An admin cannot lock every admin out: the new set must still let this admin manage.
+      const self = lockoutCheck.decide({ active: candidate, shadow: null }, principal, 'admin.manage', {
+        type: 'Tenant',
+        id: principal.tenantId,
+      });
+      if (!self.allowed) {
+        throw new InvalidPolicyError(
+          'This policy set would deny you admin.manage, locking you out of the admin API; keep a permit for admins',
+        );
+      }
+      await policies.activate(principal.tenantId, request.body.text);
+      return reply.send(await current(principal.tenantId));
+    },
+  );
+
+  api.delete(
+    '/v1/admin/policies/active',
+    { schema: { response: { 200: PoliciesViewSchema, ...errors } } },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (await idempotency.guard(request, reply, principal, false)) return reply;
+      await policies.resetToDefault(principal.tenantId);
+      return reply.send(await current(principal.tenantId));
+    },
+  );
+
+  api.put(
+    '/v1/admin/policies/shadow',
+    { schema: { body: PolicyTextSchema, response: { 200: PoliciesViewSchema, ...errors } } },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (await idempotency.guard(request, reply, principal, false)) return reply;
+      compileOr422(request.body.text);
+      await policies.setShadow(principal.tenantId, request.body.text);
+      return reply.send(await current(principal.tenantId));
+    },
+  );
+
+  api.delete(
+    '/v1/admin/policies/shadow',
+    { schema: { response: { 200: PoliciesViewSchema, ...errors } } },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (await idempotency.guard(request, reply, principal, false)) return reply;
+      await policies.setShadow(principal.tenantId, null);
+      return reply.send(await current(principal.tenantId));
+    },
+  );
+}
