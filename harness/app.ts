@@ -99,7 +99,16 @@ export async function buildApp(
     security(v1, { deps, rateLimits });
     // Cedar policies decide task creation, reads and cancels, grant mounts and admin access.
     const policies = new PolicyStore(deps.redis);
-    const policy = policyGate ?? new CedarPolicyGate(policies, (msg) => app.log.warn(msg));
+    const policy =
+      policyGate ??
+      new CedarPolicyGate(
+        policies,
+        (msg) => app.log.warn(msg),
+        async (tenantId, userId) => {
+          const user = await deps.identity.getPrincipal(tenantId, 'user', userId);
+          return user && !user.disabled ? user.roles : null;
+        },
+      );
     v1.addHook('preValidation', async (request) => {
       if (!request.routeOptions.url?.startsWith('/v1/admin/')) return;
       const principal = principalOf(request);

@@ -107,7 +107,7 @@ function request(
   context: AuthzContext,
 ): Omit<cedar.StatefulAuthorizationCall, 'preparsedPolicySetId'> {
   const tenant = uid('Tenant', principal.tenantId);
-  const principalUid = uid(principal.kind === 'user' ? 'User' : 'Agent', principal.agentId);
+  const principalUid = uid(principal.kind === 'user' ? 'User' : 'Agent', principal.id);
   const entities: cedar.EntityJson[] = [
     { uid: tenant, attrs: {}, parents: [] },
     {

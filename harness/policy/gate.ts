@@ -24,12 +24,22 @@ export interface PolicyGate {
   ): Promise<Decision>;
 }
 
+/** Roles of a user of the tenant, or null when there is no such enabled user. */
+export type UserRoles = (tenantId: string, userId: string) => Promise<readonly string[] | null>;
+
 export class CedarPolicyGate implements PolicyGate {
   readonly #store: PolicyStore;
   readonly #authorizer: Authorizer;
+  readonly #userRoles: UserRoles;
 
-  constructor(store: PolicyStore, log: (msg: string) => void = () => {}) {
+  /**
+   * `userRoles` serves delegation: a principal acting for a user (RFC 8693 `act`) is allowed
+   * only what the policy allows both the agent and that user (decided twice). Without it, or
+   * for an unknown or disabled user, a delegated request is denied.
+   */
+  constructor(store: PolicyStore, log: (msg: string) => void = () => {}, userRoles: UserRoles = async () => null) {
     this.#store = store;
+    this.#userRoles = userRoles;
     this.#authorizer = new Authorizer({
       onShadowDisagrees: (d) =>
         log(
@@ -47,8 +57,36 @@ export class CedarPolicyGate implements PolicyGate {
     context: AuthzContext = {},
   ): Promise<Decision> {
     const sets = await this.#store.forTenant(principal.tenantId);
-    const decision = this.#authorizer.decide(sets, principal, action, resource, context);
+    let decision = this.#authorizer.decide(sets, principal, action, resource, context);
+    if (principal.actingFor !== undefined) decision = await this.#alsoForUser(decision, sets, principal, action, resource, context);
     if (request) (request.authzDecisions ??= []).push(decision);
     return decision;
+  }
+
+  /** The intersection: the user acted for must be allowed too (same owner: the acting agent). */
+  async #alsoForUser(
+    agentSide: Decision,
+    sets: Parameters<Authorizer['decide']>[0],
+    principal: Principal,
+    action: AuthzAction,
+    resource: AuthzResource,
+    context: AuthzContext,
+  ): Promise<Decision> {
+    const userId = principal.actingFor as string;
+    const roles = await this.#userRoles(principal.tenantId, userId);
+    if (roles === null) {
+      return { ...agentSide, allowed: false, errors: [...agentSide.errors, `user ${userId} acted for is unknown or disabled`] };
+    }
+    const user: Principal = { tenantId: principal.tenantId, agentId: principal.agentId, kind: 'user', id: userId, roles };
+    const userSide = this.#authorizer.decide(sets, user, action, resource, context);
+    return {
+      ...agentSide,
+      allowed: agentSide.allowed && userSide.allowed,
+      policyIds: [...new Set([...agentSide.policyIds, ...userSide.policyIds])],
+      errors: [...agentSide.errors, ...userSide.errors],
+      ...(agentSide.shadow && userSide.shadow
+        ? { shadow: { ...agentSide.shadow, allowed: agentSide.shadow.allowed && userSide.shadow.allowed } }
+        : {}),
+    };
   }
 }
