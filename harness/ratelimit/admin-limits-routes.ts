@@ -3,7 +3,6 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.ts';
 import type { Idempotency } from '../plugins/idempotency.ts';
-import { ForbiddenError } from '../problems.ts';
 import { ProblemSchema } from '../schemas/tasks.ts';
 import { QuotaOverridesSchema } from './overrides-store.ts';
 import type { RateLimits } from './rate-limits.ts';
@@ -31,15 +30,9 @@ const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema };
 export async function adminLimitsRoutes(app: FastifyInstance, options: AdminLimitsRoutesOptions): Promise<void> {
   const { rateLimits, idempotency } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const admin = (request: FastifyRequest): Principal => {
-    const principal = options.principalOf(request);
-    if (!principal.roles.includes('admin')) throw new ForbiddenError('This route needs the admin role');
-    return principal;
-  };
-  // Before body validation, so a non-admin learns nothing about the expected body.
-  app.addHook('preValidation', async (request) => {
-    admin(request);
-  });
+  // Who may use these routes is the `admin.manage` policy, decided for all of /v1/admin in app.ts
+  // (before body validation, so a non-admin learns nothing about the expected body).
+  const admin = (request: FastifyRequest): Principal => options.principalOf(request);
 
   api.get('/v1/admin/limits', { schema: { response: { 200: LimitsViewSchema, ...errors } } }, async (request) => ({
     defaults: rateLimits.defaults,

@@ -5,7 +5,7 @@ import type { Principal } from '../auth/principal.ts';
 import { GrantNameSchema, GrantSchema, type Grant, type GrantStore } from '../grants/grant-store.ts';
 import { checkGrantHostPath } from '../grants/host-path.ts';
 import type { Idempotency } from '../plugins/idempotency.ts';
-import { ForbiddenError, InvalidRequestError, NotFoundError } from '../problems.ts';
+import { InvalidRequestError, NotFoundError } from '../problems.ts';
 import { ProblemSchema } from '../schemas/tasks.ts';
 
 export interface AdminGrantRoutesOptions {
@@ -31,15 +31,9 @@ const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404
 export async function adminGrantRoutes(app: FastifyInstance, options: AdminGrantRoutesOptions): Promise<void> {
   const { grants, grantRoots, idempotency } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const admin = (request: FastifyRequest): Principal => {
-    const principal = options.principalOf(request);
-    if (!principal.roles.includes('admin')) throw new ForbiddenError('This route needs the admin role');
-    return principal;
-  };
-  // Runs before body validation so a non-admin learns nothing about the expected body.
-  app.addHook('preValidation', async (request) => {
-    admin(request);
-  });
+  // Who may use these routes is the `admin.manage` policy, decided for all of /v1/admin in app.ts
+  // (before body validation, so a non-admin learns nothing about the expected body).
+  const admin = (request: FastifyRequest): Principal => options.principalOf(request);
 
   api.put(
     '/v1/admin/grants/:name',

@@ -78,7 +78,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
         return d.allowed;
       });
       let task = await tasks.create(principal, request.body, mounts);
-      if (request.body.wait) task = await tasks.waitForEnd(principal, task.id, request.body.wait * 1000);
+      if (request.body.wait) task = await tasks.waitForEnd(principal, task.id, request.body.wait * 1000, true);
       return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(toTaskView(task));
     },
   );

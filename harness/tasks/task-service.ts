@@ -122,8 +122,12 @@ export class TaskService {
     return task;
   }
 
-  /** Resolves when the task is terminal or `waitMs` passed, with the task as it is then. */
-  async waitForEnd(principal: Principal, taskId: string, waitMs: number): Promise<TaskRecord> {
+  /**
+   * Resolves when the task is terminal or `waitMs` passed, with the task as it is then.
+   * `justCreated`: the task was created by this very request, whose answer is the task anyway
+   * (as without `wait`), so no read decision is needed.
+   */
+  async waitForEnd(principal: Principal, taskId: string, waitMs: number, justCreated = false): Promise<TaskRecord> {
     const deadline = Date.now() + waitMs;
     let wake: () => void = () => {};
     const unsubscribe = this.#notifier.subscribe(taskId, () => wake());
@@ -132,7 +136,7 @@ export class TaskService {
         // Subscribed before reading, so an event between the read and the wait is not lost.
         const changed = new Promise<void>((resolve) => (wake = resolve));
         // Access is decided once; later reads are of the same task for the same request.
-        const task = first ? await this.get(principal, taskId) : await this.#store.get(taskId);
+        const task = first && !justCreated ? await this.get(principal, taskId) : await this.#store.get(taskId);
         if (!task) throw new NotFoundError(`Task ${taskId} not found`);
         const left = deadline - Date.now();
         if (isTerminal(task.status) || left <= 0) return task;
