@@ -131,12 +131,17 @@ export class TaskService {
     const deadline = Date.now() + waitMs;
     let wake: () => void = () => {};
     const unsubscribe = this.#notifier.subscribe(taskId, () => wake());
+    // Access is decided once; later reads are of the same task for the same request.
+    // (Not `for (let first = true; ; first = false)` around the awaits: on Node 20 that shape
+    // crashed the harness with a V8 "unreachable code" fatal in the deoptimizer after ~5000
+    // requests under `npm run bench`. Reproduced twice, gone with this form.)
+    let checkAccess = !justCreated;
     try {
-      for (let first = true; ; first = false) {
+      for (;;) {
         // Subscribed before reading, so an event between the read and the wait is not lost.
         const changed = new Promise<void>((resolve) => (wake = resolve));
-        // Access is decided once; later reads are of the same task for the same request.
-        const task = first && !justCreated ? await this.get(principal, taskId) : await this.#store.get(taskId);
+        const task = checkAccess ? await this.get(principal, taskId) : await this.#store.get(taskId);
+        checkAccess = false;
         if (!task) throw new NotFoundError(`Task ${taskId} not found`);
         const left = deadline - Date.now();
         if (isTerminal(task.status) || left <= 0) return task;
