@@ -24,6 +24,11 @@ export function cedarBench(warmup = 1000, samples = 5000): CedarBenchResult {
     [agent, 'tasks.cancel', { type: 'Task', id: 't2', ownerId: 'bob', runtime: 'python' }, {}],
     [agent, 'grants.mount', { type: 'Grant', id: 'data', mode: 'ro', allowedAgents: ['alice', 'bob'] }, { mode: 'rw' }],
     [admin, 'admin.manage', { type: 'Tenant', id: 'acme' }, {}],
+    // Capability calls (input as tags): no permit in the shipped set, and the approval question.
+    [agent, 'capabilities.invoke', { type: 'Capability', id: 'http.fetch', risk: 'low', input: { url: 'https://example.com/' } },
+      { capability: 'http.fetch' }],
+    [agent, 'capabilities.requireApproval', { type: 'Capability', id: 'email.send', risk: 'high', input: { to: 'a@b.c', n: 1 } },
+      { capability: 'email.send' }],
   ];
   const all: number[] = [];
   const per = new Map<string, number[]>();
@@ -34,7 +39,9 @@ export function cedarBench(warmup = 1000, samples = 5000): CedarBenchResult {
     const ms = performance.now() - t0;
     if (i < warmup) continue;
     all.push(ms);
-    per.set(action, [...(per.get(action) ?? []), ms]);
+    const list = per.get(action) ?? [];
+    list.push(ms);
+    per.set(action, list);
   }
   return { decision: summarize(all), perAction: Object.fromEntries([...per].map(([a, v]) => [a, summarize(v)])) };
 }

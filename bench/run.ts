@@ -365,7 +365,7 @@ async function main(): Promise<void> {
     table(
       ['measure', 'p50', 'p99', 'n', 'note'],
       [
-        ['Cedar decision (cedar-wasm from Node)', ...p(cedar.decision), cedar.decision.n, 'shipped set; mix of 5 actions'],
+        ['Cedar decision (cedar-wasm from Node)', ...p(cedar.decision), cedar.decision.n, 'shipped set; mix of 7 actions'],
         ['harness with the security path', ...p(security.withSecurity), security.withSecurity.n, 'the service as shipped'],
         ['harness without it (bench-only assembly)', ...p(security.withoutSecurity), security.withoutSecurity.n, 'bench/harness-without-security.ts'],
         ['added at p50', fmtMs(security.addedP50), '', '', `target < ${TARGET_SECURITY_ADDED_MS}: ${security.addedP50 < TARGET_SECURITY_ADDED_MS ? 'PASS' : 'MISS'}; ${security.errors} errors`],

@@ -126,8 +126,8 @@ export async function buildApp(
       containerQueue: deps.containerQueue,
       store: deps.store,
       notifier: deps.notifier,
-      access: async (principal, action, task) =>
-        (await policy.decide(null, principal, action, {
+      access: async (principal, action, task, request) =>
+        (await policy.decide(request ?? null, principal, action, {
           type: 'Task', id: task.id, ownerId: task.agentId, runtime: task.runtime,
         })).allowed,
     });

@@ -99,7 +99,7 @@ export function registerProblemHandler(app: FastifyInstance, problemBaseUrl: str
     }
     // @fastify/error upper-cases codes (NOT_FOUND); ours are lower snake case.
     const ownCode = error.code?.toLowerCase();
-    if (isProblemCode(ownCode)) return send(request, reply, ownCode, error.message);
+    if (isProblemCode(ownCode)) return send(request, reply, ownCode, error.message, problemExtensionsOf(error));
     const mapped = FASTIFY_CODES[error.code ?? ''];
     if (mapped) return send(request, reply, mapped, error.message);
     if (error instanceof SyntaxError || (error.statusCode === 400 && !isResponseSerializationError(error))) {
@@ -108,6 +108,17 @@ export function registerProblemHandler(app: FastifyInstance, problemBaseUrl: str
     request.log.error({ err: error, url: request.url, method: request.method }, 'unhandled error');
     return send(request, reply, 'internal', 'An unexpected error occurred; it has been logged.');
   });
+}
+
+/**
+ * Extension members (RFC 9457 §3.2) a harness error carries in `problemExtensions`, e.g. the
+ * per-policy `errors` of invalid_policy. Only a plain object, and never the standard members.
+ */
+function problemExtensionsOf(error: FastifyError): Record<string, unknown> {
+  const ext = (error as { problemExtensions?: unknown }).problemExtensions;
+  if (typeof ext !== 'object' || ext === null || Array.isArray(ext)) return {};
+  const reserved = new Set(['type', 'title', 'status', 'detail', 'instance', 'code']);
+  return Object.fromEntries(Object.entries(ext).filter(([name]) => !reserved.has(name)));
 }
 
 /** Escapes one JSON Pointer reference token (RFC 6901 §3). */

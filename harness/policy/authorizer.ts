@@ -8,18 +8,37 @@
  * decision names the policies that determined it and the hash of the set that made it, for the
  * audit log. A tenant may run a candidate set in shadow mode: it is evaluated beside the active
  * one and its decision recorded, never enforced.
+ *
+ * `capabilities.requireApproval` is asked like any other action, but its "allow" means "a human
+ * must approve this invocation", so it fails safe the other way: a failure, an evaluation error
+ * or an exception makes it allowed (approval required), never silently skipped.
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { Principal } from '../auth/principal.ts';
 import { SCHEMA_TEXT, type PolicySet } from './policy-set.ts';
 
-export type AuthzAction = 'tasks.create' | 'tasks.read' | 'tasks.cancel' | 'grants.mount' | 'admin.manage';
+export type AuthzAction =
+  | 'tasks.create'
+  | 'tasks.read'
+  | 'tasks.cancel'
+  | 'grants.mount'
+  | 'admin.manage'
+  | 'capabilities.invoke'
+  | 'capabilities.requireApproval';
+
+/** The action whose "allow" asks for a human (fails towards allow: see the module comment). */
+export const REQUIRE_APPROVAL: AuthzAction = 'capabilities.requireApproval';
 
 export type AuthzResource =
   | { type: 'Runtime'; id: string }
   | { type: 'Task'; id: string; ownerId: string; runtime: string }
   | { type: 'Grant'; id: string; mode: 'ro' | 'rw'; allowedAgents: readonly string[] }
-  | { type: 'Tenant'; id: string };
+  | { type: 'Tenant'; id: string }
+  /**
+   * `input`: the invocation's top-level fields, passed to Cedar as tags of the capability
+   * (strings verbatim, anything else as its JSON text).
+   */
+  | { type: 'Capability'; id: string; risk: string; input?: Readonly<Record<string, unknown>> };
 
 export type AuthzContext = Record<string, string | number | boolean>;
 
@@ -60,22 +79,30 @@ export class Authorizer {
     resource: AuthzResource,
     context: AuthzContext = {},
   ): Decision {
-    const call = request(principal, action, resource, context);
+    let call: Call | Error;
+    try {
+      call = request(principal, action, resource, context);
+    } catch (err) {
+      call = err instanceof Error ? err : new Error(String(err));
+    }
     const decision: Decision = {
       action,
       resource: `${resource.type}::${resource.id}`,
-      ...this.#verdict(sets.active, call),
+      ...this.#verdict(sets.active, action, call),
     };
     if (sets.shadow) {
-      decision.shadow = this.#verdict(sets.shadow, call);
+      decision.shadow = this.#verdict(sets.shadow, action, call);
       if (decision.shadow.allowed !== decision.allowed) this.#onShadowDisagrees(decision);
     }
     return decision;
   }
 
-  #verdict(set: PolicySet, call: Omit<cedar.StatefulAuthorizationCall, 'preparsedPolicySetId'>): Verdict {
-    const deny = (errors: string[]): Verdict => ({ allowed: false, policyIds: [], errors, policySetHash: set.hash });
+  #verdict(set: PolicySet, action: AuthzAction, call: Call | Error): Verdict {
+    // Fail closed: a deny, except for the approval question, where failing safe means asking.
+    const failSafe = action === REQUIRE_APPROVAL;
+    const deny = (errors: string[]): Verdict => ({ allowed: failSafe, policyIds: [], errors, policySetHash: set.hash });
     try {
+      if (call instanceof Error) throw call;
       if (!this.#prepared.has(set.hash)) {
         const parsed = cedar.preparsePolicySet(set.hash, { staticPolicies: { ...set.policies } });
         if (parsed.type === 'failure') return deny(parsed.errors.map((e) => e.message));
@@ -86,7 +113,7 @@ export class Authorizer {
       const { decision, diagnostics } = answer.response;
       const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);
       return {
-        allowed: decision === 'allow' && errors.length === 0,
+        allowed: failSafe ? decision === 'allow' || errors.length > 0 : decision === 'allow' && errors.length === 0,
         policyIds: diagnostics.reason,
         errors,
         policySetHash: set.hash,
@@ -97,6 +124,8 @@ export class Authorizer {
   }
 }
 
+type Call = Omit<cedar.StatefulAuthorizationCall, 'preparsedPolicySetId'>;
+
 const uid = (type: string, id: string) => ({ type: `${NS}::${type}`, id });
 
 /** The Cedar request and its entities: the principal, its tenant, and the resource. */
@@ -105,7 +134,7 @@ function request(
   action: AuthzAction,
   resource: AuthzResource,
   context: AuthzContext,
-): Omit<cedar.StatefulAuthorizationCall, 'preparsedPolicySetId'> {
+): Call {
   const tenant = uid('Tenant', principal.tenantId);
   const principalUid = uid(principal.kind === 'user' ? 'User' : 'Agent', principal.id);
   const entities: cedar.EntityJson[] = [
@@ -130,6 +159,9 @@ function request(
     case 'Tenant':
       if (resource.id !== principal.tenantId) entities.push({ uid: resourceUid, attrs: {}, parents: [] });
       break;
+    case 'Capability':
+      entities.push({ uid: resourceUid, attrs: { risk: resource.risk }, parents: [tenant], tags: inputTags(resource.input) });
+      break;
   }
   return {
     principal: principalUid,
@@ -140,4 +172,14 @@ function request(
     preparsedSchemaName: SCHEMA_NAME,
     validateRequest: true,
   };
+}
+
+/** A capability invocation's input as Cedar tags: strings verbatim, other values as JSON text. */
+function inputTags(input: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const [name, value] of Object.entries(input ?? {})) {
+    if (value === undefined) continue;
+    tags[name] = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  }
+  return tags;
 }

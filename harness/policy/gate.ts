@@ -4,7 +4,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
-import { Authorizer, type AuthzAction, type AuthzContext, type AuthzResource, type Decision } from './authorizer.ts';
+import { Authorizer, REQUIRE_APPROVAL, type AuthzAction, type AuthzContext, type AuthzResource, type Decision } from './authorizer.ts';
 import type { PolicyStore } from './policy-store.ts';
 
 declare module 'fastify' {
@@ -63,7 +63,11 @@ export class CedarPolicyGate implements PolicyGate {
     return decision;
   }
 
-  /** The intersection: the user acted for must be allowed too (same owner: the acting agent). */
+  /**
+   * The intersection: the user acted for must be allowed too (same owner: the acting agent).
+   * For capabilities.requireApproval, whose "allow" asks for a human, it is the union instead:
+   * approval is needed if either side needs it (and an unknown user means it is needed).
+   */
   async #alsoForUser(
     agentSide: Decision,
     sets: Parameters<Authorizer['decide']>[0],
@@ -74,18 +78,20 @@ export class CedarPolicyGate implements PolicyGate {
   ): Promise<Decision> {
     const userId = principal.actingFor as string;
     const roles = await this.#userRoles(principal.tenantId, userId);
+    const approval = action === REQUIRE_APPROVAL;
     if (roles === null) {
-      return { ...agentSide, allowed: false, errors: [...agentSide.errors, `user ${userId} acted for is unknown or disabled`] };
+      return { ...agentSide, allowed: approval, errors: [...agentSide.errors, `user ${userId} acted for is unknown or disabled`] };
     }
+    const both = (a: boolean, b: boolean) => (approval ? a || b : a && b);
     const user: Principal = { tenantId: principal.tenantId, agentId: principal.agentId, kind: 'user', id: userId, roles };
     const userSide = this.#authorizer.decide(sets, user, action, resource, context);
     return {
       ...agentSide,
-      allowed: agentSide.allowed && userSide.allowed,
+      allowed: both(agentSide.allowed, userSide.allowed),
       policyIds: [...new Set([...agentSide.policyIds, ...userSide.policyIds])],
       errors: [...agentSide.errors, ...userSide.errors],
       ...(agentSide.shadow && userSide.shadow
-        ? { shadow: { ...agentSide.shadow, allowed: agentSide.shadow.allowed && userSide.shadow.allowed } }
+        ? { shadow: { ...agentSide.shadow, allowed: both(agentSide.shadow.allowed, userSide.shadow.allowed) } }
         : {}),
     };
   }

@@ -28,6 +28,11 @@ const PolicySetViewSchema = z.strictObject({
 const PoliciesViewSchema = z.strictObject({
   active: PolicySetViewSchema.extend({ isDefault: z.boolean() }),
   shadow: PolicySetViewSchema.nullable(),
+  /** Bumped by every change of the active or shadow set (0: never changed). */
+  version: z.number().int(),
+  /** The last change: when, and by whom (`<kind>:<id>`). */
+  changedAt: z.string().optional(),
+  changedBy: z.string().optional(),
   /** The Cedar schema policies are validated against. */
   schema: z.string(),
 });
@@ -35,11 +40,21 @@ const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 422
 
 const view = (set: PolicySet) => ({ text: set.text, hash: set.hash, policyIds: Object.keys(set.policies) });
 
+/**
+ * The set, or 422 invalid_policy: `detail` names each problem, and the `errors` extension lists
+ * them one by one (`{ detail, policyId? }`), the policy named by its `@id` when known.
+ */
 function compileOr422(text: string): PolicySet {
   try {
     return compilePolicySet(text);
   } catch (err) {
-    if (err instanceof PolicySetError) throw new InvalidPolicyError(err.message);
+    if (err instanceof PolicySetError) {
+      throw Object.assign(new InvalidPolicyError(err.message), {
+        problemExtensions: {
+          errors: err.problems.map((p) => ({ detail: p.message, ...(p.policyId ? { policyId: p.policyId } : {}) })),
+        },
+      });
+    }
     throw err;
   }
 }
@@ -60,6 +75,9 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
     return {
       active: { ...view(sets.active), isDefault: sets.isDefault },
       shadow: sets.shadow ? view(sets.shadow) : null,
+      version: sets.version,
+      ...(sets.changedAt ? { changedAt: sets.changedAt } : {}),
+      ...(sets.changedBy ? { changedBy: sets.changedBy } : {}),
       schema: SCHEMA_TEXT,
     };
   };
@@ -93,7 +111,7 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
           'This policy set would deny you admin.manage, locking you out of the admin API; keep a permit for admins',
         );
       }
-      await policies.activate(principal.tenantId, request.body.text);
+      await policies.activate(principal.tenantId, request.body.text, principal);
       return reply.send(await current(principal.tenantId));
     },
   );
@@ -104,7 +122,7 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
     async (request, reply) => {
       const principal = principalOf(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
-      await policies.resetToDefault(principal.tenantId);
+      await policies.resetToDefault(principal.tenantId, principal);
       return reply.send(await current(principal.tenantId));
     },
   );
@@ -116,7 +134,7 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
       const principal = principalOf(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
       compileOr422(request.body.text);
-      await policies.setShadow(principal.tenantId, request.body.text);
+      await policies.setShadow(principal.tenantId, request.body.text, principal);
       return reply.send(await current(principal.tenantId));
     },
   );
@@ -127,7 +145,7 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
     async (request, reply) => {
       const principal = principalOf(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
-      await policies.setShadow(principal.tenantId, null);
+      await policies.setShadow(principal.tenantId, null, principal);
       return reply.send(await current(principal.tenantId));
     },
   );

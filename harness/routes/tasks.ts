@@ -78,7 +78,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
         return d.allowed;
       });
       let task = await tasks.create(principal, request.body, mounts);
-      if (request.body.wait) task = await tasks.waitForEnd(principal, task.id, request.body.wait * 1000, true);
+      if (request.body.wait) task = await tasks.waitForEnd(principal, task.id, request.body.wait * 1000, true, request);
       return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(toTaskView(task));
     },
   );
@@ -95,7 +95,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
   api.get(
     '/v1/tasks/:id',
     { schema: { params: TaskParamsSchema, response: { 200: TaskViewSchema, ...errorResponses } } },
-    async (request) => toTaskView(await tasks.get(principalOf(request), request.params.id)),
+    async (request) => toTaskView(await tasks.get(principalOf(request), request.params.id, 'tasks.read', request)),
   );
 
   api.delete(
@@ -103,7 +103,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     { schema: { params: TaskParamsSchema, response: { 200: TaskViewSchema, ...errorResponses } } },
     async (request, reply) => {
       if (await claim(request, reply, false)) return reply;
-      return reply.send(toTaskView(await tasks.cancel(principalOf(request), request.params.id)));
+      return reply.send(toTaskView(await tasks.cancel(principalOf(request), request.params.id, undefined, request)));
     },
   );
 
@@ -116,7 +116,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
       },
     },
     async (request, reply) => {
-      const task = await tasks.get(principalOf(request), request.params.id);
+      const task = await tasks.get(principalOf(request), request.params.id, 'tasks.read', request);
       const path = request.params['*'];
       const listed = task.result?.files?.some((f) => f.path === path);
       const content = listed ? await store.readOutputFile(task.id, path) : null;
@@ -140,7 +140,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
       },
     },
     async (request, reply) => {
-      const task = await tasks.get(principalOf(request), request.params.id);
+      const task = await tasks.get(principalOf(request), request.params.id, 'tasks.read', request);
       let lastId = request.headers['last-event-id'] ?? '-';
       // Server-Sent Events: written straight to the socket, ended after the terminal status.
       reply.hijack();

@@ -5,6 +5,7 @@ import type { JobPayload } from '../../protocol/job.ts';
 import { redisChannels } from '../../protocol/redis-keys.ts';
 import { backendOf, isTerminal, type Limits, type ResolvedMount, type TaskStatus } from '../../protocol/task.ts';
 import type { TaskRecord, TaskStore } from '../../protocol/task-store.ts';
+import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
 import { InvalidRequestError, NotFoundError } from '../problems.ts';
@@ -16,6 +17,8 @@ export type TaskAccess = (
   principal: Principal,
   action: 'tasks.read' | 'tasks.cancel',
   task: TaskRecord,
+  /** The HTTP request the decision is for (it records the decision), if any. */
+  request?: FastifyRequest,
 ) => Promise<boolean>;
 
 /** Without a policy: only the task's own agent. */
@@ -114,9 +117,14 @@ export class TaskService {
    * The task, or 404: for another tenant's task (checked first, never by policy) and for one the
    * policy does not let the caller read or cancel — exactly like an unknown id (no oracle).
    */
-  async get(principal: Principal, taskId: string, action: 'tasks.read' | 'tasks.cancel' = 'tasks.read'): Promise<TaskRecord> {
+  async get(
+    principal: Principal,
+    taskId: string,
+    action: 'tasks.read' | 'tasks.cancel' = 'tasks.read',
+    request?: FastifyRequest,
+  ): Promise<TaskRecord> {
     const task = await this.#store.get(taskId);
-    if (!task || task.tenantId !== principal.tenantId || !(await this.#access(principal, action, task))) {
+    if (!task || task.tenantId !== principal.tenantId || !(await this.#access(principal, action, task, request))) {
       throw new NotFoundError(`Task ${taskId} not found`);
     }
     return task;
@@ -127,7 +135,13 @@ export class TaskService {
    * `justCreated`: the task was created by this very request, whose answer is the task anyway
    * (as without `wait`), so no read decision is needed.
    */
-  async waitForEnd(principal: Principal, taskId: string, waitMs: number, justCreated = false): Promise<TaskRecord> {
+  async waitForEnd(
+    principal: Principal,
+    taskId: string,
+    waitMs: number,
+    justCreated = false,
+    request?: FastifyRequest,
+  ): Promise<TaskRecord> {
     const deadline = Date.now() + waitMs;
     let wake: () => void = () => {};
     const unsubscribe = this.#notifier.subscribe(taskId, () => wake());
@@ -140,7 +154,7 @@ export class TaskService {
       for (;;) {
         // Subscribed before reading, so an event between the read and the wait is not lost.
         const changed = new Promise<void>((resolve) => (wake = resolve));
-        const task = checkAccess ? await this.get(principal, taskId) : await this.#store.get(taskId);
+        const task = checkAccess ? await this.get(principal, taskId, 'tasks.read', request) : await this.#store.get(taskId);
         checkAccess = false;
         if (!task) throw new NotFoundError(`Task ${taskId} not found`);
         const left = deadline - Date.now();
@@ -184,8 +198,13 @@ export class TaskService {
    * Cancels a task: a queued one never starts, a running one is stopped by its runner, a
    * finished one is returned unchanged.
    */
-  async cancel(principal: Principal, taskId: string, reason = 'Cancelled by the agent'): Promise<TaskRecord> {
-    const task = await this.get(principal, taskId, 'tasks.cancel');
+  async cancel(
+    principal: Principal,
+    taskId: string,
+    reason = 'Cancelled by the agent',
+    request?: FastifyRequest,
+  ): Promise<TaskRecord> {
+    const task = await this.get(principal, taskId, 'tasks.cancel', request);
     if (isTerminal(task.status)) return task;
     const cancelled = await this.#store.transition(
       taskId,
@@ -200,7 +219,9 @@ export class TaskService {
       const queue = backendOf(task.runtime) === 'isolate' ? this.#queue : this.#containerQueue;
       await queue.remove(taskId).catch(() => 0);
     }
-    return this.get(principal, taskId);
+    // The answer is the task as cancelled: no second (read) decision, which a policy allowing
+    // cancels but not reads would turn into a 404 after the cancel took effect.
+    return (await this.#store.get(taskId)) ?? task;
   }
 }
 

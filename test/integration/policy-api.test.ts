@@ -73,10 +73,21 @@ describe('admin policy API', () => {
     assert.equal(validate.statusCode, 422);
     assert.equal(validate.json().code, 'invalid_policy');
     assert.match(validate.json().detail, /typo/);
+    const listed = validate.json().errors as { detail: string; policyId?: string }[];
+    assert.ok(listed.length >= 1, 'the problems are listed in the errors extension');
+    for (const e of listed) {
+      assert.equal(e.policyId, 'typo');
+      assert.match(e.detail, /ownr/);
+    }
+    const unparsable = await policies('POST', '/validate', '@id("x") permit (principal, action');
+    assert.equal(unparsable.statusCode, 422);
+    assert.ok(unparsable.json().errors.length >= 1);
+    assert.equal(unparsable.json().errors[0].policyId, undefined, 'a parse error belongs to no policy');
     for (const url of ['/active', '/shadow']) assert.equal((await policies('PUT', url, bad)).statusCode, 422);
     const after = (await policies('GET', '')).json();
     assert.equal(after.active.isDefault, true);
     assert.equal(after.shadow, null);
+    assert.equal(after.version, 0, 'a refused set is no change');
   });
 
   test('a set that would lock the admin out of the admin API is refused', async () => {
@@ -104,10 +115,14 @@ describe('enforcement', () => {
   });
 
   test('an activated set is enforced at once: runtimes refused with 403, tenant-wide reads allowed', async () => {
+    const before = (await policies('GET', '')).json() as { version: number };
     const put = await policies('PUT', '/active', JS_ONLY_TENANT_WIDE);
     assert.equal(put.statusCode, 200);
     assert.equal(put.json().active.isDefault, false);
     assert.deepEqual(put.json().active.policyIds, ['js-only', 'tenant-wide-reads', 'own-cancels', 'admins']);
+    assert.equal(put.json().version, before.version + 1, 'every change bumps the version');
+    assert.match(put.json().changedBy, /^(user|agent):/);
+    assert.ok(!Number.isNaN(Date.parse(put.json().changedAt)));
 
     const py = await createTask(KEYS.ann, 'python');
     assert.equal(py.statusCode, 403);

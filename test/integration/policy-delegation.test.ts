@@ -6,6 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import type { Principal } from '../../harness/auth/principal.ts';
+import { CedarPolicyGate } from '../../harness/policy/gate.ts';
+import { PolicyStore } from '../../harness/policy/policy-store.ts';
 import { bearer, createPrincipalWithKey, createTenant, mintToken, type TenantFixture } from '../helpers/identity.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
@@ -49,5 +52,46 @@ describe('delegation is the intersection of what the policy allows the agent and
     assert.equal(res.statusCode, 403, res.body);
     assert.equal(res.json().code, 'forbidden');
     assert.equal((await submit(agentKey)).statusCode, 201, 'the same agent on its own is allowed');
+  });
+});
+
+describe('delegated capability calls (the gate on real Redis, a made-up tenant)', () => {
+  const TENANT = `deleg-${randomUUID().slice(0, 8)}`;
+  // Agents may fetch; users only if they are members; interns' calls need approval.
+  const SET = `
+    @id("agents-fetch") permit (principal is Airlock::Agent, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"http.fetch");
+    @id("members-fetch") permit (principal is Airlock::User, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"http.fetch") when { principal.roles.contains("member") };
+    @id("interns-ask") permit (principal is Airlock::User, action == Airlock::Action::"capabilities.requireApproval", resource) when { principal.roles.contains("intern") };`;
+  const roles: Record<string, string[]> = { mia: ['member'], ian: ['member', 'intern'], gus: [] };
+  let gate: CedarPolicyGate;
+
+  before(async () => {
+    const store = new PolicyStore(stack.deps.redis);
+    await store.activate(TENANT, SET, { kind: 'user', id: 'test' });
+    gate = new CedarPolicyGate(store, () => {}, async (_tenant, userId) => roles[userId] ?? null);
+  });
+  after(async () => {
+    await stack.deps.redis.del(`airlock:policies:{${TENANT}}`);
+  });
+
+  const actingFor = (user?: string): Principal => ({
+    tenantId: TENANT, agentId: 'agt_a', id: 'agt_a', kind: 'agent', roles: [], ...(user ? { actingFor: user } : {}),
+  });
+  const fetch = { type: 'Capability', id: 'http.fetch', risk: 'low', input: { url: 'https://example.com/' } } as const;
+  const ask = async (action: 'capabilities.invoke' | 'capabilities.requireApproval', user?: string) =>
+    (await gate.decide(null, actingFor(user), action, fetch, { capability: 'http.fetch' })).allowed;
+
+  test('invoke is the intersection: a member may, a user without the role may not (the agent alone may)', async () => {
+    assert.equal(await ask('capabilities.invoke'), true);
+    assert.equal(await ask('capabilities.invoke', 'mia'), true);
+    assert.equal(await ask('capabilities.invoke', 'gus'), false);
+    assert.equal(await ask('capabilities.invoke', 'nobody'), false, 'unknown user: deny');
+  });
+
+  test('requireApproval is the union: needed if the user side needs it, or the user is unknown', async () => {
+    assert.equal(await ask('capabilities.requireApproval'), false, 'the agent alone: no approval');
+    assert.equal(await ask('capabilities.requireApproval', 'mia'), false);
+    assert.equal(await ask('capabilities.requireApproval', 'ian'), true, 'the intern side asks for approval');
+    assert.equal(await ask('capabilities.requireApproval', 'nobody'), true, 'unknown user: approval required');
   });
 });
