@@ -146,9 +146,10 @@ export class TaskService {
     let wake: () => void = () => {};
     const unsubscribe = this.#notifier.subscribe(taskId, () => wake());
     // Access is decided once; later reads are of the same task for the same request.
-    // (Not `for (let first = true; ; first = false)` around the awaits: on Node 20 that shape
-    // crashed the harness with a V8 "unreachable code" fatal in the deoptimizer after ~5000
-    // requests under `npm run bench`. Reproduced twice, gone with this form.)
+    // KNOWN BUG (open): under `npm run bench`'s sustained load the harness can die with a V8
+    // "unreachable code" fatal in Deoptimizer::DoComputeBuiltinContinuation (Node 20). It first
+    // showed with a `for (let first = true; ; first = false)` loop here; this form made a smaller
+    // reproduction pass, but the full bench still crashes — the trigger is elsewhere too.
     let checkAccess = !justCreated;
     try {
       for (;;) {
