@@ -24,7 +24,7 @@ export const ConfigSchema = z
     /** Tenant of the bootstrap admin. */
     AIRLOCK_ADMIN_TENANT: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('dev'),
     /**
-     * Ed25519 private key that signs task tokens: PKCS8 PEM (`-----BEGIN PRIVATE KEY-----`) or a
+     * Ed25519 private key that signs task tokens: PKCS8 PEM or a
      * JWK (`{"kty":"OKP","crv":"Ed25519",...}`). Unset = a key is generated at start (logged
      * warning): tokens then stop verifying on restart and differ between harness instances.
      */
