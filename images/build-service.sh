@@ -19,6 +19,8 @@
 # dependency tree, sources), so an image whose hash tag exists is not rebuilt: a second run is a
 # no-op of about a second. Editing sources rebuilds only step 4 (a few seconds). compose uses the
 # `:local` tags (re-pointed on every run); the test pins the `<hash>` tags printed at the end.
+# The base recipe (build_base_image), apt source detection, lock and build helpers are shared
+# with images/build.sh in images/lib.sh.
 #
 #   bash images/build-service.sh              build what is missing, print the resolved tags
 #   bash images/build-service.sh --force      rebuild the service images (e.g. for Debian updates)
@@ -38,20 +40,18 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+LOG_NAME=service-images
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
 SVC=$HERE/service
-SUITE=${AIRLOCK_DEBIAN_SUITE:-bookworm}
-UPDATES=${AIRLOCK_IMAGES_UPDATES:-1}
-CACHE=${AIRLOCK_IMAGES_CACHE:-/var/cache/airlock-images}
 # Installed with apt in the chroot (not debootstrap --include) so that policy-rc.d is in place
 # first: the package must not try to start a redis-server inside the build chroot.
-SERVICE_PACKAGES=(redis-server)
+SERVICE_PACKAGES=redis-server
 STABLE_TAG=local
 # Project files that make up the app layer (besides node_modules).
 APP_FILES=(package.json tsconfig.json)
 APP_DIRS=(harness runner protocol)
-export DOCKER_BUILDKIT=0 DEBIAN_FRONTEND=noninteractive LC_ALL=C
 
-FORCE=0
 PRUNE=0
 SANDBOX=1
 PRINT_ENV=0
@@ -61,18 +61,12 @@ for arg in "$@"; do
     --prune) PRUNE=1 ;;
     --no-sandbox) SANDBOX=0 ;;
     --print-env) PRINT_ENV=1 ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) usage_text; exit 0 ;;
     *) echo "usage: $0 [--force] [--prune] [--no-sandbox] [--print-env]" >&2; exit 2 ;;
   esac
 done
 
-T0=$EPOCHREALTIME
-say() { printf '[service-images %6.2fs] %s\n' "$(awk -v a="$EPOCHREALTIME" -v b="$T0" 'BEGIN { print a - b }')" "$*" >&2; }
-die() { echo "[service-images] ERROR: $*" >&2; exit 1; }
-sha() { sha256sum | cut -c1-12; }
-
-command -v docker >/dev/null || die "docker CLI missing; run: bash scripts/ensure-docker.sh"
-timeout 20 docker info >/dev/null 2>&1 || die "Docker engine not answering; run: bash scripts/ensure-docker.sh"
+require_docker
 
 # --- 0. sandbox images ---------------------------------------------------------------------------
 # First, and outside our lock: build.sh takes the same lock itself.
@@ -83,40 +77,7 @@ if [ "$SANDBOX" = 1 ]; then
 fi
 
 # --- inputs ----------------------------------------------------------------------------------------
-# Same mirror detection as images/build.sh (copied: build.sh is a program, not a library).
-apt_uris() {
-  local suite=$1 f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-    [ -f "$f" ] || continue
-    sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" |
-      awk -v s="$suite" '$1 == "deb" { for (i = 4; i <= NF; i++) if ($3 == s && $i == "main") { print $2; break } }'
-  done
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk -v s="$suite" '
-      function flush() {
-        if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " s " ") && (" " comps " ") ~ / main / && enabled != "no")
-          { n = split(uris, u, " "); for (i = 1; i <= n; i++) print u[i] }
-        types = suites = comps = uris = ""; enabled = "yes"
-      }
-      BEGIN { enabled = "yes" }
-      /^[ \t]*#/ { next }
-      /^[ \t]*$/ { flush(); next }
-      { key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^ +/, "")
-        if (key == "types") types = $0; else if (key == "suites") suites = $0
-        else if (key == "components") comps = $0; else if (key == "uris") uris = $0
-        else if (key == "enabled") enabled = tolower($0) }
-      END { flush() }' "$f"
-  done
-}
-
-MIRROR=${AIRLOCK_DEBIAN_MIRROR:-$(apt_uris "$SUITE" | head -n1)}
-[ -n "$MIRROR" ] || die "no apt source for suite '$SUITE' (component main) in /etc/apt/sources.list*; set AIRLOCK_DEBIAN_MIRROR"
-SECURITY=""
-if [ "$UPDATES" = 1 ]; then
-  SECURITY=${AIRLOCK_DEBIAN_SECURITY-$(apt_uris "$SUITE-security" | head -n1)}
-  [ -n "$SECURITY" ] || say "WARNING: no source for $SUITE-security found; the images get no security updates"
-fi
+resolve_apt_sources
 
 NODE_BIN=${AIRLOCK_NODE_BIN:-$(command -v node || true)}
 [ -n "$NODE_BIN" ] || die "no node on PATH; set AIRLOCK_NODE_BIN"
@@ -127,68 +88,9 @@ NODE_VERSION=$("$NODE_BIN" -p 'process.version') || die "$NODE_BIN does not run"
 [ -f "$ROOT/node_modules/.package-lock.json" ] || die "no node_modules in $ROOT; run: npm ci"
 [ -f "$ROOT/node_modules/isolated-vm/package.json" ] || die "node_modules lacks isolated-vm; run: npm ci"
 
-# --- 1. base rootfs --------------------------------------------------------------------------------
-# The body of this function is part of the base hash (declare -f), so editing the recipe
-# rebuilds the base while edits elsewhere in this script do not.
-build_base() {
-  [ "$(id -u)" -eq 0 ] || die "building the base image needs root (debootstrap/chroot)"
-  command -v debootstrap >/dev/null || die "debootstrap missing; run: bash scripts/ensure-docker.sh"
-  local root="$CACHE/service-rootfs-$BASE_HASH" log="$CACHE/logs/service-base-$BASE_HASH.log"
-  rm -rf "$root"
-  say "debootstrap --variant=minbase $SUITE from $MIRROR (log: $log)"
-  if ! debootstrap --variant=minbase --cache-dir="$CACHE/debs" "$SUITE" "$root" "$MIRROR" >"$log" 2>&1 </dev/null; then
-    tail -n 20 "$log" >&2
-    die "debootstrap failed; see $log"
-  fi
-
-  say "apt-get install ${SERVICE_PACKAGES[*]}${SECURITY:+ with $SUITE-updates and $SUITE-security} (chroot)"
-  {
-    echo "deb $MIRROR $SUITE main"
-    if [ "$UPDATES" = 1 ]; then
-      echo "deb $MIRROR $SUITE-updates main"
-      [ -z "$SECURITY" ] || echo "deb $SECURITY $SUITE-security main"
-    fi
-  } >"$root/etc/apt/sources.list"
-  # No service may start inside the chroot while packages are configured.
-  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
-  chmod 755 "$root/usr/sbin/policy-rc.d"
-  local chroot_env=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C)
-  if ! { chroot "$root" "${chroot_env[@]}" apt-get -q update &&
-    chroot "$root" "${chroot_env[@]}" apt-get -q -y -o Dpkg::Options::=--force-confold upgrade &&
-    chroot "$root" "${chroot_env[@]}" apt-get -q -y --no-install-recommends install "${SERVICE_PACKAGES[@]}"; } >>"$log" 2>&1 </dev/null; then
-    tail -n 20 "$log" >&2
-    die "apt-get in the rootfs failed; see $log"
-  fi
-  echo "deb $MIRROR $SUITE main" >"$root/etc/apt/sources.list"
-  rm -f "$root/usr/sbin/policy-rc.d"
-
-  say "trimming the rootfs"
-  (
-    cd "$root"
-    rm -f etc/resolv.conf etc/hostname etc/machine-id var/lib/dbus/machine-id
-    rm -rf var/lib/apt/lists/* var/cache/apt/* var/cache/debconf/*-old var/lib/dpkg/*-old \
-      usr/share/man/* usr/share/info/* usr/share/locale/* usr/share/lintian tmp/* var/tmp/*
-    find var/log -type f -delete
-    find usr/share/doc -mindepth 1 ! -type d ! -name copyright -delete
-    find usr/share/doc -mindepth 1 -type d -empty -delete
-    # No setuid/setgid programs; the services also run with no-new-privileges.
-    find . -xdev -type f -perm /6000 -exec chmod ug-s {} +
-  )
-
-  say "docker import airlock-service-base:$BASE_HASH ($(du -sh "$root" | cut -f1))"
-  tar --numeric-owner -C "$root" -c . |
-    docker import \
-      --change "LABEL airlock.service-base-hash=$BASE_HASH airlock.suite=$SUITE" \
-      --message "debootstrap minbase $SUITE + ${SERVICE_PACKAGES[*]} from $MIRROR" \
-      - "airlock-service-base:$BASE_HASH" >/dev/null
-  rm -rf "$root"
-}
-
 # --- hashes ----------------------------------------------------------------------------------------
-BASE_HASH=$({
-  declare -f build_base
-  echo "suite=$SUITE mirror=$MIRROR security=$SECURITY updates=$UPDATES packages=${SERVICE_PACKAGES[*]}"
-} | sha)
+# One base for both images: debootstrap minbase + redis-server (images/lib.sh build_base_image).
+BASE_HASH=$(base_hash "" "$SERVICE_PACKAGES")
 REDIS_HASH=$({
   echo "base=$BASE_HASH"
   sha256sum <"$SVC/Dockerfile.redis"
@@ -226,53 +128,37 @@ APP_HASH=$({
   app_files | (cd "$ROOT" && xargs -0 sha256sum)
 } | sha)
 
-image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
-image_id() { docker image inspect --format '{{.Id}}' "$1"; }
-
-mkdir -p "$CACHE/debs" "$CACHE/logs"
 # The same lock as images/build.sh: one image build at a time on this host (and the .deb cache
 # is shared).
-exec 9>"$CACHE/build.lock"
-flock -w 900 9 || die "another image build holds $CACHE/build.lock for >15 min"
+take_lock
 
-CTX=""
-cleanup() { [ -z "$CTX" ] || rm -rf "$CTX"; }
-trap cleanup EXIT
-
-# docker build with --network none from the context $CTX; $1 = tag, $2 = log name, rest = args.
-build() {
-  local tag=$1 log="$CACHE/logs/$2.log"
-  shift 2
-  say "docker build $tag"
-  if ! docker build --network none --force-rm --no-cache "$@" -t "$tag" "$CTX" >"$log" 2>&1 </dev/null; then
-    tail -n 30 "$log" >&2
-    die "docker build of $tag failed; see $log"
-  fi
-}
-
-need() { [ "$FORCE" = 1 ] || ! image_exists "$1"; }
 built=0
 
-# The base is needed only for the images built directly on it.
+# --- 1. base rootfs --------------------------------------------------------------------------------
+# Needed only for the images built directly on it.
 if need "airlock-redis:$REDIS_HASH" || need "airlock-service-deps:$DEPS_HASH"; then
-  if need "airlock-service-base:$BASE_HASH"; then build_base; else say "airlock-service-base:$BASE_HASH exists"; fi
+  if need "airlock-service-base:$BASE_HASH"; then
+    build_base_image airlock-service-base "$BASE_HASH" airlock.service-base-hash "" "$SERVICE_PACKAGES"
+  else
+    say "airlock-service-base:$BASE_HASH exists"
+  fi
   BASE_ID=$(image_id "airlock-service-base:$BASE_HASH")
 fi
 
 # --- 2. redis ----------------------------------------------------------------------------------------
 if need "airlock-redis:$REDIS_HASH"; then
-  CTX=$(mktemp -d "$CACHE/ctx-XXXXXX")
+  new_ctx
   cp "$SVC/Dockerfile.redis" "$CTX/Dockerfile"
-  build "airlock-redis:$REDIS_HASH" "redis-$REDIS_HASH" --build-arg "BASE_IMAGE=$BASE_ID" \
+  docker_build "airlock-redis:$REDIS_HASH" "redis-$REDIS_HASH" --build-arg "BASE_IMAGE=$BASE_ID" \
     --label "airlock.inputs-hash=$REDIS_HASH" --label "airlock.service-base-hash=$BASE_HASH"
-  cleanup; CTX=""
+  drop_ctx
   built=1
 fi
 
 # --- 3. node + node_modules --------------------------------------------------------------------------
 if need "airlock-service-deps:$DEPS_HASH"; then
   command -v npm >/dev/null || die "npm missing (needed to prune dev dependencies)"
-  CTX=$(mktemp -d "$CACHE/ctx-XXXXXX")
+  new_ctx
   cp "$SVC/Dockerfile.deps" "$CTX/Dockerfile"
   cp "$NODE_BIN" "$CTX/node"
   mkdir "$CTX/prune"
@@ -289,24 +175,24 @@ if need "airlock-service-deps:$DEPS_HASH"; then
   # Readable by the non-root service user whatever the host's umask was.
   chmod -R a+rX,go-w "$CTX/node_modules"
   chmod 755 "$CTX/node"
-  build "airlock-service-deps:$DEPS_HASH" "deps-$DEPS_HASH" --build-arg "BASE_IMAGE=$BASE_ID" \
+  docker_build "airlock-service-deps:$DEPS_HASH" "deps-$DEPS_HASH" --build-arg "BASE_IMAGE=$BASE_ID" \
     --label "airlock.inputs-hash=$DEPS_HASH" --label "airlock.service-base-hash=$BASE_HASH"
-  cleanup; CTX=""
+  drop_ctx
   built=1
 fi
 
 # --- 4. app ------------------------------------------------------------------------------------------
 if need "airlock-service:$APP_HASH"; then
-  CTX=$(mktemp -d "$CACHE/ctx-XXXXXX")
+  new_ctx
   cp "$SVC/Dockerfile.app" "$CTX/Dockerfile"
   mkdir "$CTX/app"
   app_files | (cd "$ROOT" && xargs -0 cp --parents -t "$CTX/app")
   chmod -R a+rX,go-w "$CTX/app"
-  build "airlock-service:$APP_HASH" "app-$APP_HASH" \
+  docker_build "airlock-service:$APP_HASH" "app-$APP_HASH" \
     --build-arg "DEPS_IMAGE=$(image_id "airlock-service-deps:$DEPS_HASH")" \
     --label "airlock.inputs-hash=$APP_HASH" --label "airlock.service-base-hash=$BASE_HASH" \
     --label "airlock.node-version=$NODE_VERSION"
-  cleanup; CTX=""
+  drop_ctx
   # Smoke test: the native addon loads in this Node inside the image, and tsx resolves.
   say "smoke test: isolated-vm and tsx in airlock-service:$APP_HASH"
   if ! docker run --rm --network none --read-only --tmpfs /tmp --label airlock.build=1 \
@@ -328,12 +214,9 @@ docker tag "airlock-redis:$REDIS_HASH" "airlock-redis:$STABLE_TAG"
 docker tag "airlock-service:$APP_HASH" "airlock-service:$STABLE_TAG"
 
 if [ "$PRUNE" = 1 ]; then
-  keep=" airlock-service-base:$BASE_HASH airlock-redis:$REDIS_HASH airlock-redis:$STABLE_TAG"
-  keep+=" airlock-service-deps:$DEPS_HASH airlock-service:$APP_HASH airlock-service:$STABLE_TAG "
-  for ref in $(docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '^airlock-(service-base|service-deps|service|redis):'); do
-    case "$keep" in *" $ref "*) ;; *) say "pruning $ref"; docker image rm "$ref" >/dev/null || true ;; esac
-  done
-  docker image prune -f --filter label=airlock.service-base-hash >/dev/null || true
+  prune_images '^airlock-(service-base|service-deps|service|redis):' airlock.service-base-hash \
+    "airlock-service-base:$BASE_HASH" "airlock-redis:$REDIS_HASH" "airlock-redis:$STABLE_TAG" \
+    "airlock-service-deps:$DEPS_HASH" "airlock-service:$APP_HASH" "airlock-service:$STABLE_TAG"
 fi
 
 for ref in "airlock-redis:$REDIS_HASH" "airlock-service:$APP_HASH"; do
