@@ -2,6 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import type Docker from 'dockerode';
 import type { JobPayload } from '../../protocol/job.ts';
 import type { ExecuteResult } from '../../protocol/task.ts';
+import { stagingGuard } from '../grants/staging-guard.ts';
+import type { TaskMounts } from '../grants/task-mounts.ts';
 import { ContainerPool } from './container-pool.ts';
 import { classifyOutcome } from './container-outcome.ts';
 import { runSession, type SessionOutcome } from './container-session.ts';
@@ -12,13 +14,7 @@ import {
   type ContainerLimits,
 } from './docker-config.ts';
 import { pingEngine, readCgroupUsage, removeOrphans, resolveImages } from './docker-engine.ts';
-import {
-  applyGrants,
-  discardGrants,
-  prepareGrants,
-  stagingGuard,
-  type PreparedGrants,
-} from './grant-mounts.ts';
+import { grantBinds, grantError, prepareGrants } from './grant-mounts.ts';
 import { buildRequest, isContainerRuntime, type ContainerRuntime } from './supervisor-protocol.ts';
 import type { ExecuteSink, RunnerBackend } from './types.ts';
 
@@ -180,9 +176,10 @@ export class DockerBackend implements RunnerBackend {
         ...ctx,
         ...(run.state ? { state: run.state } : {}),
       });
-      if (result.status !== 'succeeded' || grants.staged.length === 0) return result;
+      if (result.status !== 'succeeded' || !grants.hasStaged) return result;
       // The container is gone (removed in #run): nothing can change the copies any more.
-      const g = await applyGrants(grants);
+      // A refusal is a result; an I/O error throws (infrastructure).
+      const g = await grants.apply();
       const withChanges = { ...result.result, changes: g.changes };
       return g.ok
         ? { ...result, result: withChanges }
@@ -190,19 +187,19 @@ export class DockerBackend implements RunnerBackend {
             ...result,
             status: 'failed',
             result: withChanges,
-            error: { code: g.code, message: g.message },
+            error: grantError(g),
           };
     } finally {
       // Failed, timed out, cancelled or applied: the private copies go; the real dirs were
       // touched only by apply().
-      await discardGrants(grants);
+      await grants.discard();
     }
   }
 
   async #run(
     job: JobPayload,
     limits: ContainerLimits,
-    grants: PreparedGrants,
+    grants: TaskMounts,
     signal: AbortSignal,
     sink: ExecuteSink,
     poolable: boolean,
@@ -216,7 +213,7 @@ export class DockerBackend implements RunnerBackend {
           image: this.#images[rt],
           cmd: SUPERVISOR_CMD,
           runnerId: this.#o.runnerId,
-          hostConfig: buildHostConfig(limits, grants.binds),
+          hostConfig: buildHostConfig(limits, grantBinds(grants)),
         }),
       ));
     this.#counts[warm ? 'warm' : 'cold']++;
@@ -233,7 +230,7 @@ export class DockerBackend implements RunnerBackend {
         maxFrameBytes: Math.ceil((limits.outMb * MiB * 4) / 3) + MiB,
         signal,
         sink,
-        ...(grants.staged.length
+        ...(grants.hasStaged
           ? { guard: stagingGuard(this.#o.stagingRoot, this.#o.stagingMinFreeMb * MiB) }
           : {}),
         usageBeforeKill: () => readCgroupUsage(container.id),
@@ -254,7 +251,7 @@ export class DockerBackend implements RunnerBackend {
       // One task per container: always removed, whatever happened (force = SIGKILL if still up).
       // Removal takes 200-400 ms on overlay2, so the result does not wait for it — except with a
       // staged grant mounted: then no process may be left to write to the copy diff() reads.
-      if (grants.staged.length > 0) {
+      if (grants.hasStaged) {
         this.#active.delete(container.id);
         await this.#remove(container);
         if (warm) this.#pool.replenish(rt);

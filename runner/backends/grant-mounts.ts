@@ -1,122 +1,58 @@
 /**
- * Grants (job.mounts) for container tasks, on top of runner/grants:
- * - `ro`: the real directory, bind-mounted read-only, after `scanGrant` refused anything but
- *   plain files and directories (a hard link would expose a file outside the grant; a symlink
+ * How container tasks use grants (runner/grants/task-mounts.ts does the work): the options a bind
+ * mount needs, the binds themselves, and how a refused grant is reported.
+ * - `ro`: the real directory, bind-mounted read-only, after a scan refused anything but plain
+ *   files and directories (the kernel would reach a hard-linked file outside the grant; a symlink
  *   only resolves inside the container's own fs, but host tooling may follow it later).
- * - `rw`: never the real directory. A private copy (`stage`, owned by the sandbox uid) is mounted;
- *   after a successful run the changes are diffed and applied, otherwise the copy is discarded and
- *   the real directory is untouched. The copy lives on the host disk, so a guard watches the
- *   staging filesystem while the task runs (a sandbox could otherwise fill the runner's disk
- *   long before `diff` sees the grant's byte cap).
+ * - `rw`: never the real directory. A private copy owned by the sandbox uid is mounted; after a
+ *   successful run its changes are applied, otherwise it is discarded. While the task runs a
+ *   staging guard (runner/grants/staging-guard.ts) watches the disk the copy lives on.
  */
-import { statfs } from 'node:fs/promises';
 import type { ErrorCode } from '../../protocol/errors.ts';
-import type { FileChange, ResolvedMount } from '../../protocol/task.ts';
-import { GrantPathError } from '../grants/errors.ts';
-import { scanGrant } from '../grants/scan.ts';
-import { apply, diff, discard, stage, type StagedGrant } from '../grants/staging.ts';
+import type { ResolvedMount } from '../../protocol/task.ts';
+import { TaskMounts, type ApplyOutcome } from '../grants/task-mounts.ts';
 import { SANDBOX_GID, SANDBOX_UID, type BindMount } from './docker-config.ts';
 
-export interface PreparedGrants {
-  binds: BindMount[];
-  staged: StagedGrant[];
-}
-
 /**
- * Checks ro grants and stages rw ones. Throws (an infrastructure fault: the grant as configured
- * cannot be used — e.g. `special_file` for a planted symlink) after undoing what it staged.
+ * Checks ro grants and stages rw ones for a container. Throws (an infrastructure fault: the grant
+ * as configured cannot be used — e.g. `special_file` for a planted symlink) after cleaning up.
  */
-export async function prepareGrants(
+export function prepareGrants(
   mounts: readonly ResolvedMount[],
   stagingRoot: string,
-): Promise<PreparedGrants> {
-  const prepared: PreparedGrants = { binds: [], staged: [] };
-  try {
-    for (const m of mounts) {
-      if (m.mode === 'ro') {
-        await scanGrant(m.hostPath, { hash: false });
-        prepared.binds.push({ source: m.hostPath, target: m.path, readOnly: true });
-      } else {
-        const staged = await stage(
-          { grant: m.grant, hostPath: m.hostPath, maxBytes: m.maxBytes },
-          stagingRoot,
-          {
-            owner: { uid: SANDBOX_UID, gid: SANDBOX_GID },
-          },
-        );
-        prepared.staged.push(staged);
-        prepared.binds.push({ source: staged.dir, target: m.path, readOnly: false });
-      }
-    }
-    return prepared;
-  } catch (err) {
-    await discardGrants(prepared);
-    throw err;
-  }
+): Promise<TaskMounts> {
+  return TaskMounts.prepare(mounts, {
+    stagingRoot,
+    // The non-root sandbox user must be able to write to its bind-mounted copy.
+    owner: { uid: SANDBOX_UID, gid: SANDBOX_GID },
+    // The container gets the real ro directory, not a no-follow fs bridge.
+    checkReadOnly: true,
+  });
 }
 
-export type GrantOutcome =
-  | { ok: true; changes: FileChange[] }
-  | { ok: false; code: ErrorCode; message: string; changes: FileChange[] };
+/** The bind mounts of a task's grants, in the order the job listed them. */
+export function grantBinds(grants: TaskMounts): BindMount[] {
+  return grants.list.map((m) => ({
+    source: m.root,
+    target: m.mount.path,
+    readOnly: m.mount.mode === 'ro',
+  }));
+}
 
 /**
- * After a successful run, with the container already removed (nothing can write to the copies
- * any more): diffs every staged grant first — so a refused one stops all of them before anything
- * is written — then applies each. `apply` takes the per-grant lock itself (the lock is not
- * re-entrant, so it is not taken here too); it re-checks the real tree before writing.
- * Faults of the code (a link or FIFO left in the grant, over its byte cap) are results;
- * I/O errors throw.
+ * How a container task reports a refused grant: by name, and whether anything was applied. A
+ * refusal at diff is the code's doing (a link left in the copy, past the byte cap) and nothing
+ * was applied; one at apply means the real grant changed on the host under us.
  */
-export async function applyGrants(p: PreparedGrants): Promise<GrantOutcome> {
-  const planned: [StagedGrant, FileChange[]][] = [];
-  for (const staged of p.staged) {
-    try {
-      planned.push([staged, await diff(staged)]);
-    } catch (err) {
-      if (!(err instanceof GrantPathError)) throw err;
-      const code: ErrorCode = err.code === 'quota_exceeded' ? 'disk_limit' : 'runtime_error';
-      return {
-        ok: false,
-        code,
-        message: `Grant "${staged.grant}": ${err.message}; nothing was applied`,
-        changes: [],
-      };
-    }
+export function grantError(g: Extract<ApplyOutcome, { ok: false }>): {
+  code: ErrorCode;
+  message: string;
+} {
+  if (g.phase === 'diff') {
+    return {
+      code: g.error.code === 'quota_exceeded' ? 'disk_limit' : 'runtime_error',
+      message: `Grant "${g.grant}": ${g.error.message}; nothing was applied`,
+    };
   }
-  const changes: FileChange[] = [];
-  for (const [staged, list] of planned) {
-    try {
-      changes.push(...(await apply(staged, list)));
-    } catch (err) {
-      if (!(err instanceof GrantPathError)) throw err;
-      // The real grant changed under us (e.g. a link planted on the host): this grant stays as
-      // it was; grants applied before it keep their changes, listed in `changes`.
-      return {
-        ok: false,
-        code: 'internal',
-        message: `Grant "${staged.grant}" was not updated: ${err.message}`,
-        changes,
-      };
-    }
-  }
-  return { ok: true, changes };
-}
-
-/** Removes every staged copy. Never throws (the copies are private; leftovers are only disk). */
-export async function discardGrants(p: PreparedGrants): Promise<void> {
-  await Promise.all(p.staged.map((s) => discard(s).catch(() => undefined)));
-}
-
-/** A run guard: stop the task when the staging filesystem has less than `minFreeBytes` left. */
-export function stagingGuard(stagingRoot: string, minFreeBytes: number) {
-  return {
-    intervalMs: 250,
-    check: async (): Promise<string | null> => {
-      const st = await statfs(stagingRoot);
-      const free = st.bavail * st.bsize;
-      return free < minFreeBytes
-        ? `A writable grant grew too large: the staging disk has ${Math.floor(free / 1048576)} MiB left`
-        : null;
-    },
-  };
+  return { code: 'internal', message: `Grant "${g.grant}" was not updated: ${g.error.message}` };
 }

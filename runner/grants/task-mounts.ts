@@ -3,6 +3,7 @@ import type { TaskError } from '../../protocol/errors.ts';
 import type { FileChange, ResolvedMount } from '../../protocol/task.ts';
 import type { Owner } from './dir-handle.ts';
 import { GrantPathError } from './errors.ts';
+import { scanGrant } from './scan.ts';
 import { apply, diff, discard, stage, type StagedGrant } from './staging.ts';
 
 /** One mount of a task, ready to hand to a sandbox. */
@@ -14,13 +15,44 @@ export interface PreparedMount {
   staged: StagedGrant | null;
 }
 
+export interface TaskMountsOptions {
+  /** Directory for the private copies of rw grants (created 0700 if missing). */
+  stagingRoot: string;
+  /** Owner of the staged copies (the container's sandbox user). @defaultValue the runner's uid */
+  owner?: Owner;
+  /**
+   * Scan each ro grant first and refuse (`special_file`) one holding a symlink, hard link or
+   * special file. Needed when the sandbox is handed the real directory (a container bind mount):
+   * the kernel then reaches a hard-linked file outside the grant, and host tooling may later
+   * follow a symlink. Not needed when every access goes through the no-follow `fs` bridge
+   * (isolates), which refuses such entries one access at a time. @defaultValue false
+   */
+  checkReadOnly?: boolean;
+}
+
+/** The isolate backend's summary of {@link TaskMounts.finish}: a failure is a task error. */
 export type MountOutcome = { ok: true; changes: FileChange[] } | { ok: false; error: TaskError };
 
 /**
+ * The detailed result of {@link TaskMounts.apply}. A refusal says where it stopped: at `diff`
+ * (nothing was applied), or at `apply` of `grant` (grants applied before it keep their changes,
+ * listed in `changes`; that grant is left as it was).
+ */
+export type ApplyOutcome =
+  | { ok: true; changes: FileChange[] }
+  | {
+      ok: false;
+      phase: 'diff' | 'apply';
+      grant: string;
+      error: GrantPathError;
+      changes: FileChange[];
+    };
+
+/**
  * The grants of one task, shared by both backends: `ro` grants are used in place, `rw` grants
- * are staged (copied) first. `finish(true)` applies the staged changes to the real grants and
- * lists them; `finish(false)` (failed, timed out, cancelled) discards them, leaving the real
- * directories byte-for-byte untouched. Always call `finish` exactly once.
+ * are staged (copied) first. After a successful run {@link apply} writes the staged changes to
+ * the real grants; {@link discard} always removes the copies, so a failed, timed-out or cancelled
+ * task leaves the real directories byte-for-byte untouched. {@link finish} does both in one call.
  */
 export class TaskMounts {
   readonly list: readonly PreparedMount[];
@@ -29,10 +61,13 @@ export class TaskMounts {
     this.list = list;
   }
 
-  /** Stages rw grants. Throws `GrantPathError` (e.g. a symlink in the grant) after cleaning up. */
+  /**
+   * Checks ro grants (with `checkReadOnly`) and stages rw ones. Throws `GrantPathError` (e.g. a
+   * symlink in the grant: the grant as configured cannot be used) after removing what it staged.
+   */
   static async prepare(
     mounts: readonly ResolvedMount[],
-    options: { stagingRoot: string; owner?: Owner },
+    options: TaskMountsOptions,
   ): Promise<TaskMounts> {
     const prepared: PreparedMount[] = [];
     if (mounts.some((m) => m.mode === 'rw')) {
@@ -42,47 +77,98 @@ export class TaskMounts {
     try {
       for (const mount of mounts) {
         if (mount.mode === 'ro') {
+          if (options.checkReadOnly) await scanGrant(mount.hostPath, { hash: false });
           prepared.push({ mount, root: mount.hostPath, staged: null });
           continue;
         }
-        const staged = await stage(mount, options.stagingRoot, options.owner ? { owner: options.owner } : {});
+        const owner = options.owner ? { owner: options.owner } : {};
+        const staged = await stage(mount, options.stagingRoot, owner);
         prepared.push({ mount, root: staged.dir, staged });
       }
     } catch (err) {
-      await new TaskMounts(prepared).finish(false);
+      await new TaskMounts(prepared).discard();
       throw err;
     }
     return new TaskMounts(prepared);
   }
 
+  /** Whether any grant is staged: only then can the task change a real directory. */
+  get hasStaged(): boolean {
+    return this.list.some((m) => m.staged);
+  }
+
+  /**
+   * Applies the staged changes to the real grants. Call only once the sandbox is gone, so nothing
+   * can write to the copies while they are read. Every grant is diffed before any is applied, so
+   * a refused one (a link or FIFO left in the copy, over its byte cap) applies nothing. staging's
+   * `apply()` takes the per-grant lock itself (it is not re-entrant, so it is not taken here too)
+   * and re-checks the real tree before writing. Refusals are results; I/O errors throw.
+   */
+  async apply(): Promise<ApplyOutcome> {
+    const planned: [StagedGrant, FileChange[]][] = [];
+    for (const staged of this.#staged()) {
+      try {
+        planned.push([staged, await diff(staged)]);
+      } catch (err) {
+        if (!(err instanceof GrantPathError)) throw err;
+        return { ok: false, phase: 'diff', grant: staged.grant, error: err, changes: [] };
+      }
+    }
+    const changes: FileChange[] = [];
+    for (const [staged, list] of planned) {
+      try {
+        changes.push(...(await apply(staged, list)));
+      } catch (err) {
+        if (!(err instanceof GrantPathError)) throw err;
+        // The real grant changed under us (e.g. a link planted on the host).
+        return { ok: false, phase: 'apply', grant: staged.grant, error: err, changes };
+      }
+    }
+    return { ok: true, changes };
+  }
+
+  /**
+   * Removes every staged copy. Idempotent; never throws (the copies are private: leftovers are
+   * only disk).
+   */
+  async discard(): Promise<void> {
+    await Promise.all(this.#staged().map((s) => discard(s).catch(() => undefined)));
+  }
+
+  /**
+   * {@link apply} if the task succeeded, then {@link discard}, as one task error: never throws.
+   * Call exactly once, after the sandbox is gone.
+   */
   async finish(succeeded: boolean): Promise<MountOutcome> {
-    const staged = this.list.flatMap((m) => (m.staged ? [m.staged] : []));
     try {
       if (!succeeded) return { ok: true, changes: [] };
-      // Check every grant's changes before applying any, so one bad grant applies nothing.
-      const planned: [StagedGrant, FileChange[]][] = [];
-      for (const s of staged) planned.push([s, await diff(s)]);
-      const changes: FileChange[] = [];
-      for (const [s, list] of planned) {
-        // apply() takes the grant's lock itself.
-        changes.push(...(await apply(s, list)));
-      }
-      return { ok: true, changes };
-    } catch (err) {
-      return { ok: false, error: mountError(err) };
+      const outcome = await this.apply();
+      return outcome.ok ? outcome : { ok: false, error: mountError(outcome.error) };
+    } catch {
+      return {
+        ok: false,
+        error: { code: 'internal', message: 'Changes to a writable grant could not be applied' },
+      };
     } finally {
-      for (const s of staged) await discard(s).catch(() => {});
+      await this.discard();
     }
+  }
+
+  #staged(): StagedGrant[] {
+    return this.list.flatMap((m) => (m.staged ? [m.staged] : []));
   }
 }
 
-/** How a grant problem found after the run ends the task. */
-function mountError(err: unknown): TaskError {
-  if (err instanceof GrantPathError) {
-    if (err.code === 'quota_exceeded') {
-      return { code: 'disk_limit', message: `A writable grant would exceed its size limit: ${err.message}` };
-    }
-    return { code: 'runtime_error', message: `Changes to a writable grant were not applied: ${err.message}` };
+/** How {@link TaskMounts.finish} reports a refused grant. */
+function mountError(err: GrantPathError): TaskError {
+  if (err.code === 'quota_exceeded') {
+    return {
+      code: 'disk_limit',
+      message: `A writable grant would exceed its size limit: ${err.message}`,
+    };
   }
-  return { code: 'internal', message: 'Changes to a writable grant could not be applied' };
+  return {
+    code: 'runtime_error',
+    message: `Changes to a writable grant were not applied: ${err.message}`,
+  };
 }

@@ -1,5 +1,6 @@
 /**
- * Grant filesystem layer (runner/grants/): path safety, scan, staging, diff, apply, discard.
+ * Grant filesystem layer (runner/grants/): path safety, scan, staging, diff, apply, discard, and
+ * TaskMounts (the grants of one task, as both backends use them) with its staging-disk guard.
  * Real temp directories only, nothing mocked. Every escape attempt has a case; the ones that
  * could write outside assert the outside tree is byte-for-byte (and inode-for-inode) unchanged.
  *
@@ -15,6 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import type { ResolvedMount } from '../../protocol/task.ts';
 import { _setProcFdResolution, usingProcFd } from '../../runner/grants/dir-handle.ts';
 import * as gfs from '../../runner/grants/safe-path.ts';
 import { GrantPathError, type GrantPathErrorCode } from '../../runner/grants/safe-path.ts';
@@ -27,6 +29,8 @@ import {
   withGrantLock,
   type StagedGrant,
 } from '../../runner/grants/staging.ts';
+import { stagingGuard } from '../../runner/grants/staging-guard.ts';
+import { TaskMounts } from '../../runner/grants/task-mounts.ts';
 
 const SECRET = 'TOP SECRET outside the grant\n';
 
@@ -909,6 +913,162 @@ describe('grants fs: races (/proc/self/fd mode only)', () => {
       ['a+', 'a-', 'b+', 'b-'],
     );
     assert.ok(order.indexOf('x-') < order.indexOf('a-'), 'another grant is not blocked');
+  });
+});
+
+describe('TaskMounts: the grants of one task', () => {
+  let fx: Fx;
+  /** A second grant beside fx.grant, so "one grant stops the others" can be shown. */
+  let other: string;
+  beforeEach(() => {
+    _setProcFdResolution(undefined);
+    fx = makeFixture();
+    other = path.join(fx.base, 'other');
+    fs.mkdirSync(other);
+    fs.writeFileSync(path.join(other, 'o.txt'), 'other\n');
+  });
+  afterEach(() => fs.rmSync(fx.base, { recursive: true, force: true }));
+
+  const mountOf = (
+    grant: string,
+    hostPath: string,
+    mode: 'ro' | 'rw',
+    maxBytes = 1e6,
+  ): ResolvedMount => ({ grant, hostPath, path: `/mnt/${grant}`, mode, maxBytes });
+  const rootOf = (m: TaskMounts, i: number) => m.list[i]?.root ?? assert.fail(`no mount ${i}`);
+  const stagingLeft = () => fs.readdirSync(fx.staging);
+  const bothWritable = () =>
+    TaskMounts.prepare([mountOf('docs', fx.grant, 'rw'), mountOf('other', other, 'rw')], {
+      stagingRoot: fx.staging,
+    });
+
+  test('ro grants are used in place; checkReadOnly refuses a link in one up front', async () => {
+    fs.symlinkSync(path.join(fx.outside, 'secret.txt'), path.join(fx.grant, 'leak'));
+    const plain = await TaskMounts.prepare([mountOf('docs', fx.grant, 'ro')], {
+      stagingRoot: fx.staging,
+    });
+    assert.equal(rootOf(plain, 0), fx.grant, 'the fs bridge refuses the link at access time');
+    assert.equal(plain.hasStaged, false);
+    await plain.discard();
+    fs.linkSync(path.join(fx.outside, 'secret.txt'), path.join(other, 'same-inode'));
+    for (const dir of [fx.grant, other]) {
+      await rejectsWith(
+        TaskMounts.prepare([mountOf('docs', dir, 'ro')], {
+          stagingRoot: fx.staging,
+          checkReadOnly: true,
+        }),
+        'special_file',
+        dir,
+      );
+    }
+  });
+
+  test('rw grants are staged for the owner; a failed prepare removes what it staged', async () => {
+    const stagingRoot = path.join(fx.base, 'made-by-prepare');
+    const m = await TaskMounts.prepare(
+      [mountOf('docs', fx.grant, 'rw'), mountOf('other', other, 'ro')],
+      { stagingRoot, owner: { uid: 10001, gid: 10001 } },
+    );
+    assert.equal(fs.statSync(stagingRoot).mode & 0o777, 0o700);
+    assert.equal(path.dirname(rootOf(m, 0)), stagingRoot);
+    assert.equal(fs.statSync(path.join(rootOf(m, 0), 'a.txt')).uid, 10001);
+    assert.equal(rootOf(m, 1), other);
+    assert.equal(m.hasStaged, true);
+    await m.discard();
+    await m.discard(); // idempotent
+    assert.deepEqual(fs.readdirSync(stagingRoot), []);
+
+    fs.symlinkSync(fx.outside, path.join(other, 'leak'));
+    await rejectsWith(
+      TaskMounts.prepare([mountOf('docs', fx.grant, 'rw'), mountOf('other', other, 'rw')], {
+        stagingRoot: fx.staging,
+      }),
+      'special_file',
+    );
+    assert.deepEqual(stagingLeft(), [], 'the first grant was staged, then removed');
+  });
+
+  test('apply: one grant refused at diff applies nothing, in any grant', async () => {
+    const before = await fingerprint(fx.grant);
+    const m = await bothWritable();
+    fs.writeFileSync(path.join(rootOf(m, 0), 'a.txt'), 'changed');
+    fs.symlinkSync('/etc/passwd', path.join(rootOf(m, 1), 'link'));
+    const outcome = await m.apply();
+    assert.ok(!outcome.ok);
+    assert.equal(outcome.phase, 'diff');
+    assert.equal(outcome.grant, 'other');
+    assert.equal(outcome.error.code, 'special_file');
+    assert.deepEqual(outcome.changes, []);
+    assert.deepEqual(await fingerprint(fx.grant), before);
+    await m.discard();
+    assert.deepEqual(stagingLeft(), []);
+  });
+
+  test('apply: a grant changed on the host stops there; grants before it keep their changes', async () => {
+    const before = await fingerprint(fx.outside);
+    const m = await bothWritable();
+    fs.writeFileSync(path.join(rootOf(m, 0), 'a.txt'), 'changed');
+    fs.writeFileSync(path.join(rootOf(m, 1), 'new.txt'), 'pwned');
+    fs.symlinkSync(path.join(fx.outside, 'secret.txt'), path.join(other, 'new.txt'));
+    const outcome = await m.apply();
+    assert.ok(!outcome.ok);
+    assert.equal(outcome.phase, 'apply');
+    assert.equal(outcome.grant, 'other');
+    assert.equal(outcome.error.code, 'path_escape');
+    assert.deepEqual(outcome.changes, [
+      { grant: 'docs', path: 'a.txt', change: 'modified', size: 7, sha256: sha('changed') },
+    ]);
+    assert.equal(fs.readFileSync(path.join(fx.grant, 'a.txt'), 'utf8'), 'changed');
+    assert.deepEqual(await fingerprint(fx.outside), before);
+    await m.discard();
+  });
+
+  test('finish: applies only on success, reports a refusal as a task error, always discards', async () => {
+    const before = await fingerprint(fx.grant);
+    const prepare = (maxBytes?: number) =>
+      TaskMounts.prepare([mountOf('docs', fx.grant, 'rw', maxBytes)], { stagingRoot: fx.staging });
+
+    let m = await prepare();
+    fs.writeFileSync(path.join(rootOf(m, 0), 'a.txt'), 'changed');
+    assert.deepEqual(await m.finish(false), { ok: true, changes: [] });
+    assert.deepEqual(await fingerprint(fx.grant), before);
+    assert.deepEqual(stagingLeft(), []);
+
+    m = await prepare(100);
+    fs.writeFileSync(path.join(rootOf(m, 0), 'big.txt'), 'x'.repeat(200));
+    const over = await m.finish(true);
+    assert.ok(!over.ok);
+    assert.equal(over.error.code, 'disk_limit');
+    assert.match(over.error.message, /would exceed its size limit: quota_exceeded/);
+    assert.deepEqual(await fingerprint(fx.grant), before);
+    assert.deepEqual(stagingLeft(), []);
+
+    m = await prepare();
+    fs.symlinkSync('/etc/passwd', path.join(rootOf(m, 0), 'link'));
+    const linked = await m.finish(true);
+    assert.ok(!linked.ok);
+    assert.equal(linked.error.code, 'runtime_error');
+    assert.match(linked.error.message, /were not applied: special_file/);
+    assert.deepEqual(stagingLeft(), []);
+
+    m = await prepare();
+    fs.writeFileSync(path.join(rootOf(m, 0), 'a.txt'), 'changed');
+    assert.deepEqual(await m.finish(true), {
+      ok: true,
+      changes: [
+        { grant: 'docs', path: 'a.txt', change: 'modified', size: 7, sha256: sha('changed') },
+      ],
+    });
+    assert.deepEqual(stagingLeft(), []);
+  });
+
+  test('stagingGuard stops a task only when the staging disk runs short', async () => {
+    assert.equal(stagingGuard(fx.staging, 0).intervalMs, 250);
+    assert.equal(await stagingGuard(fx.staging, 0).check(), null);
+    assert.match(
+      (await stagingGuard(fx.staging, Number.MAX_SAFE_INTEGER).check()) ?? '',
+      /^A writable grant grew too large: the staging disk has \d+ MiB left$/,
+    );
   });
 });
 
