@@ -152,11 +152,12 @@ export function requireTaskScopes(
 /**
  * The action a route needs from a scoped credential: `null` = none (any authenticated caller),
  * `undefined` = not listed. Unlisted routes are refused to scoped credentials (fail closed): a
- * new route must be added here before task tokens can call it.
+ * new route must be added here before task tokens can call it. HEAD needs what GET needs (it
+ * is the GET without the body, RFC 9110 §9.3.2).
  */
 export function routeAction(method: string, url: string): Action | null | undefined {
   if (url.startsWith('/v1/admin/')) return 'admin';
-  switch (`${method} ${url}`) {
+  switch (`${method === 'HEAD' ? 'GET' : method} ${url}`) {
     case 'POST /v1/tasks':
       return 'tasks:create';
     case 'GET /v1/tasks':

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { TaskStore } from '../../protocol/task-store.ts';
 import type { Principal } from '../auth/principal.ts';
 import { narrow, parseScopes } from '../auth/scopes.ts';
@@ -50,6 +51,12 @@ const errors = {
   404: ProblemSchema,
   409: ProblemSchema,
 };
+
+/**
+ * Body of the routes that take none (disable): absent (null) or `{}`. Any field is refused
+ * (400) as on every other write route (API3 mass assignment), never silently ignored.
+ */
+const NoBodySchema = z.strictObject({}).nullish();
 
 /**
  * Idempotent replays of answers that carried a secret replay it as null: the secret exists only
@@ -236,7 +243,7 @@ export async function adminIdentityRoutes(
 
   api.post(
     '/v1/admin/agents/:id/disable',
-    { schema: { params: AgentParamsSchema, response: { 200: DisabledAgentSchema, ...errors } } },
+    { schema: { params: AgentParamsSchema, body: NoBodySchema, response: { 200: DisabledAgentSchema, ...errors } } },
     async (request, reply) => {
       const principal = admin(request);
       if (await claim(request, reply)) return reply;
@@ -252,7 +259,7 @@ export async function adminIdentityRoutes(
 
   api.post(
     '/v1/admin/users/:id/disable',
-    { schema: { params: UserParamsSchema, response: { 200: UserViewSchema, ...errors } } },
+    { schema: { params: UserParamsSchema, body: NoBodySchema, response: { 200: UserViewSchema, ...errors } } },
     async (request, reply) => {
       const principal = admin(request);
       if (await claim(request, reply)) return reply;

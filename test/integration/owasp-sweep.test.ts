@@ -1,0 +1,839 @@
+/**
+ * OWASP API Top 10 sweep over EVERY route of the real app (Fastify through `inject`, real Redis,
+ * nothing mocked). The route list is read from Fastify's router as the app is built
+ * (helpers/owasp-fixtures.ts `captureRoutes`), and the first test fails unless every route is
+ * classified in SPEC below, so a new route cannot escape the sweep:
+ *
+ * - API1 BOLA: each route with a path parameter, called by tenant B (admin, store agent, config
+ *   agent with the same agent id as A's, member user, task token) on tenant A's object, answers
+ *   exactly what it answers for an unknown id (404 not_found; 403 where B's caller may not use
+ *   the route at all), and changes nothing of A. Collection routes show B only B's objects.
+ *   The same Idempotency-Key used by tenant B never replays tenant A's answer.
+ * - API3 BOPLA / mass assignment: each POST/PUT/PATCH route refuses every field it does not
+ *   declare (tenantId, ownerId, approved, status, id, createdAt, mounts, …) with 400
+ *   invalid_request pointing at the field, and creates nothing. Another tenant's object named
+ *   inside a body is treated exactly like an unknown one.
+ * - API5 BFLA: every /v1/admin route, called by a non-admin of the tenant (agent, member,
+ *   approver, config agent, admin key without the admin scope, task token), is 403 before the
+ *   body is looked at; creating tenants is for the bootstrap admin only.
+ *
+ * No runner: the one finished task (with an output file) is moved along through the real
+ * TaskStore the way the runner does it (helpers/owasp-fixtures.ts `finishTaskWithFile`).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { HTTPMethods, LightMyRequestResponse } from 'fastify';
+import { z } from 'zod';
+import { bearer, createPrincipalWithKey, requestToken } from '../helpers/identity.ts';
+import {
+  captureRoutes,
+  createTenantWithId,
+  finishTaskWithFile,
+  writeTwinAgentsFile,
+  type RegisteredRoute,
+} from '../helpers/owasp-fixtures.ts';
+import { startStack, type Stack } from '../helpers/stack.ts';
+
+const RUN = randomUUID().slice(0, 8);
+const BOOTSTRAP_KEY = `bootstrap-${randomUUID()}`;
+const TENANT_A = `owasp-a-${RUN}`;
+const TENANT_B = `owasp-b-${RUN}`;
+/** A marker only tenant A's data contains (task output, file, rate limit override, policy id). */
+const SECRET_A = `secret-of-a-${RUN}`;
+const LIMIT_A = 987_653;
+const SHADOW_ID_A = `shadow-marker-${RUN}`;
+
+interface Cred {
+  id: string;
+  key: string;
+  keyId: string;
+}
+interface World {
+  tenantId: string;
+  admin: Cred;
+  agent: Cred;
+  member: Cred;
+  approver: Cred;
+  /** A user with the admin role whose key only has scope tasks:read. */
+  scopedAdmin: Cred;
+  /** Config agent `twin`: the same agent id in both tenants. */
+  twinKey: string;
+  token: { jti: string; token: string };
+  userToken: { jti: string; token: string };
+  grantDir: string;
+  /** A grant only this tenant has; both also have one named `common`. */
+  ownGrant: string;
+  /** Tasks of `twin`: A has a queued one and a finished one with an output file; B a queued one. */
+  tasks: string[];
+}
+type Caller = 'admin' | 'agent' | 'twin' | 'member' | 'approver' | 'scopedAdmin' | 'token';
+const keyOf = (w: World, caller: Caller | 'bootstrap'): string =>
+  caller === 'bootstrap'
+    ? BOOTSTRAP_KEY
+    : caller === 'twin'
+      ? w.twinKey
+      : caller === 'token'
+        ? w.token.token
+        : w[caller].key;
+
+let stack: Stack;
+let routes: RegisteredRoute[];
+let A: World;
+let B: World;
+let grantRoot: string;
+
+async function call(
+  method: string,
+  url: string,
+  key: string,
+  payload?: unknown,
+  idempotencyKey: string | null = randomUUID(),
+): Promise<LightMyRequestResponse> {
+  const headers: Record<string, string> = bearer(key);
+  if (idempotencyKey !== null) headers['idempotency-key'] = `"${idempotencyKey}"`;
+  return stack.app.inject({
+    method: method as HTTPMethods,
+    url,
+    headers,
+    ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
+  });
+}
+
+async function ok(res: LightMyRequestResponse | Promise<LightMyRequestResponse>, status = 200) {
+  const r = await res;
+  assert.equal(r.statusCode, status, r.body);
+  return r;
+}
+
+async function buildWorld(tenantId: string, twinKey: string, ownGrant: string): Promise<World> {
+  const admin = await createTenantWithId(stack, BOOTSTRAP_KEY, tenantId);
+  const adminKey = admin.adminKey;
+  const agent = await createPrincipalWithKey(stack, adminKey, 'agent');
+  const member = await createPrincipalWithKey(stack, adminKey, 'user', { roles: ['member'] });
+  const approver = await createPrincipalWithKey(stack, adminKey, 'user', { roles: ['approver'] });
+  const scopedAdmin = await createPrincipalWithKey(stack, adminKey, 'user', { roles: ['admin'] }, { scopes: ['tasks:read'] });
+  const token = (await ok(requestToken(stack, agent.key))).json();
+  const userToken = (await ok(requestToken(stack, member.key, { mayAct: agent.id }))).json();
+  const grantDir = path.join(grantRoot, tenantId);
+  await mkdir(grantDir);
+  for (const name of ['common', ownGrant]) {
+    await ok(
+      call('PUT', `/v1/admin/grants/${name}`, adminKey, { hostPath: grantDir, mode: 'rw', maxBytes: 1_000_000, allowedAgents: ['*'] }),
+      201,
+    );
+  }
+  return {
+    tenantId,
+    admin: { id: admin.adminId, key: adminKey, keyId: admin.adminKeyId },
+    agent,
+    member,
+    approver,
+    scopedAdmin,
+    twinKey,
+    token: { jti: token.jti, token: token.token },
+    userToken: { jti: userToken.jti, token: userToken.token },
+    grantDir,
+    ownGrant,
+    tasks: [],
+  };
+}
+
+before(async () => {
+  grantRoot = await mkdtemp(path.join(tmpdir(), 'airlock-owasp-grants-'));
+  const twins = await writeTwinAgentsFile([TENANT_A, TENANT_B]);
+  const captured = await captureRoutes(() =>
+    startStack({
+      runner: false,
+      harnessEnv: {
+        AIRLOCK_ADMIN_API_KEY: BOOTSTRAP_KEY,
+        AIRLOCK_ADMIN_TENANT: `owasp-boot-${RUN}`,
+        AIRLOCK_AGENTS_FILE: twins.file,
+        GRANT_ROOTS: grantRoot,
+      },
+    }),
+  );
+  stack = captured.result;
+  routes = captured.routes;
+  A = await buildWorld(TENANT_A, twins.keys[TENANT_A]!, `grant-only-a-${RUN}`);
+  B = await buildWorld(TENANT_B, twins.keys[TENANT_B]!, `grant-only-b-${RUN}`);
+
+  // Tenant A: a queued task, a finished one with output and a file, a quota override, a shadow policy.
+  const submit = (w: World) => ok(call('POST', '/v1/tasks', w.twinKey, { runtime: 'javascript', code: '1' }), 201);
+  A.tasks.push((await submit(A)).json().id, (await submit(A)).json().id);
+  await finishTaskWithFile(stack, A.tasks[1]!, `${SECRET_A}\n`, { path: 'report.txt', content: SECRET_A });
+  B.tasks.push((await submit(B)).json().id);
+  await ok(call('PUT', '/v1/admin/limits', A.admin.key, { tenant: { readsPerMin: LIMIT_A } }));
+  await ok(call('PUT', '/v1/admin/policies/shadow', A.admin.key, { text: `@id("${SHADOW_ID_A}") permit (principal, action, resource);` }));
+});
+
+after(async () => {
+  await stack.deps.redis.del(`airlock:policies:{${TENANT_A}}`, `airlock:policies:{${TENANT_B}}`);
+  await stack.close();
+});
+
+/* ------------------------------------------------------------------------------------------ */
+/* The classification of every route. A route the router has and SPEC lacks fails the sweep.  */
+/* ------------------------------------------------------------------------------------------ */
+
+interface BodySpec {
+  /** Who may call the route (the extra fields must be refused for an allowed caller). */
+  caller: Caller | 'bootstrap';
+  /** A valid body; the sweep adds one unknown field at a time. */
+  base: () => Record<string, unknown>;
+  /** Unknown fields nested in legal ones: [body, JSON pointer of the refused field]. */
+  nested?: () => [Record<string, unknown>, string][];
+}
+interface RouteSpec {
+  /** Outside /v1: no authentication, no tenant data. */
+  public?: true;
+  /** Route with a path parameter: B on A's object ≡ B on an unknown id. */
+  object?: {
+    payload?: (w: World) => unknown;
+    /** What the object's own tenant gets (the control that the URL names a real object; default 200). */
+    ownerStatus?: number;
+    /** What B's admin gets, for A's object and for an unknown one alike (default 404). */
+    adminStatus?: number;
+  };
+  /** Tenant collection: which B callers read it, and what exactly B must see. */
+  collection?: { callers: Caller[]; expect: (body: Record<string, unknown>, caller: Caller) => void };
+  body?: BodySpec;
+}
+
+const ids = (body: Record<string, unknown>) => (body['items'] as { id: string }[]).map((i) => i.id).toSorted();
+const POLICY_TEXT = '@id("x") permit (principal, action, resource);';
+const keysBody: BodySpec = { caller: 'admin', base: () => ({ name: 'k' }) };
+const noBody: BodySpec = { caller: 'admin', base: () => ({}) };
+
+const SPEC: Record<string, RouteSpec> = {
+  'GET /healthz': { public: true },
+  'GET /readyz': { public: true },
+
+  'POST /v1/tasks': {
+    body: {
+      caller: 'twin',
+      base: () => ({ runtime: 'python', code: 'print(1)', mounts: [{ grant: 'common', path: '/mnt/c', mode: 'ro' }] }),
+      nested: () => [
+        [{ runtime: 'python', code: '1', mounts: [{ grant: 'common', path: '/mnt/c', mode: 'ro', tenantId: TENANT_B }] }, '/body/mounts/0/tenantId'],
+        [{ runtime: 'python', code: '1', mounts: [{ grant: 'common', path: '/mnt/c', mode: 'ro', hostPath: '/' }] }, '/body/mounts/0/hostPath'],
+        [{ runtime: 'javascript', code: '1', metadata: { userId: 'u', tenantId: TENANT_B } }, '/body/metadata/tenantId'],
+      ],
+    },
+  },
+  'GET /v1/tasks': {
+    collection: {
+      callers: ['admin', 'agent', 'twin', 'member', 'token'],
+      // Only the caller's own tasks: B's twin sees B's twin task, never A's twin tasks.
+      expect: (body, caller) => assert.deepEqual(ids(body), caller === 'twin' ? B.tasks : []),
+    },
+  },
+  'GET /v1/tasks/:id': { object: {} },
+  'DELETE /v1/tasks/:id': { object: {} },
+  'GET /v1/tasks/:id/files/*': { object: {} },
+  'GET /v1/tasks/:id/events': { object: {} },
+
+  'POST /v1/tokens': { body: { caller: 'agent', base: () => ({ scope: 'tasks:read' }) } },
+  'DELETE /v1/tokens/:jti': { object: { ownerStatus: 204 } },
+
+  'POST /v1/admin/tenants': {
+    body: {
+      caller: 'bootstrap',
+      base: () => ({ id: `owasp-new-${RUN}`, name: 'n', admin: { name: 'a' } }),
+      nested: () => [
+        [{ id: `owasp-new-${RUN}`, name: 'n', admin: { name: 'a', roles: ['admin'] } }, '/body/admin/roles'],
+        [{ id: `owasp-new-${RUN}`, name: 'n', admin: { name: 'a', tenantId: TENANT_A } }, '/body/admin/tenantId'],
+      ],
+    },
+  },
+  'GET /v1/admin/agents': {
+    collection: { callers: ['admin'], expect: (body) => assert.deepEqual(ids(body), [B.agent.id]) },
+  },
+  'POST /v1/admin/agents': { body: { caller: 'admin', base: () => ({ name: 'n' }) } },
+  'GET /v1/admin/agents/:id': { object: {} },
+  'GET /v1/admin/agents/:id/keys': { object: {} },
+  'POST /v1/admin/agents/:id/keys': { object: { payload: () => ({}), ownerStatus: 201 }, body: keysBody },
+  'POST /v1/admin/agents/:id/disable': { object: {}, body: noBody },
+  'GET /v1/admin/users': {
+    collection: {
+      callers: ['admin'],
+      expect: (body) => assert.deepEqual(ids(body), [B.admin.id, B.member.id, B.approver.id, B.scopedAdmin.id].toSorted()),
+    },
+  },
+  'POST /v1/admin/users': { body: { caller: 'admin', base: () => ({ name: 'n' }) } },
+  'GET /v1/admin/users/:id': { object: {} },
+  'GET /v1/admin/users/:id/keys': { object: {} },
+  'POST /v1/admin/users/:id/keys': { object: { payload: () => ({}), ownerStatus: 201 }, body: keysBody },
+  'POST /v1/admin/users/:id/disable': { object: {}, body: noBody },
+  'DELETE /v1/admin/keys/:keyId': { object: {} },
+
+  'GET /v1/admin/grants': {
+    collection: {
+      callers: ['admin'],
+      expect: (body) =>
+        assert.deepEqual(
+          (body['items'] as { name: string; hostPath: string }[]).map((g) => [g.name, g.hostPath]),
+          [['common', B.grantDir], [B.ownGrant, B.grantDir]],
+        ),
+    },
+  },
+  // Grants are named per tenant: B's PUT on a name only A has creates B's own grant (201, as for
+  // an unknown name), never replaces A's (200).
+  'PUT /v1/admin/grants/:name': {
+    object: { payload: (w) => ({ hostPath: w.grantDir, mode: 'ro', maxBytes: 10, allowedAgents: ['*'] }), adminStatus: 201 },
+    body: {
+      caller: 'admin',
+      base: () => ({ hostPath: A.grantDir, mode: 'ro', maxBytes: 10, allowedAgents: ['*'] }),
+    },
+  },
+  'GET /v1/admin/grants/:name': { object: {} },
+  'DELETE /v1/admin/grants/:name': { object: { ownerStatus: 204 } },
+
+  'GET /v1/admin/limits': {
+    collection: { callers: ['admin'], expect: (body) => assert.deepEqual(body['overrides'], { agents: {}, keys: {} }) },
+  },
+  'PUT /v1/admin/limits': {
+    body: {
+      caller: 'admin',
+      base: () => ({ tenant: { readsPerMin: LIMIT_A } }),
+      nested: () => [[{ tenant: { readsPerMin: 1, tenantId: TENANT_B } }, '/body/tenant/tenantId']],
+    },
+  },
+
+  'GET /v1/admin/policies': {
+    collection: {
+      callers: ['admin'],
+      expect: (body) => {
+        assert.equal(body['shadow'], null);
+        assert.equal((body['active'] as { isDefault: boolean }).isDefault, true);
+        assert.equal(body['version'], 0);
+      },
+    },
+  },
+  'POST /v1/admin/policies/validate': { body: { caller: 'admin', base: () => ({ text: POLICY_TEXT }) } },
+  'PUT /v1/admin/policies/active': { body: { caller: 'admin', base: () => ({ text: POLICY_TEXT }) } },
+  'DELETE /v1/admin/policies/active': {},
+  'PUT /v1/admin/policies/shadow': { body: { caller: 'admin', base: () => ({ text: POLICY_TEXT }) } },
+  'DELETE /v1/admin/policies/shadow': {},
+};
+
+const routeKey = (r: { method: string; url: string }) => `${r.method} ${r.url}`;
+const isAdminRoute = (url: string) => url.startsWith('/v1/admin/');
+const hasParam = (url: string) => /[:*]/.test(url);
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/** Every registered route but the HEAD twins Fastify adds for GET routes. */
+const swept = () => routes.filter((r) => r.method !== 'HEAD');
+/** The GET routes plus their HEAD twins. */
+const withHead = (r: RegisteredRoute) => (r.method === 'GET' ? [r, { ...r, method: 'HEAD' }] : [r]);
+const spec = (r: { method: string; url: string }): RouteSpec => {
+  const s = SPEC[routeKey({ method: r.method === 'HEAD' ? 'GET' : r.method, url: r.url })];
+  assert.ok(s, `${routeKey(r)} is not in SPEC`);
+  return s;
+};
+
+/** Ids of objects, one per path parameter kind. */
+interface ObjectIds {
+  task: string;
+  agent: string;
+  user: string;
+  keyId: string;
+  grant: string;
+  jti: string;
+  file: string;
+}
+const hex = (n: number) => randomBytes(n).toString('hex').slice(0, n);
+const unknownIds = (): ObjectIds => ({
+  task: randomUUID(),
+  agent: `agt_${hex(20)}`,
+  user: `usr_${hex(20)}`,
+  keyId: hex(24),
+  grant: `no-such-grant-${hex(8)}`,
+  jti: randomUUID(),
+  file: 'report.txt',
+});
+/** Tenant A's objects, in two sets so every object of A is the target of every route of its kind. */
+const objectSets = (w: World): ObjectIds[] => [
+  { task: w.tasks[0]!, agent: w.agent.id, user: w.member.id, keyId: w.agent.keyId, grant: w.ownGrant, jti: w.token.jti, file: 'report.txt' },
+  { task: w.tasks[1]!, agent: w.agent.id, user: w.admin.id, keyId: w.member.keyId, grant: w.ownGrant, jti: w.userToken.jti, file: 'report.txt' },
+];
+
+/** The route's URL for these objects; fails for a path parameter it does not know (extend it). */
+function fill(url: string, o: ObjectIds): string {
+  const out = url
+    .replace(/^\/v1\/tasks\/:id/, `/v1/tasks/${o.task}`)
+    .replace(/^\/v1\/admin\/agents\/:id/, `/v1/admin/agents/${o.agent}`)
+    .replace(/^\/v1\/admin\/users\/:id/, `/v1/admin/users/${o.user}`)
+    .replace(/:keyId$/, o.keyId)
+    .replace(/:name$/, o.grant)
+    .replace(/:jti$/, o.jti)
+    .replace(/\*$/, o.file);
+  assert.ok(!hasParam(out), `fill() does not know the parameters of ${url}: add them`);
+  return out;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tenant state, to prove that nothing changed.                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Everything a tenant's own admin and agents can see of it, plus whether its credentials still work. */
+async function snapshot(w: World): Promise<string> {
+  const out: [string, number, string][] = [];
+  const see = async (label: string, url: string, key: string) => {
+    const res = await call('GET', url, key, undefined, null);
+    out.push([label, res.statusCode, res.body]);
+    return res;
+  };
+  const agents = await see('agents', '/v1/admin/agents?limit=100', w.admin.key);
+  const users = await see('users', '/v1/admin/users?limit=100', w.admin.key);
+  for (const a of agents.json().items as { id: string }[]) await see('keys', `/v1/admin/agents/${a.id}/keys`, w.admin.key);
+  for (const u of users.json().items as { id: string }[]) await see('keys', `/v1/admin/users/${u.id}/keys`, w.admin.key);
+  const grants = await see('grants', '/v1/admin/grants', w.admin.key);
+  for (const g of grants.json().items as { name: string }[]) await see('grant', `/v1/admin/grants/${g.name}`, w.admin.key);
+  await see('limits', '/v1/admin/limits', w.admin.key);
+  await see('policies', '/v1/admin/policies', w.admin.key);
+  const tasks = await see('tasks', '/v1/tasks?limit=100', w.twinKey);
+  for (const t of tasks.json().items as { id: string; status: string }[]) {
+    await see('task', `/v1/tasks/${t.id}`, w.twinKey);
+    if (t.status === 'succeeded') {
+      await see('file', `/v1/tasks/${t.id}/files/report.txt`, w.twinKey);
+      await see('events', `/v1/tasks/${t.id}/events`, w.twinKey);
+    }
+  }
+  for (const t of tasks.json().items as { id: string }[]) {
+    out.push(['job', 0, JSON.stringify((await stack.deps.queue.getJob(t.id))?.data ?? null)]);
+  }
+  // Every credential still authenticates (no key revoked, no principal disabled, no token revoked).
+  for (const caller of ['admin', 'agent', 'member', 'approver', 'scopedAdmin', 'token'] as const) {
+    out.push([`auth ${caller}`, (await call('GET', '/v1/tasks', keyOf(w, caller), undefined, null)).statusCode, '']);
+  }
+  const exchange = await call('POST', '/v1/tokens', w.agent.key, { subjectToken: w.userToken.token }, null);
+  out.push(['user token', exchange.statusCode, '']);
+  return JSON.stringify(out);
+}
+
+async function unchanged<T>(what: () => Promise<T>): Promise<T> {
+  const jobs = async () => [await stack.deps.queue.getJobCounts(), await stack.deps.containerQueue.getJobCounts()];
+  const [a, b, queued] = [await snapshot(A), await snapshot(B), await jobs()];
+  const result = await what();
+  assert.equal(await snapshot(A), a, "tenant A's state changed");
+  assert.equal(await snapshot(B), b, "tenant B's state changed");
+  assert.deepEqual(await jobs(), queued, 'the queues changed');
+  return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Assertions.                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+function assertProblem(res: LightMyRequestResponse, status: number, code: string, label: string, method = 'GET') {
+  assert.equal(res.statusCode, status, `${label}: ${res.body}`);
+  assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8', label);
+  // HEAD: the headers of the problem, no body.
+  if (method === 'HEAD') return assert.equal(res.body, '', label);
+  const body = res.json();
+  assert.equal(body.code, code, label);
+  assert.equal(body.status, status, label);
+  assert.equal(body.type, `https://airlock.dev/problems/${code}`, label);
+}
+
+/** What must be equal between the answer for A's object and for an unknown one (no oracle). */
+function shape(res: LightMyRequestResponse, objectIds: readonly string[]) {
+  let body: unknown = res.body;
+  if (body !== '' && String(res.headers['content-type']).startsWith('application/problem+json')) {
+    const problem = res.json() as Record<string, unknown>;
+    let detail = String(problem['detail']);
+    for (const id of objectIds) detail = detail.replaceAll(id, '<id>');
+    body = { ...problem, instance: '<instance>', detail };
+  } else if (body !== '' && res.statusCode < 300) {
+    body = Object.keys(res.json() as object).toSorted();
+  }
+  return { status: res.statusCode, headers: Object.keys(res.headers).toSorted(), body };
+}
+
+/** 403 code a non-admin caller of tenant w gets on an admin route. */
+const nonAdminCode = (caller: Caller) =>
+  caller === 'token' || caller === 'scopedAdmin' ? 'insufficient_scope' : 'forbidden';
+
+/* ------------------------------------------------------------------------------------------ */
+/* The sweep.                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+describe('API9 inventory: the sweep covers every route the router has', () => {
+  test('every registered route is classified, and every classification names a registered route', (t) => {
+    const registered = swept().map(routeKey).toSorted();
+    t.diagnostic(`routes swept (${registered.length}): ${registered.join(', ')}`);
+    assert.deepEqual(registered, Object.keys(SPEC).toSorted());
+    // Fastify adds a HEAD for each GET and nothing else.
+    assert.deepEqual(
+      routes.filter((r) => r.method === 'HEAD').map((r) => r.url).toSorted(),
+      routes.filter((r) => r.method === 'GET').map((r) => r.url).toSorted(),
+    );
+    for (const r of swept()) {
+      const s = spec(r);
+      const label = routeKey(r);
+      if (!r.url.startsWith('/v1/')) {
+        assert.equal(s.public, true, `${label}: only public routes live outside /v1`);
+        continue;
+      }
+      assert.equal(Boolean(s.object), hasParam(r.url), `${label}: routes with a path parameter are object routes`);
+      assert.equal(Boolean(s.body), BODY_METHODS.has(r.method), `${label}: POST/PUT/PATCH routes are swept for mass assignment`);
+      assert.equal(
+        Boolean(s.collection),
+        r.method === 'GET' && !hasParam(r.url),
+        `${label}: GET routes without a parameter are tenant collections`,
+      );
+      // Every object route's URL can be built (fill fails on an unknown parameter).
+      if (s.object) fill(r.url, unknownIds());
+    }
+  });
+});
+
+describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unknown id gets', () => {
+  const bCallers: Caller[] = ['admin', 'agent', 'twin', 'member', 'token'];
+
+  /** What B's caller must get on this route, for A's object and an unknown one alike. */
+  const expected = (r: RegisteredRoute, caller: Caller): [number, string] => {
+    if (!isAdminRoute(r.url)) return [404, 'not_found'];
+    if (caller !== 'admin') return [403, nonAdminCode(caller)];
+    const status = spec(r).object?.adminStatus ?? 404;
+    return [status, status === 404 ? 'not_found' : ''];
+  };
+
+  test('every object route, every B caller, every A object: same answer as an unknown id, A untouched', async () => {
+    const createdInB: string[] = [];
+    let checked = 0;
+    await unchanged(async () => {
+      for (const r of swept().filter((x) => hasParam(x.url)).flatMap(withHead)) {
+        const payload = spec(r).object?.payload;
+        for (const caller of bCallers) {
+          for (const objects of objectSets(A)) {
+            const unknown = unknownIds();
+            const label = `${caller} of B: ${r.method} ${fill(r.url, objects)}`;
+            const key = keyOf(B, caller);
+            const body = r.method === 'HEAD' ? undefined : payload?.(B);
+            const onA = await call(r.method, fill(r.url, objects), key, body);
+            const onUnknown = await call(r.method, fill(r.url, unknown), key, body);
+            const [status, code] = expected(r, caller);
+            if (code) {
+              assertProblem(onA, status, code, label, r.method);
+            } else {
+              assert.equal(onA.statusCode, status, `${label}: ${onA.body}`);
+              assert.equal(onA.json().hostPath, B.grantDir, `${label}: B's own new grant`);
+              createdInB.push(objects.grant, unknown.grant);
+            }
+            assert.deepEqual(
+              shape(onA, Object.values(objects)),
+              shape(onUnknown, Object.values(unknown)),
+              `${label}: differs from an unknown id`,
+            );
+            assert.ok(!onA.body.includes(SECRET_A), `${label}: leaks A's data`);
+            // B's grants created by the PUT are removed before the snapshot is compared.
+            for (const name of createdInB.splice(0)) await ok(call('DELETE', `/v1/admin/grants/${name}`, B.admin.key), 204);
+            checked++;
+          }
+        }
+      }
+    });
+    assert.ok(checked >= 150, `only ${checked} requests checked`);
+  });
+
+  test('the twin of A (same agent id, tenant B) cannot read, stream, download or cancel A’s twin tasks', async () => {
+    // The strongest BOLA case: only the tenant differs from the owner of the tasks.
+    await unchanged(async () => {
+      for (const id of A.tasks) {
+        for (const [method, url] of [
+          ['GET', `/v1/tasks/${id}`],
+          ['GET', `/v1/tasks/${id}/events`],
+          ['GET', `/v1/tasks/${id}/files/report.txt`],
+          ['DELETE', `/v1/tasks/${id}`],
+        ] as const) {
+          const res = await call(method, url, B.twinKey);
+          assertProblem(res, 404, 'not_found', `${method} ${url}`);
+          assert.equal(res.json().detail, `Task ${id} not found`);
+        }
+      }
+    });
+    // …while A's twin reads them (the ids are real).
+    assert.equal((await ok(call('GET', `/v1/tasks/${A.tasks[1]}/files/report.txt`, A.twinKey, undefined, null))).body, SECRET_A);
+    assert.equal((await ok(call('GET', `/v1/tasks/${A.tasks[0]}`, A.twinKey, undefined, null))).json().status, 'queued');
+  });
+
+  test('every tenant collection shows B only B’s objects, also when the query names tenant A', async () => {
+    const markers = [
+      TENANT_A,
+      SECRET_A,
+      SHADOW_ID_A,
+      String(LIMIT_A),
+      A.grantDir,
+      A.ownGrant,
+      ...A.tasks,
+      ...(['admin', 'agent', 'member', 'approver', 'scopedAdmin'] as const).flatMap((c) => [A[c].id, A[c].keyId]),
+      A.token.jti,
+      A.userToken.jti,
+    ];
+    for (const r of swept().filter((x) => spec(x).collection)) {
+      const { callers, expect } = spec(r).collection!;
+      for (const caller of callers) {
+        const label = `${caller} of B: GET ${r.url}`;
+        const plain = await ok(call('GET', r.url, keyOf(B, caller), undefined, null));
+        for (const m of markers) assert.ok(!plain.body.includes(m), `${label} shows ${m}`);
+        expect(plain.json(), caller);
+        // A tenant named in the query never widens the collection.
+        const url = `${r.url}?tenantId=${TENANT_A}`;
+        const named = await call('GET', url, keyOf(B, caller), undefined, null);
+        if (r.querystring) {
+          assertProblem(named, 400, 'invalid_request', url);
+          assert.deepEqual(named.json().errors, [{ detail: 'Unknown field', pointer: '/querystring/tenantId' }]);
+        } else {
+          assert.equal(named.statusCode, 200, url);
+          assert.equal(named.body, plain.body, `${url}: the query changed the answer`);
+        }
+      }
+    }
+  });
+
+  describe('idempotency: the same Idempotency-Key from tenant B never replays tenant A’s answer', () => {
+    test('POST /v1/tasks: same key, same body, same agent id (twin): B gets a new task of its own', async () => {
+      const key = randomUUID();
+      const body = { runtime: 'javascript', code: `"idem-${RUN}"` };
+      const first = await ok(call('POST', '/v1/tasks', A.twinKey, body, key), 201);
+      for (const caller of ['twin', 'agent', 'admin'] as const) {
+        const res = await ok(call('POST', '/v1/tasks', keyOf(B, caller), body, key), 201);
+        assert.equal(res.headers['idempotent-replayed'], undefined, caller);
+        assert.notEqual(res.json().id, first.json().id, caller);
+        // The new task is B's: B reads it, A does not.
+        await ok(call('GET', `/v1/tasks/${res.json().id}`, keyOf(B, caller), undefined, null));
+        assertProblem(await call('GET', `/v1/tasks/${res.json().id}`, A.twinKey, undefined, null), 404, 'not_found', caller);
+        await ok(call('DELETE', `/v1/tasks/${res.json().id}`, keyOf(B, caller), undefined, null));
+      }
+      // A's own retry is still a replay of A's answer (the key was not taken over by B).
+      const again = await ok(call('POST', '/v1/tasks', A.twinKey, body, key), 201);
+      assert.equal(again.headers['idempotent-replayed'], 'true');
+      assert.equal(again.json().id, first.json().id);
+      await ok(call('DELETE', `/v1/tasks/${first.json().id}`, A.twinKey, undefined, null));
+    });
+
+    test('DELETE /v1/tasks/:id, DELETE /v1/admin/grants/:name, POST …/keys: B replaying A’s key and URL gets 404', async () => {
+      const task = (await ok(call('POST', '/v1/tasks', A.twinKey, { runtime: 'javascript', code: '2' }), 201)).json().id;
+      await ok(call('PUT', `/v1/admin/grants/idem-${RUN}`, A.admin.key, { hostPath: A.grantDir, mode: 'ro', maxBytes: 1, allowedAgents: [] }), 201);
+      const cases: [string, string, Caller, unknown, number][] = [
+        ['DELETE', `/v1/tasks/${task}`, 'twin', undefined, 200],
+        ['DELETE', `/v1/admin/grants/idem-${RUN}`, 'admin', undefined, 204],
+        ['POST', `/v1/admin/agents/${A.agent.id}/keys`, 'admin', { name: 'idem' }, 201],
+      ];
+      for (const [method, url, owner, payload, status] of cases) {
+        const key = randomUUID();
+        const first = await ok(call(method, url, keyOf(A, owner), payload, key), status);
+        assert.equal(first.headers['idempotent-replayed'], undefined, url);
+        for (const caller of ['admin', 'agent', 'twin'] as const) {
+          const res = await call(method, url, keyOf(B, caller), payload, key);
+          const [s, code] = isAdminRoute(url) && caller !== 'admin' ? [403, 'forbidden'] : [404, 'not_found'];
+          assertProblem(res, s, code, `${caller} of B: ${method} ${url}`);
+          assert.equal(res.headers['idempotent-replayed'], undefined);
+        }
+        const replay = await ok(call(method, url, keyOf(A, owner), payload, key), status);
+        assert.equal(replay.headers['idempotent-replayed'], 'true', url);
+      }
+    });
+
+    test('POST /v1/admin/agents: B’s admin with A’s key and body creates B’s own agent', async () => {
+      const key = randomUUID();
+      const body = { name: `idem-${RUN}` };
+      const first = await ok(call('POST', '/v1/admin/agents', A.admin.key, body, key), 201);
+      const res = await ok(call('POST', '/v1/admin/agents', B.admin.key, body, key), 201);
+      assert.equal(res.headers['idempotent-replayed'], undefined);
+      assert.notEqual(res.json().id, first.json().id);
+      await ok(call('GET', `/v1/admin/agents/${res.json().id}`, B.admin.key, undefined, null));
+      assertProblem(await call('GET', `/v1/admin/agents/${res.json().id}`, A.admin.key, undefined, null), 404, 'not_found', 'A on B');
+      const replay = await ok(call('POST', '/v1/admin/agents', A.admin.key, body, key), 201);
+      assert.equal(replay.headers['idempotent-replayed'], 'true');
+      assert.equal(replay.json().id, first.json().id);
+    });
+  });
+});
+
+/* ------------------------------------------------------------------------------------------ */
+/* API3: mass assignment.                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/** The top-level fields a route's body schema declares (none without a schema). */
+function declaredFields(schema: unknown): string[] {
+  let object = schema;
+  while (object instanceof z.ZodOptional || object instanceof z.ZodNullable) object = object.unwrap() as unknown;
+  return object instanceof z.ZodObject ? Object.keys(object.shape) : [];
+}
+
+/** Fields a client might try to set that no route declares, or only some do (filtered per route). */
+const extraFields = (): Record<string, unknown> => ({
+  tenantId: TENANT_B,
+  ownerId: B.agent.id,
+  agentId: 'twin',
+  approved: true,
+  status: 'succeeded',
+  id: `agt_${hex(20)}`,
+  createdAt: new Date(0).toISOString(),
+  updatedAt: new Date(0).toISOString(),
+  disabled: false,
+  roles: ['admin'],
+  scopes: ['admin'],
+  mounts: [{ grant: B.ownGrant, path: '/mnt/b', mode: 'rw' }],
+  fsGrants: [B.grantDir],
+  hostPath: '/',
+  network: 'bridge',
+  runtime: 'runc',
+  secret: 'x'.repeat(32),
+  keyId: B.agent.keyId,
+  name: 'n',
+  admin: { name: 'a' },
+  tenant: TENANT_B,
+});
+
+describe('API3 mass assignment: undeclared fields are refused, nothing is created', () => {
+  test('every POST/PUT/PATCH route: each undeclared field alone, all together, and nested ones → 400', async () => {
+    let checked = 0;
+    await unchanged(async () => {
+      for (const r of swept().filter((x) => BODY_METHODS.has(x.method))) {
+        const { caller, base, nested } = spec(r).body!;
+        const url = hasParam(r.url) ? fill(r.url, objectSets(A)[0]!) : r.url;
+        const key = keyOf(A, caller);
+        const declared = new Set(declaredFields(r.body));
+        for (const field of Object.keys(base())) assert.ok(declared.has(field), `${r.method} ${r.url}: base uses ${field}`);
+        const extras = Object.entries(extraFields()).filter(([field]) => !declared.has(field));
+        assert.ok(extras.length >= 14, `${r.method} ${r.url}: only ${extras.length} extra fields`);
+        const refused = async (payload: Record<string, unknown>, pointers: string[], label: string) => {
+          const res = await call(r.method, url, key, payload);
+          assertProblem(res, 400, 'invalid_request', label);
+          const errors = res.json().errors as { detail: string; pointer: string }[];
+          assert.deepEqual(
+            errors.toSorted((x, y) => x.pointer.localeCompare(y.pointer)),
+            pointers.toSorted().map((pointer) => ({ detail: 'Unknown field', pointer })),
+            label,
+          );
+          assert.equal(res.headers['idempotent-replayed'], undefined, label);
+          checked++;
+        };
+        for (const [field, value] of extras) {
+          await refused({ ...base(), [field]: value }, [`/body/${field}`], `${r.method} ${url} + ${field}`);
+        }
+        await refused(
+          { ...base(), ...Object.fromEntries(extras) },
+          extras.map(([field]) => `/body/${field}`),
+          `${r.method} ${url} + all`,
+        );
+        for (const [payload, pointer] of nested?.() ?? []) await refused(payload, [pointer], `${r.method} ${url} ${pointer}`);
+      }
+    });
+    assert.equal(await stack.deps.identity.getTenant(`owasp-new-${RUN}`), null, 'no tenant was created');
+    assert.ok(checked >= 200, `only ${checked} requests checked`);
+  });
+
+  test('a task with runtime "runc" or a mount of B’s grant path outside /mnt is 400, not queued', async () => {
+    await unchanged(async () => {
+      const runc = await call('POST', '/v1/tasks', A.twinKey, { runtime: 'runc', code: '1' });
+      assertProblem(runc, 400, 'invalid_request', 'runc');
+      assert.deepEqual(runc.json().errors.map((e: { pointer: string }) => e.pointer), ['/body/runtime']);
+      const escape = await call('POST', '/v1/tasks', A.twinKey, {
+        runtime: 'python',
+        code: '1',
+        mounts: [{ grant: 'common', path: B.grantDir, mode: 'rw' }],
+      });
+      assertProblem(escape, 400, 'invalid_request', 'mount path');
+      assert.deepEqual(escape.json().errors.map((e: { pointer: string }) => e.pointer), ['/body/mounts/0/path']);
+    });
+  });
+
+  test('another tenant’s object named in a body is treated exactly like an unknown one', async () => {
+    await unchanged(async () => {
+      const pairs: [string, string, string, Record<string, unknown>, Record<string, unknown>, number, string][] = [
+        // A mount of B's grant: the same 403 as a grant that does not exist (resolve-mounts.ts).
+        [
+          'POST /v1/tasks mounts',
+          '/v1/tasks',
+          A.twinKey,
+          { runtime: 'python', code: '1', mounts: [{ grant: B.ownGrant, path: '/mnt/g', mode: 'ro' }] },
+          { runtime: 'python', code: '1', mounts: [{ grant: `no-such-${RUN}`, path: '/mnt/g', mode: 'ro' }] },
+          403,
+          'forbidden',
+        ],
+        // A user token naming B's agent in mayAct: the same 404 as an unknown agent.
+        ['POST /v1/tokens mayAct', '/v1/tokens', A.member.key, { mayAct: B.agent.id }, { mayAct: `agt_${hex(20)}` }, 404, 'not_found'],
+        // B's user token as subjectToken: the same 400 as garbage.
+        [
+          'POST /v1/tokens subjectToken',
+          '/v1/tokens',
+          A.agent.key,
+          { subjectToken: B.userToken.token },
+          { subjectToken: 'eyJhbGciOiJub25lIn0.e30.' },
+          400,
+          'invalid_grant',
+        ],
+      ];
+      for (const [label, url, key, ofB, unknown, status, code] of pairs) {
+        const onB = await call('POST', url, key, ofB);
+        const onUnknown = await call('POST', url, key, unknown);
+        assertProblem(onB, status, code, label);
+        const named = (body: Record<string, unknown>) =>
+          JSON.stringify(body).match(/(grant-only-b-[0-9a-f]+|no-such-[0-9a-f]+|agt_[0-9a-f]{20})/g) ?? [];
+        assert.deepEqual(shape(onB, named(ofB)), shape(onUnknown, named(unknown)), label);
+      }
+    });
+  });
+});
+
+/* ------------------------------------------------------------------------------------------ */
+/* API5: broken function level authorization.                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+describe('API5 BFLA: non-admins get 403 on every admin route', () => {
+  test('every /v1/admin route (HEAD too), six kinds of non-admin, invalid bodies: 403 with the exact code', async () => {
+    const adminRoutes = swept().filter((r) => isAdminRoute(r.url)).flatMap(withHead);
+    assert.ok(adminRoutes.length >= 29, `only ${adminRoutes.length} admin routes`);
+    await unchanged(async () => {
+      for (const r of adminRoutes) {
+        const url = hasParam(r.url) ? fill(r.url, objectSets(A)[0]!) : r.url;
+        // Undeclared fields: the 403 comes before the body is validated (nothing to learn from it).
+        const payload = BODY_METHODS.has(r.method) ? { tenantId: TENANT_B, approved: true } : undefined;
+        for (const caller of ['agent', 'member', 'approver', 'twin', 'scopedAdmin', 'token'] as const) {
+          assertProblem(await call(r.method, url, keyOf(A, caller), payload), 403, nonAdminCode(caller), `${caller}: ${r.method} ${url}`, r.method);
+        }
+      }
+      // Creating tenants is for the bootstrap admin alone, not a tenant's admin.
+      assertProblem(
+        await call('POST', '/v1/admin/tenants', A.admin.key, SPEC['POST /v1/admin/tenants']!.body!.base()),
+        403,
+        'forbidden',
+        'tenant admin: POST /v1/admin/tenants',
+      );
+    });
+    assert.equal(await stack.deps.identity.getTenant(`owasp-new-${RUN}`), null);
+  });
+});
+
+/* ------------------------------------------------------------------------------------------ */
+/* Control: the URLs the sweep used name real objects (their own tenant reaches them).        */
+/* ------------------------------------------------------------------------------------------ */
+
+describe('control', () => {
+  test('tenant A’s own callers reach every object route on the objects B was refused', async () => {
+    // Tokens: A's admin revokes them (the agent's own key is revoked by DELETE /v1/admin/keys/:keyId).
+    const owner = (url: string) => (isAdminRoute(url) || url.startsWith('/v1/tokens/') ? A.admin.key : A.twinKey);
+    const objectRoutes = swept().filter((r) => hasParam(r.url));
+    // Reads on the finished task (its event stream ends), then the writes (disabling last).
+    for (const r of objectRoutes.filter((x) => x.method === 'GET').flatMap(withHead)) {
+      const url = fill(r.url, objectSets(A)[1]!);
+      const res = await ok(call(r.method, url, owner(url), undefined, null));
+      if (r.url.endsWith('/files/*') && r.method === 'GET') assert.equal(res.body, SECRET_A);
+    }
+    const writes = objectRoutes
+      .filter((x) => x.method !== 'GET')
+      .toSorted((x, y) => Number(x.url.endsWith('/disable')) - Number(y.url.endsWith('/disable')));
+    for (const r of writes) {
+      const url = fill(r.url, objectSets(A)[0]!);
+      const { payload, ownerStatus = 200 } = spec(r).object!;
+      await ok(call(r.method, url, owner(url), payload?.(A)), ownerStatus);
+    }
+  });
+});
