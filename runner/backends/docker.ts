@@ -14,7 +14,7 @@ import {
   type ContainerLimits,
 } from './docker-config.ts';
 import { pingEngine, readCgroupUsage, removeOrphans, resolveImages } from './docker-engine.ts';
-import { grantBinds, grantError, prepareGrants } from './grant-mounts.ts';
+import { grantBinds, prepareGrants } from './grant-mounts.ts';
 import { buildRequest, isContainerRuntime, type ContainerRuntime } from './supervisor-protocol.ts';
 import type { ExecuteSink, RunnerBackend } from './types.ts';
 
@@ -176,19 +176,9 @@ export class DockerBackend implements RunnerBackend {
         ...ctx,
         ...(run.state ? { state: run.state } : {}),
       });
-      if (result.status !== 'succeeded' || !grants.hasStaged) return result;
       // The container is gone (removed in #run): nothing can change the copies any more.
-      // A refusal is a result; an I/O error throws (infrastructure).
-      const g = await grants.apply();
-      const withChanges = { ...result.result, changes: g.changes };
-      return g.ok
-        ? { ...result, result: withChanges }
-        : {
-            ...result,
-            status: 'failed',
-            result: withChanges,
-            error: grantError(g),
-          };
+      // A refusal is a result (the same as in isolates); an I/O error throws (infrastructure).
+      return await grants.settle(result);
     } finally {
       // Failed, timed out, cancelled or applied: the private copies go; the real dirs were
       // touched only by apply().

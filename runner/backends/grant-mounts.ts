@@ -1,6 +1,7 @@
 /**
  * How container tasks use grants (runner/grants/task-mounts.ts does the work): the options a bind
- * mount needs, the binds themselves, and how a refused grant is reported.
+ * mount needs and the binds themselves. How a refused grant is reported is shared with the isolate
+ * backend: `TaskMounts.settle()` and `grantError()` in task-mounts.ts.
  * - `ro`: the real directory, bind-mounted read-only, after a scan refused anything but plain
  *   files and directories (the kernel would reach a hard-linked file outside the grant; a symlink
  *   only resolves inside the container's own fs, but host tooling may follow it later).
@@ -8,9 +9,8 @@
  *   successful run its changes are applied, otherwise it is discarded. While the task runs a
  *   staging guard (runner/grants/staging-guard.ts) watches the disk the copy lives on.
  */
-import type { ErrorCode } from '../../protocol/errors.ts';
 import type { ResolvedMount } from '../../protocol/task.ts';
-import { TaskMounts, type ApplyOutcome } from '../grants/task-mounts.ts';
+import { TaskMounts } from '../grants/task-mounts.ts';
 import { SANDBOX_GID, SANDBOX_UID, type BindMount } from './docker-config.ts';
 
 /**
@@ -37,22 +37,4 @@ export function grantBinds(grants: TaskMounts): BindMount[] {
     target: m.mount.path,
     readOnly: m.mount.mode === 'ro',
   }));
-}
-
-/**
- * How a container task reports a refused grant: by name, and whether anything was applied. A
- * refusal at diff is the code's doing (a link left in the copy, past the byte cap) and nothing
- * was applied; one at apply means the real grant changed on the host under us.
- */
-export function grantError(g: Extract<ApplyOutcome, { ok: false }>): {
-  code: ErrorCode;
-  message: string;
-} {
-  if (g.phase === 'diff') {
-    return {
-      code: g.error.code === 'quota_exceeded' ? 'disk_limit' : 'runtime_error',
-      message: `Grant "${g.grant}": ${g.error.message}; nothing was applied`,
-    };
-  }
-  return { code: 'internal', message: `Grant "${g.grant}" was not updated: ${g.error.message}` };
 }

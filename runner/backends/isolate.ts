@@ -60,18 +60,15 @@ export class IsolateBackend implements RunnerBackend {
       maxBytes: m.mount.maxBytes,
       usedBytes: m.staged?.quota.usedBytes ?? 0,
     }));
-    let result: ExecuteResult | undefined;
     try {
-      result = await this.#pool.run(prepared.source, job.limits, signal, (s, d) => sink.output(s, d), bridgeMounts);
+      const result = await this.#pool.run(prepared.source, job.limits, signal, (s, d) => sink.output(s, d), bridgeMounts);
+      // Changes reach the real grants only when the task succeeded, reported the same way as for
+      // containers (a refusal is a result; an I/O error throws: infrastructure).
+      return await mounts.settle(result);
     } finally {
-      // Changes reach the real grants only when the task succeeded; otherwise they are discarded.
-      const outcome = await mounts.finish(result?.status === 'succeeded');
-      if (result && job.mounts?.length) {
-        if (outcome.ok) result = { ...result, result: { ...result.result, changes: outcome.changes } };
-        else result = { ...result, status: 'failed', error: outcome.error };
-      }
+      // Failed, timed out, cancelled or applied: the private copies go.
+      await mounts.discard();
     }
-    return result;
   }
 
   async dispose(): Promise<void> {

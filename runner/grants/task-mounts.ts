@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import type { TaskError } from '../../protocol/errors.ts';
-import type { FileChange, ResolvedMount } from '../../protocol/task.ts';
+import type { ExecuteResult, FileChange, ResolvedMount } from '../../protocol/task.ts';
 import type { Owner } from './dir-handle.ts';
 import { GrantPathError } from './errors.ts';
 import { scanGrant } from './scan.ts';
@@ -30,9 +30,6 @@ export interface TaskMountsOptions {
   checkReadOnly?: boolean;
 }
 
-/** The isolate backend's summary of {@link TaskMounts.finish}: a failure is a task error. */
-export type MountOutcome = { ok: true; changes: FileChange[] } | { ok: false; error: TaskError };
-
 /**
  * The detailed result of {@link TaskMounts.apply}. A refusal says where it stopped: at `diff`
  * (nothing was applied), or at `apply` of `grant` (grants applied before it keep their changes,
@@ -51,8 +48,9 @@ export type ApplyOutcome =
 /**
  * The grants of one task, shared by both backends: `ro` grants are used in place, `rw` grants
  * are staged (copied) first. After a successful run {@link apply} writes the staged changes to
- * the real grants; {@link discard} always removes the copies, so a failed, timed-out or cancelled
- * task leaves the real directories byte-for-byte untouched. {@link finish} does both in one call.
+ * the real grants ({@link settle} does that and reports it in the task's result, the same way for
+ * every backend); {@link discard} always removes the copies, so a failed, timed-out or cancelled
+ * task leaves the real directories byte-for-byte untouched.
  */
 export class TaskMounts {
   readonly list: readonly PreparedMount[];
@@ -136,22 +134,21 @@ export class TaskMounts {
   }
 
   /**
-   * {@link apply} if the task succeeded, then {@link discard}, as one task error: never throws.
-   * Call exactly once, after the sandbox is gone.
+   * A finished task's result with its grants settled — the one way every backend reports grant
+   * outcomes. If `result` succeeded and a grant is staged, the changes are applied
+   * ({@link apply}) and listed in `result.changes`; a refused grant fails the task with
+   * {@link grantError}, and `result.changes` still lists what the grants before it had applied
+   * (those changes stay on the host). Any other result is returned as it is: nothing was applied.
+   * Call once the sandbox is gone, then {@link discard}. Refusals are results; I/O errors throw
+   * (an infrastructure fault).
    */
-  async finish(succeeded: boolean): Promise<MountOutcome> {
-    try {
-      if (!succeeded) return { ok: true, changes: [] };
-      const outcome = await this.apply();
-      return outcome.ok ? outcome : { ok: false, error: mountError(outcome.error) };
-    } catch {
-      return {
-        ok: false,
-        error: { code: 'internal', message: 'Changes to a writable grant could not be applied' },
-      };
-    } finally {
-      await this.discard();
-    }
+  async settle(result: ExecuteResult): Promise<ExecuteResult> {
+    if (result.status !== 'succeeded' || !this.hasStaged) return result;
+    const g = await this.apply();
+    const withChanges = { ...result.result, changes: g.changes };
+    return g.ok
+      ? { ...result, result: withChanges }
+      : { ...result, status: 'failed', result: withChanges, error: grantError(g) };
   }
 
   #staged(): StagedGrant[] {
@@ -159,16 +156,17 @@ export class TaskMounts {
   }
 }
 
-/** How {@link TaskMounts.finish} reports a refused grant. */
-function mountError(err: GrantPathError): TaskError {
-  if (err.code === 'quota_exceeded') {
+/**
+ * How a task reports a refused grant: by name, and whether anything was applied. A refusal at
+ * diff is the code's doing (a link left in the copy, past the byte cap) and nothing was applied;
+ * one at apply means the real grant changed on the host under us (grants before it were applied).
+ */
+export function grantError(g: Extract<ApplyOutcome, { ok: false }>): TaskError {
+  if (g.phase === 'diff') {
     return {
-      code: 'disk_limit',
-      message: `A writable grant would exceed its size limit: ${err.message}`,
+      code: g.error.code === 'quota_exceeded' ? 'disk_limit' : 'runtime_error',
+      message: `Grant "${g.grant}": ${g.error.message}; nothing was applied`,
     };
   }
-  return {
-    code: 'runtime_error',
-    message: `Changes to a writable grant were not applied: ${err.message}`,
-  };
+  return { code: 'internal', message: `Grant "${g.grant}" was not updated: ${g.error.message}` };
 }

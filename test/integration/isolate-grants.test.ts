@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -143,6 +144,71 @@ describe('fs global on a writable grant (staged)', () => {
     assert.equal(r.status, 'failed');
     assert.match(r.error?.message ?? '', /quota_exceeded/);
     assert.deepEqual(await manifest(grantDir), before);
+  });
+});
+
+describe('two writable grants: refusals are reported as for container tasks', () => {
+  let second: string;
+  beforeEach(async () => {
+    second = await mkdtemp(path.join(base, 'second-'));
+    await writeFile(path.join(second, 'b.txt'), 'b');
+  });
+  const both = (secondMaxBytes = 1 << 20): ResolvedMount[] => [
+    rw(),
+    { grant: 'second', hostPath: second, path: '/mnt/second', mode: 'rw', maxBytes: secondMaxBytes },
+  ];
+  const CODE = 'await fs.write("/mnt/data/hello.txt", "changed"); await fs.write("/mnt/second/new.txt", "pwned"); console.log("written"); 1';
+  /** Runs CODE; `meanwhile` runs on the host when it prints: after staging, before apply. */
+  function runMeanwhile(mounts: ResolvedMount[], meanwhile: () => void) {
+    let done = false;
+    return backend.execute(
+      { version: 'v1', taskId: randomUUID(), tenantId: 't', agentId: 'a', runtime: 'javascript', code: CODE, limits, mounts },
+      new AbortController().signal,
+      {
+        output() {
+          if (!done) meanwhile();
+          done = true;
+        },
+      },
+    );
+  }
+
+  test('the second refused at apply after the first was written: the first one\'s changes are listed, the second is named (internal)', async () => {
+    const outsideBefore = await manifest(outside);
+    const r = await runMeanwhile(both(), () => {
+      // The real second grant changes under the task: a link where the code created a file.
+      symlinkSync(path.join(outside, 'secret.txt'), path.join(second, 'new.txt'));
+    });
+    assert.equal(r.status, 'failed');
+    assert.equal(r.error?.code, 'internal', r.error?.message);
+    assert.match(r.error?.message ?? '', /^Grant "second" was not updated: path_escape/);
+    assert.equal(r.result.stdout, 'written\n');
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    assert.deepEqual(r.result.changes, [
+      { grant: 'data', path: 'hello.txt', change: 'modified', size: 7, sha256: sha('changed') },
+    ]);
+    assert.equal(await readFile(path.join(grantDir, 'hello.txt'), 'utf8'), 'changed', 'the first grant was applied');
+    assert.deepEqual(await manifest(second), { 'b.txt': sha('b'), 'new.txt': 'symlink' }, 'the second was not');
+    assert.deepEqual(await manifest(outside), outsideBefore);
+    assert.deepEqual(await readdir(path.join(base, 'staging')), [], 'no staged copy left behind');
+  });
+
+  test('the second refused at diff (over its byte cap): disk_limit naming it, nothing applied in any grant', async () => {
+    const before = [await manifest(grantDir), await manifest(second)];
+    const staging = path.join(base, 'staging');
+    const r = await runMeanwhile(both(4096), () => {
+      // The bridge keeps the code under the cap; grow the second grant's copy past it directly.
+      const copy = readdirSync(staging)
+        .map((d) => path.join(staging, d))
+        .find((d) => existsSync(path.join(d, 'b.txt')));
+      if (copy) writeFileSync(path.join(copy, 'big.bin'), Buffer.alloc(8192)); // else: no disk_limit below
+    });
+    assert.equal(r.status, 'failed');
+    assert.equal(r.error?.code, 'disk_limit', r.error?.message);
+    assert.match(r.error?.message ?? '', /^Grant "second": quota_exceeded: .*; nothing was applied$/);
+    assert.deepEqual(r.result.changes, []);
+    assert.deepEqual([await manifest(grantDir), await manifest(second)], before);
+    assert.deepEqual(await readdir(staging), [], 'no staged copy left behind');
   });
 });
 

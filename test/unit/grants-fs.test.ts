@@ -16,7 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
-import type { ResolvedMount } from '../../protocol/task.ts';
+import type { ExecuteResult, ResolvedMount } from '../../protocol/task.ts';
 import { _setProcFdResolution, usingProcFd } from '../../runner/grants/dir-handle.ts';
 import * as gfs from '../../runner/grants/safe-path.ts';
 import { GrantPathError, type GrantPathErrorCode } from '../../runner/grants/safe-path.ts';
@@ -1023,42 +1023,78 @@ describe('TaskMounts: the grants of one task', () => {
     await m.discard();
   });
 
-  test('finish: applies only on success, reports a refusal as a task error, always discards', async () => {
+  test('settle: applies only on success; a refusal fails the task naming the grant, with what was applied', async () => {
     const before = await fingerprint(fx.grant);
+    const ran = (status: ExecuteResult['status'] = 'succeeded'): ExecuteResult => ({
+      status,
+      result: { value: 1, stdout: 'out', stderr: '', stdoutTruncated: false, stderrTruncated: false },
+      ...(status === 'succeeded' ? {} : { error: { code: 'timeout', message: 'Timed out' } }),
+      usage: { wallMs: 1, cpuMs: 1 },
+    });
     const prepare = (maxBytes?: number) =>
       TaskMounts.prepare([mountOf('docs', fx.grant, 'rw', maxBytes)], { stagingRoot: fx.staging });
 
+    // Not succeeded: the result as it was, nothing applied.
     let m = await prepare();
     fs.writeFileSync(path.join(rootOf(m, 0), 'a.txt'), 'changed');
-    assert.deepEqual(await m.finish(false), { ok: true, changes: [] });
+    assert.deepEqual(await m.settle(ran('timed_out')), ran('timed_out'));
+    await m.discard();
     assert.deepEqual(await fingerprint(fx.grant), before);
     assert.deepEqual(stagingLeft(), []);
 
+    // Only ro grants: nothing to apply, no `changes`.
+    m = await TaskMounts.prepare([mountOf('docs', fx.grant, 'ro')], { stagingRoot: fx.staging });
+    assert.deepEqual(await m.settle(ran()), ran());
+
+    // Refused at diff: over the byte cap → disk_limit; a link → runtime_error. Nothing applied.
     m = await prepare(100);
     fs.writeFileSync(path.join(rootOf(m, 0), 'big.txt'), 'x'.repeat(200));
-    const over = await m.finish(true);
-    assert.ok(!over.ok);
-    assert.equal(over.error.code, 'disk_limit');
-    assert.match(over.error.message, /would exceed its size limit: quota_exceeded/);
+    const over = await m.settle(ran());
+    await m.discard();
+    assert.equal(over.status, 'failed');
+    assert.equal(over.error?.code, 'disk_limit');
+    assert.match(over.error?.message ?? '', /^Grant "docs": quota_exceeded: .*; nothing was applied$/);
+    assert.deepEqual(over.result.changes, []);
+    assert.equal(over.result.stdout, 'out', 'the run\'s output is kept');
     assert.deepEqual(await fingerprint(fx.grant), before);
-    assert.deepEqual(stagingLeft(), []);
 
     m = await prepare();
     fs.symlinkSync('/etc/passwd', path.join(rootOf(m, 0), 'link'));
-    const linked = await m.finish(true);
-    assert.ok(!linked.ok);
-    assert.equal(linked.error.code, 'runtime_error');
-    assert.match(linked.error.message, /were not applied: special_file/);
+    const linked = await m.settle(ran());
+    await m.discard();
+    assert.equal(linked.error?.code, 'runtime_error');
+    assert.match(linked.error?.message ?? '', /^Grant "docs": special_file: .*; nothing was applied$/);
+    assert.deepEqual(linked.result.changes, []);
     assert.deepEqual(stagingLeft(), []);
 
+    // Refused at apply of the second grant: the first grant's changes stay and are listed.
+    m = await bothWritable();
+    fs.writeFileSync(path.join(rootOf(m, 0), 'a.txt'), 'changed');
+    fs.writeFileSync(path.join(rootOf(m, 1), 'new.txt'), 'pwned');
+    fs.symlinkSync(path.join(fx.outside, 'secret.txt'), path.join(other, 'new.txt'));
+    const partial = await m.settle(ran());
+    await m.discard();
+    assert.equal(partial.status, 'failed');
+    assert.equal(partial.error?.code, 'internal');
+    assert.match(partial.error?.message ?? '', /^Grant "other" was not updated: path_escape/);
+    assert.deepEqual(partial.result.changes, [
+      { grant: 'docs', path: 'a.txt', change: 'modified', size: 7, sha256: sha('changed') },
+    ]);
+    fs.writeFileSync(path.join(fx.grant, 'a.txt'), 'alpha\n'); // as before, for the last case
+
+    // Succeeded: applied and listed.
     m = await prepare();
     fs.writeFileSync(path.join(rootOf(m, 0), 'a.txt'), 'changed');
-    assert.deepEqual(await m.finish(true), {
-      ok: true,
-      changes: [
-        { grant: 'docs', path: 'a.txt', change: 'modified', size: 7, sha256: sha('changed') },
-      ],
+    assert.deepEqual(await m.settle(ran()), {
+      ...ran(),
+      result: {
+        ...ran().result,
+        changes: [
+          { grant: 'docs', path: 'a.txt', change: 'modified', size: 7, sha256: sha('changed') },
+        ],
+      },
     });
+    await m.discard();
     assert.deepEqual(stagingLeft(), []);
   });
 
