@@ -35,7 +35,7 @@ export async function securityPathCost(stack: Stack, warmup: number, samples: nu
   const port = await freePort();
   const bare = spawnService(
     'harness without security (bench only)',
-    ['--import', 'tsx', 'bench/harness-without-security.ts'],
+    ['--no-turbofan', '--import', 'tsx', 'bench/harness-without-security.ts'],
     { ...stack.harnessEnv, PORT: String(port) },
     ROOT,
   );

@@ -141,6 +141,11 @@ export function cpuProfArgs(): string[] {
   return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
+/** BENCH_HARNESS_NODE_ARGS="--flag …": extra node/V8 flags for the harness (crash hunting). */
+function harnessNodeArgs(): string[] {
+  return (process.env['BENCH_HARNESS_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
+}
+
 /**
  * `runnerEnv` replaces the runner's defaults (e.g. `RUNNER_BACKENDS: 'docker'` for the container
  * section); by default the runner runs isolate tasks only.
@@ -174,7 +179,8 @@ export async function startStack(
   };
   const harness = spawnService(
     'harness',
-    [...prof, '--import', 'tsx', 'harness/server.ts'],
+    // The flags the harness ships with (harness/README.md), then any extra ones.
+    [...prof, '--no-turbofan', ...harnessNodeArgs(), '--import', 'tsx', 'harness/server.ts'],
     { ...harnessEnv, PORT: String(port) },
     ROOT,
   );

@@ -11,4 +11,5 @@ LABEL airlock.service=app
 WORKDIR /opt/airlock
 USER 10100:10100
 # The harness by default; the runner service sets its own command.
-CMD ["node", "--import", "tsx", "harness/server.ts"]
+# --no-turbofan: see harness/README.md ("Why the harness runs without TurboFan").
+CMD ["node", "--no-turbofan", "--import", "tsx", "harness/server.ts"]
