@@ -146,10 +146,8 @@ export class TaskService {
     let wake: () => void = () => {};
     const unsubscribe = this.#notifier.subscribe(taskId, () => wake());
     // Access is decided once; later reads are of the same task for the same request.
-    // KNOWN BUG (open): under `npm run bench`'s sustained load the harness can die with a V8
-    // "unreachable code" fatal in Deoptimizer::DoComputeBuiltinContinuation (Node 20). It first
-    // showed with a `for (let first = true; ; first = false)` loop here; this form made a smaller
-    // reproduction pass, but the full bench still crashes — the trigger is elsewhere too.
+    // (A V8 11.3 deoptimizer fatal first showed in this loop under sustained load; the harness
+    // now runs with --no-turbofan for it: see harness/README.md.)
     let checkAccess = !justCreated;
     try {
       for (;;) {
