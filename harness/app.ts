@@ -130,6 +130,11 @@ export async function buildApp(
         (await policy.decide(request ?? null, principal, action, {
           type: 'Task', id: task.id, ownerId: task.agentId, runtime: task.runtime,
         })).allowed,
+      // The kill switch sweeps agents' tasks only (a disabled user's tasks keep running), so
+      // only agents are re-checked; config agents are not in the store and never disabled.
+      ownerDisabled: async (principal) =>
+        principal.kind === 'agent' &&
+        (await deps.identity.getPrincipal(principal.tenantId, 'agent', principal.id))?.disabled === true,
     });
     const idempotency = new Idempotency({
       redis: deps.redis,

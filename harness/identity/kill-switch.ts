@@ -10,6 +10,8 @@ const PAGE = 200;
  * The kill switch's second half (the first is disabling the agent, which refuses its keys and
  * tokens from the next request on): cancels every queued or running task of the agent through
  * the normal cancel path, so runners abort what they hold. Returns how many were cancelled.
+ * Must run after the agent is disabled: a create in flight whose record this listing misses
+ * sees the flag and cancels its own task (TaskService.create; keep the two in sync).
  */
 export async function cancelAgentTasks(
   options: { tasks: TaskService; store: TaskStore },

@@ -24,6 +24,12 @@ export type TaskAccess = (
 /** Without a policy: only the task's own agent. */
 export const ownerOnly: TaskAccess = async (principal, _action, task) => task.agentId === principal.agentId;
 
+/** Whether the principal's own record is disabled now (read from the identity store). */
+export type OwnerDisabled = (principal: Principal) => Promise<boolean>;
+
+/** Without an identity store: nobody is ever disabled. */
+export const neverDisabled: OwnerDisabled = async () => false;
+
 export interface TaskServiceOptions {
   config: Config;
   redis: Redis;
@@ -33,6 +39,11 @@ export interface TaskServiceOptions {
   notifier: TaskNotifier;
   /** @defaultValue {@link ownerOnly} */
   access?: TaskAccess;
+  /**
+   * Re-checked after each task record is written (the kill-switch race, see `create`).
+   * @defaultValue {@link neverDisabled}
+   */
+  ownerDisabled?: OwnerDisabled;
 }
 
 /** Task use cases of the API. Every read and write is scoped to the calling principal. */
@@ -44,6 +55,7 @@ export class TaskService {
   readonly #store: TaskStore;
   readonly #notifier: TaskNotifier;
   readonly #access: TaskAccess;
+  readonly #ownerDisabled: OwnerDisabled;
 
   constructor(options: TaskServiceOptions) {
     this.#config = options.config;
@@ -53,6 +65,7 @@ export class TaskService {
     this.#store = options.store;
     this.#notifier = options.notifier;
     this.#access = options.access ?? ownerOnly;
+    this.#ownerDisabled = options.ownerDisabled ?? neverDisabled;
   }
 
   /** The limits a task created with `body` gets (defaults filled in). */
@@ -89,6 +102,23 @@ export class TaskService {
       attempts: 0,
     };
     await this.#store.create(task);
+    // Kill-switch race: this request was authenticated before its agent was disabled, but the
+    // disable's sweep (harness/identity/kill-switch.ts) may have listed the agent's tasks before
+    // this record existed. The disable sets the flag and then lists; we write the record (task
+    // hash and agent index, one MULTI) and then read the flag. Redis runs commands one at a
+    // time, so either our write came before the sweep's listing (the sweep cancels the task) or
+    // our read comes after the flag was set (we cancel it here). Must stay between the record
+    // write and the enqueue, so a task cancelled here never gets a job at all.
+    if (await this.#ownerDisabled(principal)) {
+      await this.#store.transition(
+        task.id,
+        'cancelled',
+        ['queued'],
+        { finishedAt: new Date().toISOString() },
+        { code: 'cancelled', message: 'Cancelled: the agent was disabled' },
+      );
+      return (await this.#store.get(task.id)) ?? task;
+    }
     const payload: JobPayload = {
       version: 'v1',
       taskId: task.id,
