@@ -17,6 +17,7 @@ import { adminGrantRoutes } from './routes/admin-grants.ts';
 import { GrantStore } from './grants/grant-store.ts';
 import type { IdentityStore } from './identity/identity-store.ts';
 import type { TokenService } from './identity/token-service.ts';
+import { samePrincipal, type CredentialCheck } from './auth/credential-watch.ts';
 import { enforceRouteScope, enforceTaskScopes } from './auth/scopes.ts';
 import { adminIdentityRoutes } from './routes/admin-identity.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -46,6 +47,11 @@ export interface AppDeps {
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
+    /**
+     * Re-authenticates the request's credential (set by the security path): long answers (SSE,
+     * `wait`) call it while open, so a revocation ends them. Absent = nothing to re-check.
+     */
+    stillAuthenticated?: CredentialCheck;
   }
 }
 
@@ -60,9 +66,12 @@ export type SecurityPath = (v1: FastifyInstance, ctx: { deps: AppDeps; rateLimit
 export const standardSecurityPath: SecurityPath = (v1, { deps, rateLimits }) => {
   rateLimits.register(v1);
   v1.addHook('onRequest', async (request) => {
-    const principal = await deps.authenticator.authenticate(request.headers.authorization);
+    const authorization = request.headers.authorization;
+    const principal = await deps.authenticator.authenticate(authorization);
     if (!principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
     request.principal = principal;
+    request.stillAuthenticated = async () =>
+      samePrincipal(principal, await deps.authenticator.authenticate(authorization));
   });
   v1.addHook('preValidation', enforceRouteScope);
   v1.addHook('preHandler', enforceTaskScopes);

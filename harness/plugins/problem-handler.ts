@@ -22,16 +22,16 @@ const FASTIFY_CODES: Record<string, ProblemCode> = {
   FST_ERR_VALIDATION: 'invalid_request',
 };
 
-function sendProblem(
+/** The RFC 9457 body of problem `code` for `request` (also sent inside SSE `error` events). */
+export function problemBody(
   problemBaseUrl: string,
   request: FastifyRequest,
-  reply: FastifyReply,
   code: ProblemCode,
   detail: string,
   extensions: Record<string, unknown> = {},
-) {
+): ProblemBody {
   const { status, title } = PROBLEMS[code];
-  const body: ProblemBody = {
+  return {
     type: new URL(code, problemBaseUrl).href,
     title,
     status,
@@ -40,6 +40,18 @@ function sendProblem(
     code,
     ...extensions,
   };
+}
+
+function sendProblem(
+  problemBaseUrl: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  code: ProblemCode,
+  detail: string,
+  extensions: Record<string, unknown> = {},
+) {
+  const body = problemBody(problemBaseUrl, request, code, detail, extensions);
+  const { status } = body;
   // RFC 9110 §15.5.2: a 401 MUST say which scheme to use.
   if (status === 401) reply.header('www-authenticate', 'Bearer');
   return reply.code(status).header('content-type', 'application/problem+json').send(body);

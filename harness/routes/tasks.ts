@@ -3,11 +3,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { RelativePathSchema, isTerminal } from '../../protocol/task.ts';
 import type { TaskStore } from '../../protocol/task-store.ts';
+import { alwaysAuthenticated, CredentialWatch } from '../auth/credential-watch.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
 import type { GrantStore } from '../grants/grant-store.ts';
 import { resolveMounts } from '../grants/resolve-mounts.ts';
 import type { Idempotency } from '../plugins/idempotency.ts';
+import { problemBody } from '../plugins/problem-handler.ts';
 import { ForbiddenError, NotFoundError } from '../problems.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import {
@@ -159,6 +161,14 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
         wake();
       });
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
+      // The credential is re-checked while the stream is open (every CREDENTIAL_RECHECK_MS, and
+      // before events are sent if the last check is older): once the agent or user is disabled,
+      // the key or the token revoked or the token expired, the stream ends (README, API).
+      const credential = new CredentialWatch({
+        check: request.stillAuthenticated ?? alwaysAuthenticated,
+        onRevoked: () => wake(),
+      });
+      let revoked = false;
       try {
         while (!closed) {
           const changed = new Promise<void>((resolve) => (wake = resolve));
@@ -167,6 +177,10 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
           // This also ends a resume (Last-Event-ID) from after the terminal event.
           const current = await store.get(task.id);
           const events = await store.readEvents(task.id, lastId, SSE_PAGE);
+          if (!(await credential.stillValid())) {
+            revoked = true;
+            break;
+          }
           let ended = false;
           for (const { id, event } of events) {
             res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
@@ -178,7 +192,20 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
           if (!current || isTerminal(current.status)) break;
           await changed;
         }
+        if (revoked && !closed) {
+          // The last thing sent: a problem (401 unauthorized) in an `error` event without an
+          // id, so Last-Event-ID still names the last task event for a resume with a valid
+          // credential; reconnecting with this one gets a plain 401.
+          const problem = problemBody(
+            config.PROBLEM_BASE_URL,
+            request,
+            'unauthorized',
+            'The credential of this stream was revoked, disabled or expired; the stream ended',
+          );
+          res.write(`event: error\ndata: ${JSON.stringify(problem)}\n\n`);
+        }
       } finally {
+        credential.stop();
         clearInterval(heartbeat);
         unsubscribe();
         res.end();
