@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.ts';
 import type { Idempotency } from '../plugins/idempotency.ts';
-import { ProblemSchema } from '../schemas/tasks.ts';
+import { NoQuerySchema, ProblemSchema } from '../schemas/tasks.ts';
 import { QuotaOverridesSchema } from './overrides-store.ts';
 import type { RateLimits } from './rate-limits.ts';
 
@@ -34,14 +34,14 @@ export async function adminLimitsRoutes(app: FastifyInstance, options: AdminLimi
   // (before body validation, so a non-admin learns nothing about the expected body).
   const admin = (request: FastifyRequest): Principal => options.principalOf(request);
 
-  api.get('/v1/admin/limits', { schema: { response: { 200: LimitsViewSchema, ...errors } } }, async (request) => ({
+  api.get('/v1/admin/limits', { schema: { querystring: NoQuerySchema, response: { 200: LimitsViewSchema, ...errors } } }, async (request) => ({
     defaults: rateLimits.defaults,
     overrides: await rateLimits.overrides.get(admin(request).tenantId),
   }));
 
   api.put(
     '/v1/admin/limits',
-    { schema: { body: QuotaOverridesSchema, response: { 200: LimitsViewSchema, ...errors } } },
+    { schema: { querystring: NoQuerySchema, body: QuotaOverridesSchema, response: { 200: LimitsViewSchema, ...errors } } },
     async (request, reply) => {
       const principal = admin(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;

@@ -6,7 +6,7 @@ import { GrantNameSchema, GrantSchema, type Grant, type GrantStore } from '../gr
 import { checkGrantHostPath } from '../grants/host-path.ts';
 import type { Idempotency } from '../plugins/idempotency.ts';
 import { InvalidRequestError, NotFoundError } from '../problems.ts';
-import { ProblemSchema } from '../schemas/tasks.ts';
+import { NoQuerySchema, ProblemSchema } from '../schemas/tasks.ts';
 
 export interface AdminGrantRoutesOptions {
   grants: GrantStore;
@@ -37,7 +37,7 @@ export async function adminGrantRoutes(app: FastifyInstance, options: AdminGrant
 
   api.put(
     '/v1/admin/grants/:name',
-    { schema: { params: NameParamsSchema, body: GrantBodySchema, response: { 200: GrantSchema, 201: GrantSchema, ...errors } } },
+    { schema: { querystring: NoQuerySchema, params: NameParamsSchema, body: GrantBodySchema, response: { 200: GrantSchema, 201: GrantSchema, ...errors } } },
     async (request, reply) => {
       const principal = admin(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
@@ -58,13 +58,13 @@ export async function adminGrantRoutes(app: FastifyInstance, options: AdminGrant
 
   api.get(
     '/v1/admin/grants',
-    { schema: { response: { 200: z.strictObject({ items: z.array(GrantSchema) }), ...errors } } },
+    { schema: { querystring: NoQuerySchema, response: { 200: z.strictObject({ items: z.array(GrantSchema) }), ...errors } } },
     async (request) => ({ items: await grants.list(admin(request).tenantId) }),
   );
 
   api.get(
     '/v1/admin/grants/:name',
-    { schema: { params: NameParamsSchema, response: { 200: GrantSchema, ...errors } } },
+    { schema: { querystring: NoQuerySchema, params: NameParamsSchema, response: { 200: GrantSchema, ...errors } } },
     async (request) => {
       const grant = await grants.get(admin(request).tenantId, request.params.name);
       if (!grant) throw new NotFoundError(`Grant ${request.params.name} not found`);
@@ -74,7 +74,7 @@ export async function adminGrantRoutes(app: FastifyInstance, options: AdminGrant
 
   api.delete(
     '/v1/admin/grants/:name',
-    { schema: { params: NameParamsSchema, response: { 204: z.null(), ...errors } } },
+    { schema: { querystring: NoQuerySchema, params: NameParamsSchema, response: { 204: z.null(), ...errors } } },
     async (request, reply) => {
       const principal = admin(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;

@@ -7,7 +7,7 @@ import { Authorizer } from '../policy/authorizer.ts';
 import { compilePolicySet, PolicySetError, SCHEMA_TEXT, type PolicySet } from '../policy/policy-set.ts';
 import type { PolicyStore } from '../policy/policy-store.ts';
 import { InvalidPolicyError } from '../problems.ts';
-import { ProblemSchema } from '../schemas/tasks.ts';
+import { NoQuerySchema, ProblemSchema } from '../schemas/tasks.ts';
 
 export interface AdminPolicyRoutesOptions {
   policies: PolicyStore;
@@ -84,19 +84,19 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
 
   api.get(
     '/v1/admin/policies',
-    { schema: { response: { 200: PoliciesViewSchema, ...errors } } },
+    { schema: { querystring: NoQuerySchema, response: { 200: PoliciesViewSchema, ...errors } } },
     async (request) => current(principalOf(request).tenantId),
   );
 
   api.post(
     '/v1/admin/policies/validate',
-    { schema: { body: PolicyTextSchema, response: { 200: PolicySetViewSchema, ...errors } } },
+    { schema: { querystring: NoQuerySchema, body: PolicyTextSchema, response: { 200: PolicySetViewSchema, ...errors } } },
     async (request) => view(compileOr422(request.body.text)),
   );
 
   api.put(
     '/v1/admin/policies/active',
-    { schema: { body: PolicyTextSchema, response: { 200: PoliciesViewSchema, ...errors } } },
+    { schema: { querystring: NoQuerySchema, body: PolicyTextSchema, response: { 200: PoliciesViewSchema, ...errors } } },
     async (request, reply) => {
       const principal = principalOf(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
@@ -118,7 +118,7 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
 
   api.delete(
     '/v1/admin/policies/active',
-    { schema: { response: { 200: PoliciesViewSchema, ...errors } } },
+    { schema: { querystring: NoQuerySchema, response: { 200: PoliciesViewSchema, ...errors } } },
     async (request, reply) => {
       const principal = principalOf(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
@@ -129,7 +129,7 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
 
   api.put(
     '/v1/admin/policies/shadow',
-    { schema: { body: PolicyTextSchema, response: { 200: PoliciesViewSchema, ...errors } } },
+    { schema: { querystring: NoQuerySchema, body: PolicyTextSchema, response: { 200: PoliciesViewSchema, ...errors } } },
     async (request, reply) => {
       const principal = principalOf(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
@@ -141,7 +141,7 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
 
   api.delete(
     '/v1/admin/policies/shadow',
-    { schema: { response: { 200: PoliciesViewSchema, ...errors } } },
+    { schema: { querystring: NoQuerySchema, response: { 200: PoliciesViewSchema, ...errors } } },
     async (request, reply) => {
       const principal = principalOf(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;

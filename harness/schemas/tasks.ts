@@ -71,6 +71,13 @@ export const TaskListSchema = z.strictObject({
   nextCursor: z.string().nullable(),
 });
 
+/**
+ * Query of a route that declares no query parameters: any parameter is refused (400
+ * invalid_request pointing at it, e.g. `/querystring/tenantId`) as on the list routes, never
+ * silently ignored.
+ */
+export const NoQuerySchema = z.strictObject({});
+
 export const ProblemSchema = z.looseObject({
   type: z.string(),
   title: z.string(),
