@@ -33,6 +33,12 @@ interface RunState {
   limits: Limits | null;
   /** The task's grants behind the `fs` global (none until a task starts). */
   fs: FsBridge;
+  /**
+   * `fs` calls of this run still working in this process. The isolate does not have to await
+   * them, so one can still be writing to a staged copy when the code ends; the result waits for
+   * them (see `execute`), because the runner diffs and then deletes the copy once it has it.
+   */
+  inflight: Set<Promise<string>>;
   bytes: { stdout: number; stderr: number };
   text: { stdout: string; stderr: string };
   truncated: { stdout: boolean; stderr: boolean };
@@ -57,6 +63,7 @@ function newState(): RunState {
   return {
     limits: null,
     fs: new FsBridge([]),
+    inflight: new Set(),
     bytes: { stdout: 0, stderr: 0 },
     text: { stdout: '', stderr: '' },
     truncated: { stdout: false, stderr: false },
@@ -148,9 +155,18 @@ async function prepare(memoryMb: number): Promise<Warm> {
   let deliver: ivm.Reference<(id: number, reply: string) => void> | null = null;
   const fsCallback = new ivm.Callback(
     (id: unknown, op: unknown, path: unknown, arg: unknown) => {
-      void state.fs.call(op, path, arg).then((reply) =>
-        deliver?.apply(undefined, [Number(id), reply], { arguments: { copy: true }, timeout: 1000 }).catch(() => {}),
-      );
+      // Once the isolate is gone the run is over: nothing may touch its grants any more (and
+      // `execute` has stopped counting calls). A call the code made before its result settled
+      // is queued ahead of that result (isolated-vm runs both as tasks of this thread, in
+      // order), so it gets here before `execute` disposes the isolate; only calls of a run that
+      // was stopped (timeout, cpu, output), or made after the result, are dropped.
+      if (isolate.isDisposed) return;
+      const call = state.fs.call(op, path, arg);
+      state.inflight.add(call);
+      void call.then((reply) => {
+        state.inflight.delete(call);
+        return deliver?.apply(undefined, [Number(id), reply], { arguments: { copy: true }, timeout: 1000 }).catch(() => {});
+      });
     },
     { ignored: true },
   );
@@ -210,6 +226,13 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
     cpuMs: Math.round(cpuMs ?? Math.min(performance.now() - started, limits.cpuMs)),
   };
   if (!isolate.isDisposed) isolate.dispose();
+  // Every `fs` call the code started, awaited or not, finishes before the result goes out:
+  // the runner then reads the staged copies as final and deletes them, so a write still running
+  // would be lost, misreported, or left behind in a deleted copy. No new call can start now
+  // (the isolate is disposed). `FsBridge.call` never rejects. No timer of our own: the runner
+  // kills this host at `timeoutMs` + `killGraceMs` (host-pool.ts), so a stuck call ends the
+  // task as a timeout, with no writer left behind; a result sent early would recreate the race.
+  await Promise.all(state.inflight);
   flush(state);
   const result = emptyResult(state);
 

@@ -10,7 +10,7 @@ import { link, mkdir, mkdtemp, readdir, readFile, stat, symlink, writeFile } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { ResolvedMount } from '../../protocol/task.ts';
+import type { FileChange, ResolvedMount } from '../../protocol/task.ts';
 import { IsolateBackend } from '../../runner/backends/isolate.ts';
 import { IsolateHostPool } from '../../runner/isolate-host/host-pool.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
@@ -144,6 +144,73 @@ describe('fs global on a writable grant (staged)', () => {
     assert.equal(r.status, 'failed');
     assert.match(r.error?.message ?? '', /quota_exceeded/);
     assert.deepEqual(await manifest(grantDir), before);
+  });
+});
+
+// A call the task starts but does not await still runs in the host when the code ends. These
+// tests start many sizeable writes at once so that, without the host waiting for them before it
+// reports, the runner would diff/discard the staged copy while they are still landing.
+describe('fs calls the task did not await', () => {
+  const staging = () => path.join(base, 'staging');
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  const FILES = 40;
+  /** Content of file `i`: 512 KiB, distinct per file (CONTENT_JS is the same in the task). */
+  const content = (i: number) => `${i}:`.padEnd(512 * 1024, String.fromCharCode(97 + (i % 26)));
+  const CONTENT_JS = '(i) => `${i}:`.padEnd(512 * 1024, String.fromCharCode(97 + (i % 26)))';
+  const writeAll = (dir: (i: string) => string) =>
+    `const content = ${CONTENT_JS}; for (let i = 0; i < ${FILES}; i++) fs.write(${dir('i')}, content(i));`;
+
+  test('un-awaited writes of several files all reach the grant and are all listed', async () => {
+    const r = await run(`${writeAll((i) => `"/mnt/data/u/f" + ${i} + ".txt"`)} "done"`, [rw(64 << 20)]);
+    assert.equal(r.status, 'succeeded', JSON.stringify(r.error));
+    assert.equal(r.result.value, 'done');
+    const expected: FileChange[] = [{ grant: 'data', path: 'u', change: 'created' }];
+    for (let i = 0; i < FILES; i++) {
+      const text = content(i);
+      expected.push({ grant: 'data', path: `u/f${i}.txt`, change: 'created', size: text.length, sha256: sha(text) });
+      assert.equal(await readFile(path.join(grantDir, 'u', `f${i}.txt`), 'utf8'), text, `u/f${i}.txt`);
+    }
+    const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+    assert.deepEqual([...(r.result.changes ?? [])].sort(byPath), expected.sort(byPath));
+    assert.deepEqual((await readdir(path.join(grantDir, 'u'))).length, FILES, 'no temp file applied');
+    assert.deepEqual(await readdir(staging()), [], 'no staged copy left behind');
+  });
+
+  for (const [name, tail, extra, code] of [
+    ['throws', 'throw new Error("no")', {}, 'runtime_error'],
+    ['exceeds its output limit', 'console.log("x".repeat(2048))', { outputBytes: 1024 }, 'output_limit'],
+  ] as const) {
+    test(`un-awaited writes, then the task ${name}: grant byte-for-byte untouched, no staged leftovers`, async () => {
+      // 1000 files already in the grant: removing their staged copy takes long enough that
+      // writes still landing in it when the task ends would be caught there.
+      await mkdir(path.join(grantDir, 'many'));
+      for (let i = 0; i < 1000; i++) await writeFile(path.join(grantDir, 'many', `m${i}`), 'm');
+      const before = await manifest(grantDir);
+      // One new directory per file: entries keep appearing while the copy would be removed.
+      const r = await run(`${writeAll((i) => `"/mnt/data/d" + ${i} + "/f.txt"`)} ${tail}`, [rw(64 << 20)], extra);
+      assert.equal(r.status, 'failed');
+      assert.equal(r.error?.code, code, r.error?.message);
+      assert.deepEqual(await manifest(grantDir), before);
+      assert.deepEqual(await readdir(staging()), [], 'no staged copy left behind');
+    });
+  }
+
+  test('a write chained after an un-awaited one: what is listed is exactly what reached the grant', async () => {
+    const before = await manifest(grantDir);
+    const r = await run(
+      `(async () => { await fs.write("/mnt/data/first.txt", "${'1'.repeat(1000)}"); await fs.write("/mnt/data/second.txt", "2"); })(); ${writeAll((i) => `"/mnt/data/f" + ${i} + ".txt"`)} 1`,
+      [rw(64 << 20)],
+    );
+    assert.equal(r.status, 'succeeded', JSON.stringify(r.error));
+    const changed = (r.result.changes ?? []).map((c) => c.path).sort();
+    // The first write was started by the code, so it is done; the second starts only once the
+    // first has answered, which may be after the task ended (then it never runs).
+    assert.ok(changed.includes('first.txt'), JSON.stringify(changed));
+    const now = await manifest(grantDir);
+    const added = Object.keys(now).filter((k) => !(k in before)).sort();
+    assert.deepEqual(added, changed);
+    for (const c of r.result.changes ?? []) assert.equal(now[c.path], c.sha256, c.path);
+    assert.deepEqual(await readdir(staging()), [], 'no staged copy left behind');
   });
 });
 
