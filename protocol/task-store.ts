@@ -50,7 +50,8 @@ export interface StoredEvent {
 /*
  * The only way a task's status changes. It refuses to leave a terminal state (terminal states
  * never change) and appends the status event and notifies listeners in the same atomic step, so
- * readers never see a status without its event.
+ * readers never see a status without its event. The notification names the new status (see
+ * taskNotification), so a waiter learns a status without reading the record.
  */
 const TRANSITION = new LuaScript(`
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -72,6 +73,25 @@ end
 return 1
 `);
 
+/*
+ * A runner takes a task: reads who owns it and moves it to `running` in one round trip (the
+ * runner used to read the record, then transition it). Returns {1, attempts} when started,
+ * {0} when the task is gone or already terminal (nothing to do), {-1} when the job's tenant or
+ * agent is not the task's (a forged or corrupted job: refused).
+ * ARGV: tenantId, agentId, event JSON, channel, message, startedAt.
+ */
+const START = new LuaScript(`
+local rec = redis.call('HMGET', KEYS[1], 'status', 'tenantId', 'agentId', 'attempts')
+local cur = rec[1]
+if (not cur) or (cur ~= 'queued' and cur ~= 'running') then return {0} end
+if rec[2] ~= ARGV[1] or rec[3] ~= ARGV[2] then return {-1} end
+local attempts = (tonumber(rec[4]) or 0) + 1
+redis.call('HSET', KEYS[1], 'status', 'running', 'startedAt', ARGV[6], 'attempts', tostring(attempts))
+redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return {1, attempts}
+`);
+
 /* Appends output only while the task is not terminal: a cancelled task's stream stays closed. */
 const APPEND_OUTPUT = new LuaScript(`
 local cur = redis.call('HGET', KEYS[1], 'status')
@@ -89,6 +109,27 @@ return 1
 `);
 
 const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts'] as const;
+
+/**
+ * The message published on `redisChannels.taskEvents` for each new event of a task:
+ * `<taskId> <status>` after a status change, `<taskId> output` after output. Listeners that only
+ * care about the status (a POST waiting for the end) need not read the record on every event.
+ */
+export function taskNotification(taskId: string, what: TaskStatus | 'output'): string {
+  return `${taskId} ${what}`;
+}
+
+/**
+ * Parses a taskEvents message. `what` is null for a message that does not say (a bare task id,
+ * as published before this format): the listener must assume anything changed.
+ */
+export function parseTaskNotification(message: string): { taskId: string; what: TaskStatus | 'output' | null } {
+  const space = message.indexOf(' ');
+  if (space < 0) return { taskId: message, what: null };
+  const word = message.slice(space + 1);
+  const status = TaskStatusSchema.safeParse(word);
+  return { taskId: message.slice(0, space), what: word === 'output' ? 'output' : status.success ? status.data : null };
+}
 
 export interface TaskStoreOptions {
   redis: Redis;
@@ -142,9 +183,29 @@ export class TaskStore {
     const res = await TRANSITION.run(
       this.#redis,
       [redisKeys.task(taskId), redisKeys.events(taskId)],
-      [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskId, ttl, ...fields],
+      [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, to), ttl, ...fields],
     );
     return res === 1;
+  }
+
+  /**
+   * A runner takes the task of a job: `started` (with the attempt number) when it moved to
+   * `running`, `gone` when it is missing or already terminal (e.g. cancelled while queued),
+   * `mismatch` when the job's tenant/agent is not the task's.
+   */
+  async start(
+    taskId: string,
+    owner: { tenantId: string; agentId: string },
+  ): Promise<{ outcome: 'started'; attempts: number } | { outcome: 'gone' | 'mismatch' }> {
+    const startedAt = new Date().toISOString();
+    const event: TaskEvent = { type: 'status', status: 'running', at: startedAt };
+    const [code, attempts] = (await START.run(
+      this.#redis,
+      [redisKeys.task(taskId), redisKeys.events(taskId)],
+      [owner.tenantId, owner.agentId, JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, 'running'), startedAt],
+    )) as [number, number?];
+    if (code === 1) return { outcome: 'started', attempts: Number(attempts) };
+    return { outcome: code === -1 ? 'mismatch' : 'gone' };
   }
 
   /** Appends an output chunk to a live task's events. Returns false once the task is terminal. */
@@ -153,7 +214,7 @@ export class TaskStore {
     const res = await APPEND_OUTPUT.run(
       this.#redis,
       [redisKeys.task(taskId), redisKeys.events(taskId)],
-      [JSON.stringify(event), redisChannels.taskEvents, taskId],
+      [JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, 'output')],
     );
     return res === 1;
   }

@@ -1,6 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { JobPayloadSchema } from '../protocol/job.ts';
-import { isTerminal } from '../protocol/task.ts';
 import type { TaskStore } from '../protocol/task-store.ts';
 import type { RunnerBackend } from './backends/types.ts';
 import type { CancelListener } from './cancel-listener.ts';
@@ -33,20 +32,14 @@ export class JobProcessor {
     const parsed = JobPayloadSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid job payload: ${parsed.error.message}`);
     const payload = parsed.data;
-    const task = await this.#store.get(payload.taskId);
-    // Gone (expired) or already finished (cancelled while queued): nothing to do.
-    if (!task || isTerminal(task.status)) return;
-    if (task.tenantId !== payload.tenantId || task.agentId !== payload.agentId) {
-      throw new UnrecoverableError('job payload does not match its task');
-    }
-    // Track before the transition so a cancel published right after it is not missed.
+    // Track before the task can be seen running, so a cancel published right after is not missed.
     const tracked = this.#cancels.track(payload.taskId);
     try {
-      const started = await this.#store.transition(payload.taskId, 'running', ['queued', 'running'], {
-        startedAt: new Date().toISOString(),
-        attempts: task.attempts + 1,
-      });
-      if (!started) return;
+      // One round trip: checks the job matches its task and marks it running.
+      const start = await this.#store.start(payload.taskId, payload);
+      // Gone (expired) or already finished (cancelled while queued): nothing to do.
+      if (start.outcome === 'gone') return;
+      if (start.outcome === 'mismatch') throw new UnrecoverableError('job payload does not match its task');
       const forwarder = new OutputForwarder(this.#store, payload.taskId);
       const outcome = await this.#backend.execute(payload, tracked.signal, {
         output: (stream, data) => forwarder.push(stream, data),

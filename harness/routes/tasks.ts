@@ -79,8 +79,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
         }, { mode });
         return d.allowed;
       });
-      let task = await tasks.create(principal, request.body, mounts);
-      if (request.body.wait) task = await tasks.waitForEnd(principal, task.id, request.body.wait * 1000, true, request);
+      const task = await tasks.create(principal, request.body, mounts, (request.body.wait ?? 0) * 1000);
       return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(toTaskView(task));
     },
   );

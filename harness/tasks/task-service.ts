@@ -10,7 +10,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
 import { InvalidRequestError, NotFoundError } from '../problems.ts';
 import type { CreateTaskBody } from '../schemas/tasks.ts';
-import type { TaskNotifier } from './task-notifier.ts';
+import { TaskWatch, type TaskNotifier } from './task-notifier.ts';
 
 /** May `principal` read (or cancel) this task of its own tenant? (The policy decides.) */
 export type TaskAccess = (
@@ -83,15 +83,57 @@ export class TaskService {
     };
   }
 
+  /**
+   * Creates and enqueues a task. With `waitMs`, answers when the task ends or the wait runs out,
+   * whichever is first, with the task as it is then.
+   */
   async create(
     principal: Principal,
     body: CreateTaskBody,
     mounts: readonly ResolvedMount[] = [],
+    waitMs = 0,
+  ): Promise<TaskRecord> {
+    const id = randomUUID();
+    // Listen before the task exists: none of its events can be missed, so nothing needs to be
+    // read until a notification says it ended.
+    const watch = waitMs > 0 ? new TaskWatch(this.#notifier, id) : null;
+    try {
+      const task = await this.#createTask(principal, body, mounts, id);
+      if (!watch || isTerminal(task.status)) return task;
+      return await this.#untilEnd(watch, task, Date.now() + waitMs);
+    } finally {
+      watch?.close();
+    }
+  }
+
+  /**
+   * Waits for a task this request created: it needs the record only once, when a notification
+   * says the task ended (or one does not say what changed), or when the wait runs out. `running`
+   * and output notifications cost no read. The creator needs no read decision: the answer is the
+   * task either way, as without `wait`.
+   */
+  async #untilEnd(watch: TaskWatch, created: TaskRecord, deadline: number): Promise<TaskRecord> {
+    for (;;) {
+      const left = deadline - Date.now();
+      const notified = await watch.next(left);
+      const mayHaveEnded = notified.some((what) => what === null || (what !== 'output' && isTerminal(what)));
+      if (!mayHaveEnded && left > 0) continue;
+      const task = await this.#store.get(created.id);
+      if (!task) throw new NotFoundError(`Task ${created.id} not found`);
+      if (isTerminal(task.status) || deadline - Date.now() <= 0) return task;
+    }
+  }
+
+  async #createTask(
+    principal: Principal,
+    body: CreateTaskBody,
+    mounts: readonly ResolvedMount[],
+    id: string,
   ): Promise<TaskRecord> {
     const backend = backendOf(body.runtime);
     const limits = this.limitsFor(body);
     const task: TaskRecord = {
-      id: randomUUID(),
+      id,
       tenantId: principal.tenantId,
       agentId: principal.agentId,
       status: 'queued',
@@ -101,7 +143,6 @@ export class TaskService {
       metadata: body.metadata ?? {},
       attempts: 0,
     };
-    await this.#store.create(task);
     // Kill-switch race: this request was authenticated before its agent was disabled, but the
     // disable's sweep (harness/identity/kill-switch.ts) may have listed the agent's tasks before
     // this record existed. The disable sets the flag and then lists; we write the record (task
@@ -109,7 +150,12 @@ export class TaskService {
     // time, so either our write came before the sweep's listing (the sweep cancels the task) or
     // our read comes after the flag was set (we cancel it here). Must stay between the record
     // write and the enqueue, so a task cancelled here never gets a job at all.
-    if (await this.#ownerDisabled(principal)) {
+    // Both are sent at once (one round trip, not two): they go out on the same connection in
+    // this order (the store and the identity store share the harness's Redis client, and both
+    // calls write their command before their first await), and Redis runs one connection's
+    // commands in order, so the read still comes after the write.
+    const [, disabled] = await Promise.all([this.#store.create(task), this.#ownerDisabled(principal)]);
+    if (disabled) {
       await this.#store.transition(
         task.id,
         'cancelled',
@@ -158,43 +204,6 @@ export class TaskService {
       throw new NotFoundError(`Task ${taskId} not found`);
     }
     return task;
-  }
-
-  /**
-   * Resolves when the task is terminal or `waitMs` passed, with the task as it is then.
-   * `justCreated`: the task was created by this very request, whose answer is the task anyway
-   * (as without `wait`), so no read decision is needed.
-   */
-  async waitForEnd(
-    principal: Principal,
-    taskId: string,
-    waitMs: number,
-    justCreated = false,
-    request?: FastifyRequest,
-  ): Promise<TaskRecord> {
-    const deadline = Date.now() + waitMs;
-    let wake: () => void = () => {};
-    const unsubscribe = this.#notifier.subscribe(taskId, () => wake());
-    // Access is decided once; later reads are of the same task for the same request.
-    // (A V8 11.3 deoptimizer fatal first showed in this loop under sustained load; the harness
-    // now runs with --no-turbofan for it: see harness/README.md.)
-    let checkAccess = !justCreated;
-    try {
-      for (;;) {
-        // Subscribed before reading, so an event between the read and the wait is not lost.
-        const changed = new Promise<void>((resolve) => (wake = resolve));
-        const task = checkAccess ? await this.get(principal, taskId, 'tasks.read', request) : await this.#store.get(taskId);
-        checkAccess = false;
-        if (!task) throw new NotFoundError(`Task ${taskId} not found`);
-        const left = deadline - Date.now();
-        if (isTerminal(task.status) || left <= 0) return task;
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([changed, new Promise((r) => (timer = setTimeout(r, left)))]);
-        clearTimeout(timer);
-      }
-    } finally {
-      unsubscribe();
-    }
   }
 
   async list(
