@@ -5,31 +5,36 @@ import { redisKeys } from '../../protocol/redis-keys.ts';
 import { TERMINAL_STATUSES } from '../../protocol/task.ts';
 
 /*
- * Prunes, then admits: drops members that can never be active again (tasks whose record is
- * terminal or gone, reservations older than the cutoff), then adds the member if fewer than the
- * cap remain. One atomic step, one round trip. Task records are read by name (not declared in
- * KEYS): fine on a standalone Redis, which is what Airlock runs on. An empty member only prunes.
- * ARGV: cap, now, member, set TTL ms, reservation cutoff ms, task key prefix, task key suffix,
+ * Prunes, then adds: drops members that can never be active again (tasks whose record is
+ * terminal or gone, reservations older than the cutoff), adds the member, and returns how many
+ * members there are then. The caller compares that with the cap (which it learns in the same
+ * round trip, so the script cannot know it) and removes the member again when it is over: a
+ * request is admitted only if, counting itself, at most `cap` were there when it was added, so
+ * concurrent admissions never exceed the cap (at worst one is refused while another's refused
+ * member is still being removed). One atomic step, one round trip. Task records are read by name
+ * (not declared in KEYS): fine on a standalone Redis, which is what Airlock runs on. An empty
+ * member only prunes.
+ * ARGV: now, member, set TTL ms, reservation cutoff ms, task key prefix, task key suffix,
  * terminal statuses (comma-separated).
  */
 const ADMIT = new LuaScript(`
 local terminal = {}
-for s in string.gmatch(ARGV[8], '[^,]+') do terminal[s] = true end
+for s in string.gmatch(ARGV[7], '[^,]+') do terminal[s] = true end
 local members = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #members, 2 do
   local m = members[i]
   if string.sub(m, 1, 2) == 'r:' then
-    if tonumber(members[i + 1]) < tonumber(ARGV[5]) then redis.call('ZREM', KEYS[1], m) end
+    if tonumber(members[i + 1]) < tonumber(ARGV[4]) then redis.call('ZREM', KEYS[1], m) end
   else
-    local status = redis.call('HGET', ARGV[6] .. m .. ARGV[7], 'status')
+    local status = redis.call('HGET', ARGV[5] .. m .. ARGV[6], 'status')
     if (not status) or terminal[status] then redis.call('ZREM', KEYS[1], m) end
   end
 end
-local n = redis.call('ZCARD', KEYS[1])
-if ARGV[3] == '' or n >= tonumber(ARGV[1]) then return {0, n} end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {1, n + 1}
+if ARGV[2] ~= '' then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return redis.call('ZCARD', KEYS[1])
 `);
 
 /** `airlock:task:{` and `}`: the task key around an id, from protocol (kept in sync by construction). */
@@ -91,14 +96,17 @@ export class ActiveTasks {
   }
 
   /**
-   * Reserves a slot if fewer than `cap` are taken. Returns the count after the call (including
-   * the new reservation when admitted).
+   * Reserves a slot if, with it, at most `cap` are taken (`cap` may still be unknown when this
+   * is called: it is a promise resolved in the same round trip). Returns the count after the
+   * call (including the new reservation when admitted).
    */
-  async admit(partition: string, cap: number): Promise<{ reservation: Reservation | null; active: number }> {
+  async admit(partition: string, cap: number | Promise<number>): Promise<{ reservation: Reservation | null; active: number }> {
     const key = ActiveTasks.key(partition);
     const member = `${RESERVATION_PREFIX}${randomUUID()}`;
-    const [admitted, active] = await this.#run(key, cap, member);
-    return { reservation: admitted === 1 ? { key, member } : null, active };
+    const [n, limit] = await Promise.all([this.#run(key, member), cap]);
+    if (n <= limit) return { reservation: { key, member }, active: n };
+    await this.#redis.zrem(key, member);
+    return { reservation: null, active: n - 1 };
   }
 
   /** The reservation's request created `taskId`: the task now holds the slot until it ends. */
@@ -113,15 +121,15 @@ export class ActiveTasks {
 
   /** Members counted now, after pruning (for tests and diagnostics). */
   async count(partition: string): Promise<number> {
-    return (await this.#run(ActiveTasks.key(partition), 0, ''))[1];
+    return this.#run(ActiveTasks.key(partition), '');
   }
 
-  async #run(key: string, cap: number, member: string): Promise<[number, number]> {
+  async #run(key: string, member: string): Promise<number> {
     const now = Date.now();
     return (await ADMIT.run(
       this.#redis,
       [key],
-      [cap, now, member, this.#setTtlMs, now - this.#reservationTtlMs, TASK_KEY_PREFIX, TASK_KEY_SUFFIX, TERMINAL_LIST],
-    )) as [number, number];
+      [now, member, this.#setTtlMs, now - this.#reservationTtlMs, TASK_KEY_PREFIX, TASK_KEY_SUFFIX, TERMINAL_LIST],
+    )) as number;
   }
 }

@@ -77,7 +77,7 @@ const CLASSES: readonly RequestClass[] = ['read', 'write', 'task-create'];
  *   from its agent's budget and, when it came with an API key (or a token minted from one), from
  *   that key's budget, in its class: reads (GET/HEAD), task creations (`POST /v1/tasks`) or
  *   writes (everything else);
- * - after validation (preHandler), task creation only: a slot under the agent's cap of active
+ * - in the same round trip, task creation only: a slot under the agent's cap of active
  *   (queued or running) tasks (see ActiveTasks).
  *
  * A throttled request gets 429 quota-exceeded before any handler ran: nothing is created, and no
@@ -157,11 +157,15 @@ export class RateLimits {
       const cls = classify(request.method, request.routeOptions.url);
       const agentPartition = partitionKey(this.#salt, 'agent', principal.tenantId, principal.agentId);
       const keyPartition = principal.keyId ? partitionKey(this.#salt, 'key', principal.tenantId, principal.keyId) : null;
-      // One round trip: the overrides and both counters are read and bumped concurrently.
-      const [overrides, agentCount, keyCount] = await Promise.all([
-        this.overrides.forRequest(principal.tenantId, principal.agentId, principal.keyId),
+      // One round trip: the overrides are read, both counters bumped and, for a task creation, a
+      // slot under the concurrency cap reserved (checked against the cap the overrides give).
+      const overridesRead = this.overrides.forRequest(principal.tenantId, principal.agentId, principal.keyId);
+      const capRead = () => overridesRead.then((o) => resolveQuotas(this.#defaults, o.tenant, o.agent).concurrentTasks);
+      const [overrides, agentCount, keyCount, admission] = await Promise.all([
+        overridesRead,
         this.#counters.agent[cls].penalty(agentPartition.toString('hex')),
         keyPartition ? this.#counters.key[cls].penalty(keyPartition.toString('hex')) : null,
+        cls === 'task-create' ? this.activeTasks.admit(agentPartition.toString('hex'), capRead()) : null,
       ]);
       const quotas = resolveQuotas(this.#defaults, overrides.tenant, overrides.agent);
       const draws: Draw[] = [
@@ -184,28 +188,29 @@ export class RateLimits {
       const context: RateLimitContext = { quotas, agentPartition, states: draws.map((d) => d.state), draws };
       request.rateLimit = context;
       const violated = draws.filter((d) => d.over).map((d) => d.state);
-      if (violated.length > 0) return this.#reject(request, reply, context, violated);
+      if (admission) {
+        const cap = quotas.concurrentTasks;
+        const state: PolicyState = {
+          name: POLICY_NAMES.concurrency,
+          quota: cap,
+          unit: 'concurrent-requests',
+          partitionKey: agentPartition,
+          remaining: cap - admission.active,
+        };
+        context.states.push(state);
+        if (admission.reservation) context.reservation = admission.reservation;
+        else violated.push(state);
+      }
+      if (violated.length > 0) {
+        // A slot reserved by a request refused for its budget goes back at once.
+        if (context.reservation) {
+          await this.activeTasks.release(context.reservation);
+          context.reservation = undefined;
+        }
+        return this.#reject(request, reply, context, violated);
+      }
       setHeaders(reply, context.states);
       return payload;
-    });
-
-    app.addHook('preHandler', async (request, reply) => {
-      const context = request.rateLimit;
-      if (!context || classify(request.method, request.routeOptions.url) !== 'task-create') return undefined;
-      const cap = context.quotas.concurrentTasks;
-      const { reservation, active } = await this.activeTasks.admit(context.agentPartition.toString('hex'), cap);
-      const state: PolicyState = {
-        name: POLICY_NAMES.concurrency,
-        quota: cap,
-        unit: 'concurrent-requests',
-        partitionKey: context.agentPartition,
-        remaining: cap - active,
-      };
-      context.states.push(state);
-      if (!reservation) return this.#reject(request, reply, context, [state]);
-      context.reservation = reservation;
-      setHeaders(reply, context.states);
-      return undefined;
     });
 
     app.addHook('onSend', async (request, reply, payload) => {
@@ -216,8 +221,11 @@ export class RateLimits {
       if (reservation) {
         request.rateLimit!.reservation = undefined;
         const taskId = reply.statusCode === 201 ? createdTaskId(reply) : null;
-        if (taskId) await this.activeTasks.confirm(reservation, taskId);
-        else await this.activeTasks.release(reservation);
+        // Not awaited (off the answer's path): the reservation already holds the slot, so the
+        // count is right before and after the swap. The command is written now, on the shared
+        // connection, so this harness's next admission of the agent runs after it.
+        const settled = taskId ? this.activeTasks.confirm(reservation, taskId) : this.activeTasks.release(reservation);
+        settled.catch((err: unknown) => request.log.warn({ err }, 'could not settle a concurrency reservation'));
       }
       return payload;
     });

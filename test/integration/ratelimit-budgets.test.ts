@@ -172,13 +172,14 @@ describe('concurrent task cap (queued tasks; no runner here)', () => {
     // The refused create was given back to the creation budget: a 429 changes nothing.
     assert.equal(limits(refused).get('agent-task-creates')?.r, 99);
     assert.equal(limits(refused).get('key-task-creates')?.r, 99);
-    // A rejected create (400) does not hold a slot either.
+    const cancelled = await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${first.json().id}`, headers: h });
+    assert.equal(cancelled.json().status, 'cancelled');
+    // A rejected create (400) does not hold a slot either: the next create still gets the one
+    // slot. (At the cap, the 429 comes first: the cap is checked before the body is parsed.)
     const bad = await stack.app.inject({
       method: 'POST', url: '/v1/tasks', headers: { ...h, 'idempotency-key': `"${randomUUID()}"` },
       payload: { runtime: 'javascript', code: '1', tenantId: 'x' } });
     assert.equal(bad.statusCode, 400);
-    const cancelled = await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${first.json().id}`, headers: h });
-    assert.equal(cancelled.json().status, 'cancelled');
     const secondKey = randomUUID();
     const second = await create(h, secondKey);
     assert.equal(second.statusCode, 201, second.body);
