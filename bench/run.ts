@@ -46,7 +46,11 @@ const TARGET_WARM_SPEEDUP = 10;
 const TARGET_COLD_RATIO = 1.2;
 /** Issue 4: the whole security path adds under 0.5 ms at p50. */
 const TARGET_SECURITY_ADDED_MS = 0.5;
-/** BENCH_ONLY=containers runs just the container section; BENCH_CONTAINERS=0 skips it. */
+/**
+ * BENCH_ONLY=containers runs just the container section; BENCH_ONLY=latency just the sequential
+ * latency figures (floors, e2e, security path: a quick loop while tuning); BENCH_CONTAINERS=0
+ * skips the container section.
+ */
 const ONLY = process.env['BENCH_ONLY'] ?? '';
 const WITH_CONTAINERS = process.env['BENCH_CONTAINERS'] !== '0';
 
@@ -157,6 +161,34 @@ async function mainContainersOnly(): Promise<void> {
   const report = containerReport(part);
   process.stdout.write(`${report.lines.join('\n')}\n`);
   writeResults({ at: new Date().toISOString(), commit: gitCommit(), containers: part, containerRatios: report.ratios });
+}
+
+/** BENCH_ONLY=latency: floors, sequential e2e latency and the security path; no throughput. */
+async function mainLatencyOnly(): Promise<void> {
+  benchRedis = await claimRedisDb();
+  log(`machine CPU busy before the bench: ${(await machineBusyPct(1000)).toFixed(0)}%`);
+  const bull = await bullmqFloor(benchRedis.url, 300, SETTINGS.floorSamples);
+  const isoLat = await isolateLatencyFloor(30, SETTINGS.floorSamples);
+  stack = await startStack(benchRedis, SETTINGS.isolateHosts);
+  const roles = stack.cpuRoles();
+  const cpu0 = snapshotCpu(roles);
+  const e2e = await latencyRun(stack, SETTINGS.latencyWarmup, SETTINGS.latencySamples);
+  const cpu = cpuDelta(cpu0, snapshotCpu(roles));
+  const security = await securityPathCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples);
+  await cleanup();
+  const floorSum = bull.workerCompleted.p50 + isoLat.total.p50;
+  const tasks = SETTINGS.latencyWarmup + SETTINGS.latencySamples;
+  const perTask = Object.entries(cpu.perRole).map(([role, ms]) => `${role} ${(ms / tasks).toFixed(2)}`);
+  process.stdout.write(
+    [
+      `e2e p50 ${fmtMs(e2e.latency.p50)} p99 ${fmtMs(e2e.latency.p99)} (${e2e.errors} errors)`,
+      `floors: BullMQ ${fmtMs(bull.workerCompleted.p50)} + isolate ${fmtMs(isoLat.total.p50)} → ratio ` +
+        `${(e2e.latency.p50 / floorSum).toFixed(2)} (target ${TARGET_LATENCY_RATIO})`,
+      `CPU ms per task: ${perTask.join(', ')}`,
+      `security path: with ${fmtMs(security.withSecurity.p50)} without ${fmtMs(security.withoutSecurity.p50)} → ` +
+        `adds ${fmtMs(security.addedP50)} (target < ${TARGET_SECURITY_ADDED_MS})`,
+    ].join('\n') + '\n',
+  );
 }
 
 async function main(): Promise<void> {
@@ -410,7 +442,7 @@ async function main(): Promise<void> {
 }
 
 try {
-  await (ONLY === 'containers' ? mainContainersOnly() : main());
+  await (ONLY === 'containers' ? mainContainersOnly() : ONLY === 'latency' ? mainLatencyOnly() : main());
   process.exit(0);
 } catch (err) {
   await abort(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);
