@@ -85,13 +85,15 @@ export class TaskService {
 
   /**
    * Creates and enqueues a task. With `waitMs`, answers when the task ends or the wait runs out,
-   * whichever is first, with the task as it is then.
+   * whichever is first, with the task as it is then — or, once `signal` aborts (the request's
+   * credential was revoked), at once with the task as it was created: nothing it did since.
    */
   async create(
     principal: Principal,
     body: CreateTaskBody,
     mounts: readonly ResolvedMount[] = [],
     waitMs = 0,
+    signal?: AbortSignal,
   ): Promise<TaskRecord> {
     const id = randomUUID();
     // Listen before the task exists: none of its events can be missed, so nothing needs to be
@@ -100,7 +102,7 @@ export class TaskService {
     try {
       const task = await this.#createTask(principal, body, mounts, id);
       if (!watch || isTerminal(task.status)) return task;
-      return await this.#untilEnd(watch, task, Date.now() + waitMs);
+      return await this.#untilEnd(watch, task, Date.now() + waitMs, signal);
     } finally {
       watch?.close();
     }
@@ -112,10 +114,13 @@ export class TaskService {
    * and output notifications cost no read. The creator needs no read decision: the answer is the
    * task either way, as without `wait`.
    */
-  async #untilEnd(watch: TaskWatch, created: TaskRecord, deadline: number): Promise<TaskRecord> {
+  async #untilEnd(watch: TaskWatch, created: TaskRecord, deadline: number, signal?: AbortSignal): Promise<TaskRecord> {
+    const aborted = signal ? new Promise<'aborted'>((resolve) => abortable(signal, () => resolve('aborted'))) : null;
     for (;;) {
       const left = deadline - Date.now();
-      const notified = await watch.next(left);
+      // (A wait left behind by an abort is woken by watch.close() in `create`.)
+      const notified = aborted ? await Promise.race([watch.next(left), aborted]) : await watch.next(left);
+      if (notified === 'aborted' || signal?.aborted) return created;
       const mayHaveEnded = notified.some((what) => what === null || (what !== 'output' && isTerminal(what)));
       if (!mayHaveEnded && left > 0) continue;
       const task = await this.#store.get(created.id);
@@ -261,6 +266,12 @@ export class TaskService {
     // cancels but not reads would turn into a 404 after the cancel took effect.
     return (await this.#store.get(taskId)) ?? task;
   }
+}
+
+/** Calls `onAbort` once when `signal` aborts (at once if it already has). */
+function abortable(signal: AbortSignal, onAbort: () => void): void {
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
 }
 
 function encodeCursor(cursor: { score: number; id: string }): string {

@@ -147,3 +147,30 @@ describe('an open SSE stream ends when its credential is revoked', () => {
     });
   });
 });
+
+describe('a POST /v1/tasks wait ends when its credential is revoked', () => {
+  test('API key revoked during the wait: the answer is the task as created, nothing it did afterwards', async () => {
+    const agent = await createPrincipalWithKey(stack, t.adminKey, 'agent');
+    // The longest wait the config allows: without the re-check it runs out with the task running.
+    const pending = submit(agent.key, { wait: stack.deps.config.MAX_WAIT_SECONDS });
+    // Revoke once the task runs (its wait is in progress by then).
+    let id: string | undefined;
+    while (!id) {
+      const [task] = (await stack.deps.store.listIds(t.tenantId, agent.id, null, 1)) ?? [];
+      if (task && (await stack.deps.store.get(task.id))?.status === 'running') id = task.id;
+      else await new Promise((r) => setTimeout(r, 25));
+    }
+    cleanups.push(() => void stop(id));
+    const revoked = await stack.app.inject({ method: 'DELETE', url: `/v1/admin/keys/${agent.keyId}`, headers: bearer(t.adminKey) });
+    assert.equal(revoked.statusCode, 200, revoked.body);
+    const res = await pending;
+    assert.equal(res.statusCode, 201, res.body);
+    assert.equal(res.headers['location'], `/v1/tasks/${id}`);
+    const body = res.json();
+    assert.equal(body.id, id);
+    assert.equal(body.status, 'queued', 'the task as it was created, not as it is now');
+    assert.equal(body.result, undefined);
+    assert.equal((await stack.deps.store.get(id))?.status, 'running', 'the wait ended before the task');
+    await stop(id);
+  });
+});
