@@ -14,7 +14,12 @@ const app = await buildApp({
   logger: config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL },
 });
 
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+// Fault signals keep their default action (die, so a supervisor restarts the harness). Caught
+// like SIGTERM, a fault is answered from the event loop and the faulting instruction runs again:
+// a V8 fatal error (a trap, SIGILL) then spun the harness at 100% CPU forever, answering nothing.
+const FAULT_SIGNALS = ['SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGSEGV'] as const;
+
+closeWithGrace({ delay: 10_000, skip: [...FAULT_SIGNALS] }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing after an error');
   else app.log.info(`${signal}: closing`);
   await app.close();
