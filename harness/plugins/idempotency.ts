@@ -42,6 +42,11 @@ export interface IdempotencyClaim {
 declare module 'fastify' {
   interface FastifyRequest {
     idempotencyClaim?: IdempotencyClaim;
+    /**
+     * Set when the request was let past the concurrency cap only because an answer (or a first
+     * request in flight) was stored under its key (harness/ratelimit): it may replay, never run.
+     */
+    idempotencyReplayOnly?: boolean;
   }
 }
 
@@ -83,15 +88,21 @@ export class Idempotency {
       }
       return null;
     }
-    const route = request.routeOptions.url ?? request.url;
-    const scope = [principal.tenantId, principal.agentId, request.method, route, key].join('\u0000');
-    const storeKey = redisKeys.idempotency(createHash('sha256').update(scope).digest('hex'));
+    const storeKey = storeKeyOf(request, principal, key);
     const fingerprint = createHash('sha256')
       .update(`${request.method} ${request.url}\n${canonicalJson(request.body ?? null)}`)
       .digest('hex');
     const claim: StoredAnswer = { state: 'in_flight', fingerprint };
     const ok = await this.#redis.set(storeKey, JSON.stringify(claim), 'PX', this.#inFlightTtlMs, 'NX');
-    if (ok === 'OK') return { storeKey, fingerprint };
+    if (ok === 'OK') {
+      if (request.idempotencyReplayOnly) {
+        // What was stored under the key when the rate limits looked is gone (expired, or the
+        // first request ended 4xx): this request holds no concurrency slot, so it must not run.
+        await this.#redis.del(storeKey);
+        throw new IdempotencyInFlightError('The earlier request with this key just ended; retry');
+      }
+      return { storeKey, fingerprint };
+    }
 
     const raw = await this.#redis.get(storeKey);
     if (raw === null) {
@@ -157,6 +168,26 @@ export class Idempotency {
       body: claim.redact ? claim.redact(body) : body,
     };
     await this.#redis.set(claim.storeKey, JSON.stringify(answer), 'PX', this.#ttlMs);
+  }
+}
+
+/** Where a request's key is stored: scoped by tenant, principal, method and route (IDEM-3). */
+function storeKeyOf(request: FastifyRequest, principal: Principal, key: string): string {
+  const route = request.routeOptions.url ?? request.url;
+  const scope = [principal.tenantId, principal.agentId, request.method, route, key].join('\u0000');
+  return redisKeys.idempotency(createHash('sha256').update(scope).digest('hex'));
+}
+
+/**
+ * The Redis key the request's Idempotency-Key is stored under, or null when it sent none or an
+ * invalid one (`begin` answers 400 for that later). Never throws; reads nothing.
+ */
+export function idempotencyStoreKey(request: FastifyRequest, principal: Principal): string | null {
+  try {
+    const key = parseKey(request.headers['idempotency-key']);
+    return key === null ? null : storeKeyOf(request, principal, key);
+  } catch {
+    return null;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { idempotencyStoreKey } from '../plugins/idempotency.ts';
 import type { ProblemBody } from '../plugins/problem-handler.ts';
 import type { Config } from '../config.ts';
 import { PROBLEMS } from '../problems.ts';
@@ -81,8 +82,17 @@ const CLASSES: readonly RequestClass[] = ['read', 'write', 'task-create'];
  *   (queued or running) tasks (see ActiveTasks).
  *
  * A throttled request gets 429 quota-exceeded before any handler ran: nothing is created, and no
- * Idempotency-Key is claimed, so the same request can be retried unchanged. Every response of an
- * authenticated request carries `RateLimit-Policy` and `RateLimit` for the budgets it drew from.
+ * Idempotency-Key is claimed, so the same request can be retried unchanged.
+ *
+ * A task creation whose Idempotency-Key already has an answer (or a first request in flight)
+ * stored is not held to the concurrency cap: it can only replay that answer (or get 409/422),
+ * never create a task, so it takes no slot — a client retrying to learn what became of its task
+ * must not be refused because that very task holds a slot (IDEM-6). It still draws from the
+ * request budgets like every request: a replay is traffic (else a retry loop is unmetered), and
+ * a 429 is safe to retry, since the stored answer stays (IDEM-8, RL-4).
+ *
+ * Every response of an authenticated request carries `RateLimit-Policy` and `RateLimit` for the
+ * budgets it drew from.
  *
  * Counters are fixed one-minute windows. A request counts even when it fails later (400, 403,
  * 404): it is the principal's own traffic. A 429 is given back to every budget it did not
@@ -91,6 +101,7 @@ const CLASSES: readonly RequestClass[] = ['read', 'write', 'task-create'];
 export class RateLimits {
   readonly overrides: QuotaOverridesStore;
   readonly activeTasks: ActiveTasks;
+  readonly #redis: Redis;
   readonly #defaults: Quotas;
   readonly #salt: string;
   readonly #authFailuresPerMin: number;
@@ -99,6 +110,7 @@ export class RateLimits {
 
   constructor(options: RateLimitsOptions) {
     this.#defaults = options.defaults;
+    this.#redis = options.redis;
     this.#salt = options.partitionSalt;
     this.#authFailuresPerMin = options.authFailuresPerMin;
     this.overrides = new QuotaOverridesStore(options.redis);
@@ -161,11 +173,14 @@ export class RateLimits {
       // slot under the concurrency cap reserved (checked against the cap the overrides give).
       const overridesRead = this.overrides.forRequest(principal.tenantId, principal.agentId, principal.keyId);
       const capRead = () => overridesRead.then((o) => resolveQuotas(this.#defaults, o.tenant, o.agent).concurrentTasks);
-      const [overrides, agentCount, keyCount, admission] = await Promise.all([
+      // Also in that round trip: whether an answer is already stored under the Idempotency-Key.
+      const storedUnder = cls === 'task-create' ? idempotencyStoreKey(request, principal) : null;
+      const [overrides, agentCount, keyCount, admission, answered] = await Promise.all([
         overridesRead,
         this.#counters.agent[cls].penalty(agentPartition.toString('hex')),
         keyPartition ? this.#counters.key[cls].penalty(keyPartition.toString('hex')) : null,
         cls === 'task-create' ? this.activeTasks.admit(agentPartition.toString('hex'), capRead()) : null,
+        storedUnder ? this.#redis.exists(storedUnder) : 0,
       ]);
       const quotas = resolveQuotas(this.#defaults, overrides.tenant, overrides.agent);
       const draws: Draw[] = [
@@ -188,7 +203,11 @@ export class RateLimits {
       const context: RateLimitContext = { quotas, agentPartition, states: draws.map((d) => d.state), draws };
       request.rateLimit = context;
       const violated = draws.filter((d) => d.over).map((d) => d.state);
-      if (admission) {
+      if (admission && answered > 0) {
+        // Replay only (see the class comment): not held to the cap, and its slot goes back.
+        request.idempotencyReplayOnly = true;
+        if (admission.reservation) await this.activeTasks.release(admission.reservation);
+      } else if (admission) {
         const cap = quotas.concurrentTasks;
         const state: PolicyState = {
           name: POLICY_NAMES.concurrency,
