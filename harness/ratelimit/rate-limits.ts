@@ -67,13 +67,16 @@ declare module 'fastify' {
 }
 
 type Scope = 'agent' | 'key';
+/** At most this many failing IPs are remembered per harness (see #failedHere). */
+const MAX_REMEMBERED_FAILING_IPS = 100_000;
 const CLASSES: readonly RequestClass[] = ['read', 'write', 'task-create'];
 
 /**
  * Rate limits and quotas of the /v1 API (rate-limiter-flexible counters on Redis):
  *
  * - before authentication (onRequest): a client IP that caused too many 401s in the current
- *   window gets 429 without its credential even being looked at;
+ *   window gets 429 without its credential even being looked at (checked for the IPs this
+ *   harness answered 401 in the window; see #failedHere);
  * - after authentication, before the body is parsed (preParsing): the request draws one unit
  *   from its agent's budget and, when it came with an API key (or a token minted from one), from
  *   that key's budget, in its class: reads (GET/HEAD), task creations (`POST /v1/tasks`) or
@@ -107,6 +110,8 @@ export class RateLimits {
   readonly #authFailuresPerMin: number;
   readonly #authFailures: RateLimiterRedis;
   readonly #counters: Record<Scope, Record<RequestClass, RateLimiterRedis>>;
+  /** IP partition keys that failed authentication through this harness → end of that window. */
+  readonly #recentFailures = new Map<string, number>();
 
   constructor(options: RateLimitsOptions) {
     this.#defaults = options.defaults;
@@ -148,6 +153,9 @@ export class RateLimits {
   register(app: FastifyInstance): void {
     app.addHook('onRequest', async (request, reply) => {
       const ipPartition = partitionKey(this.#salt, 'ip', request.ip);
+      // Only an IP that failed authentication here in the current window is looked up: the
+      // round trip is spared for every other request (see #failedHere).
+      if (!this.#failedHere(ipPartition.toString('hex'))) return undefined;
       const res = await this.#authFailures.get(ipPartition.toString('hex'));
       if (res && res.consumedPoints >= this.#authFailuresPerMin) {
         const state: PolicyState = {
@@ -234,7 +242,9 @@ export class RateLimits {
 
     app.addHook('onSend', async (request, reply, payload) => {
       if (reply.statusCode === 401) {
-        await this.#authFailures.penalty(partitionKey(this.#salt, 'ip', request.ip).toString('hex'));
+        const ip = partitionKey(this.#salt, 'ip', request.ip).toString('hex');
+        const res = await this.#authFailures.penalty(ip);
+        this.#rememberFailure(ip, Date.now() + res.msBeforeNext);
       }
       const reservation = request.rateLimit?.reservation;
       if (reservation) {
@@ -248,6 +258,37 @@ export class RateLimits {
       }
       return payload;
     });
+  }
+
+  /**
+   * Did this IP (its partition key) cause a 401 through this harness in the current window?
+   * The failure counters live in Redis and are shared by every harness, but a harness checks
+   * them only for IPs it has itself answered 401, so the check costs nothing for clients that
+   * authenticate. The price, with several harnesses behind a load balancer: an IP whose failures
+   * all went through other harnesses gets one more 401 from this one before this one throttles
+   * it too (its first failure here is recorded, and from then on it is checked). With one
+   * harness (or after a restart, for the first failure), nothing changes.
+   */
+  #failedHere(ip: string): boolean {
+    const until = this.#recentFailures.get(ip);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.#recentFailures.delete(ip);
+    return false;
+  }
+
+  #rememberFailure(ip: string, until: number): void {
+    // Bounded: past the cap, forget the entries that expire first (Map keeps insertion order;
+    // every entry lives one window, so the oldest inserted expire first).
+    if (this.#recentFailures.size >= MAX_REMEMBERED_FAILING_IPS) {
+      const now = Date.now();
+      for (const [key, expires] of this.#recentFailures) {
+        if (expires > now && this.#recentFailures.size < MAX_REMEMBERED_FAILING_IPS) break;
+        this.#recentFailures.delete(key);
+      }
+    }
+    this.#recentFailures.delete(ip);
+    this.#recentFailures.set(ip, until);
   }
 
   /**

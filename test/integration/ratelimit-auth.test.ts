@@ -62,3 +62,26 @@ describe('failed-auth throttling', () => {
     assert.equal(await stack.deps.redis.get(`airlock:ratelimit:auth-failures:${pk}`), '3');
   });
 });
+
+describe('failed-auth throttling across harnesses', () => {
+  test('a harness checks the shared counter for IPs it answered 401: one more 401 there, then 429', async () => {
+    // A second harness on the same Redis (its own process state, like a replica behind a load
+    // balancer); the IP's failures all went through the first one.
+    const { buildApp } = await import('../../harness/app.ts');
+    const replica = await buildApp(stack.deps);
+    try {
+      const ip = '203.0.113.9';
+      for (let i = 0; i < 3; i++) assert.equal((await get(ip, WRONG)).statusCode, 401);
+      assertThrottled(await get(ip, agent.headers()), ['auth-failures']);
+      const viaReplica = (headers: Record<string, string>) =>
+        replica.inject({ method: 'GET', url: '/v1/tasks', headers, remoteAddress: ip });
+      // The replica has not seen this IP fail: its first failure there is still a 401 ...
+      assert.equal((await viaReplica(WRONG)).statusCode, 401);
+      // ... and from then on the replica throttles it too, valid key or not.
+      assertThrottled(await viaReplica(agent.headers()), ['auth-failures']);
+      assertThrottled(await viaReplica(WRONG), ['auth-failures']);
+    } finally {
+      await replica.close();
+    }
+  });
+});
