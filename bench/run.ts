@@ -175,6 +175,7 @@ async function mainLatencyOnly(): Promise<void> {
   const e2e = await latencyRun(stack, SETTINGS.latencyWarmup, SETTINGS.latencySamples);
   const cpu = cpuDelta(cpu0, snapshotCpu(roles));
   const security = await securityPathCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples);
+  const trace = await traceTasks(stack, benchRedis.url, benchRedis.db, 30);
   await cleanup();
   const floorSum = bull.workerCompleted.p50 + isoLat.total.p50;
   const tasks = SETTINGS.latencyWarmup + SETTINGS.latencySamples;
@@ -187,6 +188,8 @@ async function mainLatencyOnly(): Promise<void> {
       `CPU ms per task: ${perTask.join(', ')}`,
       `security path: with ${fmtMs(security.withSecurity.p50)} without ${fmtMs(security.withoutSecurity.p50)} → ` +
         `adds ${fmtMs(security.addedP50)} (target < ${TARGET_SECURITY_ADDED_MS})`,
+      `trace of ${trace.tasks} tasks (median ms from the POST being sent):`,
+      ...trace.steps.map((st) => `  ${fmtMs(st.atMs).padStart(7)} +${fmtMs(st.gapMs).padStart(6)}  ${st.who.padEnd(8)} ${st.what}`),
     ].join('\n') + '\n',
   );
 }
