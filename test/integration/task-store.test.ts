@@ -143,7 +143,8 @@ describe('a forged job', () => {
       code: '"stolen"',
       limits: victim.limits,
     };
-    const queue = new Queue(stack.queueName, { connection: redis.duplicate() });
+    const connection = redis.duplicate();
+    const queue = new Queue(stack.queueName, { connection });
     try {
       const job = await queue.add('run', forged, { jobId: randomUUID(), attempts: 1 });
       const deadline = Date.now() + 20_000;
@@ -161,6 +162,7 @@ describe('a forged job', () => {
       assert.equal(after?.result, undefined);
     } finally {
       await queue.close();
+      connection.disconnect();
     }
   });
 });
