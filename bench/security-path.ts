@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { HttpClient } from './http.ts';
 import { spawnService, stopService } from './proc.ts';
-import { ROOT, freePort, type Stack } from './stack.ts';
+import { ROOT, freePort, harnessNodeFlags, type Stack } from './stack.ts';
 import { summarize, type Summary } from './stats.ts';
 
 export interface SecurityPathResult {
@@ -35,7 +35,7 @@ export async function securityPathCost(stack: Stack, warmup: number, samples: nu
   const port = await freePort();
   const bare = spawnService(
     'harness without security (bench only)',
-    ['--no-turbofan', '--import', 'tsx', 'bench/harness-without-security.ts'],
+    [...harnessNodeFlags(), '--import', 'tsx', 'bench/harness-without-security.ts'],
     { ...stack.harnessEnv, PORT: String(port) },
     ROOT,
   );

@@ -141,9 +141,13 @@ export function cpuProfArgs(): string[] {
   return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
-/** BENCH_HARNESS_NODE_ARGS="--flag …": extra node/V8 flags for the harness (crash hunting). */
-function harnessNodeArgs(): string[] {
-  return (process.env['BENCH_HARNESS_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean);
+/**
+ * The node/V8 flags the harness ships with (harness/README.md), then BENCH_HARNESS_NODE_ARGS
+ * ("--flag …", e.g. to hunt a crash). The bench-only harness without the security path gets the
+ * same, so the two are compared like for like.
+ */
+export function harnessNodeFlags(): string[] {
+  return ['--no-turbo-inlining', ...(process.env['BENCH_HARNESS_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean)];
 }
 
 /**
@@ -180,7 +184,7 @@ export async function startStack(
   const harness = spawnService(
     'harness',
     // The flags the harness ships with (harness/README.md), then any extra ones.
-    [...prof, '--no-turbofan', ...harnessNodeArgs(), '--import', 'tsx', 'harness/server.ts'],
+    [...prof, ...harnessNodeFlags(), '--import', 'tsx', 'harness/server.ts'],
     { ...harnessEnv, PORT: String(port) },
     ROOT,
   );

@@ -74,8 +74,8 @@ process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
 const common = { REDIS_URL: redisUrl };
-// --no-turbofan: see harness/README.md ("Why the harness runs without TurboFan").
-run('harness', ['--no-turbofan', '--import', 'tsx', 'harness/server.ts'], { ...common, PORT: port, HOST: host, AIRLOCK_DEV_API_KEY: devKey });
+// --no-turbo-inlining: see harness/README.md ("Why the harness runs with --no-turbo-inlining").
+run('harness', ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], { ...common, PORT: port, HOST: host, AIRLOCK_DEV_API_KEY: devKey });
 run('runner', ['--no-node-snapshot', '--import', 'tsx', 'runner/worker.ts'], common);
 
 const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;

@@ -11,5 +11,5 @@ LABEL airlock.service=app
 WORKDIR /opt/airlock
 USER 10100:10100
 # The harness by default; the runner service sets its own command.
-# --no-turbofan: see harness/README.md ("Why the harness runs without TurboFan").
-CMD ["node", "--no-turbofan", "--import", "tsx", "harness/server.ts"]
+# --no-turbo-inlining: see harness/README.md ("Why the harness runs with --no-turbo-inlining").
+CMD ["node", "--no-turbo-inlining", "--import", "tsx", "harness/server.ts"]
