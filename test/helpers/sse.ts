@@ -4,33 +4,37 @@
  */
 import http from 'node:http';
 
-export interface SseEvent {
+export interface SseEvent<Data = Record<string, unknown>> {
   /** `id:` field ('' when absent). */
   id: string;
   /** `event:` field ('' when absent). */
   event: string;
-  data: Record<string, unknown>;
+  data: Data;
 }
 
-export interface SseStream {
+export interface SseStream<Data = Record<string, unknown>> {
   status: number;
   headers: http.IncomingHttpHeaders;
   /** The next event, or null once the server has ended the stream. */
-  next(): Promise<SseEvent | null>;
+  next(): Promise<SseEvent<Data> | null>;
   /** Every remaining event, once the server has ended the stream. */
-  rest(): Promise<SseEvent[]>;
+  rest(): Promise<SseEvent<Data>[]>;
   /** Whether the server has ended the response. */
   readonly ended: boolean;
   close(): void;
 }
 
 /** Opens `path` on 127.0.0.1:`port` with `headers`; resolves once the response head arrived. */
-export function openSse(port: number, path: string, headers: Record<string, string>): Promise<SseStream> {
+export function openSse<Data = Record<string, unknown>>(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+): Promise<SseStream<Data>> {
   return new Promise((resolve, reject) => {
     const req = http.get(
       { host: '127.0.0.1', port, path, headers: { ...headers, accept: 'text/event-stream' } },
       (res) => {
-        const queue: SseEvent[] = [];
+        const queue: SseEvent<Data>[] = [];
         let ended = false;
         let buffer = '';
         let wake: () => void = () => {};
@@ -51,7 +55,7 @@ export function openSse(port: number, path: string, headers: Record<string, stri
             queue.push({
               id: fields['id'] ?? '',
               event: fields['event'] ?? '',
-              data: JSON.parse(fields['data']) as Record<string, unknown>,
+              data: JSON.parse(fields['data']) as Data,
             });
           }
           wake();
@@ -61,7 +65,7 @@ export function openSse(port: number, path: string, headers: Record<string, stri
           wake();
         });
         res.on('error', reject);
-        const next = async (): Promise<SseEvent | null> => {
+        const next = async (): Promise<SseEvent<Data> | null> => {
           for (;;) {
             const event = queue.shift();
             if (event) return event;
@@ -74,7 +78,7 @@ export function openSse(port: number, path: string, headers: Record<string, stri
           headers: res.headers,
           next,
           async rest() {
-            const out: SseEvent[] = [];
+            const out: SseEvent<Data>[] = [];
             for (let e = await next(); e; e = await next()) out.push(e);
             return out;
           },

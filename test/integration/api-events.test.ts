@@ -4,11 +4,11 @@
  * in-process runner with isolate host processes. Nothing is faked.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { pollTask, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
 import { runAgents } from '../helpers/run-agents.ts';
+import { openSse, type SseEvent as SseEventOf, type SseStream } from '../helpers/sse.ts';
 
 let stack: Stack;
 let port: number;
@@ -19,103 +19,30 @@ before(async () => {
   port = (stack.app.server.address() as AddressInfo).port;
 });
 after(async () => {
-  // A stream left open by a failed test would keep the server from closing.
-  for (const req of openRequests) req.destroy();
+  for (const stream of openStreams) stream.close();
   await stack.close();
 });
 
-const openRequests = new Set<http.ClientRequest>();
+/** Streams opened by the tests: one left open by a failed test would keep the server from closing. */
+const openStreams = new Set<SseStream<EventData>>();
 
-interface SseEvent {
-  id: string;
-  event: string;
-  data: {
-    type: string;
-    status?: string;
-    stream?: string;
-    data?: string;
-    at?: string;
-    error?: { code: string };
-  };
+interface EventData {
+  type: string;
+  status?: string;
+  stream?: string;
+  data?: string;
+  at?: string;
+  error?: { code: string };
 }
+type SseEvent = SseEventOf<EventData>;
 
-interface SseStream {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  /** Resolves with the next event, or null once the stream has ended. */
-  next(): Promise<SseEvent | null>;
-  /** Reads every remaining event until the server ends the stream. */
-  rest(): Promise<SseEvent[]>;
-  close(): void;
-}
-
-/** Opens GET /v1/tasks/:id/events and parses the SSE wire format as it arrives. */
-function openEvents(id: string, lastEventId?: string): Promise<SseStream> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {
-      ...stack.headers('alice', null),
-      accept: 'text/event-stream',
-    };
-    if (lastEventId) headers['last-event-id'] = lastEventId;
-    const req = http.get(
-      { host: '127.0.0.1', port, path: `/v1/tasks/${id}/events`, headers },
-      (res) => {
-        res.on('close', () => openRequests.delete(req));
-        const queue: SseEvent[] = [];
-        let ended = false;
-        let buffer = '';
-        let wake: () => void = () => {};
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let cut: number;
-          while ((cut = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, cut);
-            buffer = buffer.slice(cut + 2);
-            const fields: Record<string, string> = {};
-            for (const line of block.split('\n')) {
-              if (line.startsWith(':')) continue; // comment (heartbeat)
-              const i = line.indexOf(': ');
-              fields[line.slice(0, i)] = line.slice(i + 2);
-            }
-            if (fields['data'] === undefined) continue;
-            queue.push({
-              id: fields['id'] ?? '',
-              event: fields['event'] ?? '',
-              data: JSON.parse(fields['data']),
-            });
-          }
-          wake();
-        });
-        res.on('end', () => {
-          ended = true;
-          wake();
-        });
-        res.on('error', reject);
-        const next = async (): Promise<SseEvent | null> => {
-          for (;;) {
-            const event = queue.shift();
-            if (event) return event;
-            if (ended) return null;
-            await new Promise<void>((r) => (wake = r));
-          }
-        };
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          next,
-          async rest() {
-            const out: SseEvent[] = [];
-            for (let e = await next(); e; e = await next()) out.push(e);
-            return out;
-          },
-          close: () => req.destroy(),
-        });
-      },
-    );
-    openRequests.add(req);
-    req.on('error', reject);
-  });
+/** Opens GET /v1/tasks/:id/events as alice. */
+async function openEvents(id: string, lastEventId?: string): Promise<SseStream<EventData>> {
+  const headers: Record<string, string> = stack.headers('alice', null);
+  if (lastEventId) headers['last-event-id'] = lastEventId;
+  const stream = await openSse<EventData>(port, `/v1/tasks/${id}/events`, headers);
+  openStreams.add(stream);
+  return stream;
 }
 
 function submit(body: Record<string, unknown>) {

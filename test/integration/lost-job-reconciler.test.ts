@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { LostJobReconciler } from '../../harness/tasks/lost-job-reconciler.ts';
 import { TaskStore, type TaskRecord } from '../../protocol/task-store.ts';
 import { REDIS_URL } from '../helpers/stack.ts';
+import { queuedTaskRecord } from '../helpers/task-record.ts';
 
 const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
 const store = new TaskStore({ redis, retentionMs: 60_000 });
@@ -44,17 +45,7 @@ after(async () => {
 });
 
 async function queuedTask(): Promise<TaskRecord> {
-  const task: TaskRecord = {
-    id: randomUUID(),
-    tenantId: 'acme',
-    agentId: 'alice',
-    status: 'queued',
-    runtime: 'javascript',
-    createdAt: new Date().toISOString(),
-    limits: { timeoutMs: 1000, cpuMs: 1000, memoryMb: 64, outputBytes: 1024 },
-    metadata: {},
-    attempts: 0,
-  };
+  const task = queuedTaskRecord();
   await store.create(task);
   return task;
 }

@@ -9,9 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { redisKeys } from '../../protocol/redis-keys.ts';
-import { TaskStore, type TaskRecord } from '../../protocol/task-store.ts';
+import { TaskStore } from '../../protocol/task-store.ts';
 import { ActiveTasks } from '../../harness/ratelimit/active-tasks.ts';
 import { REDIS_URL } from '../helpers/stack.ts';
+import { queuedTaskRecord } from '../helpers/task-record.ts';
 
 let redis: Redis;
 let store: TaskStore;
@@ -37,17 +38,7 @@ function partition(): string {
 }
 
 async function queuedTask(): Promise<string> {
-  const task: TaskRecord = {
-    id: randomUUID(),
-    tenantId: TENANT,
-    agentId: 'a',
-    status: 'queued',
-    runtime: 'javascript',
-    createdAt: new Date().toISOString(),
-    limits: { timeoutMs: 1000, cpuMs: 1000, memoryMb: 64, outputBytes: 1024 },
-    metadata: {},
-    attempts: 0,
-  };
+  const task = queuedTaskRecord(TENANT, 'a');
   await store.create(task);
   tasks.push(task.id);
   return task.id;

@@ -10,25 +10,12 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { JobPayload } from '../../protocol/job.ts';
 import { redisChannels } from '../../protocol/redis-keys.ts';
-import { TaskStore, parseTaskNotification, type TaskRecord } from '../../protocol/task-store.ts';
+import { TaskStore, parseTaskNotification } from '../../protocol/task-store.ts';
 import { REDIS_URL, startStack, type Stack } from '../helpers/stack.ts';
+import { queuedTaskRecord } from '../helpers/task-record.ts';
 
 const redis = new Redis(REDIS_URL);
 const store = new TaskStore({ redis, retentionMs: 60_000 });
-
-function newTask(tenantId = 'acme', agentId = 'alice'): TaskRecord {
-  return {
-    id: randomUUID(),
-    tenantId,
-    agentId,
-    status: 'queued',
-    runtime: 'javascript',
-    createdAt: new Date().toISOString(),
-    limits: { timeoutMs: 1000, cpuMs: 1000, memoryMb: 64, outputBytes: 1024 },
-    metadata: {},
-    attempts: 0,
-  };
-}
 
 /** Messages published for `taskId` while `fn` runs. */
 async function notificationsDuring(taskId: string, fn: () => Promise<void>): Promise<string[]> {
@@ -57,7 +44,7 @@ after(() => redis.disconnect());
 
 describe('TaskStore.start', () => {
   test('moves a queued task to running, counts the attempt, appends the event and notifies with the status', async () => {
-    const task = newTask();
+    const task = queuedTaskRecord();
     await store.create(task);
     let res: Awaited<ReturnType<TaskStore['start']>> | undefined;
     const seen = await notificationsDuring(task.id, async () => {
@@ -75,14 +62,14 @@ describe('TaskStore.start', () => {
   });
 
   test('a retried job (task still running after its runner died) starts again as attempt 2', async () => {
-    const task = newTask();
+    const task = queuedTaskRecord();
     await store.create(task);
     assert.equal((await store.start(task.id, task)).outcome, 'started');
     assert.deepEqual(await store.start(task.id, task), { outcome: 'started', attempts: 2 });
   });
 
   test('a terminal or missing task is gone: nothing changes', async () => {
-    const task = newTask();
+    const task = queuedTaskRecord();
     await store.create(task);
     assert.ok(await store.transition(task.id, 'cancelled', ['queued'], {}, { code: 'cancelled', message: 'x' }));
     assert.deepEqual(await store.start(task.id, task), { outcome: 'gone' });
@@ -92,7 +79,7 @@ describe('TaskStore.start', () => {
   });
 
   test('a job naming another tenant or agent is a mismatch: nothing changes', async () => {
-    const task = newTask('acme', 'alice');
+    const task = queuedTaskRecord('acme', 'alice');
     await store.create(task);
     assert.deepEqual(await store.start(task.id, { tenantId: 'globex', agentId: 'alice' }), { outcome: 'mismatch' });
     assert.deepEqual(await store.start(task.id, { tenantId: 'acme', agentId: 'bob' }), { outcome: 'mismatch' });
@@ -105,7 +92,7 @@ describe('TaskStore.start', () => {
 
 describe('notifications', () => {
   test('status changes name the status; output says output; a bare id says nothing', async () => {
-    const task = newTask();
+    const task = queuedTaskRecord();
     await store.create(task);
     const seen = await notificationsDuring(task.id, async () => {
       await store.start(task.id, task);
@@ -132,7 +119,7 @@ describe('a forged job', () => {
 
   test("a job carrying another tenant's task id is refused by the runner and the task never runs", async () => {
     // eve's task, queued but held back: the forged job names it with alice's tenant and agent.
-    const victim = newTask('globex', 'eve');
+    const victim = queuedTaskRecord('globex', 'eve');
     await stack.deps.store.create(victim);
     const forged: JobPayload = {
       version: 'v1',
