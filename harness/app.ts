@@ -94,6 +94,8 @@ export async function buildApp(
     // Request ids become the problem `instance` (urn:uuid:...).
     genReqId: () => crypto.randomUUID(),
     return503OnClosing: true,
+    // Only the configured proxies (never `true`: anyone could then choose their own client IP).
+    ...(config.TRUST_PROXY.length > 0 ? { trustProxy: config.TRUST_PROXY } : {}),
     // Router errors (e.g. an over-long path parameter) are problems too (PD-1).
     frameworkErrors: frameworkErrorsHandler(config.PROBLEM_BASE_URL),
   });

@@ -7,6 +7,16 @@ export const ConfigSchema = z
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
     /** Address to bind. Loopback by default: expose it deliberately, behind TLS. */
     HOST: z.string().default('127.0.0.1'),
+    /**
+     * Reverse proxies whose `X-Forwarded-For` is believed (comma-separated addresses or CIDRs,
+     * or `loopback`, `linklocal`, `uniquelocal`). The client IP (failed-auth throttling, logs) is
+     * then the address the nearest untrusted hop forwarded. Empty = none: the socket address is
+     * the client, and a forwarded header from anyone is ignored (it could be forged).
+     */
+    TRUST_PROXY: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean)),
     /** Redis: system of record for tasks, queues and idempotency keys. */
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
     /** JSON file of agents and the SHA-256 of their API keys (see README). Optional. */

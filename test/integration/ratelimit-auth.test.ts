@@ -85,3 +85,39 @@ describe('failed-auth throttling across harnesses', () => {
     }
   });
 });
+
+describe('client IP behind a reverse proxy (TRUST_PROXY)', () => {
+  let proxied: Stack;
+  const PROXY = '10.9.8.7';
+  before(async () => {
+    const run = await rateLimitAgents({ p: 1 });
+    proxied = await startStack({
+      runner: false,
+      harnessEnv: { AIRLOCK_AGENTS_FILE: run.file, RATE_LIMIT_AUTH_FAILURES_PER_MIN: '2', TRUST_PROXY: `${PROXY}/32` },
+    });
+  });
+  after(async () => {
+    await proxied.close();
+  });
+  const via = (remoteAddress: string, forwardedFor: string) =>
+    proxied.app.inject({
+      method: 'GET',
+      url: '/v1/tasks',
+      headers: { ...WRONG, 'x-forwarded-for': forwardedFor },
+      remoteAddress,
+    });
+
+  test('through the trusted proxy, each forwarded client has its own failure budget', async () => {
+    for (let i = 0; i < 2; i++) assert.equal((await via(PROXY, '198.51.100.20')).statusCode, 401);
+    assertThrottled(await via(PROXY, '198.51.100.20'), ['auth-failures']);
+    // Another client behind the same proxy is not throttled for the first one's failures.
+    assert.equal((await via(PROXY, '198.51.100.21')).statusCode, 401);
+  });
+
+  test('a forged X-Forwarded-For from an untrusted peer is ignored: the peer stays throttled', async () => {
+    const attacker = '203.0.113.50';
+    for (let i = 0; i < 2; i++) assert.equal((await via(attacker, `198.51.100.${100 + i}`)).statusCode, 401);
+    // Rotating the forged header does not give the attacker a fresh budget.
+    assertThrottled(await via(attacker, '198.51.100.199'), ['auth-failures']);
+  });
+});
