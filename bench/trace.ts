@@ -108,7 +108,8 @@ function describe(args: string[], scripts: Map<string, string>, queueName: strin
     let name = `${cmd} ${shorten(k0, queueName)}`;
     if (k0.startsWith('airlock:task:')) {
       if (n === 2 && STATUSES.has(argv[0] ?? '')) name = `task transition → ${argv[0]}`;
-      else if (n === 2) name = 'task appendOutput';
+      else if (n === 2 && (argv[0] ?? '').startsWith('{')) name = 'task appendOutput';
+      else if (n === 2) name = 'task start → running';
       else name = 'task annotate';
     }
     return cmd === 'eval' ? `${name} (EVAL: script not cached)` : name;
