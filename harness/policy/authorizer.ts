@@ -61,15 +61,32 @@ export interface Decision extends Verdict {
 const SCHEMA_NAME = 'airlock';
 const NS = 'Airlock';
 
+/** Policy sets kept preparsed in cedar-wasm at once (see Authorizer #slotFor). */
+const MAX_PREPARED_SETS = 256;
+
 export class Authorizer {
-  /** Hashes of the policy sets already preparsed into cedar-wasm's cache. */
-  readonly #prepared = new Set<string>();
+  /**
+   * Policy-set hash → the cedar-wasm slot it is preparsed in, least recently used first. The
+   * slots are reused: cedar-wasm has no way to drop a preparsed set, and a tenant admin can
+   * activate any number of distinct sets, so keying its cache by hash grew without bound.
+   */
+  readonly #slots = new Map<string, string>();
+  readonly #maxSlots: number;
+  /** Slots made but holding no set we map to (a preparse that failed). */
+  readonly #freeSlots: string[] = [];
+  #nextSlot = 0;
   readonly #onShadowDisagrees: (d: Decision) => void;
 
-  constructor(options: { onShadowDisagrees?: (d: Decision) => void } = {}) {
+  constructor(options: { onShadowDisagrees?: (d: Decision) => void; maxPreparedSets?: number } = {}) {
     const schema = cedar.preparseSchema(SCHEMA_NAME, SCHEMA_TEXT);
     if (schema.type === 'failure') throw new Error(`Cedar schema: ${schema.errors.map((e) => e.message).join('; ')}`);
     this.#onShadowDisagrees = options.onShadowDisagrees ?? (() => {});
+    this.#maxSlots = options.maxPreparedSets ?? MAX_PREPARED_SETS;
+  }
+
+  /** How many policy sets are preparsed now (at most `maxPreparedSets`). */
+  get preparedSets(): number {
+    return this.#slots.size;
   }
 
   decide(
@@ -97,18 +114,46 @@ export class Authorizer {
     return decision;
   }
 
+  /**
+   * The cedar-wasm slot holding `set` preparsed, preparsing it (into a new slot, or the least
+   * recently used one once all are taken) if needed; null if cedar-wasm refuses it. Decisions
+   * are synchronous, so a slot cannot be reused between preparing it and deciding with it.
+   */
+  #slotFor(set: PolicySet): string | null {
+    let slot = this.#slots.get(set.hash);
+    if (slot !== undefined) {
+      // Most recently used last.
+      this.#slots.delete(set.hash);
+      this.#slots.set(set.hash, slot);
+      return slot;
+    }
+    if (this.#freeSlots.length > 0) {
+      slot = this.#freeSlots.pop() as string;
+    } else if (this.#nextSlot < this.#maxSlots) {
+      slot = `set-${this.#nextSlot++}`;
+    } else {
+      const [oldest, oldSlot] = this.#slots.entries().next().value as [string, string];
+      this.#slots.delete(oldest);
+      slot = oldSlot;
+    }
+    const parsed = cedar.preparsePolicySet(slot, { staticPolicies: { ...set.policies } });
+    if (parsed.type === 'failure') {
+      this.#freeSlots.push(slot);
+      return null;
+    }
+    this.#slots.set(set.hash, slot);
+    return slot;
+  }
+
   #verdict(set: PolicySet, action: AuthzAction, call: Call | Error): Verdict {
     // Fail closed: a deny, except for the approval question, where failing safe means asking.
     const failSafe = action === REQUIRE_APPROVAL;
     const deny = (errors: string[]): Verdict => ({ allowed: failSafe, policyIds: [], errors, policySetHash: set.hash });
     try {
       if (call instanceof Error) throw call;
-      if (!this.#prepared.has(set.hash)) {
-        const parsed = cedar.preparsePolicySet(set.hash, { staticPolicies: { ...set.policies } });
-        if (parsed.type === 'failure') return deny(parsed.errors.map((e) => e.message));
-        this.#prepared.add(set.hash);
-      }
-      const answer = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: set.hash });
+      const slot = this.#slotFor(set);
+      if (slot === null) return deny(['the policy set could not be prepared']);
+      const answer = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: slot });
       if (answer.type === 'failure') return deny(answer.errors.map((e) => e.message));
       const { decision, diagnostics } = answer.response;
       const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);

@@ -10,6 +10,8 @@ import type { Redis } from 'ioredis';
 import { DEFAULT_POLICIES_TEXT, compilePolicySet, hashPolicies, type PolicySet } from './policy-set.ts';
 
 const CACHE_MS = 1000;
+/** Compiled policy sets kept in memory at once (see #compile). */
+const MAX_COMPILED_SETS = 256;
 const key = (tenantId: string) => `airlock:policies:{${tenantId}}`;
 
 export interface TenantPolicies {
@@ -95,13 +97,23 @@ export class PolicyStore {
     this.#cache.delete(tenantId);
   }
 
+  /**
+   * Compiled sets by hash, the least recently used dropped past MAX_COMPILED_SETS (a tenant
+   * admin can store any number of distinct texts; compiling again is only slower).
+   */
   #compile(text: string): PolicySet {
     const hash = hashPolicies(text);
     let set = this.#compiled.get(hash);
-    if (!set) {
+    if (set) {
+      this.#compiled.delete(hash);
+    } else {
       set = compilePolicySet(text);
-      this.#compiled.set(hash, set);
+      if (this.#compiled.size >= MAX_COMPILED_SETS) {
+        const oldest = this.#compiled.keys().next().value as string;
+        this.#compiled.delete(oldest);
+      }
     }
+    this.#compiled.set(hash, set);
     return set;
   }
 }

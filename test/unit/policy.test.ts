@@ -147,3 +147,35 @@ describe('shadow mode', () => {
     assert.equal(shadowSeen.length, 1, 'agreement is not reported');
   });
 });
+
+describe('prepared policy sets are bounded', () => {
+  const permitAll = compilePolicySet('@id("all") permit(principal, action, resource);');
+  const denyReads = compilePolicySet(
+    '@id("all") permit(principal, action, resource);\n@id("no-reads") forbid(principal, action == Airlock::Action::"tasks.read", resource);',
+  );
+  const ownOnly = compilePolicySet(
+    '@id("own") permit(principal, action == Airlock::Action::"tasks.read", resource) when { resource.ownerId == principal.ownerId };',
+  );
+
+  test('past the cap, slots are reused and every decision still comes from its own set', () => {
+    const small = new Authorizer({ maxPreparedSets: 2 });
+    const read = (set: PolicySet, who: string) =>
+      small.decide({ active: set, shadow: null }, agent(who), 'tasks.read', task('alice'));
+    // A third set evicts the least recently used one (permitAll) and takes its slot.
+    assert.equal(read(permitAll, 'bob').allowed, true);
+    assert.equal(read(denyReads, 'bob').allowed, false);
+    assert.equal(read(ownOnly, 'alice').allowed, true);
+    assert.equal(small.preparedSets, 2);
+    // Each set answers as itself, whatever slot it sits in now, however often they trade places.
+    for (let round = 0; round < 3; round++) {
+      const a = read(permitAll, 'bob');
+      assert.deepEqual([a.allowed, a.policyIds, a.policySetHash], [true, ['all'], permitAll.hash]);
+      const d = read(denyReads, 'bob');
+      assert.deepEqual([d.allowed, d.policyIds, d.policySetHash], [false, ['no-reads'], denyReads.hash]);
+      const o = read(ownOnly, 'bob');
+      assert.deepEqual([o.allowed, o.policySetHash], [false, ownOnly.hash]);
+      assert.equal(read(ownOnly, 'alice').allowed, true);
+      assert.equal(small.preparedSets, 2);
+    }
+  });
+});
