@@ -13,6 +13,7 @@
  * must approve this invocation", so it fails safe the other way: a failure, an evaluation error
  * or an exception makes it allowed (approval required), never silently skipped.
  */
+import { randomUUID } from 'node:crypto';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { Principal } from '../auth/principal.ts';
 import { SCHEMA_TEXT, type PolicySet } from './policy-set.ts';
@@ -72,6 +73,12 @@ export class Authorizer {
    */
   readonly #slots = new Map<string, string>();
   readonly #maxSlots: number;
+  /**
+   * cedar-wasm's preparsed store is one per process, shared by every Authorizer: slot names
+   * carry this instance's id, or two apps in one process (tests, the bench) would overwrite
+   * each other's sets — and decide with the wrong policies.
+   */
+  readonly #slotPrefix = `authorizer-${randomUUID()}-`;
   /** Slots made but holding no set we map to (a preparse that failed). */
   readonly #freeSlots: string[] = [];
   #nextSlot = 0;
@@ -130,7 +137,7 @@ export class Authorizer {
     if (this.#freeSlots.length > 0) {
       slot = this.#freeSlots.pop() as string;
     } else if (this.#nextSlot < this.#maxSlots) {
-      slot = `set-${this.#nextSlot++}`;
+      slot = `${this.#slotPrefix}${this.#nextSlot++}`;
     } else {
       const [oldest, oldSlot] = this.#slots.entries().next().value as [string, string];
       this.#slots.delete(oldest);

@@ -178,4 +178,13 @@ describe('prepared policy sets are bounded', () => {
       assert.equal(small.preparedSets, 2);
     }
   });
+
+  test('two authorizers in one process (cedar-wasm has one store) never decide with each other\'s sets', () => {
+    const first = new Authorizer();
+    const second = new Authorizer();
+    for (let round = 0; round < 3; round++) {
+      assert.equal(first.decide({ active: permitAll, shadow: null }, agent('bob'), 'tasks.read', task('alice')).allowed, true);
+      assert.equal(second.decide({ active: denyReads, shadow: null }, agent('bob'), 'tasks.read', task('alice')).allowed, false);
+    }
+  });
 });
