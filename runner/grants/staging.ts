@@ -360,6 +360,8 @@ export async function discard(staged: StagedGrant): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Per-grant in-process lock
 
+// Module state on purpose (STYLE otherwise avoids it): the lock must be process-wide, because
+// both backends of one runner (isolate and docker) stage and apply the same grants.
 const grantLocks = new Map<string, Promise<void>>();
 
 /**
