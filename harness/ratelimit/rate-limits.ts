@@ -180,17 +180,19 @@ export class RateLimits {
       // One round trip: the overrides are read, both counters bumped and, for a task creation, a
       // slot under the concurrency cap reserved (checked against the cap the overrides give).
       const overridesRead = this.overrides.forRequest(principal.tenantId, principal.agentId, principal.keyId);
-      const capRead = () => overridesRead.then((o) => resolveQuotas(this.#defaults, o.tenant, o.agent).concurrentTasks);
+      const quotasRead = overridesRead.then((o) => resolveQuotas(this.#defaults, o.tenant, o.agent));
       // Also in that round trip: whether an answer is already stored under the Idempotency-Key.
       const storedUnder = cls === 'task-create' ? idempotencyStoreKey(request, principal) : null;
-      const [overrides, agentCount, keyCount, admission, answered] = await Promise.all([
+      const [overrides, quotas, agentCount, keyCount, admission, answered] = await Promise.all([
         overridesRead,
+        quotasRead,
         this.#counters.agent[cls].penalty(agentPartition.toString('hex')),
         keyPartition ? this.#counters.key[cls].penalty(keyPartition.toString('hex')) : null,
-        cls === 'task-create' ? this.activeTasks.admit(agentPartition.toString('hex'), capRead()) : null,
+        cls === 'task-create'
+          ? this.activeTasks.admit(agentPartition.toString('hex'), quotasRead.then((q) => q.concurrentTasks))
+          : null,
         storedUnder ? this.#redis.exists(storedUnder) : 0,
       ]);
-      const quotas = resolveQuotas(this.#defaults, overrides.tenant, overrides.agent);
       const draws: Draw[] = [
         {
           limiter: this.#counters.agent[cls],

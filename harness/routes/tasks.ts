@@ -82,16 +82,20 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
       const waitMs = (request.body.wait ?? 0) * 1000;
       // A wait ends early when the credential stops being valid (re-checked as for SSE): the
       // answer is then the task as created, never what it did after the revocation (README).
-      const revoked = new AbortController();
-      const credential =
-        waitMs > 0
-          ? new CredentialWatch({ check: request.stillAuthenticated ?? alwaysAuthenticated, onRevoked: () => revoked.abort() })
-          : null;
       let task;
-      try {
-        task = await tasks.create(principal, request.body, mounts, waitMs, revoked.signal);
-      } finally {
-        credential?.stop();
+      if (waitMs === 0) {
+        task = await tasks.create(principal, request.body, mounts);
+      } else {
+        const revoked = new AbortController();
+        const credential = new CredentialWatch({
+          check: request.stillAuthenticated ?? alwaysAuthenticated,
+          onRevoked: () => revoked.abort(),
+        });
+        try {
+          task = await tasks.create(principal, request.body, mounts, waitMs, revoked.signal);
+        } finally {
+          credential.stop();
+        }
       }
       return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(toTaskView(task));
     },
