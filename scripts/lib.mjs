@@ -1,19 +1,28 @@
 // Helpers for the start and test scripts. Plain JavaScript with no dependencies, because these
 // scripts run before `npm install` has.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Installs npm dependencies when node_modules is missing or older than package-lock.json. */
+/**
+ * Installs npm dependencies when node_modules is missing or was installed from another
+ * package-lock.json (compared by content, not mtime: a fresh checkout or worktree has a newer
+ * lock file with the same content). A node_modules that is a symlink is someone else's (a shared
+ * install, e.g. a second worktree) and is never reinstalled from here: `npm ci` would empty it.
+ */
 export function ensureDeps() {
-  const marker = path.join(ROOT, 'node_modules', '.package-lock.json');
+  const modules = path.join(ROOT, 'node_modules');
   const lock = path.join(ROOT, 'package-lock.json');
-  const fresh = existsSync(marker) && (!existsSync(lock) || statSync(marker).mtimeMs >= statSync(lock).mtimeMs);
-  if (fresh) return;
+  const stamp = path.join(modules, '.airlock-lock-sha256');
+  if (existsSync(modules) && lstatSync(modules).isSymbolicLink()) return;
+  const want = existsSync(lock) ? createHash('sha256').update(readFileSync(lock)).digest('hex') : 'no-lock';
+  const have = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : legacyStamp(modules, lock, want);
+  if (have === want) return;
   console.log('[airlock] installing npm dependencies (first run)…');
   const ci = existsSync(lock) ? ['ci'] : ['install'];
   const res = spawnSync('npm', [...ci, '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
@@ -21,6 +30,15 @@ export function ensureDeps() {
     console.error('[airlock] npm install failed; see the output above.');
     process.exit(res.status ?? 1);
   }
+  writeFileSync(stamp, `${want}\n`);
+}
+
+/** Installs made before the stamp existed: fresh when npm's own marker is newer than the lock. */
+function legacyStamp(modules, lock, want) {
+  const marker = path.join(modules, '.package-lock.json');
+  const fresh = existsSync(marker) && (!existsSync(lock) || statSync(marker).mtimeMs >= statSync(lock).mtimeMs);
+  if (fresh) writeFileSync(path.join(modules, '.airlock-lock-sha256'), `${want}\n`);
+  return fresh ? want : null;
 }
 
 /** A TCP port nobody listens on right now, on 127.0.0.1. */
