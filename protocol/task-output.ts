@@ -47,15 +47,25 @@ if cur ~= 'queued' and cur ~= 'running' then return {0, -1} end
 local stream = ARGV[1]
 local data = ARGV[2]
 local len = tonumber(redis.call('HGET', KEYS[3], stream .. ':len') or '0')
+local size = tonumber(ARGV[6])
+local function stored(from, to)
+  local parts = {}
+  for idx = math.floor(from / size), math.floor((to - 1) / size) do
+    local chunk = redis.call('HGET', KEYS[3], stream .. ':' .. idx) or ''
+    local lo = math.max(from - idx * size, 0) + 1
+    local hi = math.min(to - idx * size, size)
+    parts[#parts + 1] = string.sub(chunk, lo, hi)
+  end
+  return table.concat(parts)
+end
 if ARGV[3] ~= '' then
   local at = tonumber(ARGV[3])
   if at ~= len then
-    if at + #data == len then return {1, len} end
+    if at + #data == len and #data > 0 and stored(at, len) == data then return {1, len} end
     return {-1, len}
   end
 end
 if #data == 0 then return {1, len} end
-local size = tonumber(ARGV[6])
 local off = len
 local pos = 1
 while pos <= #data do

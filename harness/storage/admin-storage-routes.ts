@@ -41,20 +41,23 @@ const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema };
 
 /**
  * `/v1/admin/storage`: what a tenant stores and its storage quota and retention.
- * - `GET /v1/admin/storage`: any admin, for their own tenant.
- * - `GET`, `PUT /v1/admin/storage/tenants/:tenantId`: the operator (bootstrap admin) only, for
- *   any tenant. A tenant's own admins may not change its quota: the quota protects the Redis
- *   every tenant shares, so lifting it is not theirs to decide. PUT replaces the overrides
- *   (fields left out go back to the defaults); a new retention applies to tasks created after it.
+ * - `GET /v1/admin/storage`, `GET /v1/admin/storage/tenants/<own tenant>`: any admin, for their
+ *   own tenant.
+ * - `GET /v1/admin/storage/tenants/:tenantId` of another tenant, and every `PUT`: the operator
+ *   (bootstrap admin) only; anyone else gets the same 403 whether the tenant exists or not. A
+ *   tenant's own admins may not change its quota: the quota protects the Redis every tenant
+ *   shares, so lifting it is not theirs to decide. PUT replaces the overrides (fields left out
+ *   go back to the defaults); a new retention applies to tasks created after it.
  */
 export async function adminStorageRoutes(app: FastifyInstance, options: AdminStorageRoutesOptions): Promise<void> {
   const { storage, idempotency } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
   // Admin role: the `admin.manage` policy, decided for all of /v1/admin in app.ts.
-  const operator = (request: FastifyRequest): Principal => {
+  const operator = (request: FastifyRequest, readOf?: string): Principal => {
     const principal = options.principalOf(request);
+    if (readOf === principal.tenantId) return principal;
     if (!principal.roles.includes('bootstrap')) {
-      throw new ForbiddenError("Only the operator (bootstrap admin) sets or reads another tenant's storage");
+      throw new ForbiddenError("Only the operator (bootstrap admin) sets storage settings or reads another tenant's storage");
     }
     return principal;
   };
@@ -82,7 +85,7 @@ export async function adminStorageRoutes(app: FastifyInstance, options: AdminSto
     '/v1/admin/storage/tenants/:tenantId',
     { schema: { params: TenantParamsSchema, querystring: NoQuerySchema, response: { 200: StorageViewSchema, ...errors } } },
     async (request) => {
-      operator(request);
+      operator(request, request.params.tenantId);
       return view(request.params.tenantId);
     },
   );
