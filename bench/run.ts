@@ -11,6 +11,7 @@ import path from 'node:path';
 import { containerBench, dockerUnavailable, type ContainerBenchResult } from './containers.ts';
 import { cedarBench } from './cedar.ts';
 import { securityPathCost, type SecurityPathResult } from './security-path.ts';
+import { storageBench, TARGET_REDIS_RATIO, type StorageBenchResult } from './storage.ts';
 import { latencyRun, throughputLevel, type LatencyResult, type LevelResult } from './e2e.ts';
 import { bullmqFloor, hostPoolFloor, isolateLatencyFloor, isolateThroughputFloor, redisPingFloor } from './floors.ts';
 import { cpuDelta, killAllSync, machineBusyPct, snapshotCpu } from './proc.ts';
@@ -48,8 +49,9 @@ const TARGET_COLD_RATIO = 1.2;
 const TARGET_SECURITY_ADDED_MS = 0.5;
 /**
  * BENCH_ONLY=containers runs just the container section; BENCH_ONLY=latency just the sequential
- * latency figures (floors, e2e, security path: a quick loop while tuning); BENCH_CONTAINERS=0
- * skips the container section.
+ * latency figures (floors, e2e, security path: a quick loop while tuning); BENCH_ONLY=storage
+ * just the Redis bytes per task; BENCH_CONTAINERS=0 skips the container section (and the
+ * container case of the storage section).
  */
 const ONLY = process.env['BENCH_ONLY'] ?? '';
 const WITH_CONTAINERS = process.env['BENCH_CONTAINERS'] !== '0';
@@ -146,6 +148,40 @@ function containerReport(part: ContainerSection): { lines: string[]; ratios: Rec
   };
 }
 
+/** The storage section: Redis bytes per task in the worst case (exact, not a timing). */
+async function runStorageSection(redis: BenchRedis): Promise<StorageBenchResult> {
+  const withContainers = WITH_CONTAINERS && (await dockerUnavailable()) === null;
+  return storageBench(redis, log, withContainers);
+}
+
+function storageReport(r: StorageBenchResult): { lines: string[]; ratios: Record<string, unknown> } {
+  const MiB = 1024 * 1024;
+  const lines = [section('Storage: Redis bytes per task, worst case (MEMORY USAGE of the task\'s keys)')];
+  lines.push(
+    table(
+      ['task', 'output B', 'Redis B', 'ratio', 'target', 'verdict', '/out files (blobs, not Redis)'],
+      r.cases.map((c) => [
+        c.name,
+        c.outputBytes,
+        c.redisBytes,
+        c.ratio.toFixed(3),
+        `≤ ${TARGET_REDIS_RATIO}`,
+        c.ratio <= TARGET_REDIS_RATIO ? 'PASS' : 'MISS',
+        c.fileBytes ? `${(c.fileBytes / MiB).toFixed(1)} MiB` : '-',
+      ]),
+    ),
+  );
+  for (const c of r.cases) {
+    lines.push(`  ${c.name} (${c.status}): ${Object.entries(c.keys).map(([k, b]) => `${k.replace(/\{.*\}/, '{id}')} ${b}`).join(', ')}`);
+  }
+  if (!r.cases.some((c) => c.name.startsWith('container'))) lines.push('container case skipped (no Docker, or BENCH_CONTAINERS=0)');
+  for (const e of r.errors.slice(0, 3)) lines.push(`storage task error: ${e}`);
+  const ratios = Object.fromEntries(
+    r.cases.map((c) => [c.name, { value: c.ratio, target: TARGET_REDIS_RATIO, pass: c.ratio <= TARGET_REDIS_RATIO }]),
+  );
+  return { lines, ratios };
+}
+
 function writeResults(results: unknown): void {
   const dir = path.join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
@@ -161,6 +197,16 @@ async function mainContainersOnly(): Promise<void> {
   const report = containerReport(part);
   process.stdout.write(`${report.lines.join('\n')}\n`);
   writeResults({ at: new Date().toISOString(), commit: gitCommit(), containers: part, containerRatios: report.ratios });
+}
+
+/** BENCH_ONLY=storage: the storage section alone. */
+async function mainStorageOnly(): Promise<void> {
+  benchRedis = await claimRedisDb();
+  const storage = await runStorageSection(benchRedis);
+  await cleanup();
+  const report = storageReport(storage);
+  process.stdout.write(`${report.lines.join('\n')}\n`);
+  writeResults({ at: new Date().toISOString(), commit: gitCommit(), storage, storageRatios: report.ratios });
 }
 
 /** BENCH_ONLY=latency: floors, sequential e2e latency and the security path; no throughput. */
@@ -262,6 +308,8 @@ async function main(): Promise<void> {
   stack = null;
   const backgroundAfter = await machineBusyPct(1000);
   const containers = await runContainerSection(benchRedis);
+  log('storage: Redis bytes per task, worst case');
+  const storage = await runStorageSection(benchRedis);
   await cleanup();
 
   // ---- report ---------------------------------------------------------------------------------
@@ -409,6 +457,8 @@ async function main(): Promise<void> {
   );
   const containerPart = containerReport(containers);
   out.push(...containerPart.lines);
+  const storagePart = storageReport(storage);
+  out.push(...storagePart.lines);
   out.push('cancel latency: not measured (no cheap, honest observation point from outside the runner).');
   out.push(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s; Redis database ${benchRedis === null ? 'released' : 'NOT released'}; queue ${queueName}`);
   process.stdout.write(`${out.join('\n')}\n`);
@@ -426,9 +476,11 @@ async function main(): Promise<void> {
     trace,
     throughput: levels,
     containers,
+    storage,
     security,
     cedar,
     ratios: {
+      storage: storagePart.ratios,
       securityAddedP50: { value: security.addedP50, target: TARGET_SECURITY_ADDED_MS, pass: security.addedP50 < TARGET_SECURITY_ADDED_MS },
       containers: containerPart.ratios,
       latency: { value: latencyRatio, target: TARGET_LATENCY_RATIO, pass: latencyRatio <= TARGET_LATENCY_RATIO, noisy: latencyNoisy },
@@ -445,7 +497,13 @@ async function main(): Promise<void> {
 }
 
 try {
-  await (ONLY === 'containers' ? mainContainersOnly() : ONLY === 'latency' ? mainLatencyOnly() : main());
+  await (ONLY === 'containers'
+    ? mainContainersOnly()
+    : ONLY === 'latency'
+      ? mainLatencyOnly()
+      : ONLY === 'storage'
+        ? mainStorageOnly()
+        : main());
   process.exit(0);
 } catch (err) {
   await abort(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);

@@ -3,8 +3,9 @@
  * process (with its isolate host children), on a Redis database the bench has to itself.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
@@ -164,6 +165,8 @@ export async function startStack(
   const apiKey = `bench_${randomBytes(24).toString('base64url')}`;
   const runnerId = `bench-${randomUUID()}`;
   const queueName = taskQueueEnvSupported() ? `airlock-bench-${randomUUID()}` : TASK_QUEUE;
+  // The blob store (/out files) harness and runner share, the bench's own.
+  const blobDir = mkdtempSync(path.join(os.tmpdir(), 'airlock-bench-blobs-'));
   // Only PATH and what the services need: no stray config from the caller's environment.
   const common: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
@@ -173,6 +176,7 @@ export async function startStack(
     LOG_LEVEL: 'silent',
     // Keep the bench's thousands of tasks only briefly (they are also deleted at the end).
     TASK_RETENTION_MS: String(15 * 60_000),
+    BLOB_DIR: blobDir,
     ...(queueName !== TASK_QUEUE ? { AIRLOCK_TASK_QUEUE: queueName } : {}),
   };
   const harnessEnv: NodeJS.ProcessEnv = {
@@ -180,6 +184,8 @@ export async function startStack(
     // Rate limiting stays on (its cost is measured) with quotas the bench's load never reaches.
     RATE_LIMIT_READS_PER_MIN: '100000000', RATE_LIMIT_WRITES_PER_MIN: '100000000',
     RATE_LIMIT_TASK_CREATES_PER_MIN: '100000000', RATE_LIMIT_CONCURRENT_TASKS: '10000',
+    // Storage quota too (its cost, one Lua call per create, is measured).
+    STORAGE_QUOTA_BYTES: String(2 ** 40),
   };
   const harness = spawnService(
     'harness',
@@ -216,6 +222,7 @@ export async function startStack(
     async stop() {
       client.close();
       await Promise.all([stopService(runner), stopService(harness)]);
+      rmSync(blobDir, { recursive: true, force: true });
     },
   };
   try {

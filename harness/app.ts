@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { BlobStore } from '../protocol/blobs/blob-store.ts';
 import type { TaskStore } from '../protocol/task-store.ts';
 import type { Authenticator, Principal } from './auth/principal.ts';
 import type { Config } from './config.ts';
@@ -25,6 +26,7 @@ import type { TaskNotifier } from './tasks/task-notifier.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { adminLimitsRoutes } from './ratelimit/admin-limits-routes.ts';
 import { rateLimitsFromConfig, type RateLimits } from './ratelimit/rate-limits.ts';
+import { adminStorageRoutes } from './storage/admin-storage-routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -34,6 +36,8 @@ export interface AppDeps {
   /** Queue of container tasks. */
   containerQueue: Queue;
   store: TaskStore;
+  /** The blob store /out files are served from (written by runners). */
+  blobs: BlobStore;
   notifier: TaskNotifier;
   authenticator: Authenticator;
   /** Tenants, agents, users, API keys, token revocation. */
@@ -160,9 +164,10 @@ export async function buildApp(
     await v1.register(tokenRoutes, { config, identity: deps.identity, tokens: deps.tokens, principalOf });
     await v1.register(adminGrantRoutes, { grants, grantRoots: config.GRANT_ROOTS, idempotency, principalOf });
     await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principalOf });
+    await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
     await v1.register(taskRoutes, {
-      grants, config, tasks, store: deps.store, notifier: deps.notifier, idempotency, policy, principalOf });
+      grants, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf });
   });
   return app;
 }

@@ -76,8 +76,22 @@ export const ConfigSchema = z
     BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
     /** Longest `wait` a POST may hold the response. */
     MAX_WAIT_SECONDS: z.coerce.number().int().min(0).default(60),
-    /** How long finished tasks are kept. @defaultValue 7 days */
+    /**
+     * How long finished tasks are kept (their record, events, output and files), unless the
+     * tenant has its own retention (`PUT /v1/admin/storage/tenants/:id`). @defaultValue 7 days
+     */
     TASK_RETENTION_MS: z.coerce.number().int().positive().default(7 * 24 * 3600 * 1000),
+    /**
+     * Bytes a tenant's tasks may store (in Redis and in the blob store), unless the tenant has
+     * its own quota. A task is refused (403 storage_quota_exceeded) when its worst case would
+     * not fit. @defaultValue 1 GiB
+     */
+    STORAGE_QUOTA_BYTES: z.coerce.number().int().min(0).default(1024 * 1024 * 1024),
+    /**
+     * The blob store the runners keep /out files in (same directory as the runners' BLOB_DIR;
+     * across hosts, one shared directory). The harness only reads it.
+     */
+    BLOB_DIR: z.string().startsWith('/', 'BLOB_DIR must be an absolute path').default('/var/lib/airlock/blobs'),
     /** How long an idempotency key's stored answer is replayed. @defaultValue 24 h (IDEM-8) */
     IDEMPOTENCY_TTL_MS: z.coerce.number().int().positive().default(24 * 3600 * 1000),
     /** A runner that has not sent a heartbeat for this long does not count for /readyz. */

@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { FsBlobStore } from '../protocol/blobs/fs-blob-store.ts';
 import { TASK_QUEUE, containerQueueName } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
 import type { AppDeps } from './app.ts';
@@ -30,7 +31,12 @@ export async function createHarnessDeps(config: Config, queueName = TASK_QUEUE):
   queue.on('error', () => {});
   const containerQueue = new Queue(containerQueueName(queueName), { connection: queueConnection });
   containerQueue.on('error', () => {});
-  const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS });
+  const store = new TaskStore({
+    redis,
+    retentionMs: config.TASK_RETENTION_MS,
+    defaultQuotaBytes: config.STORAGE_QUOTA_BYTES,
+  });
+  const blobs = new FsBlobStore(config.BLOB_DIR);
   const notifier = await TaskNotifier.create(redis);
   const reconcilers = [
     await LostJobReconciler.start({ redis, queue, store }),
@@ -61,6 +67,7 @@ export async function createHarnessDeps(config: Config, queueName = TASK_QUEUE):
     queue,
     containerQueue,
     store,
+    blobs,
     notifier,
     authenticator,
     identity,

@@ -13,6 +13,8 @@ export const PROBLEMS = {
   unauthorized: { status: 401, title: 'Missing or invalid credentials' },
   forbidden: { status: 403, title: 'Not allowed' },
   insufficient_scope: { status: 403, title: 'The credential lacks the scope this request needs' },
+  /** Raised as protocol/storage-usage.ts StorageQuotaExceededError (usedBytes, quotaBytes, requiredBytes). */
+  storage_quota_exceeded: { status: 403, title: "The tenant's storage quota is used up" },
   not_found: { status: 404, title: 'Not found' },
   already_exists: { status: 409, title: 'It already exists' },
   idempotency_request_in_flight: { status: 409, title: 'A request with this Idempotency-Key is in progress' },

@@ -1,15 +1,29 @@
 /**
  * Redis key and channel names shared by harness and runner. Task keys use a hash tag around the
- * task id so a task's hash and its event stream live in one cluster slot (the transition script
- * touches both).
+ * task id so a task's hash, its event stream and its output live in one cluster slot (the
+ * transition script touches all three). Storage keys use a hash tag around the tenant id (the
+ * accounting scripts touch all of a tenant's storage keys at once).
  */
 export const redisKeys = {
   task: (taskId: string) => `airlock:task:{${taskId}}`,
   events: (taskId: string) => `airlock:events:{${taskId}}`,
   agentTasks: (tenantId: string, agentId: string) => `airlock:agent-tasks:${tenantId}:${agentId}`,
   idempotency: (scope: string) => `airlock:idem:${scope}`,
-  /** Contents of files a task wrote under /out: hash of path → base64. */
-  outputFiles: (taskId: string) => `airlock:files:{${taskId}}`,
+  /**
+   * Before output files moved to the blob store: hash of path → base64. Read only, for tasks
+   * stored by an older version (it expires with them).
+   */
+  legacyOutputFiles: (taskId: string) => `airlock:files:{${taskId}}`,
+  /** The task's stdout and stderr, once, as raw bytes (see protocol/task-output.ts). */
+  output: (taskId: string) => `airlock:output:{${taskId}}`,
+  /** Tenant storage accounting (protocol/storage-usage.ts): task id → expiry (ms), a sorted set. */
+  storageTasks: (tenantId: string) => `airlock:storage:{${tenantId}}:tasks`,
+  /** Tenant storage accounting: task id → "<redis bytes>,<blob bytes>". */
+  storageBytes: (tenantId: string) => `airlock:storage:{${tenantId}}:bytes`,
+  /** Tenant storage accounting: sums of storageBytes (`redis`, `blob`, `tasks`). */
+  storageTotals: (tenantId: string) => `airlock:storage:{${tenantId}}:totals`,
+  /** Tenant storage settings set by the operator: `quotaBytes`, `retentionMs`. */
+  storageSettings: (tenantId: string) => `airlock:storage:{${tenantId}}:settings`,
   runners: 'airlock:runners',
 } as const;
 

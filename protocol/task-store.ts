@@ -1,84 +1,58 @@
-import { z } from 'zod';
 import type { Redis } from 'ioredis';
-import { TaskErrorSchema } from './errors.ts';
 import { LuaScript } from './lua-script.ts';
 import { redisChannels, redisKeys } from './redis-keys.ts';
-import {
-  LimitsSchema,
-  MetadataSchema,
-  RuntimeSchema,
-  TaskEventSchema,
-  TaskResultSchema,
-  TaskStatusSchema,
-  UsageSchema,
-  isTerminal,
-  type OutputStream,
-  type TaskEvent,
-  type TaskStatus,
-} from './task.ts';
+import { reservationFor, TenantStorage } from './storage-usage.ts';
+import { decode, encode, parseStoredEvent, type StoredEvent, type TaskPatch, type TaskRecord } from './task-record.ts';
+import { APPEND_OUTPUT, CHUNK_BYTES, readOutputRange, type OutputRef } from './task-output.ts';
+import { TaskStatusSchema, isTerminal, type OutputStream, type TaskEvent, type TaskStatus } from './task.ts';
+import { encodeOutput } from './utf8.ts';
 
-/** A task as stored in Redis: the system of record both harness and runner speak. */
-export const TaskRecordSchema = z.strictObject({
-  id: z.string(),
-  tenantId: z.string(),
-  agentId: z.string(),
-  status: TaskStatusSchema,
-  runtime: RuntimeSchema,
-  createdAt: z.string(),
-  startedAt: z.string().optional(),
-  finishedAt: z.string().optional(),
-  limits: LimitsSchema,
-  metadata: MetadataSchema,
-  result: TaskResultSchema.optional(),
-  error: TaskErrorSchema.optional(),
-  usage: UsageSchema.optional(),
-  attempts: z.number().int().nonnegative(),
-});
-export type TaskRecord = z.infer<typeof TaskRecordSchema>;
-
-/** Fields a transition may set besides `status`. */
-export type TaskPatch = Partial<
-  Pick<TaskRecord, 'startedAt' | 'finishedAt' | 'result' | 'error' | 'usage' | 'attempts'>
->;
-
-export interface StoredEvent {
-  /** The Redis stream id, used as the SSE event id. */
-  id: string;
-  event: TaskEvent;
-}
+export { TaskRecordSchema, type StoredEvent, type TaskPatch, type TaskRecord } from './task-record.ts';
 
 /*
  * The only way a task's status changes. It refuses to leave a terminal state (terminal states
  * never change) and appends the status event and notifies listeners in the same atomic step, so
  * readers never see a status without its event. The notification names the new status (see
  * taskNotification), so a waiter learns a status without reading the record.
+ * Into a terminal state (ARGV[6] > 0, the default retention): the record, its events and its
+ * output expire after the record's own retention (else the default), and the answer says what
+ * the three keys hold (MEMORY USAGE) for the tenant's storage accounting.
+ * KEYS: task, events, output. Returns {1[, tenantId, ttl, bytes]}, {0} refused, {-1} missing.
  */
 const TRANSITION = new LuaScript(`
 local cur = redis.call('HGET', KEYS[1], 'status')
-if not cur then return -1 end
+if not cur then return {-1} end
 local allowed = false
 for s in string.gmatch(ARGV[2], '[^,]+') do
   if s == cur then allowed = true end
 end
-if not allowed then return 0 end
+if not allowed then return {0} end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 if #ARGV > 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 7)) end
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 local ttl = tonumber(ARGV[6])
 if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
+  local own = tonumber(redis.call('HGET', KEYS[1], 'retentionMs') or '')
+  if own and own > 0 then ttl = own end
+  local bytes = 0
+  for i = 1, 3 do
+    redis.call('PEXPIRE', KEYS[i], ttl)
+    bytes = bytes + (redis.call('MEMORY', 'USAGE', KEYS[i], 'SAMPLES', '0') or 0)
+  end
+  return {1, redis.call('HGET', KEYS[1], 'tenantId'), ttl, bytes}
 end
-return 1
+return {1}
 `);
 
 /*
  * A runner takes a task: reads who owns it and moves it to `running` in one round trip (the
- * runner used to read the record, then transition it). Returns {1, attempts} when started,
- * {0} when the task is gone or already terminal (nothing to do), {-1} when the job's tenant or
- * agent is not the task's (a forged or corrupted job: refused).
- * ARGV: tenantId, agentId, event JSON, channel, message, startedAt.
+ * runner used to read the record, then transition it). Returns {1, attempts, stdout length,
+ * stderr length} when started (a retried attempt's output goes after what an earlier attempt
+ * wrote, and the record says where it starts), {0} when the task is gone or already terminal
+ * (nothing to do), {-1} when the job's tenant or agent is not the task's (a forged or corrupted
+ * job: refused).
+ * KEYS: task, events, output. ARGV: tenantId, agentId, event JSON, channel, message, startedAt.
  */
 const START = new LuaScript(`
 local rec = redis.call('HMGET', KEYS[1], 'status', 'tenantId', 'agentId', 'attempts')
@@ -87,18 +61,15 @@ if (not cur) or (cur ~= 'queued' and cur ~= 'running') then return {0} end
 if rec[2] ~= ARGV[1] or rec[3] ~= ARGV[2] then return {-1} end
 local attempts = (tonumber(rec[4]) or 0) + 1
 redis.call('HSET', KEYS[1], 'status', 'running', 'startedAt', ARGV[6], 'attempts', tostring(attempts))
+local lens = redis.call('HMGET', KEYS[3], 'stdout:len', 'stderr:len')
+local out = tonumber(lens[1] or '') or 0
+local err = tonumber(lens[2] or '') or 0
+if out > 0 or err > 0 then
+  redis.call('HSET', KEYS[1], 'outputBase', '{"stdout":' .. out .. ',"stderr":' .. err .. '}')
+end
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
-return {1, attempts}
-`);
-
-/* Appends output only while the task is not terminal: a cancelled task's stream stays closed. */
-const APPEND_OUTPUT = new LuaScript(`
-local cur = redis.call('HGET', KEYS[1], 'status')
-if cur ~= 'queued' and cur ~= 'running' then return 0 end
-redis.call('XADD', KEYS[2], '*', 'e', ARGV[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
+return {1, attempts, out, err}
 `);
 
 /* Sets fields that are not the status (e.g. usage of a run that was cancelled) on a live record. */
@@ -107,8 +78,6 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 `);
-
-const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts'] as const;
 
 /**
  * The message published on `redisChannels.taskEvents` for each new event of a task:
@@ -133,18 +102,39 @@ export function parseTaskNotification(message: string): { taskId: string; what: 
 
 export interface TaskStoreOptions {
   redis: Redis;
-  /** How long finished tasks and their events are kept. */
+  /** How long finished tasks and their events are kept (for records that carry no retention). */
   retentionMs: number;
+  /**
+   * Default per-tenant storage quota checked by `admit` (null or absent = unlimited). Only the
+   * harness admits tasks; a runner's store leaves it unset.
+   */
+  defaultQuotaBytes?: number | null;
 }
 
-/** Reads and writes task records and event streams in Redis. Holds no state of its own. */
+/** Reads and writes task records, event streams and output in Redis. Holds no state of its own. */
 export class TaskStore {
   readonly #redis: Redis;
   readonly #retentionMs: number;
+  /** Per-tenant storage accounting (quota, retention, usage). */
+  readonly storage: TenantStorage;
 
   constructor(options: TaskStoreOptions) {
     this.#redis = options.redis;
     this.#retentionMs = options.retentionMs;
+    this.storage = new TenantStorage({
+      redis: options.redis,
+      defaultQuotaBytes: options.defaultQuotaBytes ?? null,
+      defaultRetentionMs: options.retentionMs,
+    });
+  }
+
+  /**
+   * Checks a new task against its tenant's storage quota and reserves its worst case; answers
+   * the retention the task is created with (put it in the record given to `create`). Throws
+   * StorageQuotaExceededError, having reserved nothing, when the quota would be passed.
+   */
+  async admit(task: Pick<TaskRecord, 'id' | 'tenantId' | 'runtime' | 'limits'>): Promise<{ retentionMs: number }> {
+    return this.storage.admit(task.tenantId, task.id, reservationFor(task.runtime, task.limits));
   }
 
   /** Writes a new task (status `queued`) with its first event and indexes it for its agent. */
@@ -158,15 +148,27 @@ export class TaskStore {
       .exec();
   }
 
+  /** The task with its output (the result's `stdout`/`stderr` come from the output key). */
   async get(taskId: string): Promise<TaskRecord | null> {
-    const hash = await this.#redis.hgetall(redisKeys.task(taskId));
-    if (!hash['status']) return null;
-    return decode(hash);
+    const [[, hash], [, output]] = (await this.#redis
+      .pipeline()
+      .hgetall(redisKeys.task(taskId))
+      .hgetallBuffer(redisKeys.output(taskId))
+      .exec()) as [[unknown, Record<string, string>], [unknown, Record<string, Buffer>]];
+    if (!hash?.['status']) return null;
+    return decode(hash, output ?? {});
+  }
+
+  /** Just the status (cheap: no record, no output), or null when the task is gone. */
+  async status(taskId: string): Promise<TaskStatus | null> {
+    const raw = await this.#redis.hget(redisKeys.task(taskId), 'status');
+    return raw === null ? null : TaskStatusSchema.parse(raw);
   }
 
   /**
    * Moves a task to `to` if its current status is one of `from` (never from a terminal one).
-   * Returns false when the task was missing or not in an allowed state.
+   * Returns false when the task was missing or not in an allowed state. Into a terminal state,
+   * the task's keys get its retention and its tenant's storage entry becomes what it stores.
    */
   async transition(
     taskId: string,
@@ -180,43 +182,61 @@ export class TaskStore {
     const event: TaskEvent = { type: 'status', status: to, at, ...(error ? { error } : {}) };
     const fields = Object.entries(encode({ ...patch, ...(error ? { error } : {}) })).flat();
     const ttl = isTerminal(to) ? this.#retentionMs : 0;
-    const res = await TRANSITION.run(
+    const [code, tenantId, ttlMs, redisBytes] = (await TRANSITION.run(
       this.#redis,
-      [redisKeys.task(taskId), redisKeys.events(taskId)],
+      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
       [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, to), ttl, ...fields],
-    );
-    return res === 1;
+    )) as [number, string?, number?, number?];
+    if (code !== 1) return false;
+    if (tenantId) {
+      const blobBytes = (patch.result?.files ?? []).reduce((n, f) => n + f.size, 0);
+      await this.storage.settle(tenantId, taskId, Number(ttlMs), { redisBytes: Number(redisBytes), blobBytes });
+    }
+    return true;
   }
 
   /**
-   * A runner takes the task of a job: `started` (with the attempt number) when it moved to
-   * `running`, `gone` when it is missing or already terminal (e.g. cancelled while queued),
-   * `mismatch` when the job's tenant/agent is not the task's.
+   * A runner takes the task of a job: `started` (with the attempt number and where this
+   * attempt's output starts in each stream) when it moved to `running`, `gone` when it is
+   * missing or already terminal (e.g. cancelled while queued), `mismatch` when the job's
+   * tenant/agent is not the task's.
    */
   async start(
     taskId: string,
     owner: { tenantId: string; agentId: string },
-  ): Promise<{ outcome: 'started'; attempts: number } | { outcome: 'gone' | 'mismatch' }> {
+  ): Promise<
+    | { outcome: 'started'; attempts: number; outputOffsets: Record<OutputStream, number> }
+    | { outcome: 'gone' }
+    | { outcome: 'mismatch' }
+  > {
     const startedAt = new Date().toISOString();
     const event: TaskEvent = { type: 'status', status: 'running', at: startedAt };
-    const [code, attempts] = (await START.run(
+    const [code, attempts, stdout, stderr] = (await START.run(
       this.#redis,
-      [redisKeys.task(taskId), redisKeys.events(taskId)],
+      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
       [owner.tenantId, owner.agentId, JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, 'running'), startedAt],
-    )) as [number, number?];
-    if (code === 1) return { outcome: 'started', attempts: Number(attempts) };
-    return { outcome: code === -1 ? 'mismatch' : 'gone' };
+    )) as [number, number?, number?, number?];
+    if (code === 1) {
+      return { outcome: 'started', attempts: Number(attempts), outputOffsets: { stdout: Number(stdout), stderr: Number(stderr) } };
+    }
+    return code === -1 ? { outcome: 'mismatch' } : { outcome: 'gone' };
   }
 
-  /** Appends an output chunk to a live task's events. Returns false once the task is terminal. */
-  async appendOutput(taskId: string, stream: OutputStream, data: string): Promise<boolean> {
-    const event: TaskEvent = { type: 'output', stream, data };
-    const res = await APPEND_OUTPUT.run(
+  /**
+   * Appends output bytes (a string is taken as UTF-8) to a live task, once: the bytes go to the
+   * task's output key and the event stream gets a reference to them. Returns false once the task
+   * is terminal. With `at` (where the caller believes the stream ends) a resent append is not
+   * written twice, and an append at any other place throws {@link OutputOffsetError}.
+   */
+  async appendOutput(taskId: string, stream: OutputStream, data: string | Uint8Array, at?: number): Promise<boolean> {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const [code, length] = (await APPEND_OUTPUT.run(
       this.#redis,
-      [redisKeys.task(taskId), redisKeys.events(taskId)],
-      [JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, 'output')],
-    );
-    return res === 1;
+      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
+      [stream, bytes, at ?? '', redisChannels.taskEvents, taskNotification(taskId, 'output'), CHUNK_BYTES],
+    )) as [number, number];
+    if (code === -1) throw new OutputOffsetError(taskId, stream, at ?? -1, Number(length));
+    return code === 1;
   }
 
   /** Records usage/result of a run whose status was already decided elsewhere (e.g. cancel). */
@@ -224,14 +244,42 @@ export class TaskStore {
     await ANNOTATE.run(this.#redis, [redisKeys.task(taskId)], Object.entries(encode(patch)).flat());
   }
 
-  /** Events after `afterId` (exclusive; '-' for all), oldest first. */
+  /**
+   * Events after `afterId` (exclusive; '-' for all), oldest first. Output events carry their
+   * bytes (read from the output key): as text when they are valid UTF-8, else as base64 with
+   * `encoding: "base64"`.
+   */
   async readEvents(taskId: string, afterId = '-', count = 500): Promise<StoredEvent[]> {
     const start = afterId === '-' ? '-' : `(${afterId}`;
     const rows = await this.#redis.xrange(redisKeys.events(taskId), start, '+', 'COUNT', count);
-    return rows.map(([id, fields]) => ({
-      id,
-      event: TaskEventSchema.parse(JSON.parse(fields[1] ?? 'null')),
-    }));
+    const parsed = rows.map(([id, fields]) => ({ id, stored: parseStoredEvent(fields[1] ?? 'null') }));
+    const bytes = await this.#readRefs(taskId, parsed.map((p) => p.stored));
+    return parsed.map(({ id, stored }) => {
+      if (!('offset' in stored)) return { id, event: stored };
+      const { data, encoding } = encodeOutput(bytes(stored));
+      return { id, event: { type: 'output', stream: stored.stream, data, ...(encoding ? { encoding } : {}) } };
+    });
+  }
+
+  /** Reads, per stream, the span the references cover (one round trip), and slices it per event. */
+  async #readRefs(taskId: string, events: readonly (TaskEvent | OutputRef)[]): Promise<(ref: OutputRef) => Buffer> {
+    const spans = new Map<OutputStream, { from: number; to: number }>();
+    for (const e of events) {
+      if (!('offset' in e)) continue;
+      const span = spans.get(e.stream);
+      const end = e.offset + e.length;
+      spans.set(e.stream, span ? { from: Math.min(span.from, e.offset), to: Math.max(span.to, end) } : { from: e.offset, to: end });
+    }
+    const read = new Map<OutputStream, { from: number; buf: Buffer }>();
+    await Promise.all(
+      [...spans].map(async ([stream, { from, to }]) => {
+        read.set(stream, { from, buf: await readOutputRange(this.#redis, redisKeys.output(taskId), stream, from, to) });
+      }),
+    );
+    return (ref) => {
+      const r = read.get(ref.stream);
+      return r ? r.buf.subarray(ref.offset - r.from, ref.offset - r.from + ref.length) : Buffer.alloc(0);
+    };
   }
 
   /** Task ids of one agent, newest first, starting strictly before `beforeScore`/`beforeId`. */
@@ -256,17 +304,9 @@ export class TaskStore {
     return out;
   }
 
-  /** Stores the contents of files a task wrote (kept as long as the task). */
-  async saveOutputFiles(taskId: string, files: readonly { path: string; contentBase64: string }[]): Promise<void> {
-    if (files.length === 0) return;
-    const key = redisKeys.outputFiles(taskId);
-    const fields = files.flatMap((f) => [f.path, f.contentBase64]);
-    await this.#redis.multi().hset(key, ...fields).pexpire(key, this.#retentionMs).exec();
-  }
-
-  /** One stored output file's content, or null. */
-  async readOutputFile(taskId: string, path: string): Promise<Buffer | null> {
-    const b64 = await this.#redis.hget(redisKeys.outputFiles(taskId), path);
+  /** An output file stored in Redis by an older version (before the blob store), or null. */
+  async readLegacyOutputFile(taskId: string, path: string): Promise<Buffer | null> {
+    const b64 = await this.#redis.hget(redisKeys.legacyOutputFiles(taskId), path);
     return b64 === null ? null : Buffer.from(b64, 'base64');
   }
 
@@ -275,19 +315,10 @@ export class TaskStore {
   }
 }
 
-function encode(fields: Partial<TaskRecord>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(fields)) {
-    if (v === undefined) continue;
-    out[k] = (JSON_FIELDS as readonly string[]).includes(k) ? JSON.stringify(v) : String(v);
+/** An append was not where the stream ends (another writer, or a lost append before it). */
+export class OutputOffsetError extends Error {
+  constructor(taskId: string, stream: OutputStream, at: number, length: number) {
+    super(`output of task ${taskId}: ${stream} ends at ${length}, not at ${at}`);
   }
-  return out;
 }
 
-function decode(hash: Record<string, string>): TaskRecord {
-  const raw: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(hash)) {
-    raw[k] = (JSON_FIELDS as readonly string[]).includes(k) ? JSON.parse(v) : v;
-  }
-  return TaskRecordSchema.parse(raw);
-}

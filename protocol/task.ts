@@ -103,11 +103,21 @@ export const MetadataSchema = z.strictObject({
 });
 export type Metadata = z.infer<typeof MetadataSchema>;
 
+/**
+ * How `stdout`/`stderr` (and SSE output `data`) carry bytes: absent = the text itself (the bytes
+ * were valid UTF-8), `base64` = the bytes were not valid UTF-8 and are given as base64.
+ */
+export const OutputEncodingSchema = z.literal('base64');
+
 export const TaskResultSchema = z.strictObject({
   /** The code's completion value as JSON (null when it had none). */
   value: z.unknown(),
   stdout: z.string(),
   stderr: z.string(),
+  /** Set when stdout was not valid UTF-8: `stdout` is then the base64 of its bytes. */
+  stdoutEncoding: OutputEncodingSchema.optional(),
+  /** Set when stderr was not valid UTF-8: `stderr` is then the base64 of its bytes. */
+  stderrEncoding: OutputEncodingSchema.optional(),
   stdoutTruncated: z.boolean(),
   stderrTruncated: z.boolean(),
   /** Exit status of a container program (null when it was killed). */
@@ -118,6 +128,15 @@ export const TaskResultSchema = z.strictObject({
   changes: z.array(FileChangeSchema).optional(),
 });
 export type TaskResult = z.infer<typeof TaskResultSchema>;
+
+/** The output fields of a result: stored once, in the task's output key, never in the record. */
+export const OUTPUT_FIELDS = ['stdout', 'stderr', 'stdoutEncoding', 'stderrEncoding'] as const;
+
+/** A result as the task record stores it: everything but the output (see task-output.ts). */
+export type StoredTaskResult = Omit<TaskResult, (typeof OUTPUT_FIELDS)[number]>;
+
+/** Cap on the bytes of all files a container task may leave under /out (the /out tmpfs size). */
+export const OUT_FILES_MAX_BYTES = 8 * 1024 * 1024;
 
 export const UsageSchema = z.strictObject({
   wallMs: z.number().nonnegative(),
@@ -155,7 +174,9 @@ export const TaskEventSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('output'),
     stream: OutputStreamSchema,
+    /** The chunk's text, or (with `encoding: "base64"`) the base64 of bytes that are not UTF-8. */
     data: z.string(),
+    encoding: OutputEncodingSchema.optional(),
   }),
 ]);
 export type TaskEvent = z.infer<typeof TaskEventSchema>;

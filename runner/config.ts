@@ -16,7 +16,10 @@ export const ConfigSchema = z.object({
   RUNNER_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
   /** How often runners look for jobs whose runner died. Defaults to RUNNER_LOCK_MS. */
   RUNNER_STALLED_CHECK_MS: z.coerce.number().int().min(200).optional(),
-  /** How long finished tasks and their events are kept in Redis. @defaultValue 7 days */
+  /**
+   * How long finished tasks and their events are kept in Redis, for records that do not carry
+   * their own retention (the harness sets it per task, from the tenant's). @defaultValue 7 days
+   */
   TASK_RETENTION_MS: z.coerce.number().int().positive().default(7 * 24 * 3600 * 1000),
   /**
    * Name shown in logs and the runner registry, and the label on every container this runner
@@ -72,6 +75,14 @@ export const ConfigSchema = z.object({
   GRANT_STAGING_DIR: z.string().startsWith('/').default('/var/lib/airlock/staging'),
   /** A task with rw grants is stopped (`disk_limit`) when GRANT_STAGING_DIR has less free space. */
   GRANT_STAGING_MIN_FREE_MB: z.coerce.number().int().min(0).default(512),
+  /**
+   * The blob store: where files container tasks write under /out are kept (Redis keeps only
+   * their metadata). The harness serves them from its own BLOB_DIR: both must be the same
+   * directory (across hosts, one shared directory). See protocol/blobs/.
+   */
+  BLOB_DIR: z.string().startsWith('/', 'BLOB_DIR must be an absolute path').default('/var/lib/airlock/blobs'),
+  /** How often this runner deletes the blobs of tasks that expired; 0 = never. @defaultValue 10 min */
+  BLOB_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(10 * 60_000),
 });
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 

@@ -1,5 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
+import type { BlobStore } from '../protocol/blobs/blob-store.ts';
 import { JobPayloadSchema } from '../protocol/job.ts';
+import type { ExecuteResult, InputFile, StoredTaskResult } from '../protocol/task.ts';
 import type { TaskStore } from '../protocol/task-store.ts';
 import type { RunnerBackend } from './backends/types.ts';
 import type { CancelListener } from './cancel-listener.ts';
@@ -9,6 +11,8 @@ export interface JobProcessorOptions {
   store: TaskStore;
   backend: RunnerBackend;
   cancels: CancelListener;
+  /** Where the files a task wrote under /out are kept (never in Redis). */
+  blobs: BlobStore;
 }
 
 /**
@@ -20,11 +24,13 @@ export class JobProcessor {
   readonly #store: TaskStore;
   readonly #backend: RunnerBackend;
   readonly #cancels: CancelListener;
+  readonly #blobs: BlobStore;
 
   constructor(options: JobProcessorOptions) {
     this.#store = options.store;
     this.#backend = options.backend;
     this.#cancels = options.cancels;
+    this.#blobs = options.blobs;
   }
 
   readonly process = async (job: Job): Promise<void> => {
@@ -40,25 +46,47 @@ export class JobProcessor {
       // Gone (expired) or already finished (cancelled while queued): nothing to do.
       if (start.outcome === 'gone') return;
       if (start.outcome === 'mismatch') throw new UnrecoverableError('job payload does not match its task');
-      const forwarder = new OutputForwarder(this.#store, payload.taskId);
+      const forwarder = new OutputForwarder({ store: this.#store, taskId: payload.taskId, offsets: start.outputOffsets });
       const outcome = await this.#backend.execute(payload, tracked.signal, {
         output: (stream, data) => forwarder.push(stream, data),
       });
+      // The output key is the result's output (stored once): all of it is there before the
+      // status says the task ended.
       await forwarder.flush();
-      // File contents go to their own key before the result says they exist.
+      // File contents go to the blob store before the result says they exist.
       const { fileContents, ...outcomeFields } = outcome;
-      if (fileContents) await this.#store.saveOutputFiles(payload.taskId, fileContents);
+      if (fileContents?.length) await this.#storeFiles(payload.taskId, fileContents, outcomeFields.result.files ?? []);
       const finished = await this.#store.transition(
         payload.taskId,
         outcomeFields.status,
         ['running'],
-        { finishedAt: new Date().toISOString(), result: outcomeFields.result, usage: outcomeFields.usage },
+        { finishedAt: new Date().toISOString(), result: storedResult(outcomeFields.result), usage: outcomeFields.usage },
         outcomeFields.error,
       );
-      // Cancelled meanwhile: the status stays `cancelled`, but record how long it really ran.
-      if (!finished) await this.#store.annotate(payload.taskId, { usage: outcome.usage });
+      if (!finished) {
+        // Cancelled meanwhile: the status stays `cancelled`, but record how long it really ran;
+        // its files are listed nowhere, so they go now.
+        await this.#store.annotate(payload.taskId, { usage: outcome.usage });
+        if (fileContents?.length) await this.#blobs.deleteTask(payload.taskId);
+      }
     } finally {
       tracked.done();
     }
   };
+
+  /** Puts each file in the blob store; what is stored must be what the result lists. */
+  async #storeFiles(taskId: string, contents: readonly InputFile[], listed: readonly { path: string; sha256: string }[]): Promise<void> {
+    for (const file of contents) {
+      const stored = await this.#blobs.put(taskId, Buffer.from(file.contentBase64, 'base64'));
+      if (!listed.some((l) => l.path === file.path && l.sha256 === stored.sha256)) {
+        throw new Error(`output file ${file.path} of task ${taskId} does not match its listing`);
+      }
+    }
+  }
+}
+
+/** The result as the record keeps it: without the output (already in the output key). */
+function storedResult(result: ExecuteResult['result']): StoredTaskResult {
+  const { stdout: _o, stderr: _e, stdoutEncoding: _oe, stderrEncoding: _ee, ...rest } = result;
+  return rest;
 }

@@ -2,6 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
+import { BlobSweeper } from '../protocol/blobs/blob-sweeper.ts';
+import { FsBlobStore } from '../protocol/blobs/fs-blob-store.ts';
 import { TASK_QUEUE, containerQueueName, redisKeys } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
 import { DockerBackend, type DockerBackendOptions } from './backends/docker.ts';
@@ -38,6 +40,8 @@ export async function startRunner(
   redis.on('error', (err) => log(`redis: ${err.message}`));
   const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS });
   const cancels = await CancelListener.create(redis);
+  const blobs = new FsBlobStore(config.BLOB_DIR);
+  let sweeper: BlobSweeper | null = null;
   const started: {
     kind: BackendKind;
     backend: RunnerBackend;
@@ -46,6 +50,7 @@ export async function startRunner(
   }[] = [];
 
   const shutdown = async () => {
+    await sweeper?.close();
     for (const s of started) await s.worker.close();
     for (const s of started) await s.backend.dispose();
     await cancels.close();
@@ -56,7 +61,9 @@ export async function startRunner(
     for (const kind of config.RUNNER_BACKENDS) {
       const made = await startBackend(kind, config, log, redis);
       if (!made) continue;
-      const processor = new JobProcessor({ store, backend: made.backend, cancels });
+      // Only container tasks leave files: the blob directory must be usable before they run.
+      if (kind === 'docker') await blobs.init();
+      const processor = new JobProcessor({ store, backend: made.backend, cancels, blobs });
       // BullMQ does not close connections it was handed: keep it to disconnect on close.
       const connection = redis.duplicate();
       const worker = new Worker(
@@ -78,6 +85,15 @@ export async function startRunner(
     }
     if (started.length === 0)
       throw new Error(`none of the backends ${config.RUNNER_BACKENDS.join(', ')} could start`);
+    if (config.BLOB_SWEEP_INTERVAL_MS > 0 && started.some((s) => s.kind === 'docker')) {
+      sweeper = new BlobSweeper({
+        blobs,
+        redis,
+        minAgeMs: 60_000,
+        intervalMs: config.BLOB_SWEEP_INTERVAL_MS,
+        onError: (err) => log(`blob sweep failed: ${String(err)}`),
+      });
+    }
   } catch (err) {
     await shutdown().catch(() => undefined);
     redis.disconnect();

@@ -1,5 +1,6 @@
 // `npm start`: runs Airlock locally — a harness and one runner as separate processes, plus a
-// private redis-server (data under .airlock/redis) when REDIS_URL is not given.
+// private redis-server (data under .airlock/redis) when REDIS_URL is not given. Files tasks
+// write under /out go to .airlock/blobs (BLOB_DIR) unless BLOB_DIR is set.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -73,7 +74,8 @@ async function stop(code = 0) {
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
-const common = { REDIS_URL: redisUrl };
+// Harness and runner must share the blob directory (/out files): one default for both.
+const common = { REDIS_URL: redisUrl, BLOB_DIR: process.env.BLOB_DIR ?? path.join(stateDir, 'blobs') };
 // --no-turbo-inlining: see harness/README.md ("Why the harness runs with --no-turbo-inlining").
 run('harness', ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], { ...common, PORT: port, HOST: host, AIRLOCK_DEV_API_KEY: devKey });
 run('runner', ['--no-node-snapshot', '--import', 'tsx', 'runner/worker.ts'], common);

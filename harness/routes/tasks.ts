@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { BlobIntegrityError, verifiedBlob, type BlobStore } from '../../protocol/blobs/blob-store.ts';
 import { RelativePathSchema, isTerminal } from '../../protocol/task.ts';
 import type { TaskStore } from '../../protocol/task-store.ts';
 import { alwaysAuthenticated, CredentialWatch } from '../auth/credential-watch.ts';
@@ -28,6 +29,7 @@ export interface TaskRoutesOptions {
   config: Config;
   tasks: TaskService;
   store: TaskStore;
+  blobs: BlobStore;
   notifier: TaskNotifier;
   idempotency: Idempotency;
   grants: GrantStore;
@@ -44,7 +46,7 @@ const errorResponses = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSch
 
 /** The tasks API: submit, poll, list, stream events, cancel. */
 export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOptions): Promise<void> {
-  const { config, tasks, store, notifier, idempotency, grants, policy, principalOf } = options;
+  const { config, tasks, store, blobs, notifier, idempotency, grants, policy, principalOf } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   const claim = (request: FastifyRequest, reply: FastifyReply, required: boolean) =>
@@ -136,8 +138,17 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
     async (request, reply) => {
       const task = await tasks.get(principalOf(request), request.params.id, 'tasks.read', request);
       const path = request.params['*'];
-      const listed = task.result?.files?.some((f) => f.path === path);
-      const content = listed ? await store.readOutputFile(task.id, path) : null;
+      const listed = task.result?.files?.find((f) => f.path === path);
+      let content: Buffer | null = null;
+      try {
+        // Served only if the bytes are the ones the task's record lists (size and SHA-256):
+        // whoever can write the blob store (a compromised runner) cannot swap a file.
+        content = listed ? ((await verifiedBlob(blobs, task.id, listed)) ?? (await store.readLegacyOutputFile(task.id, path))) : null;
+      } catch (err) {
+        if (!(err instanceof BlobIntegrityError)) throw err;
+        request.log.error({ err, taskId: task.id, path }, 'output file failed its integrity check');
+        throw new Error('output file failed its integrity check');
+      }
       if (!content) throw new NotFoundError(`Task ${task.id} has no output file ${path}`);
       // Served as bytes, never rendered: the content is whatever the sandboxed code wrote.
       return reply
@@ -191,7 +202,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
           // Read before the events: a task already terminal (or expired) now has every event
           // it will ever have in the stream, so once they are sent there is nothing to wait for.
           // This also ends a resume (Last-Event-ID) from after the terminal event.
-          const current = await store.get(task.id);
+          const current = await store.status(task.id);
           const events = await store.readEvents(task.id, lastId, SSE_PAGE);
           if (!(await credential.stillValid())) {
             revoked = true;
@@ -205,7 +216,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
           }
           if (ended) break;
           if (events.length === SSE_PAGE) continue;
-          if (!current || isTerminal(current.status)) break;
+          if (!current || isTerminal(current)) break;
           await changed;
         }
         if (revoked && !closed) {

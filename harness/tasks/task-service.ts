@@ -159,6 +159,10 @@ export class TaskService {
     // this order (the store and the identity store share the harness's Redis client, and both
     // calls write their command before their first await), and Redis runs one connection's
     // commands in order, so the read still comes after the write.
+    // Storage: refused (403 storage_quota_exceeded) before anything is written if the task's
+    // worst case does not fit the tenant's quota; else reserved, and kept as long as the tenant's
+    // retention says (protocol/storage-usage.ts).
+    task.retentionMs = (await this.#store.admit(task)).retentionMs;
     const [, disabled] = await Promise.all([this.#store.create(task), this.#ownerDisabled(principal)]);
     if (disabled) {
       await this.#store.transition(

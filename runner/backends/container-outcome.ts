@@ -17,6 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { ErrorCode } from '../../protocol/errors.ts';
 import type { ExecuteResult, InputFile, OutputFile } from '../../protocol/task.ts';
+import { resultOutput } from '../../protocol/task-output.ts';
 import type { SessionOutcome } from './container-session.ts';
 import type { ExitFrame } from './supervisor-protocol.ts';
 
@@ -36,8 +37,8 @@ export function classifyOutcome(o: SessionOutcome, ctx: OutcomeContext): Execute
   const exitCode = o.exit && o.exit.code !== null ? o.exit.code : null;
   const result: ExecuteResult['result'] = {
     value: null,
-    stdout: o.stdout.text,
-    stderr: o.stderr.text,
+    // Text when the program wrote UTF-8, else base64 with `stdoutEncoding` (never lossy).
+    ...resultOutput(o.stdout.bytes, o.stderr.bytes),
     stdoutTruncated: o.stdout.truncated,
     stderrTruncated: o.stderr.truncated,
     exitCode,

@@ -1,13 +1,14 @@
 /**
- * One task on one container: attach, send the request line, stream output under exact byte caps,
- * and stop the container itself (engine API kill, never a client process) on timeout, cancel,
+ * One task on one container: attach, send the request line, stream output under exact byte caps
+ * (as bytes: never decoded here, so output that is not UTF-8 is kept whole; cut only between
+ * UTF-8 characters, and never split across two sink calls), and stop the container itself (engine API kill, never a client process) on timeout, cancel,
  * output flood, protocol violation or a failed guard. Classification of what happened is not done
  * here (container-outcome.ts); this module only collects facts.
  */
 import type { Duplex } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import type Docker from 'dockerode';
 import type { OutputStream } from '../../protocol/task.ts';
+import { completeUtf8Length } from '../../protocol/utf8.ts';
 import { ATTACH_OPTIONS } from './container-pool.ts';
 import { FrameReader, type ExitFrame, type FilesFrame } from './supervisor-protocol.ts';
 import type { ExecuteSink } from './types.ts';
@@ -24,7 +25,10 @@ export interface SessionOptions {
   /** Warm path: the stream the pool attached already (else the session attaches). */
   attached?: Duplex;
   timeoutMs: number;
-  /** Bytes kept per stream; one more byte and the run ends with `output_limit`. */
+  /**
+   * Bytes kept per stream; one more byte and the run ends with `output_limit`. A cut never
+   * splits a UTF-8 character: the kept bytes may then stop up to 3 bytes short of the limit.
+   */
   outputBytes: number;
   maxFrameBytes: number;
   signal: AbortSignal;
@@ -36,7 +40,8 @@ export interface SessionOptions {
 }
 
 export interface StreamResult {
-  text: string;
+  /** The bytes kept, exactly as the program wrote them. */
+  bytes: Buffer;
   truncated: boolean;
 }
 
@@ -78,9 +83,12 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
   }
   return new Promise<SessionOutcome>((resolve) => {
     const reader = new FrameReader(o.maxFrameBytes);
-    const kept = { stdout: 0, stderr: 0 };
-    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
-    const texts = { stdout: '', stderr: '' };
+    // Per stream: bytes handed to the sink, and a trailing UTF-8 sequence that is not complete
+    // yet (≤ 3 bytes), held back so no character is split between two sink calls (live events)
+    // and a cut at the limit can drop it whole.
+    const sent: Record<OutputStream, Buffer[]> = { stdout: [], stderr: [] };
+    const sentBytes = { stdout: 0, stderr: 0 };
+    const held: Record<OutputStream, Buffer> = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
     const truncated = { stdout: false, stderr: false };
     const outcome: Omit<SessionOutcome, 'stdout' | 'stderr' | 'wallMs'> = {
       killed: null,
@@ -100,15 +108,13 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
       clearInterval(timers.guard);
       o.signal.removeEventListener('abort', onAbort);
       socket.destroy();
-      for (const s of ['stdout', 'stderr'] as const) {
-        const rest = decoders[s].end();
-        texts[s] += rest;
-        if (rest) o.sink.output(s, rest);
-      }
+      // An incomplete sequence at the very end stays: the output is then not UTF-8 (and is
+      // handed to the client as base64), never silently changed.
+      for (const s of ['stdout', 'stderr'] as const) send(s, held[s]);
       resolve({
         ...outcome,
-        stdout: { text: texts.stdout, truncated: truncated.stdout },
-        stderr: { text: texts.stderr, truncated: truncated.stderr },
+        stdout: { bytes: Buffer.concat(sent.stdout), truncated: truncated.stdout },
+        stderr: { bytes: Buffer.concat(sent.stderr), truncated: truncated.stderr },
         wallMs: Math.round((endedAt ?? performance.now()) - t0),
       });
     };
@@ -137,18 +143,26 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
     };
     const onAbort = () => kill('cancelled', 'Cancelled');
 
+    const send = (stream: OutputStream, bytes: Buffer) => {
+      if (bytes.length === 0) return;
+      sent[stream].push(bytes);
+      sentBytes[stream] += bytes.length;
+      o.sink.output(stream, bytes);
+    };
     const emit = (stream: OutputStream, data: Buffer) => {
       if (truncated[stream]) return;
-      const room = o.outputBytes - kept[stream];
-      const piece = data.length > room ? data.subarray(0, room) : data;
-      kept[stream] += piece.length;
-      const text = decoders[stream].write(piece);
-      texts[stream] += text;
-      if (text) o.sink.output(stream, text);
-      if (data.length > room) {
+      const pending = held[stream].length > 0 ? Buffer.concat([held[stream], data]) : data;
+      held[stream] = Buffer.alloc(0);
+      const room = o.outputBytes - sentBytes[stream];
+      if (pending.length > room) {
+        send(stream, pending.subarray(0, completeUtf8Length(pending, room)));
         truncated[stream] = true;
         kill('output_limit', `${stream} exceeded ${o.outputBytes} bytes`);
+        return;
       }
+      const whole = completeUtf8Length(pending);
+      send(stream, pending.subarray(0, whole));
+      held[stream] = pending.subarray(whole);
     };
 
     socket.on('data', (chunk: Buffer) => {

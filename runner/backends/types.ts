@@ -1,9 +1,12 @@
 import type { JobPayload } from '../../protocol/job.ts';
 import type { ExecuteResult, OutputStream } from '../../protocol/task.ts';
 
-/** Where a backend sends output while the code runs. Must not throw. */
+/**
+ * Where a backend sends output while the code runs. Must not throw. Bytes go as they are (a
+ * string is UTF-8 text); a backend never splits a UTF-8 character across two calls.
+ */
 export interface ExecuteSink {
-  output(stream: OutputStream, data: string): void;
+  output(stream: OutputStream, data: string | Uint8Array): void;
 }
 
 /**

@@ -12,6 +12,7 @@
 import ivm from 'isolated-vm';
 import type { ErrorCode } from '../../protocol/errors.ts';
 import type { ExecuteResult, Limits, OutputStream } from '../../protocol/task.ts';
+import { completeUtf8Length } from '../../protocol/utf8.ts';
 import { BOOTSTRAP_SOURCE } from './bootstrap.ts';
 import { FsBridge } from './fs-bridge.ts';
 import { RunMessageSchema, type HostMessage, type RunMessage } from './messages.ts';
@@ -117,21 +118,11 @@ function onOutput(state: RunState, streamId: unknown, text: unknown): void {
   else state.flushTimer ??= setTimeout(() => flush(state), OUTPUT_FLUSH_MS);
 }
 
+/** The longest prefix of `text` that fits `maxBytes` of UTF-8 without splitting a character. */
 function truncateUtf8(text: string, maxBytes: number): string {
   if (maxBytes <= 0) return '';
-  const buf = Buffer.from(text).subarray(0, maxBytes);
-  // Drop a trailing partial character rather than emit a replacement character.
-  let end = buf.length;
-  while (end > 0 && ((buf[end - 1] ?? 0) & 0xc0) === 0x80) end--;
-  if (end > 0 && ((buf[end - 1] ?? 0) & 0x80) !== 0) {
-    const lead = buf[end - 1] ?? 0;
-    const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-    if (buf.length - (end - 1) < need) end--;
-    else end = buf.length;
-  } else {
-    end = buf.length;
-  }
-  return buf.subarray(0, end).toString('utf8');
+  const buf = Buffer.from(text);
+  return buf.subarray(0, completeUtf8Length(buf, Math.min(maxBytes, buf.length))).toString('utf8');
 }
 
 async function prepare(memoryMb: number): Promise<Warm> {

@@ -71,21 +71,44 @@ export function job(
   };
 }
 
-/** A sink that records what it got; `onFirst` fires on the first output (e.g. to cancel then). */
+/**
+ * A sink that records what it got: `out` as text (UTF-8), `bytes` exactly; `calls` per stream
+ * (each as received). `onFirst` fires on the first output (e.g. to cancel then).
+ */
 export function recordingSink(
-  onFirst?: (stream: OutputStream, data: string) => void,
+  onFirst?: (stream: OutputStream, data: Buffer) => void,
 ): ExecuteSink & {
   out: Record<OutputStream, string>;
+  bytes: Record<OutputStream, Buffer>;
+  calls: Record<OutputStream, Buffer[]>;
 } {
-  const out = { stdout: '', stderr: '' };
+  const calls: Record<OutputStream, Buffer[]> = { stdout: [], stderr: [] };
+  const bytes = (s: OutputStream) => Buffer.concat(calls[s]);
   let first = true;
   return {
-    out,
+    calls,
+    out: {
+      get stdout() {
+        return bytes('stdout').toString('utf8');
+      },
+      get stderr() {
+        return bytes('stderr').toString('utf8');
+      },
+    },
+    bytes: {
+      get stdout() {
+        return bytes('stdout');
+      },
+      get stderr() {
+        return bytes('stderr');
+      },
+    },
     output(stream, data) {
-      out[stream] += data;
+      const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
+      calls[stream].push(buf);
       if (first && onFirst) {
         first = false;
-        onFirst(stream, data);
+        onFirst(stream, buf);
       }
     },
   };

@@ -106,14 +106,12 @@ export async function finishTaskWithFile(
   assert.ok(await store.transition(taskId, 'running', ['queued'], { startedAt: new Date().toISOString(), attempts: 1 }));
   assert.ok(await store.appendOutput(taskId, 'stdout', stdout));
   const bytes = Buffer.from(file.content);
-  await store.saveOutputFiles(taskId, [{ path: file.path, contentBase64: bytes.toString('base64') }]);
+  await stack.deps.blobs.put(taskId, bytes);
   assert.ok(
     await store.transition(taskId, 'succeeded', ['running'], {
       finishedAt: new Date().toISOString(),
       result: {
         value: null,
-        stdout,
-        stderr: '',
         stdoutTruncated: false,
         stderrTruncated: false,
         exitCode: 0,

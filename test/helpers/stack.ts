@@ -4,7 +4,7 @@
  * Nothing is mocked. Redis comes from REDIS_URL (default 127.0.0.1:6379).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -30,6 +30,8 @@ export interface Stack {
   deps: HarnessDeps;
   runner: Runner | null;
   queueName: string;
+  /** The blob directory harness and runner share (BLOB_DIR). */
+  blobDir: string;
   /** Headers for an agent; add `idempotency` to send a fresh quoted Idempotency-Key. */
   headers(agent?: AgentName, idempotencyKey?: string | null): Record<string, string>;
   close(): Promise<void>;
@@ -59,6 +61,8 @@ export async function writeAgentsFile(): Promise<string> {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const queueName = `test-${randomUUID()}`;
   const agentsFile = await writeAgentsFile();
+  // One blob directory for harness and runner, as in a deployment (BLOB_DIR must agree).
+  const blobDir = options.harnessEnv?.['BLOB_DIR'] ?? (await mkdtemp(path.join(tmpdir(), 'airlock-blobs-')));
   const config = loadHarnessConfig({
     REDIS_URL,
     AIRLOCK_AGENTS_FILE: agentsFile,
@@ -71,6 +75,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     RATE_LIMIT_CONCURRENT_TASKS: '10000',
     RATE_LIMIT_AUTH_FAILURES_PER_MIN: '1000000',
     RATE_LIMIT_PK_SALT: randomUUID(),
+    // Storage quotas out of the way too (storage tests set their own per tenant).
+    STORAGE_QUOTA_BYTES: String(2 ** 50),
+    BLOB_DIR: blobDir,
     ...options.harnessEnv,
   });
   const deps = await createHarnessDeps(config, queueName);
@@ -86,6 +93,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             // Isolate only unless a test asks for containers (runnerEnv RUNNER_BACKENDS): the
             // runner default would also start a Docker backend with a warm pool per stack.
             RUNNER_BACKENDS: 'isolate',
+            BLOB_DIR: blobDir,
             ...options.runnerEnv,
           }),
           () => {},
@@ -96,6 +104,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     deps,
     runner,
     queueName,
+    blobDir,
     headers(agent = 'alice', idempotencyKey = randomUUID()) {
       const h: Record<string, string> = { authorization: `Bearer ${AGENTS[agent].key}` };
       if (idempotencyKey !== null) h['idempotency-key'] = `"${idempotencyKey}"`;
@@ -107,6 +116,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await deps.queue.obliterate({ force: true }).catch(() => {});
       await deps.containerQueue.obliterate({ force: true }).catch(() => {});
       await deps.close();
+      if (!options.harnessEnv?.['BLOB_DIR']) await rm(blobDir, { recursive: true, force: true });
     },
   };
 }

@@ -302,6 +302,17 @@ const SPEC: Record<string, RouteSpec> = {
     },
   },
 
+  'GET /v1/admin/storage': {
+    collection: { callers: ['admin'], expect: (body) => assert.equal(body['tenantId'], B.tenantId) },
+  },
+  // Another tenant's storage is the operator's alone: B's admin gets the same 403 for A's
+  // tenant as for one that does not exist; A's own admin reads its own, and writes nothing.
+  'GET /v1/admin/storage/tenants/:tenantId': { object: { adminStatus: 403 } },
+  'PUT /v1/admin/storage/tenants/:tenantId': {
+    object: { payload: () => ({ quotaBytes: 1 }), adminStatus: 403, ownerStatus: 403 },
+    body: { caller: 'bootstrap', base: () => ({ quotaBytes: 10 ** 12, retentionMs: 60_000 }) },
+  },
+
   'GET /v1/admin/policies': {
     collection: {
       callers: ['admin'],
@@ -343,6 +354,7 @@ interface ObjectIds {
   grant: string;
   jti: string;
   file: string;
+  tenant: string;
 }
 const hex = (n: number) => randomBytes(n).toString('hex').slice(0, n);
 const unknownIds = (): ObjectIds => ({
@@ -353,11 +365,12 @@ const unknownIds = (): ObjectIds => ({
   grant: `no-such-grant-${hex(8)}`,
   jti: randomUUID(),
   file: 'report.txt',
+  tenant: `no-such-tenant-${hex(8)}`,
 });
 /** Tenant A's objects, in two sets so every object of A is the target of every route of its kind. */
 const objectSets = (w: World): ObjectIds[] => [
-  { task: w.tasks[0]!, agent: w.agent.id, user: w.member.id, keyId: w.agent.keyId, grant: w.ownGrant, jti: w.token.jti, file: 'report.txt' },
-  { task: w.tasks[1]!, agent: w.agent.id, user: w.admin.id, keyId: w.member.keyId, grant: w.ownGrant, jti: w.userToken.jti, file: 'report.txt' },
+  { task: w.tasks[0]!, agent: w.agent.id, user: w.member.id, keyId: w.agent.keyId, grant: w.ownGrant, jti: w.token.jti, file: 'report.txt', tenant: w.tenantId },
+  { task: w.tasks[1]!, agent: w.agent.id, user: w.admin.id, keyId: w.member.keyId, grant: w.ownGrant, jti: w.userToken.jti, file: 'report.txt', tenant: w.tenantId },
 ];
 
 /** The route's URL for these objects; fails for a path parameter it does not know (extend it). */
@@ -369,6 +382,7 @@ function fill(url: string, o: ObjectIds): string {
     .replace(/:keyId$/, o.keyId)
     .replace(/:name$/, o.grant)
     .replace(/:jti$/, o.jti)
+    .replace(/:tenantId$/, o.tenant)
     .replace(/\*$/, o.file);
   assert.ok(!hasParam(out), `fill() does not know the parameters of ${url}: add them`);
   return out;
@@ -393,6 +407,7 @@ async function snapshot(w: World): Promise<string> {
   const grants = await see('grants', '/v1/admin/grants', w.admin.key);
   for (const g of grants.json().items as { name: string }[]) await see('grant', `/v1/admin/grants/${g.name}`, w.admin.key);
   await see('limits', '/v1/admin/limits', w.admin.key);
+  await see('storage', `/v1/admin/storage/tenants/${w.tenantId}`, BOOTSTRAP_KEY);
   await see('policies', '/v1/admin/policies', w.admin.key);
   const tasks = await see('tasks', '/v1/tasks?limit=100', w.twinKey);
   for (const t of tasks.json().items as { id: string; status: string }[]) {
@@ -499,7 +514,7 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
     if (!isAdminRoute(r.url)) return [404, 'not_found'];
     if (caller !== 'admin') return [403, nonAdminCode(caller)];
     const status = spec(r).object?.adminStatus ?? 404;
-    return [status, status === 404 ? 'not_found' : ''];
+    return [status, status === 404 ? 'not_found' : status === 403 ? 'forbidden' : ''];
   };
 
   test('every object route, every B caller, every A object: same answer as an unknown id, A untouched', async () => {

@@ -50,7 +50,7 @@ describe('TaskStore.start', () => {
     const seen = await notificationsDuring(task.id, async () => {
       res = await store.start(task.id, task);
     });
-    assert.deepEqual(res, { outcome: 'started', attempts: 1 });
+    assert.deepEqual(res, { outcome: 'started', attempts: 1, outputOffsets: { stdout: 0, stderr: 0 } });
     const after = await store.get(task.id);
     assert.equal(after?.status, 'running');
     assert.equal(after?.attempts, 1);
@@ -65,7 +65,26 @@ describe('TaskStore.start', () => {
     const task = queuedTaskRecord();
     await store.create(task);
     assert.equal((await store.start(task.id, task)).outcome, 'started');
-    assert.deepEqual(await store.start(task.id, task), { outcome: 'started', attempts: 2 });
+    assert.deepEqual(await store.start(task.id, task), {
+      outcome: 'started',
+      attempts: 2,
+      outputOffsets: { stdout: 0, stderr: 0 },
+    });
+  });
+
+  test("a retried attempt's output goes after the lost attempt's: the stream keeps both, the result only its own", async () => {
+    const task = queuedTaskRecord();
+    await store.create(task);
+    await store.start(task.id, task);
+    assert.ok(await store.appendOutput(task.id, 'stdout', 'lost attempt\n', 0));
+    const retry = await store.start(task.id, task);
+    assert.deepEqual(retry, { outcome: 'started', attempts: 2, outputOffsets: { stdout: 13, stderr: 0 } });
+    assert.ok(await store.appendOutput(task.id, 'stdout', 'second\n', 13));
+    const result = { value: null, stdoutTruncated: false, stderrTruncated: false };
+    assert.ok(await store.transition(task.id, 'succeeded', ['running'], { result }));
+    assert.equal((await store.get(task.id))?.result?.stdout, 'second\n');
+    const output = (await store.readEvents(task.id)).flatMap((e) => (e.event.type === 'output' ? [e.event.data] : []));
+    assert.deepEqual(output, ['lost attempt\n', 'second\n']);
   });
 
   test('a terminal or missing task is gone: nothing changes', async () => {

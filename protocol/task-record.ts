@@ -1,0 +1,104 @@
+/**
+ * The task record as stored in Redis (a hash, `airlock:task:{<id>}`): its schema and how it is
+ * encoded, and how a stored output event is told from a status event. Output is never part of
+ * the stored record: `decode` rebuilds `result.stdout`/`stderr` from the output key.
+ */
+import { z } from 'zod';
+import { TaskErrorSchema } from './errors.ts';
+import { OutputRefSchema, resultOutput, streamBytes, type OutputRef } from './task-output.ts';
+import {
+  LimitsSchema,
+  MetadataSchema,
+  OUTPUT_FIELDS,
+  RuntimeSchema,
+  TaskEventSchema,
+  TaskResultSchema,
+  TaskStatusSchema,
+  UsageSchema,
+  type StoredTaskResult,
+  type TaskEvent,
+} from './task.ts';
+
+/** A task as stored in Redis: the system of record both harness and runner speak. */
+export const TaskRecordSchema = z.strictObject({
+  id: z.string(),
+  tenantId: z.string(),
+  agentId: z.string(),
+  status: TaskStatusSchema,
+  runtime: RuntimeSchema,
+  createdAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  limits: LimitsSchema,
+  metadata: MetadataSchema,
+  result: TaskResultSchema.optional(),
+  error: TaskErrorSchema.optional(),
+  usage: UsageSchema.optional(),
+  attempts: z.number().int().nonnegative(),
+  /** How long the task is kept once terminal (the tenant's retention when it was created). */
+  retentionMs: z.number().int().positive().optional(),
+  /**
+   * Where the last attempt's output starts in each stream (set when a retried job starts after
+   * an attempt that wrote output: its bytes stay for the event stream, not for the result).
+   */
+  outputBase: z.strictObject({ stdout: z.number().int().nonnegative(), stderr: z.number().int().nonnegative() }).optional(),
+});
+export type TaskRecord = z.infer<typeof TaskRecordSchema>;
+
+/**
+ * Fields a transition may set besides `status`. The result carries no output: output is stored
+ * once, by `appendOutput`, and `get` puts it back into the result.
+ */
+export type TaskPatch = Partial<Pick<TaskRecord, 'startedAt' | 'finishedAt' | 'error' | 'usage' | 'attempts'>> & {
+  result?: StoredTaskResult;
+};
+
+/** An event with its stream id. */
+export interface StoredEvent {
+  /** The Redis stream id, used as the SSE event id. */
+  id: string;
+  event: TaskEvent;
+}
+
+const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts', 'retentionMs', 'outputBase'] as const;
+
+/** A stored event: a status event, an output reference, or (stored by an older version) inline output. */
+export function parseStoredEvent(raw: string): TaskEvent | OutputRef {
+  const json: unknown = JSON.parse(raw);
+  const ref = OutputRefSchema.safeParse(json);
+  return ref.success ? ref.data : TaskEventSchema.parse(json);
+}
+
+export function encode(fields: Partial<TaskRecord> | TaskPatch): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    // Output is never stored in the record: it lives once, in the output key.
+    const value = k === 'result' ? withoutOutput(v as Record<string, unknown>) : v;
+    out[k] = (JSON_FIELDS as readonly string[]).includes(k) ? JSON.stringify(value) : String(value);
+  }
+  return out;
+}
+
+function withoutOutput(result: Record<string, unknown>): Record<string, unknown> {
+  const copy = { ...result };
+  for (const f of OUTPUT_FIELDS) delete copy[f];
+  return copy;
+}
+
+export function decode(hash: Record<string, string>, output: Record<string, Buffer>): TaskRecord {
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(hash)) {
+    raw[k] = (JSON_FIELDS as readonly string[]).includes(k) ? JSON.parse(v) : v;
+  }
+  const result = raw['result'] as Record<string, unknown> | undefined;
+  // A record stored by an older version has its output inline: keep it.
+  if (result && typeof result['stdout'] !== 'string') {
+    const base = (raw['outputBase'] as { stdout: number; stderr: number } | undefined) ?? { stdout: 0, stderr: 0 };
+    raw['result'] = {
+      ...result,
+      ...resultOutput(streamBytes(output, 'stdout', base.stdout), streamBytes(output, 'stderr', base.stderr)),
+    };
+  }
+  return TaskRecordSchema.parse(raw);
+}
