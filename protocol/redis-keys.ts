@@ -11,6 +11,8 @@ export const redisKeys = {
   /** Contents of files a task wrote under /out: hash of path → base64. */
   outputFiles: (taskId: string) => `airlock:files:{${taskId}}`,
   runners: 'airlock:runners',
+  /** A runner's backends and whether each is ready (protocol/runner-status.ts). */
+  runnerStatus: (runnerId: string) => `airlock:runner-status:${runnerId}`,
 } as const;
 
 export const redisChannels = {

@@ -10,7 +10,12 @@ const log = (msg: string) => {
   if (config.LOG_LEVEL !== 'silent') process.stderr.write(`[runner ${config.RUNNER_ID}] ${msg}\n`);
 };
 const runner = await startRunner(config, log, config.AIRLOCK_TASK_QUEUE);
-log(`ready (${config.ISOLATE_HOSTS} isolate hosts, queue ${config.AIRLOCK_TASK_QUEUE})`);
+const unready = runner.unready();
+log(
+  unready.length === 0
+    ? `ready (${config.ISOLATE_HOSTS} isolate hosts, queue ${config.AIRLOCK_TASK_QUEUE})`
+    : `started, NOT ready (${unready.join('; ')}); the harness's /readyz says so until it recovers`,
+);
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
