@@ -18,6 +18,13 @@ log(
 );
 
 let stopping = false;
+// Started by `npm start` (scripts/start.mjs) with an IPC channel and in a process group of its
+// own: nothing but the launcher signals it, so when the launcher dies (even by SIGKILL) and the
+// channel closes, stop as on SIGTERM instead of running on alone.
+if (process.channel) {
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (stopping) return;
