@@ -17,6 +17,7 @@ import { taskRoutes } from './routes/tasks.ts';
 import { adminGrantRoutes } from './routes/admin-grants.ts';
 import { GrantStore } from './grants/grant-store.ts';
 import type { IdentityStore } from './identity/identity-store.ts';
+import { PrincipalResolver, type ConfigPrincipals } from './identity/principal-resolver.ts';
 import type { TokenService } from './identity/token-service.ts';
 import { samePrincipal, type CredentialCheck } from './auth/credential-watch.ts';
 import { enforceRouteScope, enforceTaskScopes } from './auth/scopes.ts';
@@ -44,6 +45,8 @@ export interface AppDeps {
   identity: IdentityStore;
   /** Mints and verifies task and user tokens. */
   tokens: TokenService;
+  /** Agents and users from config (agents file, dev key, bootstrap admin). */
+  configPrincipals: ConfigPrincipals;
   /** Fastify logger option (false in tests). */
   logger?: boolean | { level: string };
 }
@@ -159,11 +162,12 @@ export async function buildApp(
     });
     idempotency.registerOnSend(v1);
     const grants = new GrantStore(deps.redis);
+    const principals = new PrincipalResolver({ identity: deps.identity, configPrincipals: deps.configPrincipals });
     await v1.register(adminIdentityRoutes, {
       identity: deps.identity, tasks, store: deps.store, idempotency, principalOf });
     await v1.register(tokenRoutes, { config, identity: deps.identity, tokens: deps.tokens, principalOf });
-    await v1.register(adminGrantRoutes, { grants, grantRoots: config.GRANT_ROOTS, idempotency, principalOf });
-    await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principalOf });
+    await v1.register(adminGrantRoutes, { grants, grantRoots: config.GRANT_ROOTS, idempotency, principals, principalOf });
+    await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principals, principalOf });
     await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
     await v1.register(taskRoutes, {

@@ -72,6 +72,7 @@ export async function createHarnessDeps(config: Config, queueName = TASK_QUEUE):
     authenticator,
     identity,
     tokens,
+    configPrincipals: configKeys,
     close() {
       closing ??= (async () => {
         for (const r of reconcilers) await r.close();

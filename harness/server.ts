@@ -26,4 +26,12 @@ closeWithGrace({ delay: 10_000, skip: [...FAULT_SIGNALS] }, async ({ signal, err
   await deps.close();
 });
 
+// Started by `npm start` (scripts/start.mjs) with an IPC channel and in a process group of its
+// own: nothing but the launcher signals it, so when the launcher dies (even by SIGKILL) and the
+// channel closes, close as on SIGTERM instead of running on alone.
+if (process.channel) {
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
+
 await app.listen({ port: config.PORT, host: config.HOST });

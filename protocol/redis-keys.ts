@@ -25,6 +25,8 @@ export const redisKeys = {
   /** Tenant storage settings set by the operator: `quotaBytes`, `retentionMs`. */
   storageSettings: (tenantId: string) => `airlock:storage:{${tenantId}}:settings`,
   runners: 'airlock:runners',
+  /** A runner's backends and whether each is ready (protocol/runner-status.ts). */
+  runnerStatus: (runnerId: string) => `airlock:runner-status:${runnerId}`,
 } as const;
 
 export const redisChannels = {

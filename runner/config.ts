@@ -9,6 +9,12 @@ export const ConfigSchema = z.object({
   /** Isolate host processes, i.e. isolate tasks run at once. Defaults to the number of cores. */
   ISOLATE_HOSTS: z.coerce.number().int().min(1).max(64).default(os.availableParallelism()),
   /**
+   * Memory limit of the isolate each isolate host prepares ahead of demand: a task with exactly
+   * this `memoryMb` skips creating its isolate. Keep it equal to the harness's
+   * TASK_DEFAULT_MEMORY_MB (the limit most tasks run with).
+   */
+  ISOLATE_PREWARM_MEMORY_MB: z.coerce.number().int().min(8).max(65536).default(64),
+  /**
    * How long a job lock lasts without renewal. A runner that dies mid-task loses its lock after
    * this long; the job is then retried once on another runner. Lower = faster recovery, more
    * Redis traffic.

@@ -13,6 +13,8 @@ import { CancelListener } from './cancel-listener.ts';
 import { dockerRequired, type Config } from './config.ts';
 import { IsolateHostPool } from './isolate-host/host-pool.ts';
 import { JobProcessor } from './job-processor.ts';
+import { RunnerReadiness } from './readiness.ts';
+import { withoutRepeats } from './repeat-filter.ts';
 
 /** How often a runner says it is alive (the harness's /readyz looks for this). */
 const HEARTBEAT_MS = 2000;
@@ -21,6 +23,8 @@ export interface Runner {
   readonly id: string;
   /** The backends that started (`isolate`, `docker`). */
   readonly backends: readonly string[];
+  /** Backends that started but cannot take tasks now, as `<kind>: <reason>` (empty = ready). */
+  unready(): string[];
   close(): Promise<void>;
 }
 
@@ -37,7 +41,10 @@ export async function startRunner(
   queueName: string = TASK_QUEUE,
 ): Promise<Runner> {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  redis.on('error', (err) => log(`redis: ${err.message}`));
+  // Every connection reports each failed reconnect: once a minute per message is plenty.
+  const quiet = withoutRepeats(log);
+  redis.on('error', (err) => quiet(`redis: ${err.message}`));
+  const readiness = new RunnerReadiness(redis, config.RUNNER_ID);
   const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS });
   const cancels = await CancelListener.create(redis);
   const blobs = new FsBlobStore(config.BLOB_DIR);
@@ -49,9 +56,11 @@ export async function startRunner(
     connection: Redis;
   }[] = [];
 
-  const shutdown = async () => {
+  // `force`: do not wait for running jobs (with Redis gone, a graceful close never ends: the
+  // worker retries its Redis calls forever).
+  const shutdown = async (force = false) => {
     await sweeper?.close();
-    for (const s of started) await s.worker.close();
+    for (const s of started) await s.worker.close(force);
     for (const s of started) await s.backend.dispose();
     await cancels.close();
     for (const s of started) s.connection.disconnect();
@@ -59,7 +68,7 @@ export async function startRunner(
 
   try {
     for (const kind of config.RUNNER_BACKENDS) {
-      const made = await startBackend(kind, config, log, redis);
+      const made = await startBackend(kind, config, log, redis, readiness);
       if (!made) continue;
       // Only container tasks leave files: the blob directory must be usable before they run.
       if (kind === 'docker') await blobs.init();
@@ -77,9 +86,12 @@ export async function startRunner(
           // A runner that dies mid-task: the job is retried once, then fails (→ task `internal`).
           maxStalledCount: 1,
           name: config.RUNNER_ID,
+          // Started by `readiness` once the backend is ready.
+          autorun: false,
         },
       );
-      worker.on('error', (err) => log(`${kind} worker: ${err.message}`));
+      worker.on('error', (err) => quiet(`${kind} worker: ${err.message}`));
+      readiness.attach(kind, worker);
       worker.on('failed', (job, err) => log(`job ${job?.id} failed: ${err.message}`));
       started.push({ kind, backend: made.backend, worker, connection });
     }
@@ -95,7 +107,7 @@ export async function startRunner(
       });
     }
   } catch (err) {
-    await shutdown().catch(() => undefined);
+    await shutdown(true).catch(() => undefined);
     redis.disconnect();
     throw err;
   }
@@ -103,6 +115,7 @@ export async function startRunner(
 
   const beat = async () => {
     await redis.zadd(redisKeys.runners, Date.now(), config.RUNNER_ID).catch(() => 0);
+    await readiness.publish();
   };
   await beat();
   const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
@@ -111,11 +124,17 @@ export async function startRunner(
   return {
     id: config.RUNNER_ID,
     backends: started.map((s) => s.kind),
+    unready: () => readiness.unready(),
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);
-        await shutdown();
-        await redis.zrem(redisKeys.runners, config.RUNNER_ID).catch(() => 0);
+        // Redis gone: nothing that needs it can finish (and its commands would wait forever).
+        const redisUp = redis.status === 'ready';
+        await shutdown(!redisUp);
+        if (redisUp) {
+          await redis.zrem(redisKeys.runners, config.RUNNER_ID).catch(() => 0);
+          await readiness.withdraw();
+        }
         redis.disconnect();
       })();
       return closing;
@@ -123,20 +142,39 @@ export async function startRunner(
   };
 }
 
-/** One backend by kind, or null when Docker is unavailable and not required. */
+/**
+ * One backend by kind, or null when Docker is unavailable and not required. An isolate backend
+ * whose hosts die at start is returned unready (`readiness`): it keeps re-spawning them with
+ * backoff and takes tasks once one starts.
+ */
 async function startBackend(
   kind: BackendKind,
   config: Config,
   log: (msg: string) => void,
   redis: Redis,
+  readiness: RunnerReadiness,
 ): Promise<{ backend: RunnerBackend; concurrency: number } | null> {
   switch (kind) {
     case 'isolate': {
+      let wasReady = true;
       const pool = new IsolateHostPool({
         size: config.ISOLATE_HOSTS,
+        prewarmMemoryMb: config.ISOLATE_PREWARM_MEMORY_MB,
         onHostLog: (l) => log(`isolate host: ${l}`),
+        onStatus: (s) => {
+          readiness.set('isolate', s);
+          // Changes only: every failed start is in the log already (the host's own line).
+          if (s.ready !== wasReady) {
+            log(
+              s.ready
+                ? 'isolate backend ready again'
+                : `WARNING: isolate backend not ready (${s.reason}); javascript/typescript tasks stay queued until an isolate host starts`,
+            );
+          }
+          wasReady = s.ready;
+        },
       });
-      await pool.ready();
+      readiness.set('isolate', await pool.ready());
       return { backend: new IsolateBackend({ pool }), concurrency: config.ISOLATE_HOSTS };
     }
     case 'docker': {

@@ -10,9 +10,21 @@ const log = (msg: string) => {
   if (config.LOG_LEVEL !== 'silent') process.stderr.write(`[runner ${config.RUNNER_ID}] ${msg}\n`);
 };
 const runner = await startRunner(config, log, config.AIRLOCK_TASK_QUEUE);
-log(`ready (${config.ISOLATE_HOSTS} isolate hosts, queue ${config.AIRLOCK_TASK_QUEUE})`);
+const unready = runner.unready();
+log(
+  unready.length === 0
+    ? `ready (${config.ISOLATE_HOSTS} isolate hosts, queue ${config.AIRLOCK_TASK_QUEUE})`
+    : `started, NOT ready (${unready.join('; ')}); the harness's /readyz says so until it recovers`,
+);
 
 let stopping = false;
+// Started by `npm start` (scripts/start.mjs) with an IPC channel and in a process group of its
+// own: nothing but the launcher signals it, so when the launcher dies (even by SIGKILL) and the
+// channel closes, stop as on SIGTERM instead of running on alone.
+if (process.channel) {
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+}
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (stopping) return;

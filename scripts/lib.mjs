@@ -1,44 +1,82 @@
-// Helpers for the start and test scripts. Plain JavaScript with no dependencies, because these
-// scripts run before `npm install` has.
+// Helpers for the start, set-up and test scripts. Plain JavaScript with no dependencies, because
+// these scripts run before `npm install` has.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/**
- * Installs npm dependencies when node_modules is missing or was installed from another
- * package-lock.json (compared by content, not mtime: a fresh checkout or worktree has a newer
- * lock file with the same content). A node_modules that is a symlink is someone else's (a shared
- * install, e.g. a second worktree) and is never reinstalled from here: `npm ci` would empty it.
- */
-export function ensureDeps() {
-  const modules = path.join(ROOT, 'node_modules');
-  const lock = path.join(ROOT, 'package-lock.json');
-  const stamp = path.join(modules, '.airlock-lock-sha256');
-  if (existsSync(modules) && lstatSync(modules).isSymbolicLink()) return;
-  const want = existsSync(lock) ? createHash('sha256').update(readFileSync(lock)).digest('hex') : 'no-lock';
-  const have = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : legacyStamp(modules, lock, want);
-  if (have === want) return;
-  console.log('[airlock] installing npm dependencies (first run)…');
-  const ci = existsSync(lock) ? ['ci'] : ['install'];
-  const res = spawnSync('npm', [...ci, '--no-audit', '--no-fund'], { cwd: ROOT, stdio: 'inherit' });
-  if (res.status !== 0) {
-    console.error('[airlock] npm install failed; see the output above.');
-    process.exit(res.status ?? 1);
-  }
-  writeFileSync(stamp, `${want}\n`);
+/** Where `npm start` keeps its keys, Redis data and set-up notes (AIRLOCK_STATE_DIR). */
+export function stateDir() {
+  return path.resolve(process.env.AIRLOCK_STATE_DIR ?? path.join(ROOT, '.airlock'));
 }
 
-/** Installs made before the stamp existed: fresh when npm's own marker is newer than the lock. */
-function legacyStamp(modules, lock, want) {
-  const marker = path.join(modules, '.package-lock.json');
-  const fresh = existsSync(marker) && (!existsSync(lock) || statSync(marker).mtimeMs >= statSync(lock).mtimeMs);
-  if (fresh) writeFileSync(path.join(modules, '.airlock-lock-sha256'), `${want}\n`);
-  return fresh ? want : null;
+function readJson(file) {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether node_modules holds exactly what package-lock.json pins: every locked package is in
+ * npm's record of what it installed (node_modules/.package-lock.json) at the same version,
+ * except optional ones npm leaves out on this platform. Compares contents, not modification
+ * times: a checkout rewrites package-lock.json with a new mtime and no change.
+ */
+export function depsUpToDate() {
+  const installed = readJson(path.join(ROOT, 'node_modules', '.package-lock.json'))?.packages;
+  const locked = readJson(path.join(ROOT, 'package-lock.json'))?.packages;
+  if (!installed) return false;
+  if (!locked) return true;
+  for (const [where, entry] of Object.entries(locked)) {
+    if (where === '') continue;
+    const got = installed[where];
+    if (!got) {
+      if (entry.optional) continue;
+      return false;
+    }
+    if (got.version !== entry.version) return false;
+  }
+  return true;
+}
+
+/**
+ * Installs npm dependencies when node_modules does not match package-lock.json. `npm ci` first;
+ * if it refuses the lock file for lacking other platforms' optional packages (darwin/win32
+ * builds of msgpackr-extract, unrs-resolver, which some npm mirrors do not serve, so `npm
+ * install` cannot record them), `npm install`, which still installs exactly the versions the
+ * lock file pins for this platform. Exits the process on failure.
+ */
+export function ensureDeps(log = { info: console.log, error: console.error }) {
+  if (depsUpToDate()) return;
+  const modules = path.join(ROOT, 'node_modules');
+  if (existsSync(modules) && lstatSync(modules).isSymbolicLink()) {
+    // `npm ci` empties node_modules first — through the link, another checkout's.
+    log.error(
+      `node_modules is a link to ${readlinkSync(modules)} and does not match package-lock.json; ` +
+        'not reinstalling through the link: run `npm ci` where it points, or replace the link',
+    );
+    process.exit(1);
+  }
+  log.info('installing npm dependencies (npm ci)…');
+  const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+  if (ci.status === 0) return;
+  if (!/Missing: /.test(ci.stderr ?? '')) {
+    process.stderr.write(ci.stderr ?? '');
+    log.error('npm ci failed; see the output above.');
+    process.exit(ci.status ?? 1);
+  }
+  const missing = (ci.stderr.match(/Missing: /g) ?? []).length;
+  log.info(`npm ci refused the lock file (${missing} packages of other platforms missing); installing the locked versions with npm install`);
+  const install = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (install.status !== 0) {
+    log.error('npm install failed; see the output above.');
+    process.exit(install.status ?? 1);
+  }
 }
 
 /** A TCP port nobody listens on right now, on 127.0.0.1. */
@@ -80,9 +118,12 @@ export const REDIS_INSTALL_HINT =
 
 /**
  * Starts a private redis-server on a free loopback port. `dataDir` set = AOF persistence there;
- * unset = nothing kept on disk. Resolves with { url, process } once it answers PING.
+ * unset = nothing kept on disk. `detached`: in its own process group, so a Ctrl-C in the
+ * terminal does not stop it before what uses it (the caller stops it, last: `stopRedis`).
+ * `pidFile`: where redis-server writes its pid. Resolves with { url, process, exited } once it
+ * answers PING; `exited` resolves when it has exited (also if it already had).
  */
-export async function startRedis({ dataDir } = {}) {
+export async function startRedis({ dataDir, detached = false, pidFile } = {}) {
   if (!hasBinary('redis-server')) throw new Error(REDIS_INSTALL_HINT);
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', ''];
@@ -92,13 +133,23 @@ export async function startRedis({ dataDir } = {}) {
   } else {
     args.push('--appendonly', 'no');
   }
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (pidFile) args.push('--pidfile', pidFile);
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'], detached });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
-    if (await redisPing(url, 200)) return { url, process: child };
+    if (await redisPing(url, 200)) return { url, process: child, exited };
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
   throw new Error(`redis-server did not start on port ${port}`);
+}
+
+/** Stops a redis-server from `startRedis`: SIGTERM, then SIGKILL after `timeoutMs`. */
+export async function stopRedis(redis, timeoutMs = 5000) {
+  if (redis.process.exitCode === null && redis.process.signalCode === null) redis.process.kill('SIGTERM');
+  const timer = setTimeout(() => redis.process.kill('SIGKILL'), timeoutMs);
+  await redis.exited;
+  clearTimeout(timer);
 }

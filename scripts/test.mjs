@@ -1,18 +1,24 @@
-// `npm test [unit|integration]`: installs what is missing, typechecks, then runs the suites with
-// Node's test runner. Integration tests use a real Redis (REDIS_URL, else 127.0.0.1:6379, else a
-// private redis-server started here) and, for container tests, the real Docker engine.
-// With CI=true nothing is ever skipped: a missing Redis or Docker is a failure.
+// `npm test [unit|integration]`: sets up what is missing (scripts/setup.mjs, as `npm start`
+// does: npm dependencies, redis-server, the Docker engine, the sandbox images, docker compose),
+// typechecks, then runs the suites with Node's test runner. Integration tests use a real Redis
+// (REDIS_URL, else 127.0.0.1:6379, else a private redis-server started here) and, for container
+// tests, the real Docker engine. Where containers cannot be set up, their tests are skipped
+// with the reason — except with CI=true, where nothing is ever skipped: a missing Redis or
+// Docker is a failure.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, ensureDeps, redisPing, startRedis } from './lib.mjs';
+import { ROOT, ensureDeps, redisPing, startRedis, stopRedis } from './lib.mjs';
+import { createLog } from './log.mjs';
+import { describe, setup } from './setup.mjs';
 
 const which = process.argv[2] ?? 'all';
 if (!['all', 'unit', 'integration'].includes(which)) {
   console.error('usage: npm test [-- unit|integration]');
   process.exit(2);
 }
-ensureDeps();
+const ci = process.env.CI === 'true';
+const log = createLog({ proc: 'test', format: process.env.AIRLOCK_LOG_FORMAT ?? 'pretty' });
 
 function step(name, cmd, args, env = {}) {
   console.log(`\n[test] ${name}: ${cmd} ${args.join(' ')}`);
@@ -33,21 +39,43 @@ function testFiles(dir) {
   return out.sort();
 }
 
+const env = {};
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const integration = which !== 'unit';
+const haveRedis = integration && (await redisPing(redisUrl));
+if (!integration) {
+  // Unit tests need neither Redis nor Docker: only the npm dependencies.
+  ensureDeps(log);
+} else {
+  const prepared = await setup({ purpose: ci ? 'ci' : 'test', haveRedis, log: createLog({ proc: 'setup', format: log.format }) });
+  if (!prepared.redis.ok) {
+    log.error(`no Redis for the integration tests: ${prepared.redis.reason}`);
+    process.exit(1);
+  }
+  if (!prepared.containers.ok && process.env.AIRLOCK_SKIP_DOCKER !== '1') {
+    const [line] = describe(prepared).slice(-1);
+    if (ci) {
+      log.error(`${line} — with CI=true container tests are never skipped`);
+      process.exit(1);
+    }
+    log.warn(`${line} — container tests are skipped (AIRLOCK_SKIP_DOCKER=1)`);
+    env.AIRLOCK_SKIP_DOCKER = '1';
+  }
+}
+
 if (step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json']) !== 0) process.exit(1);
 
 const files = [
   ...(which !== 'integration' ? testFiles('test/unit') : []),
-  ...(which !== 'unit' ? testFiles('test/integration') : []),
+  ...(integration ? testFiles('test/integration') : []),
 ];
 
-const env = {};
 let redis = null;
-if (which !== 'unit') {
-  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  if (await redisPing(url)) {
-    env.REDIS_URL = url;
+if (integration) {
+  if (haveRedis) {
+    env.REDIS_URL = redisUrl;
   } else {
-    console.log(`[test] no Redis answers at ${url}; starting a private redis-server`);
+    console.log(`[test] no Redis answers at ${redisUrl}; starting a private redis-server`);
     redis = await startRedis();
     env.REDIS_URL = redis.url;
   }
@@ -61,5 +89,5 @@ const status = step('tests', process.execPath, [
   '--test-concurrency=1',
   ...files,
 ], env);
-redis?.process.kill('SIGTERM');
+if (redis) await stopRedis(redis);
 process.exit(status);

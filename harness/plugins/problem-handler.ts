@@ -75,7 +75,8 @@ export function frameworkErrorsHandler(problemBaseUrl: string) {
 
 /**
  * Renders every error as RFC 9457 problem+json with our stable `code`. Never a stack trace:
- * unknown errors are logged with the request and answered with a bare 500.
+ * unknown errors are logged with the request and answered with a bare 500. Also makes a body
+ * that is not `application/json` a 415 problem on every route (none takes another type).
  */
 export function registerProblemHandler(app: FastifyInstance, problemBaseUrl: string): void {
   const send = (
@@ -85,6 +86,12 @@ export function registerProblemHandler(app: FastifyInstance, problemBaseUrl: str
     detail: string,
     extensions: Record<string, unknown> = {},
   ) => sendProblem(problemBaseUrl, request, reply, code, detail, extensions);
+
+  // Every route with a body takes JSON only. Fastify also parses text/plain by default, handing
+  // the route a string that then failed validation: a 400 "expected object" for what is really
+  // a body of the wrong media type. Without that parser, Fastify raises
+  // FST_ERR_CTP_INVALID_MEDIA_TYPE for it like for any other type: 415 unsupported_media_type.
+  app.removeContentTypeParser('text/plain');
 
   app.setNotFoundHandler((request, reply) =>
     send(request, reply, 'not_found', `No route for ${request.method} ${request.url.split('?')[0]}`),

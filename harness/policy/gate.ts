@@ -4,7 +4,15 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
-import { Authorizer, REQUIRE_APPROVAL, type AuthzAction, type AuthzContext, type AuthzResource, type Decision } from './authorizer.ts';
+import {
+  Authorizer,
+  REQUIRE_APPROVAL,
+  type AuthzAction,
+  type AuthzContext,
+  type AuthzResource,
+  type Decision,
+  type Verdict,
+} from './authorizer.ts';
 import type { PolicyStore } from './policy-store.ts';
 
 declare module 'fastify' {
@@ -31,6 +39,7 @@ export class CedarPolicyGate implements PolicyGate {
   readonly #store: PolicyStore;
   readonly #authorizer: Authorizer;
   readonly #userRoles: UserRoles;
+  readonly #log: (msg: string) => void;
 
   /**
    * `userRoles` serves delegation: a principal acting for a user (RFC 8693 `act`) is allowed
@@ -40,13 +49,10 @@ export class CedarPolicyGate implements PolicyGate {
   constructor(store: PolicyStore, log: (msg: string) => void = () => {}, userRoles: UserRoles = async () => null) {
     this.#store = store;
     this.#userRoles = userRoles;
-    this.#authorizer = new Authorizer({
-      onShadowDisagrees: (d) =>
-        log(
-          `shadow policy set ${d.shadow?.policySetHash.slice(0, 12)} would ${d.shadow?.allowed ? 'allow' : 'deny'} ` +
-            `${d.action} on ${d.resource} (active set: ${d.allowed ? 'allow' : 'deny'})`,
-        ),
-    });
+    this.#log = log;
+    // Disagreements are logged here, not by the Authorizer: only the gate knows the tenant and
+    // the principal, and a delegated request's verdict is the combination of both sides.
+    this.#authorizer = new Authorizer();
   }
 
   async decide(
@@ -60,7 +66,20 @@ export class CedarPolicyGate implements PolicyGate {
     let decision = this.#authorizer.decide(sets, principal, action, resource, context);
     if (principal.actingFor !== undefined) decision = await this.#alsoForUser(decision, sets, principal, action, resource, context);
     if (request) (request.authzDecisions ??= []).push(decision);
+    if (decision.shadow && decision.shadow.allowed !== decision.allowed) this.#logDisagreement(principal, decision);
     return decision;
+  }
+
+  /** One line per disagreement, with the tenant and principal (several tenants share a log). */
+  #logDisagreement(principal: Principal, d: Decision): void {
+    const shadow = d.shadow as Verdict;
+    const who = `${principal.kind} ${principal.id}${principal.actingFor ? ` acting for user ${principal.actingFor}` : ''}`;
+    const policies = shadow.policyIds.length > 0 ? `; shadow policies: ${shadow.policyIds.join(', ')}` : '';
+    this.#log(
+      `tenant ${principal.tenantId}: shadow policy set ${shadow.policySetHash.slice(0, 12)} would ` +
+        `${shadow.allowed ? 'allow' : 'deny'} ${d.action} on ${d.resource} for ${who} ` +
+        `(active set: ${d.allowed ? 'allow' : 'deny'}${policies})`,
+    );
   }
 
   /**

@@ -4,14 +4,31 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal.ts';
 import type { Idempotency } from '../plugins/idempotency.ts';
 import { NoQuerySchema, ProblemSchema } from '../schemas/tasks.ts';
-import { QuotaOverridesSchema } from './overrides-store.ts';
+import type { PrincipalResolver } from '../identity/principal-resolver.ts';
+import { NameSchema } from '../identity/records.ts';
+import { InvalidRequestError } from '../problems.ts';
+import { MAX_OVERRIDE_ENTRIES, QuotaOverridesSchema } from './overrides-store.ts';
+import { QuotaOverrideSchema, type QuotaOverride } from './policies.ts';
 import type { RateLimits } from './rate-limits.ts';
 
 export interface AdminLimitsRoutesOptions {
   rateLimits: RateLimits;
   idempotency: Idempotency;
+  /** Turns the agent names or ids of `agents` into ids. */
+  principals: PrincipalResolver;
   principalOf: (request: FastifyRequest) => Principal;
 }
+
+/**
+ * The PUT body: like the stored overrides, except that `agents` may be keyed by agent (or user)
+ * names as well as ids; they are stored by id.
+ */
+const OverridesBodySchema = QuotaOverridesSchema.extend({
+  agents: z
+    .record(NameSchema, QuotaOverrideSchema)
+    .refine((r) => Object.keys(r).length <= MAX_OVERRIDE_ENTRIES, `at most ${MAX_OVERRIDE_ENTRIES} agents`)
+    .optional(),
+});
 
 const QuotasSchema = z.strictObject({
   readsPerMin: z.number().int(),
@@ -41,12 +58,56 @@ export async function adminLimitsRoutes(app: FastifyInstance, options: AdminLimi
 
   api.put(
     '/v1/admin/limits',
-    { schema: { querystring: NoQuerySchema, body: QuotaOverridesSchema, response: { 200: LimitsViewSchema, ...errors } } },
+    { schema: { querystring: NoQuerySchema, body: OverridesBodySchema, response: { 200: LimitsViewSchema, ...errors } } },
     async (request, reply) => {
       const principal = admin(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
-      await rateLimits.overrides.replace(principal.tenantId, request.body);
+      const agents = await overridesById(options.principals, principal.tenantId, request.body.agents ?? {});
+      await rateLimits.overrides.replace(principal.tenantId, { ...request.body, agents });
       return reply.send({ defaults: rateLimits.defaults, overrides: await rateLimits.overrides.get(principal.tenantId) });
     },
   );
+}
+
+/**
+ * The agents' overrides keyed by id. A name or id that is not an agent or user of the tenant is
+ * a 400 naming each (`errors[].pointer` = `/body/agents/<key>`), and nothing is stored: before,
+ * it was stored as given and silently applied to nobody. Two keys naming the same agent are a
+ * 400 too (which one would win is not obvious).
+ */
+async function overridesById(
+  principals: PrincipalResolver,
+  tenantId: string,
+  byRef: Readonly<Record<string, QuotaOverride>>,
+): Promise<Record<string, QuotaOverride>> {
+  const refs = Object.keys(byRef);
+  const pointer = (i: number) => `/body/agents/${escapePointer(refs[i] ?? '')}`;
+  const errors: { detail: string; pointer: string }[] = [];
+  const out: Record<string, QuotaOverride> = {};
+  const seen = new Map<string, string>();
+  for (const [i, ref] of refs.entries()) {
+    const r = await principals.resolve(tenantId, ref);
+    if (!r.ok) {
+      errors.push({ detail: r.message, pointer: pointer(i) });
+      continue;
+    }
+    const earlier = seen.get(r.id);
+    if (earlier !== undefined) {
+      errors.push({ detail: `"${ref}" and "${earlier}" are the same agent (${r.id}): give it once`, pointer: pointer(i) });
+      continue;
+    }
+    seen.set(r.id, ref);
+    out[r.id] = byRef[ref] as QuotaOverride;
+  }
+  if (errors.length > 0) {
+    throw Object.assign(new InvalidRequestError(`agents: ${errors.map((e) => e.detail).join('; ')}`), {
+      problemExtensions: { errors },
+    });
+  }
+  return out;
+}
+
+/** Escapes one JSON Pointer reference token (RFC 6901 §3). */
+function escapePointer(token: string): string {
+  return token.replaceAll('~', '~0').replaceAll('/', '~1');
 }

@@ -5,18 +5,18 @@ import { QuotaOverrideSchema, type QuotaOverride } from './policies.ts';
 /** Agent, user and API key ids as they appear in principals. */
 const IdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'ids are 1-128 characters of A-Z a-z 0-9 _ -');
 /** Most overrides one tenant may hold per level (the document is read and written whole). */
-const MAX_ENTRIES = 10_000;
+export const MAX_OVERRIDE_ENTRIES = 10_000;
 
 /** A tenant's quota overrides: one for the whole tenant, per agent (or user) id, per API key id. */
 export const QuotaOverridesSchema = z.strictObject({
   tenant: QuotaOverrideSchema.optional(),
   agents: z
     .record(IdSchema, QuotaOverrideSchema)
-    .refine((r) => Object.keys(r).length <= MAX_ENTRIES, `at most ${MAX_ENTRIES} agents`)
+    .refine((r) => Object.keys(r).length <= MAX_OVERRIDE_ENTRIES, `at most ${MAX_OVERRIDE_ENTRIES} agents`)
     .optional(),
   keys: z
     .record(IdSchema, QuotaOverrideSchema)
-    .refine((r) => Object.keys(r).length <= MAX_ENTRIES, `at most ${MAX_ENTRIES} keys`)
+    .refine((r) => Object.keys(r).length <= MAX_OVERRIDE_ENTRIES, `at most ${MAX_OVERRIDE_ENTRIES} keys`)
     .optional(),
 });
 export type QuotaOverrides = z.infer<typeof QuotaOverridesSchema>;

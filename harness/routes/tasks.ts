@@ -70,17 +70,22 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
         mounts: request.body.mounts?.length ?? 0,
       });
       if (!create.allowed) {
-        throw new ForbiddenError(
-          `Policy does not allow this agent to run ${request.body.runtime} tasks with these limits`,
+        // Says which policies decided (the forbids that matched; none = no permit applied).
+        const by = create.policyIds.length > 0 ? `denied by policy ${create.policyIds.join(', ')}` : 'no policy permits it';
+        throw Object.assign(
+          new ForbiddenError(
+            `Policy does not allow you to run ${request.body.runtime} tasks with timeoutMs ${limits.timeoutMs}, ` +
+              `memoryMb ${limits.memoryMb} and ${request.body.mounts?.length ?? 0} mounts (${by})`,
+          ),
+          { problemExtensions: { reason: 'policy', policyIds: create.policyIds } },
         );
       }
       // Mounts are authorized before anything is queued (403 if any is not allowed).
-      const mounts = await resolveMounts(grants, principal, request.body.mounts ?? [], async (p, grant, mode) => {
-        const d = await policy.decide(request, p, 'grants.mount', {
+      const mounts = await resolveMounts(grants, principal, request.body.mounts ?? [], (p, grant, mode) =>
+        policy.decide(request, p, 'grants.mount', {
           type: 'Grant', id: grant.name, mode: grant.mode, allowedAgents: grant.allowedAgents,
-        }, { mode });
-        return d.allowed;
-      });
+        }, { mode }),
+      );
       const waitMs = (request.body.wait ?? 0) * 1000;
       // A wait ends early when the credential stops being valid (re-checked as for SSE): the
       // answer is then the task as created, never what it did after the revocation (README).

@@ -16,11 +16,37 @@ export interface IsolateHostPoolOptions {
   rssPollMs?: number;
   /** Called with a host's stderr lines (for the runner's log). */
   onHostLog?: (line: string) => void;
+  /**
+   * Memory limit of the isolate each host prepares ahead of demand (tasks with another limit get
+   * theirs made on demand). Keep it equal to the harness's TASK_DEFAULT_MEMORY_MB. @defaultValue 64
+   */
+  prewarmMemoryMb?: number;
+  /**
+   * Wait before replacing a host that died before it was ever ready (doubled for each such death
+   * in a row, up to `maxRespawnDelayMs`); a host that had been ready is replaced at once.
+   * @defaultValue 250
+   */
+  respawnDelayMs?: number;
+  /** Longest wait between two starts of hosts that keep dying at start. @defaultValue 30000 */
+  maxRespawnDelayMs?: number;
+  /** Called when the pool turns unready (hosts die at start) or ready again. */
+  onStatus?: (status: PoolStatus) => void;
+}
+
+/**
+ * Whether the pool can run tasks. Unready while the hosts it starts die before they are ever
+ * ready (e.g. isolated-vm cannot load): `reason` says how the last one died.
+ */
+export interface PoolStatus {
+  ready: boolean;
+  reason?: string;
 }
 
 interface Host {
   child: ChildProcess;
   ready: boolean;
+  /** Whether this host has said `ready` at least once (a death before that is a start failure). */
+  started: boolean;
   /** Set while a task runs on this host. */
   onMessage: ((message: unknown) => void) | null;
   onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | null;
@@ -32,37 +58,72 @@ const PAGE_BYTES = 4096;
 
 /**
  * A small pool of isolate host processes. It runs each task on a ready host, enforces wall time
- * and RSS from outside, kills the host on cancel, and replaces any host that died.
+ * and RSS from outside, kills the host on cancel, and replaces any host that died — at once if
+ * it had been ready, else after a delay that doubles with each host in a row that died at start
+ * (a host that cannot start must not be re-forked in a tight loop). Meanwhile the pool is
+ * unready (`status`, `onStatus`) and says why.
  */
 export class IsolateHostPool {
-  readonly #options: Required<Omit<IsolateHostPoolOptions, 'onHostLog'>> &
-    Pick<IsolateHostPoolOptions, 'onHostLog'>;
+  readonly #options: Required<Omit<IsolateHostPoolOptions, 'onHostLog' | 'onStatus'>> &
+    Pick<IsolateHostPoolOptions, 'onHostLog' | 'onStatus'>;
   readonly #hosts = new Set<Host>();
   readonly #waiters: ((host: Host) => void)[] = [];
+  /** Pending re-spawns of hosts that died at start (cleared on dispose). */
+  readonly #respawnTimers = new Set<NodeJS.Timeout>();
+  /** Hosts in a row that died before they were ever ready; 0 = the pool is ready. */
+  #startFailures = 0;
+  #lastStartFailure = '';
   #disposed = false;
 
   constructor(options: IsolateHostPoolOptions) {
-    this.#options = { killGraceMs: 1000, rssHeadroomMb: 192, rssPollMs: 25, ...options };
+    this.#options = {
+      killGraceMs: 1000,
+      rssHeadroomMb: 192,
+      rssPollMs: 25,
+      prewarmMemoryMb: 64,
+      respawnDelayMs: 250,
+      maxRespawnDelayMs: 30_000,
+      ...options,
+    };
     for (let i = 0; i < options.size; i++) this.#spawn();
   }
 
-  /** Resolves once every host has its first isolate ready. */
-  async ready(): Promise<void> {
-    while (!this.#disposed && [...this.#hosts].some((h) => !h.ready)) {
+  /** Ready, or unready because hosts die at start (with how the last one died). */
+  status(): PoolStatus {
+    if (this.#startFailures === 0) return { ready: true };
+    return {
+      ready: false,
+      reason: `isolate hosts die at start (${this.#startFailures} in a row; last: ${this.#lastStartFailure})`,
+    };
+  }
+
+  /**
+   * Resolves once every host has its first isolate ready, or as soon as a host died at start
+   * (the pool then keeps re-spawning with backoff; `onStatus` says when it recovers).
+   */
+  async ready(): Promise<PoolStatus> {
+    while (!this.#disposed && this.#startFailures === 0 && [...this.#hosts].some((h) => !h.ready)) {
       await new Promise((r) => setTimeout(r, 20));
     }
+    return this.status();
   }
 
   #spawn(): void {
     if (this.#disposed) return;
-    const child = fork(HOST_ENTRY, [], {
+    // The prewarm size goes as an argument: the host's environment is fixed below.
+    const child = fork(HOST_ENTRY, [String(this.#options.prewarmMemoryMb)], {
       execArgv: ['--no-node-snapshot', '--import', 'tsx', '--max-old-space-size=128'],
       // The host needs nothing from the runner's environment; keep secrets-free by construction.
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NODE_ENV: 'production' },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
+      // Its own process group: a Ctrl-C in the runner's terminal reaches the whole foreground
+      // group, and hosts killed by it mid-task failed their tasks while the runner was still
+      // finishing them. The runner alone stops its hosts (dispose); they also exit when it dies
+      // (IPC disconnect).
+      detached: true,
     });
-    const host: Host = { child, ready: false, onMessage: null, onExit: null, stderrTail: '' };
+    const host: Host = { child, ready: false, started: false, onMessage: null, onExit: null, stderrTail: '' };
     this.#hosts.add(host);
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
@@ -72,12 +133,17 @@ export class IsolateHostPool {
     child.on('message', (raw) => {
       if (host.onMessage) return host.onMessage(raw);
       const parsed = HostMessageSchema.safeParse(raw);
-      if (parsed.success && parsed.data.type === 'ready') this.#release(host);
+      if (parsed.success && parsed.data.type === 'ready') {
+        if (!host.started) this.#started(host);
+        this.#release(host);
+      }
     });
-    child.on('exit', () => {
+    child.on('exit', (code, signal) => {
       this.#hosts.delete(host);
       host.ready = false;
-      this.#spawn();
+      if (this.#disposed) return;
+      if (host.started) return this.#spawn();
+      this.#diedAtStart(host, code, signal);
     });
     // The task is classified on 'close', not 'exit': 'exit' can come before the last stderr
     // chunk is read, and a crash is classified by that text (e.g. the catastrophic-OOM line
@@ -86,6 +152,31 @@ export class IsolateHostPool {
     // Without a listener, an 'error' (e.g. `send` racing a host that just died: the IPC channel
     // is closed) is thrown and takes the whole runner down. The task still ends via 'close'.
     child.on('error', (err) => this.#options.onHostLog?.(`isolate host error: ${err.message}`));
+  }
+
+  #started(host: Host): void {
+    host.started = true;
+    if (this.#startFailures === 0) return;
+    this.#startFailures = 0;
+    this.#lastStartFailure = '';
+    this.#options.onStatus?.(this.status());
+  }
+
+  /** Re-spawns a host that died before it was ever ready, after the backoff delay. */
+  #diedAtStart(host: Host, code: number | null, signal: NodeJS.Signals | null): void {
+    this.#startFailures++;
+    const lastLine = host.stderrTail.trimEnd().split('\n').pop() ?? '';
+    this.#lastStartFailure = `${signal ?? `exit code ${code}`}${lastLine ? `: ${lastLine.slice(0, 300)}` : ''}`;
+    const delayMs = Math.min(
+      this.#options.respawnDelayMs * 2 ** Math.min(this.#startFailures - 1, 30),
+      this.#options.maxRespawnDelayMs,
+    );
+    const timer = setTimeout(() => {
+      this.#respawnTimers.delete(timer);
+      this.#spawn();
+    }, delayMs);
+    this.#respawnTimers.add(timer);
+    this.#options.onStatus?.({ ...this.status(), reason: `${this.status().reason}; next try in ${delayMs} ms` });
   }
 
   #release(host: Host): void {
@@ -196,6 +287,8 @@ export class IsolateHostPool {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
+    for (const timer of this.#respawnTimers) clearTimeout(timer);
+    this.#respawnTimers.clear();
     const exits = [...this.#hosts].map(
       (host) => new Promise<void>((resolve) => {
         host.child.once('exit', () => resolve());

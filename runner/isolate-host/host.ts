@@ -17,8 +17,12 @@ import { BOOTSTRAP_SOURCE } from './bootstrap.ts';
 import { FsBridge } from './fs-bridge.ts';
 import { RunMessageSchema, type HostMessage, type RunMessage } from './messages.ts';
 
-/** Memory limit of the isolate prepared ahead of demand; other sizes are created on demand. */
-const PREWARM_MEMORY_MB = Number(process.env['AIRLOCK_PREWARM_MEMORY_MB'] ?? 64);
+/**
+ * Memory limit of the isolate prepared ahead of demand; other sizes are created on demand. The
+ * pool passes it as the first argument (runner config ISOLATE_PREWARM_MEMORY_MB): the host's
+ * environment is fixed and carries nothing of the runner's.
+ */
+const PREWARM_MEMORY_MB = Number(process.argv[2] ?? 64);
 /** How often CPU time is checked while code runs. */
 const CPU_POLL_MS = 10;
 /** Output is forwarded in batches of at most this age or size. */

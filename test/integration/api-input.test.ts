@@ -262,6 +262,9 @@ describe('POST /v1/tasks body', () => {
   test('an unsupported content type → 415 unsupported_media_type', async () => {
     await changesNothing(async () => {
       for (const [type, raw] of [
+        // A JSON text sent as text/plain is still not JSON (it used to be a 400 "expected object").
+        ['text/plain', '{"runtime":"javascript","code":"1"}'],
+        ['text/plain; charset=utf-8', 'runtime=javascript'],
         ['application/xml', '<task runtime="javascript">1</task>'],
         ['application/x-www-form-urlencoded', 'runtime=javascript&code=1'],
         [
@@ -270,6 +273,26 @@ describe('POST /v1/tasks body', () => {
         ],
       ] as const) {
         assertProblem(await post(raw, { 'content-type': type }), 415, 'unsupported_media_type');
+      }
+    });
+  });
+
+  test('text/plain on every other route that takes a JSON body → 415, before anything is read', async () => {
+    await changesNothing(async () => {
+      for (const [method, url] of [
+        ['POST', '/v1/tokens'],
+        ['PUT', '/v1/admin/limits'],
+        ['PUT', '/v1/admin/grants/g'],
+        ['POST', '/v1/admin/agents'],
+        ['PUT', '/v1/admin/policies/active'],
+      ] as const) {
+        const res = await stack.app.inject({
+          method,
+          url,
+          headers: { ...stack.headers('alice'), 'content-type': 'text/plain' },
+          payload: '{}',
+        });
+        assertProblem(res, 415, 'unsupported_media_type');
       }
     });
   });
