@@ -151,7 +151,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 // Harness and runner must share the blob directory (/out files): one default for both.
-const common = { REDIS_URL: redisUrl, BLOB_DIR: process.env.BLOB_DIR ?? path.join(stateDir, 'blobs') };
+const common = { REDIS_URL: redisUrl, BLOB_DIR: process.env.BLOB_DIR ?? path.join(state, 'blobs') };
 // --no-turbo-inlining: see harness/README.md ("Why the harness runs with --no-turbo-inlining").
 run('harness', ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], {
   ...common,
