@@ -139,6 +139,14 @@ async function stop(code, reason) {
   log.info('stopped');
   process.exit(code);
 }
+// A bug in this launcher must not leave a detached Redis (or children) running with nobody to
+// stop them: stop everything in order, as for Ctrl-C, and exit non-zero.
+for (const event of ['uncaughtException', 'unhandledRejection']) {
+  process.on(event, (err) => {
+    log.error(`launcher failed: ${err?.stack ?? err}`);
+    if (!stopping) void stop(1);
+  });
+}
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     if (!stopping) return void stop(0);
