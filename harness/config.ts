@@ -77,7 +77,7 @@ export const ConfigSchema = z
     TASK_OUTPUT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
     /** Largest `code` accepted, in bytes. */
     TASK_MAX_CODE_BYTES: z.coerce.number().int().positive().default(512 * 1024),
-    /** Largest stdin, and largest total of input files, of a container task. */
+    /** Largest stdin and input files of a container task, together, in decoded bytes. */
     TASK_MAX_INPUT_BYTES: z.coerce.number().int().positive().default(256 * 1024),
     /** Default memory limit of a container task (interpreters need more than an isolate). */
     TASK_DEFAULT_CONTAINER_MEMORY_MB: z.coerce.number().int().min(16).default(256),

@@ -212,6 +212,7 @@ export class TaskService {
       code: body.code,
       limits: task.limits,
       ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
+      ...(body.stdinBase64 !== undefined ? { stdinBase64: body.stdinBase64 } : {}),
       ...(body.files ? { files: body.files } : {}),
       ...(body.args ? { args: body.args } : {}),
       ...(mounts.length > 0 ? { mounts: [...mounts] } : {}),
