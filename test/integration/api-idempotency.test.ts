@@ -286,7 +286,11 @@ describe('IDEM-5: same key while the first request is in flight', () => {
     // No runner: the task stays queued, so `wait` holds the first request for its full 3 s.
     const firstPromise = post(key, { ...BODY, wait: 3 });
     // The key is bound to the task before the task is enqueued: once the job exists, so does the binding.
-    while ((await jobCount()) === jobs) await new Promise((r) => setTimeout(r, 10));
+    const deadline = Date.now() + 10_000;
+    while ((await jobCount()) === jobs) {
+      assert.ok(Date.now() < deadline, 'the first request enqueued nothing within 10 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
 
     const started = Date.now();
     const [second, third] = await Promise.all([post(key, { ...BODY, wait: 3 }), post(key, { ...BODY, wait: 3 })]);
@@ -337,7 +341,11 @@ describe('IDEM-5: same key while the first request is in flight', () => {
       const inject = () =>
         app.inject({ method: 'POST', url: '/v1/tasks', headers: { ...stack.headers('alice', null), 'idempotency-key': key }, payload: BODY });
       const stuck = inject();
-      while (holding) await new Promise((r) => setTimeout(r, 5));
+      const reached = Date.now() + 10_000;
+      while (holding) {
+        assert.ok(Date.now() < reached, 'the first request did not reach the policy decision');
+        await new Promise((r) => setTimeout(r, 5));
+      }
 
       const blocked = await inject();
       assertProblem(blocked, 409, 'idempotency_request_in_flight');

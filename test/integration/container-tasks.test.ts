@@ -79,7 +79,12 @@ describe('container tasks through the API', { skip }, () => {
     ).json();
     const running = await pollTask(stack, created.id, (t) => t.status === 'running');
     assert.equal(running.status, 'running');
-    await new Promise((r) => setTimeout(r, 300));
+    // The program is up once its first output is stored (not after a guessed delay).
+    const upBy = Date.now() + 20_000;
+    while (!(await stack.deps.store.readEvents(created.id)).some((e) => e.event.type === 'output')) {
+      assert.ok(Date.now() < upBy, 'no output within 20 s');
+      await new Promise((r) => setTimeout(r, 25));
+    }
     const res = await stack.app.inject({
       method: 'DELETE',
       url: `/v1/tasks/${created.id}`,
@@ -99,7 +104,15 @@ describe('container tasks through the API', { skip }, () => {
           filters: { label: [`${RUNNER_LABEL}=${id}`, `${POOL_LABEL}=1`], status: ['running'] },
         })
       ).map((c) => c.Id);
-    await new Promise((r) => setTimeout(r, 1000));
+    // The pool refills, and earlier tasks' containers are removed, in the background: wait until
+    // only idle, running pool containers are left (not for a guessed second).
+    const settledBy = Date.now() + 30_000;
+    for (;;) {
+      const all = await docker.listContainers({ all: true, filters: { label: [`${RUNNER_LABEL}=${id}`] } });
+      if (all.length > 0 && all.every((c) => c.State === 'running' && c.Labels[POOL_LABEL] === '1')) break;
+      assert.ok(Date.now() < settledBy, `the warm pool did not settle: ${all.map((c) => c.State).join(',')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const before = await warm();
     assert.ok(before.length > 0, 'the first runner has warm containers');
     const config = loadConfig({

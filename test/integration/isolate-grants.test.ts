@@ -129,12 +129,13 @@ describe('fs global on a writable grant (staged)', () => {
   test('a cancelled task leaves the grant untouched', async () => {
     const before = await manifest(grantDir);
     const ac = new AbortController();
+    // Aborted once the write is done and the loop runs (the code says so), not after a guessed
+    // delay; without that output the task would time out and fail this test.
     const p = backend.execute(
-      { version: 'v1', taskId: randomUUID(), tenantId: 't', agentId: 'a', runtime: 'javascript', code: 'await fs.write("/mnt/data/hello.txt", "x"); while (true) {}', limits, mounts: [rw()] },
+      { version: 'v1', taskId: randomUUID(), tenantId: 't', agentId: 'a', runtime: 'javascript', code: 'await fs.write("/mnt/data/hello.txt", "x"); console.log("written"); while (true) {}', limits, mounts: [rw()] },
       ac.signal,
-      { output() {} },
+      { output: () => ac.abort() },
     );
-    setTimeout(() => ac.abort(), 200);
     assert.equal((await p).status, 'cancelled');
     assert.deepEqual(await manifest(grantDir), before);
   });
