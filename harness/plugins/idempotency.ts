@@ -195,7 +195,12 @@ export class Idempotency {
       const claim = request.idempotencyClaim;
       if (claim) {
         request.idempotencyClaim = undefined;
-        await this.finish(claim, reply, payload);
+        // Storing is best effort: the answer goes out either way (a 503 from a Redis that just
+        // went away must not turn into a 500). Unstored, a retry joins the key's task, or gets
+        // 409 until the claim's lease ends.
+        await this.finish(claim, reply, payload).catch((err: unknown) =>
+          request.log.warn({ err }, 'the idempotency answer could not be stored'),
+        );
       }
       return payload;
     });

@@ -11,6 +11,9 @@ import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
+import { buildApp, standardSecurityPath } from '../../harness/app.ts';
+import { CedarPolicyGate, type PolicyGate } from '../../harness/policy/gate.ts';
+import { PolicyStore } from '../../harness/policy/policy-store.ts';
 import { freePort } from '../helpers/harness-process.ts';
 import { runAgents } from '../helpers/run-agents.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
@@ -111,4 +114,52 @@ test('Redis down: 503 temporarily_unavailable with Retry-After on reads and writ
   const replay = await post(key);
   assert.equal(replay.headers['idempotent-replayed'], 'true');
   assert.equal(replay.body, res.body);
+});
+
+test('Redis goes away while a request holds its key: still 503 (releasing the claim fails quietly), and the key works once Redis is back', async () => {
+  // A real Cedar gate (it reads the tenant's policies from Redis), held at the first decision:
+  // the request has claimed its key when Redis goes away.
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let holding = true;
+  const cedar = new CedarPolicyGate(new PolicyStore(stack.deps.redis), () => {}, async () => null);
+  const gate: PolicyGate = {
+    async decide(request, principal, action, resource, context) {
+      if (action === 'tasks.create' && holding) {
+        holding = false;
+        await held;
+      }
+      return cedar.decide(request, principal, action, resource, context);
+    },
+  };
+  const app = await buildApp(stack.deps, standardSecurityPath, gate);
+  try {
+    const key = randomUUID();
+    const pending = app.inject({
+      method: 'POST',
+      url: '/v1/tasks',
+      headers: stack.headers('alice', key),
+      payload: { runtime: 'javascript', code: '2 + 2' },
+    });
+    const reached = Date.now() + 10_000;
+    while (holding) {
+      assert.ok(Date.now() < reached, 'the request did not reach the policy decision');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await stopRedis();
+    release();
+    assertUnavailable(await pending);
+
+    redis = await startRedis();
+    const deadline = Date.now() + 15_000;
+    let res = await post(key);
+    while (res.statusCode === 503 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      res = await post(key);
+    }
+    assert.equal(res.statusCode, 201, res.body);
+  } finally {
+    release();
+    await app.close();
+  }
 });
