@@ -108,7 +108,7 @@ export async function buildApp(
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  registerProblemHandler(app, config.PROBLEM_BASE_URL);
+  registerProblemHandler(app, config.PROBLEM_BASE_URL, { storeDown: () => deps.redis.status !== 'ready' });
 
   await app.register(healthRoutes, { redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
 
@@ -157,8 +157,7 @@ export async function buildApp(
     const idempotency = new Idempotency({
       redis: deps.redis,
       ttlMs: config.IDEMPOTENCY_TTL_MS,
-      // Long enough to cover the longest `wait` a request can hold.
-      inFlightTtlMs: (config.MAX_WAIT_SECONDS + 60) * 1000,
+      claimTtlMs: config.IDEMPOTENCY_CLAIM_TTL_MS,
     });
     idempotency.registerOnSend(v1);
     const grants = new GrantStore(deps.redis);

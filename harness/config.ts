@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { describeEnvError } from '../protocol/env.ts';
+import { TASK_QUEUE } from '../protocol/redis-keys.ts';
 
 export const ConfigSchema = z
   .object({
@@ -19,6 +20,14 @@ export const ConfigSchema = z
       .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean)),
     /** Redis: system of record for tasks, queues and idempotency keys. */
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    /**
+     * BullMQ queue of isolate tasks (container tasks go to `<queue>-containers`). Must match the
+     * runners' AIRLOCK_TASK_QUEUE; only tests and side-by-side deployments change it.
+     */
+    AIRLOCK_TASK_QUEUE: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,200}$/, 'must be 1-200 characters of A-Z a-z 0-9 _ . -')
+      .default(TASK_QUEUE),
     /** JSON file of agents and the SHA-256 of their API keys (see README). Optional. */
     AIRLOCK_AGENTS_FILE: z.string().optional(),
     /**
@@ -68,7 +77,7 @@ export const ConfigSchema = z
     TASK_OUTPUT_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
     /** Largest `code` accepted, in bytes. */
     TASK_MAX_CODE_BYTES: z.coerce.number().int().positive().default(512 * 1024),
-    /** Largest stdin, and largest total of input files, of a container task. */
+    /** Largest stdin and input files of a container task, together, in decoded bytes. */
     TASK_MAX_INPUT_BYTES: z.coerce.number().int().positive().default(256 * 1024),
     /** Default memory limit of a container task (interpreters need more than an isolate). */
     TASK_DEFAULT_CONTAINER_MEMORY_MB: z.coerce.number().int().min(16).default(256),
@@ -94,6 +103,13 @@ export const ConfigSchema = z
     BLOB_DIR: z.string().startsWith('/', 'BLOB_DIR must be an absolute path').default('/var/lib/airlock/blobs'),
     /** How long an idempotency key's stored answer is replayed. @defaultValue 24 h (IDEM-8) */
     IDEMPOTENCY_TTL_MS: z.coerce.number().int().positive().default(24 * 3600 * 1000),
+    /**
+     * How long a request holds its Idempotency-Key before it has made anything (validation,
+     * policy, mounts; its task binds the key for IDEMPOTENCY_TTL_MS from then on): the longest a
+     * harness that died at that point blocks the key (retries get 409 with `Retry-After`).
+     * @defaultValue 15 s
+     */
+    IDEMPOTENCY_CLAIM_TTL_MS: z.coerce.number().int().min(100).default(15_000),
     /** A runner that has not sent a heartbeat for this long does not count for /readyz. */
     RUNNER_STALE_MS: z.coerce.number().int().positive().default(10_000),
     /** Reads (GET/HEAD) per minute per agent, and per API key (see harness/ratelimit). */

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { FsBlobStore } from '../protocol/blobs/fs-blob-store.ts';
-import { TASK_QUEUE, containerQueueName } from '../protocol/redis-keys.ts';
+import { containerQueueName } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
 import type { AppDeps } from './app.ts';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator.ts';
@@ -18,7 +18,10 @@ export interface HarnessDeps extends AppDeps {
 }
 
 /** Connects the harness's collaborators (Redis, queue, notifier, authenticator). */
-export async function createHarnessDeps(config: Config, queueName = TASK_QUEUE): Promise<HarnessDeps> {
+export async function createHarnessDeps(
+  config: Config,
+  queueName = config.AIRLOCK_TASK_QUEUE,
+): Promise<HarnessDeps> {
   // Fail fast instead of queueing commands while Redis is down (the request gets a 500/503).
   const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   redis.on('error', () => {});

@@ -25,6 +25,8 @@ export const PROBLEMS = {
   /** Sent by harness/ratelimit with the IANA type `…/http-problem-types#quota-exceeded`, not PROBLEM_BASE_URL. */
   quota_exceeded: { status: 429, title: 'Request quota exceeded' },
   not_ready: { status: 503, title: 'Service not ready' },
+  /** A store the API needs (Redis) cannot be reached; sent with `Retry-After`. */
+  temporarily_unavailable: { status: 503, title: 'The service is temporarily unavailable' },
   internal: { status: 500, title: 'Internal Server Error' },
 } as const;
 export type ProblemCode = keyof typeof PROBLEMS;

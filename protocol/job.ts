@@ -13,13 +13,18 @@ export const JobPayloadSchema = z.strictObject({
   runtime: RuntimeSchema,
   code: z.string(),
   limits: LimitsSchema,
-  /** Bytes for the program's standard input (containers). */
+  /** The program's standard input as text, given to it as UTF-8 (containers). */
   stdin: z.string().optional(),
+  /** The program's standard input as bytes, base64 (containers). At most one of the two. */
+  stdinBase64: z.base64().optional(),
   /** Files written under /work before the program starts (containers). */
   files: z.array(InputFileSchema).optional(),
   /** Command-line arguments of the program (containers). */
   args: z.array(z.string()).optional(),
   /** Grants to mount, already authorized by the harness. */
   mounts: z.array(ResolvedMountSchema).optional(),
+}).refine((job) => job.stdin === undefined || job.stdinBase64 === undefined, {
+  message: 'stdin and stdinBase64 are exclusive',
+  path: ['stdinBase64'],
 });
 export type JobPayload = z.infer<typeof JobPayloadSchema>;

@@ -51,7 +51,8 @@ end
 /*
  * KEYS: tasks, bytes, totals, settings. ARGV: task id, reserved Redis bytes, reserved blob bytes,
  * default quota (-1 = none), default retention ms.
- * Returns {1, used after, quota, retention} or {0, used, quota, retention} when refused.
+ * Returns {1, used after, quota, retention} or {0, used, quota, retention} when refused; a task
+ * id already counted is admitted as it is.
  */
 const ADMIT = new LuaScript(`${PRUNE}
 prune(1000)
@@ -61,6 +62,9 @@ local retention = tonumber(s[2] or '') or tonumber(ARGV[5])
 local totals = redis.call('HMGET', KEYS[3], 'redis', 'blob')
 local used = (tonumber(totals[1] or '') or 0) + (tonumber(totals[2] or '') or 0)
 local need = tonumber(ARGV[2]) + tonumber(ARGV[3])
+-- A task id admitted before (a retry of the same create: ids come from the Idempotency-Key) is
+-- already counted, reserved or settled: admitting it again changes nothing and is never refused.
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return {1, used, quota, retention} end
 if quota >= 0 and used + need > quota then return {0, used, quota, retention} end
 record(ARGV[1], now + retention, ARGV[2], ARGV[3])
 return {1, used + need, quota, retention}

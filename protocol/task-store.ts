@@ -79,6 +79,43 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 `);
 
+/*
+ * Creates a task bound to an Idempotency-Key (harness/plugins/idempotency.ts) in one atomic step:
+ * the key's marker, the task hash and its events share the task's hash tag. The task is written
+ * only while nothing else holds the key: the marker is absent (a lease that ran out) or a claim of
+ * the same request (same `fingerprint`). Returns 1 created (the marker now names the task),
+ * 0 the task exists and the marker binds it to the same request (a retry: answer with it),
+ * -1 the key belongs to another request — also when the task exists but its binding expired
+ * (the request that made it can no longer be told from this one), -2 the key's task was made
+ * and has expired since.
+ * ARGV: fingerprint, bound marker JSON, marker TTL ms, queued event JSON, ...hash fields.
+ */
+const CREATE_BOUND = new LuaScript(`
+local raw = redis.call('GET', KEYS[1])
+local marker = raw and cjson.decode(raw) or nil
+if marker and marker['fingerprint'] ~= ARGV[1] then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  if marker and marker['state'] ~= 'claimed' then return 0 end
+  return -1
+end
+if marker and marker['state'] ~= 'claimed' then return -2 end
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+redis.call('XADD', KEYS[3], '*', 'e', ARGV[4])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`);
+
+/** How a task is bound to the Idempotency-Key that created it (see {@link TaskStore.createBound}). */
+export interface TaskBinding {
+  /** The key's marker; must carry the task id's hash tag (`...{<taskId>}`). */
+  key: string;
+  /** The request's fingerprint, as the marker (JSON) stores it in `fingerprint`. */
+  fingerprint: string;
+  /** The marker to store once the task exists. */
+  value: string;
+  ttlMs: number;
+}
+
 /**
  * The message published on `redisChannels.taskEvents` for each new event of a task:
  * `<taskId> <status>` after a status change, `<taskId> output` after output. Listeners that only
@@ -146,6 +183,33 @@ export class TaskStore {
       .xadd(redisKeys.events(task.id), '*', 'e', JSON.stringify(event))
       .zadd(redisKeys.agentTasks(task.tenantId, task.agentId), Date.parse(task.createdAt), task.id)
       .exec();
+  }
+
+  /**
+   * Writes a new task bound to an Idempotency-Key: the task, its first event and the key's
+   * marker in one atomic step (CREATE_BOUND), then the agent's index (another slot; ZADD NX, so
+   * a retry may write it again after a crash). `exists` means a retry of the same request found
+   * the task (the caller answers with it); `conflict` that the key is another request's; `expired`
+   * that the key's task was made and has expired since.
+   */
+  async createBound(
+    task: TaskRecord,
+    binding: TaskBinding,
+  ): Promise<'created' | 'exists' | 'conflict' | 'expired'> {
+    const event: TaskEvent = { type: 'status', status: 'queued', at: task.createdAt };
+    const res = await CREATE_BOUND.run(
+      this.#redis,
+      [binding.key, redisKeys.task(task.id), redisKeys.events(task.id)],
+      [binding.fingerprint, binding.value, binding.ttlMs, JSON.stringify(event), ...Object.entries(encode(task)).flat()],
+    );
+    if (res === -1) return 'conflict';
+    if (res === -2) return 'expired';
+    return res === 1 ? 'created' : 'exists';
+  }
+
+  /** Lists a task in its agent's index (again: ZADD NX keeps the first score). */
+  async index(task: Pick<TaskRecord, 'id' | 'tenantId' | 'agentId' | 'createdAt'>): Promise<void> {
+    await this.#redis.zadd(redisKeys.agentTasks(task.tenantId, task.agentId), 'NX', Date.parse(task.createdAt), task.id);
   }
 
   /** The task with its output (the result's `stdout`/`stderr` come from the output key). */

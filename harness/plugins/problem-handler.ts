@@ -73,12 +73,45 @@ export function frameworkErrorsHandler(problemBaseUrl: string) {
     );
 }
 
+/** Seconds a client is told to wait (`Retry-After`) while the store is unreachable. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
+/** Error codes of a connection that failed or is gone (Node's socket errors). */
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTCONN']);
+
+/**
+ * Whether `error` means the store could not be reached rather than a bug: ioredis's
+ * fail-fast errors (the harness's client has no offline queue, see harness/deps.ts), a
+ * connection that dropped, or a server that is starting or failing over.
+ */
+export function isStoreUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return true;
+  if (error.name === 'MaxRetriesPerRequestError') return true;
+  return /^(Stream isn't writeable|Connection is closed|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY)\b/.test(error.message);
+}
+
+export interface ProblemHandlerOptions {
+  /**
+   * Whether the store is unreachable now: an unexpected error while it is, is answered
+   * 503 `temporarily_unavailable` too, not 500. @defaultValue never
+   */
+  storeDown?: () => boolean;
+}
+
 /**
  * Renders every error as RFC 9457 problem+json with our stable `code`. Never a stack trace:
- * unknown errors are logged with the request and answered with a bare 500. Also makes a body
- * that is not `application/json` a 415 problem on every route (none takes another type).
+ * unknown errors are logged with the request and answered with a bare 500 — except while the
+ * store cannot be reached: 503 `temporarily_unavailable` with `Retry-After`, a retryable state
+ * the client can act on. Also makes a body that is not `application/json` a 415 problem on every
+ * route (none takes another type).
  */
-export function registerProblemHandler(app: FastifyInstance, problemBaseUrl: string): void {
+export function registerProblemHandler(
+  app: FastifyInstance,
+  problemBaseUrl: string,
+  options: ProblemHandlerOptions = {},
+): void {
   const send = (
     request: FastifyRequest,
     reply: FastifyReply,
@@ -123,6 +156,16 @@ export function registerProblemHandler(app: FastifyInstance, problemBaseUrl: str
     if (mapped) return send(request, reply, mapped, error.message);
     if (error instanceof SyntaxError || (error.statusCode === 400 && !isResponseSerializationError(error))) {
       return send(request, reply, 'invalid_request', 'The request body is not valid JSON');
+    }
+    if (isStoreUnavailable(error) || options.storeDown?.()) {
+      request.log.warn({ err: error, url: request.url, method: request.method }, 'store unavailable');
+      reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+      return send(
+        request,
+        reply,
+        'temporarily_unavailable',
+        `The service cannot reach its store right now; nothing may have been done. Retry in ${UNAVAILABLE_RETRY_AFTER_SECONDS} s (with the same Idempotency-Key)`,
+      );
     }
     request.log.error({ err: error, url: request.url, method: request.method }, 'unhandled error');
     return send(request, reply, 'internal', 'An unexpected error occurred; it has been logged.');

@@ -87,11 +87,13 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
         }, { mode }),
       );
       const waitMs = (request.body.wait ?? 0) * 1000;
+      // The key names the task (created now, or by an earlier try of this same request).
+      const bound = request.idempotencyClaim ? idempotency.bindingOf(request.idempotencyClaim) : undefined;
       // A wait ends early when the credential stops being valid (re-checked as for SSE): the
       // answer is then the task as created, never what it did after the revocation (README).
-      let task;
+      let answer;
       if (waitMs === 0) {
-        task = await tasks.create(principal, request.body, mounts);
+        answer = await tasks.create(principal, request.body, mounts, 0, undefined, bound);
       } else {
         const revoked = new AbortController();
         const credential = new CredentialWatch({
@@ -99,11 +101,15 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
           onRevoked: () => revoked.abort(),
         });
         try {
-          task = await tasks.create(principal, request.body, mounts, waitMs, revoked.signal);
+          answer = await tasks.create(principal, request.body, mounts, waitMs, revoked.signal, bound);
         } finally {
           credential.stop();
         }
       }
+      const { task, created } = answer;
+      // A retry that found the task an earlier try made answers with it as it is now: it
+      // created nothing, so it says it is a replay (README, Idempotency).
+      if (!created) reply.header('idempotent-replayed', 'true');
       return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(toTaskView(task));
     },
   );

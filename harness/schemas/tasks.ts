@@ -7,6 +7,7 @@ import {
   RelativePathSchema,
   RuntimeSchema,
   backendOf,
+  type Runtime,
   TaskResultSchema,
   TaskStatusSchema,
   UsageSchema,
@@ -100,8 +101,10 @@ export function createTaskBodySchema(config: Config) {
     memoryMb: z.number().int().min(8).max(config.TASK_MAX_MEMORY_MB).optional(),
     wait: z.number().min(0).max(config.MAX_WAIT_SECONDS).optional(),
     metadata: MetadataSchema.optional(),
-    /** Standard input of a container program (UTF-8 text). */
-    stdin: z.string().max(config.TASK_MAX_INPUT_BYTES).optional(),
+    /** Standard input of a container program, as text (sent as its UTF-8 bytes). */
+    stdin: z.string().optional(),
+    /** Standard input of a container program, as bytes (standard base64, padded). */
+    stdinBase64: z.base64().optional(),
     /** Files placed under /work before a container program starts. */
     files: z.array(InputFileSchema).max(100).optional(),
     /** Arguments of a container program. */
@@ -110,16 +113,27 @@ export function createTaskBodySchema(config: Config) {
     mounts: z.array(MountRequestSchema).max(8).optional(),
   }).superRefine((body, ctx) => {
     if (backendOf(body.runtime) === 'isolate') {
-      for (const field of ['stdin', 'files', 'args'] as const) {
+      for (const field of ['stdin', 'stdinBase64', 'files', 'args'] as const) {
         if (body[field] !== undefined) {
           ctx.addIssue({ code: 'custom', path: [field], message: `${field} is only for container runtimes (python, node, bash)` });
         }
       }
     }
-    const inputBytes = (body.files ?? []).reduce((n, f) => n + Math.floor((f.contentBase64.length * 3) / 4), 0);
-    if (inputBytes > config.TASK_MAX_INPUT_BYTES) {
-      ctx.addIssue({ code: 'custom', path: ['files'], message: `files must total at most ${config.TASK_MAX_INPUT_BYTES} bytes` });
+    if (body.stdin !== undefined && body.stdinBase64 !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['stdinBase64'], message: 'send stdin (text) or stdinBase64 (bytes), not both' });
     }
+    // stdin and the input files together, in bytes as the program gets them (decoded).
+    const stdinBytes =
+      body.stdin !== undefined ? Buffer.byteLength(body.stdin) : body.stdinBase64 !== undefined ? base64Bytes(body.stdinBase64) : 0;
+    const inputBytes = (body.files ?? []).reduce((n, f) => n + base64Bytes(f.contentBase64), stdinBytes);
+    if (inputBytes > config.TASK_MAX_INPUT_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: body.files?.length ? ['files'] : [body.stdin !== undefined ? 'stdin' : 'stdinBase64'],
+        message: `stdin and files must total at most ${config.TASK_MAX_INPUT_BYTES} bytes (TASK_MAX_INPUT_BYTES, counted decoded); these are ${inputBytes}`,
+      });
+    }
+    checkInputFilePaths(body.runtime, body.files ?? [], ctx);
     const paths = new Set<string>();
     for (const [i, m] of (body.mounts ?? []).entries()) {
       if (paths.has(m.path)) ctx.addIssue({ code: 'custom', path: ['mounts', i, 'path'], message: 'mount paths must differ' });
@@ -128,3 +142,43 @@ export function createTaskBodySchema(config: Config) {
   });
 }
 
+
+/** Bytes a padded standard base64 string decodes to (`z.base64()` accepts only those). */
+export function base64Bytes(b64: string): number {
+  const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+  return (b64.length / 4) * 3 - padding;
+}
+
+/**
+ * The program file of each container runtime, written to /work before the input files: an
+ * input file may not take its name. Keep in sync with PROGRAMS in images/supervisor/supervisor.py.
+ */
+const PROGRAM_FILES: Partial<Record<Runtime, string>> = { python: 'main.py', node: 'main.js', bash: 'main.sh' };
+
+/** NAME_MAX of the sandbox's /work (tmpfs): the longest file or directory name, in bytes. */
+const MAX_NAME_BYTES = 255;
+
+/**
+ * Input file paths the sandbox would refuse (as a `runtime_error` after the task was queued) are
+ * refused here, at submission: a name over NAME_MAX bytes (the whole path stays within PATH_MAX,
+ * since RelativePathSchema caps it at 1024 UTF-16 units, at most 3072 bytes), the same path
+ * twice, a file where another file needs a directory (`a` and `a/b`), and the program file.
+ */
+function checkInputFilePaths(runtime: Runtime, files: readonly { path: string }[], ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  const dirs = new Set<string>();
+  for (const file of files) {
+    const segments = file.path.split('/');
+    for (let i = 1; i < segments.length; i++) dirs.add(segments.slice(0, i).join('/'));
+  }
+  for (const [i, file] of files.entries()) {
+    const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['files', i, 'path'], message });
+    if (file.path.split('/').some((segment) => Buffer.byteLength(segment) > MAX_NAME_BYTES)) {
+      issue(`every name in the path must be at most ${MAX_NAME_BYTES} bytes (UTF-8)`);
+    }
+    if (seen.has(file.path)) issue('input file paths must differ');
+    else if (dirs.has(file.path)) issue('is a directory of another input file');
+    if (file.path === PROGRAM_FILES[runtime]) issue(`${file.path} is the program file (the code)`);
+    seen.add(file.path);
+  }
+}

@@ -4,11 +4,11 @@ import type { Redis } from 'ioredis';
 import type { JobPayload } from '../../protocol/job.ts';
 import { redisChannels } from '../../protocol/redis-keys.ts';
 import { backendOf, isTerminal, type Limits, type ResolvedMount, type TaskStatus } from '../../protocol/task.ts';
-import type { TaskRecord, TaskStore } from '../../protocol/task-store.ts';
+import type { TaskBinding, TaskRecord, TaskStore } from '../../protocol/task-store.ts';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
-import { InvalidRequestError, NotFoundError } from '../problems.ts';
+import { IdempotencyKeyReusedError, InvalidRequestError, NotFoundError } from '../problems.ts';
 import type { CreateTaskBody } from '../schemas/tasks.ts';
 import { TaskWatch, type TaskNotifier } from './task-notifier.ts';
 
@@ -87,6 +87,11 @@ export class TaskService {
    * Creates and enqueues a task. With `waitMs`, answers when the task ends or the wait runs out,
    * whichever is first, with the task as it is then — or, once `signal` aborts (the request's
    * credential was revoked), at once with the task as it was created: nothing it did since.
+   *
+   * With `bound` (an Idempotency-Key, harness/plugins/idempotency.ts) the task gets the key's
+   * task id and is written together with the key's binding; a retry of the same request finds
+   * that task instead (`created: false`) and answers and waits with it the same way. Nothing
+   * is ever created twice under one key.
    */
   async create(
     principal: Principal,
@@ -94,15 +99,16 @@ export class TaskService {
     mounts: readonly ResolvedMount[] = [],
     waitMs = 0,
     signal?: AbortSignal,
-  ): Promise<TaskRecord> {
-    const id = randomUUID();
+    bound?: { taskId: string; binding: TaskBinding },
+  ): Promise<{ task: TaskRecord; created: boolean }> {
+    const id = bound?.taskId ?? randomUUID();
     // Listen before the task exists: none of its events can be missed, so nothing needs to be
     // read until a notification says it ended.
     const watch = waitMs > 0 ? new TaskWatch(this.#notifier, id) : null;
     try {
-      const task = await this.#createTask(principal, body, mounts, id);
-      if (!watch || isTerminal(task.status)) return task;
-      return await this.#untilEnd(watch, task, Date.now() + waitMs, signal);
+      const { task, created } = await this.#createTask(principal, body, mounts, id, bound?.binding);
+      if (!watch || isTerminal(task.status)) return { task, created };
+      return { task: await this.#untilEnd(watch, task, Date.now() + waitMs, signal), created };
     } finally {
       watch?.close();
     }
@@ -134,10 +140,11 @@ export class TaskService {
     body: CreateTaskBody,
     mounts: readonly ResolvedMount[],
     id: string,
-  ): Promise<TaskRecord> {
+    binding?: TaskBinding,
+  ): Promise<{ task: TaskRecord; created: boolean }> {
     const backend = backendOf(body.runtime);
     const limits = this.limitsFor(body);
-    const task: TaskRecord = {
+    let task: TaskRecord = {
       id,
       tenantId: principal.tenantId,
       agentId: principal.agentId,
@@ -161,9 +168,36 @@ export class TaskService {
     // commands in order, so the read still comes after the write.
     // Storage: refused (403 storage_quota_exceeded) before anything is written if the task's
     // worst case does not fit the tenant's quota; else reserved, and kept as long as the tenant's
-    // retention says (protocol/storage-usage.ts).
+    // retention says (protocol/storage-usage.ts). A retry of a bound create admits the same task
+    // id again, which changes nothing.
     task.retentionMs = (await this.#store.admit(task)).retentionMs;
-    const [, disabled] = await Promise.all([this.#store.create(task), this.#ownerDisabled(principal)]);
+    let created = true;
+    let write: Promise<void>;
+    if (binding) {
+      // The task and the key's binding first (one atomic step), then the rest as below. A retry
+      // of the same request lands here too: it finds the task and, only while that is still
+      // queued, repeats the steps below, each of which is idempotent (index ZADD NX, the
+      // disabled check, the add with jobId = task id) — so a harness that died between the
+      // record and the enqueue leaves no task without its job once the client retries.
+      const outcome = await this.#store.createBound(task, binding);
+      if (outcome === 'conflict') {
+        throw new IdempotencyKeyReusedError(
+          'This Idempotency-Key was used for a different request, or for a task whose key has expired; use a new key',
+        );
+      }
+      if (outcome === 'expired') throw new NotFoundError(`Task ${id}, created with this Idempotency-Key, has expired`);
+      if (outcome === 'exists') {
+        created = false;
+        const existing = await this.#store.get(id);
+        if (!existing) throw new NotFoundError(`Task ${id}, created with this Idempotency-Key, has expired`);
+        task = existing;
+        if (task.status !== 'queued') return { task, created };
+      }
+      write = this.#store.index(task);
+    } else {
+      write = this.#store.create(task);
+    }
+    const [, disabled] = await Promise.all([write, this.#ownerDisabled(principal)]);
     if (disabled) {
       await this.#store.transition(
         task.id,
@@ -172,7 +206,7 @@ export class TaskService {
         { finishedAt: new Date().toISOString() },
         { code: 'cancelled', message: 'Cancelled: the agent was disabled' },
       );
-      return (await this.#store.get(task.id)) ?? task;
+      return { task: (await this.#store.get(task.id)) ?? task, created };
     }
     const payload: JobPayload = {
       version: 'v1',
@@ -181,8 +215,9 @@ export class TaskService {
       agentId: task.agentId,
       runtime: task.runtime,
       code: body.code,
-      limits,
+      limits: task.limits,
       ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
+      ...(body.stdinBase64 !== undefined ? { stdinBase64: body.stdinBase64 } : {}),
       ...(body.files ? { files: body.files } : {}),
       ...(body.args ? { args: body.args } : {}),
       ...(mounts.length > 0 ? { mounts: [...mounts] } : {}),
@@ -195,7 +230,7 @@ export class TaskService {
       removeOnComplete: true,
       removeOnFail: { age: 24 * 3600 },
     });
-    return task;
+    return { task, created };
   }
 
   /**

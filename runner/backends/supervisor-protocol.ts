@@ -19,16 +19,19 @@ export function isContainerRuntime(runtime: string): runtime is ContainerRuntime
   return (CONTAINER_RUNTIMES as readonly string[]).includes(runtime);
 }
 
-/** The request line (with its newline) for one task. The job's stdin is text; the wire wants base64. */
+/**
+ * The request line (with its newline) for one task. The wire wants stdin as base64: the job's
+ * `stdinBase64` goes as it is (bytes, never re-encoded), its text `stdin` as its UTF-8 bytes.
+ */
 export function buildRequest(job: JobPayload, outInlineMaxBytes: number): string {
+  const stdin =
+    job.stdinBase64 ?? (job.stdin !== undefined ? Buffer.from(job.stdin, 'utf8').toString('base64') : undefined);
   const request = {
     v: 1,
     runtime: job.runtime,
     code: job.code,
     ...(job.args?.length ? { args: job.args } : {}),
-    ...(job.stdin !== undefined
-      ? { stdin: Buffer.from(job.stdin, 'utf8').toString('base64') }
-      : {}),
+    ...(stdin !== undefined ? { stdin } : {}),
     ...(job.files?.length ? { files: job.files } : {}),
     outInlineMaxBytes,
   };

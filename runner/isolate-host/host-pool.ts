@@ -113,8 +113,10 @@ export class IsolateHostPool {
     // The prewarm size goes as an argument: the host's environment is fixed below.
     const child = fork(HOST_ENTRY, [String(this.#options.prewarmMemoryMb)], {
       execArgv: ['--no-node-snapshot', '--import', 'tsx', '--max-old-space-size=128'],
-      // The host needs nothing from the runner's environment; keep secrets-free by construction.
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NODE_ENV: 'production' },
+      // An empty environment (README, Security model): the host runs untrusted code and needs
+      // nothing of the runner's (which may hold REDIS_URL with a password); Node adds only the
+      // IPC channel's own variables. Tested from /proc/<pid>/environ (isolate-host-env.test.ts).
+      env: {},
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
       // Its own process group: a Ctrl-C in the runner's terminal reaches the whole foreground

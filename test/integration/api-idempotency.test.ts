@@ -3,20 +3,51 @@
  * (and a real TCP socket where `inject` cannot express the request), real Redis for the stored
  * answers, real BullMQ for counting jobs. The stack runs no runner, so every task stays `queued`
  * and every job stays waiting in this stack's own queue: job and task counts are exact. Agents
- * belong to tenants unique to this run, so GET /v1/tasks sees only this file's tasks.
+ * belong to tenants unique to this run, so GET /v1/tasks sees only this file's tasks. Two tests
+ * build a second real app on the same deps: one whose real Cedar policy gate is held at the
+ * first decision (a slow or dead holder of a key), one whose BullMQ queue's connection is closed
+ * (a real failure of the enqueue).
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Queue } from 'bullmq';
 import type { LightMyRequestResponse } from 'fastify';
+import { buildApp, standardSecurityPath } from '../../harness/app.ts';
+import { CedarPolicyGate, type PolicyGate } from '../../harness/policy/gate.ts';
+import { PolicyStore } from '../../harness/policy/policy-store.ts';
 import { AGENTS, startStack, type AgentName, type Stack } from '../helpers/stack.ts';
 import { runAgents } from '../helpers/run-agents.ts';
 
+const ADMIN = `admin-${randomUUID()}`;
 let stack: Stack;
 before(async () => {
   const agents = await runAgents();
-  stack = await startStack({ runner: false, harnessEnv: agents.harnessEnv });
+  const grantRoot = await mkdtemp(path.join(tmpdir(), 'airlock-idem-'));
+  stack = await startStack({
+    runner: false,
+    harnessEnv: {
+      ...agents.harnessEnv,
+      AIRLOCK_ADMIN_API_KEY: ADMIN,
+      AIRLOCK_ADMIN_TENANT: agents.principals.alice.tenantId,
+      GRANT_ROOTS: grantRoot,
+    },
+  });
+  // Two grants alice may mount, for the fingerprint of `mounts`.
+  for (const name of ['ga', 'gb']) {
+    await mkdir(path.join(grantRoot, name));
+    const put = await stack.app.inject({
+      method: 'PUT',
+      url: `/v1/admin/grants/${name}`,
+      headers: { authorization: `Bearer ${ADMIN}` },
+      payload: { hostPath: path.join(grantRoot, name), mode: 'ro', maxBytes: 1024, allowedAgents: ['alice'] },
+    });
+    assert.equal(put.statusCode, 201, put.body);
+  }
 });
 after(async () => {
   await stack.close();
@@ -120,7 +151,7 @@ describe('IDEM-1/2/7: parsing and validating the key', () => {
     assert.equal(await jobCount(), jobs);
   });
 
-  test('256 characters, empty, ":", "*", CR/LF, spaces, non-ASCII and non-strings → 400 idempotency_key_invalid', async () => {
+  test('256 characters, empty, ":", "*", CR/LF, spaces, non-ASCII, non-strings and parameters → 400 idempotency_key_invalid', async () => {
     const jobs = await jobCount();
     const bad = [
       'a'.repeat(256),
@@ -140,6 +171,11 @@ describe('IDEM-1/2/7: parsing and validating the key', () => {
       ':YWJj:', // an sf-binary, not a string
       '"unterminated',
       '42.5',
+      // Parameters would otherwise be dropped, making `"abc";x=1` silently the key "abc".
+      '"abc";x=1',
+      `${quoted(randomUUID())};a`,
+      `${quoted(randomUUID())};v="1"`,
+      'abc;x=1',
     ];
     for (const key of bad) {
       const res = await post(key);
@@ -203,6 +239,26 @@ describe('IDEM-6: replay', () => {
 });
 
 describe('IDEM-4: same key, different request', () => {
+  test('arrays count element by element: other args, files or mounts under the same key → 422', async () => {
+    const py = { runtime: 'python', code: 'print(1)' };
+    const mount = (grant: string) => [{ grant, path: '/mnt/a', mode: 'ro' }];
+    const file = (contentBase64: string) => [{ path: 'in.txt', contentBase64 }];
+    for (const [first, other] of [
+      [{ ...py, args: ['a'] }, { ...py, args: ['b'] }],
+      [{ ...py, args: ['a', 'b'] }, { ...py, args: ['b', 'a'] }],
+      [{ ...py, files: file('YQ==') }, { ...py, files: file('Yg==') }],
+      [{ ...BODY, mounts: mount('ga') }, { ...BODY, mounts: mount('gb') }],
+    ] as const) {
+      const key = quoted(randomUUID());
+      const created = await post(key, first);
+      assert.equal(created.statusCode, 201, created.body);
+      assertProblem(await post(key, other), 422, 'idempotency_key_reused');
+      const again = await post(key, first);
+      assert.equal(again.headers['idempotent-replayed'], 'true');
+      assert.equal(again.body, created.body);
+    }
+  });
+
   test('→ 422 idempotency_key_reused, nothing enqueued, and the original still replays', async () => {
     const key = quoted(randomUUID());
     const first = await post(key);
@@ -224,31 +280,99 @@ describe('IDEM-4: same key, different request', () => {
 });
 
 describe('IDEM-5: same key while the first request is in flight', () => {
-  test('→ 409 idempotency_request_in_flight and nothing enqueued; after it ends the answer replays', async () => {
+  test('once its task exists, a retry joins it: 201 with that task (waiting like the first), Idempotent-Replayed, nothing enqueued', async () => {
     const key = quoted(randomUUID());
     const jobs = await jobCount();
     // No runner: the task stays queued, so `wait` holds the first request for its full 3 s.
     const firstPromise = post(key, { ...BODY, wait: 3 });
-    // The key is claimed before the task is enqueued: once the job exists the claim does too.
-    while ((await jobCount()) === jobs) await new Promise((r) => setTimeout(r, 10));
+    // The key is bound to the task before the task is enqueued: once the job exists, so does the binding.
+    const deadline = Date.now() + 10_000;
+    while ((await jobCount()) === jobs) {
+      assert.ok(Date.now() < deadline, 'the first request enqueued nothing within 10 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
 
-    const second = await post(key, { ...BODY, wait: 3 });
-    assertProblem(second, 409, 'idempotency_request_in_flight');
-    const third = await post(key, { ...BODY, wait: 3 });
-    assertProblem(third, 409, 'idempotency_request_in_flight');
+    const started = Date.now();
+    const [second, third] = await Promise.all([post(key, { ...BODY, wait: 3 }), post(key, { ...BODY, wait: 3 })]);
     // A different request under the same key is 422 even while the first is in flight.
     assertProblem(await post(key, BODY), 422, 'idempotency_key_reused');
-
     const first = await firstPromise;
     assert.equal(first.statusCode, 201);
+    assert.equal(first.headers['idempotent-replayed'], undefined);
     assert.equal(first.json().status, 'queued', 'the wait ran out without a runner');
+    for (const retry of [second, third]) {
+      assert.equal(retry.statusCode, 201, retry.body);
+      assert.equal(retry.headers['idempotent-replayed'], 'true');
+      assert.equal(retry.headers.location, first.headers.location);
+      assert.equal(retry.json().id, first.json().id);
+    }
+    assert.ok(Date.now() - started >= 2_900, 'the retries waited for the task like the first request');
     assert.equal(await jobCount(), jobs + 1);
 
+    // Once the first answer is stored, it is what retries get, byte for byte.
     const replay = await post(key, { ...BODY, wait: 3 });
     assert.equal(replay.statusCode, 201);
     assert.equal(replay.headers['idempotent-replayed'], 'true');
     assert.equal(replay.body, first.body);
     assert.equal(await jobCount(), jobs + 1);
+  });
+
+  test('before its task exists the key is held by a lease: 409 with Retry-After; a holder that never comes back frees it when the lease ends; one task either way', async () => {
+    // A real Cedar gate, held at the first task creation's decision: the first request has
+    // claimed its key and created nothing yet — as a harness that died there would leave it.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = true;
+    const cedar = new CedarPolicyGate(new PolicyStore(stack.deps.redis), () => {}, async () => null);
+    const gate: PolicyGate = {
+      async decide(request, principal, action, resource, context) {
+        if (action === 'tasks.create' && holding) {
+          holding = false;
+          await held;
+        }
+        return cedar.decide(request, principal, action, resource, context);
+      },
+    };
+    const config = { ...stack.deps.config, IDEMPOTENCY_CLAIM_TTL_MS: 1000 };
+    const app = await buildApp({ ...stack.deps, config }, standardSecurityPath, gate);
+    try {
+      const key = quoted(randomUUID());
+      const jobs = await jobCount();
+      const inject = () =>
+        app.inject({ method: 'POST', url: '/v1/tasks', headers: { ...stack.headers('alice', null), 'idempotency-key': key }, payload: BODY });
+      const stuck = inject();
+      const reached = Date.now() + 10_000;
+      while (holding) {
+        assert.ok(Date.now() < reached, 'the first request did not reach the policy decision');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+
+      const blocked = await inject();
+      assertProblem(blocked, 409, 'idempotency_request_in_flight');
+      assert.equal(blocked.headers['retry-after'], '1', 'the rest of the 1 s lease, rounded up');
+
+      // The lease runs out; the retry is now the one that makes the task.
+      const deadline = Date.now() + 10_000;
+      let retry = await inject();
+      while (retry.statusCode === 409 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        retry = await inject();
+      }
+      assert.equal(retry.statusCode, 201, retry.body);
+      assert.equal(retry.headers['idempotent-replayed'], undefined);
+
+      // The stuck holder wakes up: it finds the task the retry made and answers with it.
+      release();
+      const late = await stuck;
+      assert.equal(late.statusCode, 201, late.body);
+      assert.equal(late.headers['idempotent-replayed'], 'true');
+      assert.equal(late.json().id, retry.json().id);
+      assert.equal(await jobCount(), jobs + 1);
+      assert.equal((await taskIds()).filter((id) => id === retry.json().id).length, 1);
+    } finally {
+      release();
+      await app.close();
+    }
   });
 
   test('20 identical concurrent POSTs create exactly one task; the rest are 409 or byte-identical replays', async () => {
@@ -330,6 +454,65 @@ describe('IDEM-3: the key is scoped by tenant, principal, method and route', () 
 });
 
 describe('IDEM-8: only answers of requests that began executing are stored', () => {
+  test('a 5xx is never stored: the retry finds the task the failed request made, enqueues its missing job and answers 201', async () => {
+    // A second real app whose BullMQ queue's connection is closed: the task record is written,
+    // the enqueue fails (503, the store is unreachable for it).
+    const connection = stack.deps.redis.duplicate();
+    const broken = new Queue(stack.queueName, { connection });
+    await broken.waitUntilReady();
+    await broken.close();
+    connection.disconnect();
+    const app = await buildApp({ ...stack.deps, queue: broken });
+    try {
+      const key = quoted(randomUUID());
+      const jobs = await jobCount();
+      const tasksBefore = await taskIds();
+      const failed = await app.inject({
+        method: 'POST',
+        url: '/v1/tasks',
+        headers: { ...stack.headers('alice', null), 'idempotency-key': key },
+        payload: BODY,
+      });
+      assert.equal(failed.statusCode, 503, failed.body);
+      assert.equal(failed.json().code, 'temporarily_unavailable');
+      assert.equal(failed.headers['retry-after'], '2');
+      assert.equal(await jobCount(), jobs, 'the enqueue failed');
+      const [taskId] = (await taskIds()).filter((id) => !tasksBefore.includes(id));
+      assert.ok(taskId, 'the task record was written before the enqueue failed');
+
+      // Not a replay of the 503: the retry answers with that task and enqueues its job.
+      const retry = await post(key);
+      assert.equal(retry.statusCode, 201, retry.body);
+      assert.equal(retry.headers['idempotent-replayed'], 'true');
+      assert.equal(retry.json().id, taskId);
+      assert.equal(retry.json().status, 'queued');
+      assert.equal(await jobCount(), jobs + 1);
+      assert.equal((await stack.deps.queue.getJob(taskId))?.id, taskId);
+      // And again: still the same task, and no second job.
+      const again = await post(key);
+      assert.equal(again.json().id, taskId);
+      assert.equal(await jobCount(), jobs + 1);
+      assert.deepEqual((await taskIds()).filter((id) => !tasksBefore.includes(id)), [taskId]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('a key whose binding expired while its task is still kept → 422, never that old task for a new body', async () => {
+    const key = quoted(randomUUID());
+    const first = await post(key);
+    assert.equal(first.statusCode, 201);
+    // What IDEMPOTENCY_TTL_MS does after a day: the stored answer goes, the task (kept
+    // TASK_RETENTION_MS) stays.
+    const [storeKey] = await stack.deps.redis.keys(`airlock:idem:{${first.json().id}}`);
+    assert.ok(storeKey);
+    await stack.deps.redis.del(storeKey);
+    for (const body of [BODY, { ...BODY, code: '"other"' }]) {
+      assertProblem(await post(key, body), 422, 'idempotency_key_reused');
+    }
+    assert.equal((await taskIds()).filter((id) => id === first.json().id).length, 1);
+  });
+
   test('a 400 (validation, timeoutMs over the cap, unknown field) is not stored: the corrected retry gets 201', async () => {
     const key = quoted(randomUUID());
     const jobs = await jobCount();

@@ -66,6 +66,12 @@ async function jobCount(): Promise<number> {
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
+/** Jobs of both queues (isolate and container). */
+async function allJobCount(): Promise<number> {
+  const counts = [await stack.deps.queue.getJobCounts(), await stack.deps.containerQueue.getJobCounts()];
+  return counts.flatMap((c) => Object.values(c)).reduce((a, b) => a + b, 0);
+}
+
 async function listAll(
   agent: AgentName,
   query = '',
@@ -257,6 +263,82 @@ describe('POST /v1/tasks body', () => {
     const ok = await post({ runtime: 'javascript', code: 'x'.repeat(max) });
     assert.equal(ok.statusCode, 201);
     assert.equal(await jobCount(), jobs + 1);
+  });
+
+  test('stdin and files together within TASK_MAX_INPUT_BYTES, in decoded bytes: exactly the limit accepted, one byte over refused', async () => {
+    const max = stack.deps.config.TASK_MAX_INPUT_BYTES;
+    const b64 = (bytes: number, fill = 0x61) => Buffer.alloc(bytes, fill).toString('base64');
+    const py = { runtime: 'python', code: 'print(1)' };
+    const half = Math.floor(max / 2);
+    const accepted: Record<string, unknown>[] = [
+      // A file of exactly the limit (its base64 ends in padding, which is not counted).
+      { ...py, files: [{ path: 'a.bin', contentBase64: b64(max) }] },
+      { ...py, stdin: 'x'.repeat(max) },
+      // "é" is 2 bytes: the limit in bytes is half as many characters.
+      { ...py, stdin: 'é'.repeat(max / 2) },
+      { ...py, stdinBase64: b64(max, 0xff) },
+      { ...py, stdin: 'x'.repeat(half), files: [{ path: 'a.bin', contentBase64: b64(max - half) }] },
+      { ...py, stdinBase64: b64(half), files: [{ path: 'a', contentBase64: b64(1) }, { path: 'b', contentBase64: b64(max - half - 1) }] },
+    ];
+    assert.ok(max % 3 !== 0, 'the file of exactly the limit has base64 padding');
+    for (const body of accepted) {
+      const jobs = await allJobCount();
+      const res = await post(body);
+      assert.equal(res.statusCode, 201, `${Object.keys(body).join(',')}: ${res.body.slice(0, 300)}`);
+      assert.equal(await allJobCount(), jobs + 1);
+    }
+    const refused: [Record<string, unknown>, string][] = [
+      [{ ...py, files: [{ path: 'a.bin', contentBase64: b64(max + 1) }] }, '/body/files'],
+      [{ ...py, stdin: 'x'.repeat(max + 1) }, '/body/stdin'],
+      // Under the limit in characters, over it in bytes.
+      [{ ...py, stdin: `${'é'.repeat(max / 2)}x` }, '/body/stdin'],
+      [{ ...py, stdinBase64: b64(max + 1) }, '/body/stdinBase64'],
+      // Each within the limit, together one byte over it.
+      [{ ...py, stdin: 'x'.repeat(half + 1), files: [{ path: 'a.bin', contentBase64: b64(max - half) }] }, '/body/files'],
+      [{ ...py, stdinBase64: b64(half), files: [{ path: 'a', contentBase64: b64(1) }, { path: 'b', contentBase64: b64(max - half) }] }, '/body/files'],
+      [{ ...py, stdin: 'x', stdinBase64: b64(1) }, '/body/stdinBase64'],
+      [{ ...py, stdinBase64: 'not base64!' }, '/body/stdinBase64'],
+      [{ ...py, stdinBase64: 'YQ' }, '/body/stdinBase64'],
+      [{ runtime: 'javascript', code: '1', stdinBase64: b64(1) }, '/body/stdinBase64'],
+    ];
+    await changesNothing(async () => {
+      const jobs = await allJobCount();
+      for (const [body, pointer] of refused) {
+        const problem = assertProblem(await post(body), 400, 'invalid_request');
+        assert.deepEqual(pointers(problem), [pointer], JSON.stringify(problem).slice(0, 300));
+      }
+      assert.equal(await allJobCount(), jobs);
+    });
+  });
+
+  test('input file paths the sandbox would refuse are 400 at submission: names over 255 bytes, duplicates, a file as a directory, the program file', async () => {
+    const file = (p: string) => ({ path: p, contentBase64: 'YQ==' });
+    const py = { runtime: 'python', code: 'print(1)' };
+    const jobs = await allJobCount();
+    for (const path of ['x'.repeat(255), `d/${'é'.repeat(127)}x`, `${'y'.repeat(200)}/${'z'.repeat(255)}`]) {
+      const res = await post({ ...py, files: [file(path)] });
+      assert.equal(res.statusCode, 201, `${path.length}: ${res.body}`);
+    }
+    // main.py is the program of python, not of node.
+    assert.equal((await post({ runtime: 'node', code: '1', files: [file('main.py')] })).statusCode, 201);
+    assert.equal(await allJobCount(), jobs + 4);
+    await changesNothing(async () => {
+      for (const [files, pointer] of [
+        [[file('x'.repeat(256))], '/body/files/0/path'],
+        // 128 two-byte characters: 256 bytes, a name too long for the sandbox.
+        [[file(`d/${'é'.repeat(128)}`)], '/body/files/0/path'],
+        [[file(`${'y'.repeat(256)}/z`)], '/body/files/0/path'],
+        [[file('a'), file('b'), file('a')], '/body/files/2/path'],
+        [[file('a/b/c'), file('a/b')], '/body/files/1/path'],
+        [[file('a'), file('a/b')], '/body/files/0/path'],
+        [[file('main.py')], '/body/files/0/path'],
+      ] as const) {
+        const problem = assertProblem(await post({ ...py, files }), 400, 'invalid_request');
+        assert.deepEqual(pointers(problem), [pointer], JSON.stringify(problem));
+      }
+      const node = assertProblem(await post({ runtime: 'node', code: '1', files: [file('main.js')] }), 400, 'invalid_request');
+      assert.deepEqual(pointers(node), ['/body/files/0/path']);
+    });
   });
 
   test('an unsupported content type → 415 unsupported_media_type', async () => {

@@ -28,6 +28,8 @@ interface ContractPrograms {
   stderr: string;
   /** Never ends on its own. */
   forever: string;
+  /** Prints "up" (flushed), then never ends. */
+  announcedForever: string;
   /** Writes to stdout without end. */
   flood: string;
   /** Uses far more than `memoryMb`. */
@@ -82,12 +84,15 @@ function runBackendContract(
     });
     test('cancel resolves `cancelled` promptly', async () => {
       const ac = new AbortController();
-      const pending = run(p.forever, {}, ac.signal);
-      await new Promise((r) => setTimeout(r, 500));
-      const t0 = performance.now();
-      ac.abort();
-      const r = await pending;
+      // Aborted once the program runs (its first output), not after a guessed delay.
+      let t0 = 0;
+      const sink = recordingSink(() => {
+        t0 = performance.now();
+        ac.abort();
+      });
+      const r = await backend.execute(job(p.runtime, p.announcedForever, { limits: { timeoutMs: 20_000 } }), ac.signal, sink);
       const ms = performance.now() - t0;
+      assert.equal(sink.out.stdout, 'up\n', 'aborted after the program started');
       assert.equal(r.status, 'cancelled');
       assert.equal(r.error?.code, 'cancelled');
       console.log(`  ${name}: cancel resolved ${ms.toFixed(0)} ms after abort`);
@@ -143,6 +148,7 @@ runBackendContract(
     success: { code: 'console.log("hi"); 42', value: 42 },
     stderr: 'console.error("oops")',
     forever: 'while (true) {}',
+    announcedForever: 'console.log("up"); while (true) {}',
     flood: 'while (true) console.log("flood".repeat(100));',
     memoryHog: {
       code: 'const a = []; while (true) a.push(new Array(1e5).fill(1.5));',
@@ -178,6 +184,7 @@ runBackendContract(
     success: { code: 'print("hi")', value: null },
     stderr: 'import sys\nprint("oops", file=sys.stderr)',
     forever: 'while True:\n    pass',
+    announcedForever: 'print("up", flush=True)\nwhile True:\n    pass',
     flood: 'while True:\n    print("flood" * 100)',
     memoryHog: { code: 'b = b"x" * (400 * 1024 * 1024)', memoryMb: 64 },
     codeError: { code: 'raise ValueError("boom")', expected: 'nonzero_exit' },

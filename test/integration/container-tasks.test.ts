@@ -73,13 +73,22 @@ describe('container tasks through the API', { skip }, () => {
     assert.equal(task.result.exitCode, 4);
   });
 
-  test('DELETE cancels a running container task', async () => {
+  test('DELETE cancels a running container task; its container goes', async () => {
     const created = (
-      await submit({ runtime: 'node', code: 'console.log("up"); setInterval(() => {}, 1000)' })
+      await submit({ runtime: 'node', code: 'console.log(require("os").hostname()); setInterval(() => {}, 1000)' })
     ).json();
     const running = await pollTask(stack, created.id, (t) => t.status === 'running');
     assert.equal(running.status, 'running');
-    await new Promise((r) => setTimeout(r, 300));
+    // The program is up once its first output (its container's id) is stored, not after a guessed delay.
+    const upBy = Date.now() + 20_000;
+    let hostname = '';
+    while (!hostname) {
+      const output = (await stack.deps.store.readEvents(created.id)).find((e) => e.event.type === 'output');
+      if (output?.event.type === 'output') hostname = output.event.data.trim();
+      assert.ok(hostname || Date.now() < upBy, 'no output within 20 s');
+      if (!hostname) await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.match(hostname, /^[0-9a-f]{12}$/, "a container's host name is its short id");
     const res = await stack.app.inject({
       method: 'DELETE',
       url: `/v1/tasks/${created.id}`,
@@ -88,6 +97,12 @@ describe('container tasks through the API', { skip }, () => {
     assert.equal(res.statusCode, 200);
     const done = await pollTask(stack, created.id, (t) => TERMINAL.has(t.status));
     assert.equal(done.status, 'cancelled');
+    // The engine kills and removes it in the background (the next test counts the idle pool).
+    const goneBy = Date.now() + 20_000;
+    while ((await docker.listContainers({ all: true })).some((c) => c.Id.startsWith(hostname))) {
+      assert.ok(Date.now() < goneBy, `container ${hostname} still there 20 s after the cancel`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 
   test('a second runner with the same RUNNER_ID (and Docker) refuses to start instead of removing live containers', async () => {
@@ -99,7 +114,15 @@ describe('container tasks through the API', { skip }, () => {
           filters: { label: [`${RUNNER_LABEL}=${id}`, `${POOL_LABEL}=1`], status: ['running'] },
         })
       ).map((c) => c.Id);
-    await new Promise((r) => setTimeout(r, 1000));
+    // The pool refills, and earlier tasks' containers are removed, in the background: wait until
+    // only idle, running pool containers are left (not for a guessed second).
+    const settledBy = Date.now() + 30_000;
+    for (;;) {
+      const all = await docker.listContainers({ all: true, filters: { label: [`${RUNNER_LABEL}=${id}`] } });
+      if (all.length > 0 && all.every((c) => c.State === 'running' && c.Labels[POOL_LABEL] === '1')) break;
+      assert.ok(Date.now() < settledBy, `the warm pool did not settle: ${all.map((c) => c.State).join(',')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const before = await warm();
     assert.ok(before.length > 0, 'the first runner has warm containers');
     const config = loadConfig({

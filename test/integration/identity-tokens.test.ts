@@ -17,6 +17,7 @@ import {
   requestToken,
   type TenantFixture,
 } from '../helpers/identity.ts';
+import { identityKeys } from '../../harness/identity/identity-store.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 const BOOTSTRAP_KEY = `bootstrap-${randomUUID()}`;
@@ -294,6 +295,21 @@ describe('revocation', () => {
       204,
     );
     assert.equal((await get('/v1/tasks', second.token)).statusCode, 401);
+  });
+
+  test('a revocation lives exactly until the token would have expired (never shorter, not forever)', async () => {
+    const agent = await createPrincipalWithKey(stack, a.adminKey, 'agent');
+    for (const ttlSeconds of [60, 1800]) {
+      const minted = (await requestToken(stack, agent.key, { expiresInSeconds: ttlSeconds })).json();
+      const { exp } = decodeJwt(minted.token);
+      assert.ok(exp);
+      const revoke = await stack.app.inject({ method: 'DELETE', url: `/v1/tokens/${minted.jti}`, headers: bearer(agent.key) });
+      assert.equal(revoke.statusCode, 204);
+      assert.equal((await get('/v1/tasks', minted.token)).statusCode, 401);
+      // The revocation's expiry in Redis (EXPIRETIME, seconds since the epoch) is the token's `exp`:
+      // a shorter one would let the revoked token back in before it expires.
+      assert.equal(await stack.deps.redis.expiretime(identityKeys.revokedToken(minted.jti)), exp);
+    }
   });
 
   test('revoking the key or disabling the agent kills its tokens on the next request', async () => {

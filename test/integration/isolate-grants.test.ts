@@ -129,12 +129,13 @@ describe('fs global on a writable grant (staged)', () => {
   test('a cancelled task leaves the grant untouched', async () => {
     const before = await manifest(grantDir);
     const ac = new AbortController();
+    // Aborted once the write is done and the loop runs (the code says so), not after a guessed
+    // delay; without that output the task would time out and fail this test.
     const p = backend.execute(
-      { version: 'v1', taskId: randomUUID(), tenantId: 't', agentId: 'a', runtime: 'javascript', code: 'await fs.write("/mnt/data/hello.txt", "x"); while (true) {}', limits, mounts: [rw()] },
+      { version: 'v1', taskId: randomUUID(), tenantId: 't', agentId: 'a', runtime: 'javascript', code: 'await fs.write("/mnt/data/hello.txt", "x"); console.log("written"); while (true) {}', limits, mounts: [rw()] },
       ac.signal,
-      { output() {} },
+      { output: () => ac.abort() },
     );
-    setTimeout(() => ac.abort(), 200);
     assert.equal((await p).status, 'cancelled');
     assert.deepEqual(await manifest(grantDir), before);
   });
@@ -279,14 +280,58 @@ describe('two writable grants: refusals are reported as for container tasks', ()
   });
 });
 
+describe('".." alone cannot leave a grant through fs (targets are plain files: nothing else would refuse them)', () => {
+  // Not the describe below: its hard link to outside/secret.txt makes that file refused as a
+  // hard link (nlink 2) however it is reached, which would hide a missing ".." guard.
+  let plain: string;
+  beforeEach(async () => {
+    plain = path.join(outside, `plain-${randomUUID()}.txt`);
+    await writeFile(plain, 'outside plain');
+    assert.equal((await stat(plain)).nlink, 1);
+  });
+  const reads = (name: string) => [
+    `fs.read("/mnt/data/../outside/${name}")`,
+    `fs.read("/mnt/data/sub/../../outside/${name}")`,
+    `fs.stat("/mnt/data/../outside/${name}")`,
+    'fs.list("/mnt/data/..")',
+    'fs.list("/mnt/data/sub/../..")',
+  ];
+  for (const mode of ['ro', 'rw'] as const) {
+    test(`${mode}: reads, stats and lists through ".." are refused (path_escape)`, async () => {
+      for (const attempt of reads(path.basename(plain))) {
+        const r = await run(`await ${attempt}`, [mode === 'ro' ? ro() : rw()]);
+        assert.equal(r.status, 'failed', attempt);
+        assert.equal(r.error?.code, 'runtime_error', attempt);
+        assert.match(r.error?.message ?? '', /path_escape|path_invalid/, attempt);
+        assert.doesNotMatch(r.error?.message ?? '', /outside plain/);
+      }
+    });
+  }
+  test('rw: a write through ".." fails and nothing outside changes', async () => {
+    const before = await manifest(base);
+    const r = await run(
+      `await fs.write("/mnt/data/../outside/${path.basename(plain)}", "pwned")`,
+      [rw()],
+    );
+    assert.equal(r.status, 'failed');
+    assert.match(r.error?.message ?? '', /path_escape|path_invalid/);
+    const after = await manifest(base);
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(after).filter(([p]) => !p.startsWith('staging'))),
+      Object.fromEntries(Object.entries(before).filter(([p]) => !p.startsWith('staging'))),
+    );
+    assert.equal(await readFile(plain, 'utf8'), 'outside plain');
+  });
+});
+
 describe('no path escapes a grant through fs', () => {
   beforeEach(async () => {
     await symlink(outside, path.join(grantDir, 'abs-link'));
     await symlink('../outside/secret.txt', path.join(grantDir, 'rel-link'));
     await link(path.join(outside, 'secret.txt'), path.join(grantDir, 'hard-link'));
   });
+  // ".." is tested alone above (here its target is a hard link, refused whatever the path).
   const attempts = [
-    'fs.read("/mnt/data/../outside/secret.txt")',
     'fs.read("/mnt/data/abs-link/secret.txt")',
     'fs.read("/mnt/data/rel-link")',
     'fs.read("/mnt/data/hard-link")',

@@ -53,7 +53,7 @@ afterEach(async () => {
 async function run(
   code: string,
   limits: Partial<Limits> = {},
-  options: { runtime?: Runtime; on?: IsolateBackend; signal?: AbortSignal } = {},
+  options: { runtime?: Runtime; on?: IsolateBackend; signal?: AbortSignal; onOutput?: () => void } = {},
 ): Promise<Outcome> {
   const job: JobPayload = {
     version: 'v1',
@@ -72,6 +72,7 @@ async function run(
     {
       output: (stream, data) => {
         streamed[stream] += data;
+        options.onOutput?.();
       },
     },
   );
@@ -394,8 +395,10 @@ describe('time limits', () => {
   });
   test('cancel (abort) kills the host → cancelled', async () => {
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 200);
-    const o = await run('while (true) {}', {}, { signal: ac.signal });
+    // Aborted once the loop is running (it says so first), not after a guessed delay; if the
+    // output never came, the task would end `timed_out` and fail this test.
+    const o = await run('console.log("looping"); while (true) {}', {}, { signal: ac.signal, onOutput: () => ac.abort() });
+    assert.equal(o.streamed.stdout, 'looping\n');
     assertError(o, 'cancelled', 'cancelled', 'Cancelled');
     assert.ok(o.ms < 2000, `cancelled promptly: ${o.ms} ms`);
   });

@@ -4,9 +4,10 @@
  * created tasks stay queued, so they hold their concurrency slots until cancelled and counts are
  * exact. The tenant and agents are unique to this run and the stack's partition salt is random.
  *
- * A replay creates nothing, so the cap on active tasks never refuses it (nor a retry that gets
- * 409 in flight or 422 reused key); it is still a request, so it draws from the request-rate
- * budgets like any other (README, Rate limits and quotas).
+ * A replay creates nothing, so the cap on active tasks never refuses it (nor a retry that joins
+ * the task of a first request still in flight, gets 409 or 422 reused key); it is still a
+ * request, so it draws from the request-rate budgets like any other (README, Rate limits and
+ * quotas).
  *
  * One test builds a second real app on the same deps whose security path is the standard one
  * plus a hook between the rate limits and the handler, to expire a stored answer at exactly that
@@ -82,24 +83,30 @@ describe('the concurrency cap never refuses a request that cannot create anythin
     assert.deepEqual((await taskCount(a)).map((t) => t.id), [first.json().id]);
   });
 
-  test('a retry while the first request is still in flight (its wait) gets 409, not 429', async () => {
+  test('a retry while the first request is still in flight (its wait) joins its task, not 429', async () => {
     const a = agent('waiter');
     const key = randomUUID();
     // No runner: the task stays queued and this request waits, holding the key and the slot.
     const pending = create(a, key, { ...BODY, wait: 30 });
+    const deadline = Date.now() + 10_000;
     let id: string | undefined;
     while (!id) {
       id = (await taskCount(a))[0]?.id;
+      if (!id && Date.now() > deadline) throw new Error('the first request made no task');
       if (!id) await new Promise((r) => setTimeout(r, 10));
     }
-    const retry = await create(a, key, { ...BODY, wait: 30 });
-    assert.equal(retry.statusCode, 409, retry.body);
-    assert.equal(retry.json().code, 'idempotency_request_in_flight');
-    // End the wait: cancelling makes the task terminal.
+    // The retry is at the cap (the first task holds the only slot) and creates nothing: it
+    // answers with that task, waiting like the first request.
+    const retry = create(a, key, { ...BODY, wait: 30 });
+    // End both waits: cancelling makes the task terminal.
     await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${id}`, headers: a.headers() });
-    const done = await pending;
+    const [done, joined] = await Promise.all([pending, retry]);
     assert.equal(done.statusCode, 201, done.body);
     assert.equal(done.json().status, 'cancelled');
+    assert.equal(joined.statusCode, 201, joined.body);
+    assert.equal(joined.headers['idempotent-replayed'], 'true');
+    assert.equal(joined.json().id, id);
+    assert.ok(!policies(joined).has('agent-concurrent-tasks'), 'held to no cap: it takes no slot');
     assert.equal((await taskCount(a)).length, 1);
   });
 });

@@ -129,11 +129,13 @@ async function submit(code: string, timeoutMs = 60_000): Promise<string> {
 
 /** Waits until the task record says `running` in its `attempt`-th run. */
 async function waitForAttempt(id: string, attempt: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const task = await stack.deps.store.get(id);
     assert.ok(task, 'task exists');
     assert.ok(!TERMINAL.has(task.status), `task ended early: ${JSON.stringify(task)}`);
     if (task.status === 'running' && task.attempts === attempt) return;
+    assert.ok(Date.now() < deadline, `attempt ${attempt} did not start within 30 s: ${JSON.stringify(task)}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

@@ -68,9 +68,11 @@ async function stop(id: string): Promise<void> {
 
 /** Waits until the task has stored an output event after `afterId` (it keeps printing). */
 async function outputAfter(id: string, afterId: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
   for (;;) {
     const events = await stack.deps.store.readEvents(id, afterId, 10);
     if (events.some((e) => e.event.type === 'output')) return;
+    assert.ok(Date.now() < deadline, `no output of task ${id} after ${afterId} within 20 s`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
@@ -155,10 +157,14 @@ describe('a POST /v1/tasks wait ends when its credential is revoked', () => {
     const pending = submit(agent.key, { wait: stack.deps.config.MAX_WAIT_SECONDS });
     // Revoke once the task runs (its wait is in progress by then).
     let id: string | undefined;
+    const deadline = Date.now() + 20_000;
     while (!id) {
       const [task] = (await stack.deps.store.listIds(t.tenantId, agent.id, null, 1)) ?? [];
       if (task && (await stack.deps.store.get(task.id))?.status === 'running') id = task.id;
-      else await new Promise((r) => setTimeout(r, 25));
+      else {
+        assert.ok(Date.now() < deadline, 'the task did not start within 20 s');
+        await new Promise((r) => setTimeout(r, 25));
+      }
     }
     cleanups.push(() => void stop(id));
     const revoked = await stack.app.inject({ method: 'DELETE', url: `/v1/admin/keys/${agent.keyId}`, headers: bearer(t.adminKey) });
