@@ -65,6 +65,12 @@ export interface IdempotencyClaim {
   claimValue: string | null;
   /** Rewrites the body before it is stored (e.g. drops a secret that must be shown only once). */
   redact?: ((body: string) => string) | undefined;
+  /**
+   * Set once the request's key was handed to the task store as a binding (`bindingOf`): the key
+   * then names its task, and every retry answers with that task as it is now, so no answer body
+   * is stored (a task's answer can hold megabytes of output, which would be a second copy).
+   */
+  bound?: boolean;
 }
 
 declare module 'fastify' {
@@ -182,6 +188,7 @@ export class Idempotency {
    * store writes in the same atomic step as the task record (TaskStore.createBound).
    */
   bindingOf(claim: IdempotencyClaim): { taskId: string; binding: TaskBinding } {
+    claim.bound = true;
     const bound: StoredAnswer = { state: 'bound', fingerprint: claim.fingerprint, taskId: claim.boundId };
     return {
       taskId: claim.boundId,
@@ -210,6 +217,8 @@ export class Idempotency {
     // A request that joined a bound task answers from the task and stores nothing: the first
     // request's answer (if it ever comes) is the one kept.
     if (claim.claimValue === null) return;
+    // A key bound to its task stays bound: retries answer from the task, nothing is stored.
+    if (claim.bound && reply.statusCode < 400) return;
     if (reply.statusCode >= 400) {
       // Not stored: a 4xx is corrected and retried as a new request; a 5xx is transient and
       // must not be replayed for a day. A key already bound to its task stays bound.

@@ -186,7 +186,7 @@ describe('IDEM-1/2/7: parsing and validating the key', () => {
 });
 
 describe('IDEM-6: replay', () => {
-  test('a retry replays the stored status, Location and byte-identical body with Idempotent-Replayed: true', async () => {
+  test('a retry answers 201 with the same Location and the task as it is now, with Idempotent-Replayed: true', async () => {
     const key = quoted(randomUUID());
     const jobs = await jobCount();
     const tasksBefore = await taskIds();
@@ -197,7 +197,9 @@ describe('IDEM-6: replay', () => {
     assert.equal(first.headers['idempotent-replayed'], undefined);
     assert.equal(await jobCount(), jobs + 1);
 
-    // The task changes meanwhile: the replay is the stored first answer, not the current task.
+    // The task changes meanwhile: a retry answers with that task as it is now (issue 14: the key
+    // names its task; no answer body is stored, which for a task with output would be a second
+    // copy of megabytes), never with a new task.
     const del = await stack.app.inject({
       method: 'DELETE',
       url: `/v1/tasks/${task.id}`,
@@ -211,7 +213,8 @@ describe('IDEM-6: replay', () => {
       assert.equal(again.headers['idempotent-replayed'], 'true');
       assert.equal(again.headers.location, first.headers.location);
       assert.equal(again.headers['content-type'], first.headers['content-type']);
-      assert.equal(again.body, first.body);
+      assert.equal(again.json().id, task.id);
+      assert.equal(again.json().status, 'cancelled');
     }
     // The cancel removed the one job; the replays added none.
     assert.equal(await jobCount(), jobs);
