@@ -11,6 +11,11 @@ export const redisKeys = {
   /** Contents of files a task wrote under /out: hash of path → base64. */
   outputFiles: (taskId: string) => `airlock:files:{${taskId}}`,
   runners: 'airlock:runners',
+  /**
+   * Id of the installation (all runners sharing this Redis), made by the first runner; it labels
+   * every container, so runners of another installation on the same Docker engine leave them alone.
+   */
+  installation: 'airlock:installation',
 } as const;
 
 export const redisChannels = {

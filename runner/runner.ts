@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'bullmq';
 import Docker from 'dockerode';
@@ -17,6 +18,8 @@ const HEARTBEAT_MS = 2000;
 
 export interface Runner {
   readonly id: string;
+  /** Shared by every runner on this Redis; labels this runner's containers. */
+  readonly installationId: string;
   /** The backends that started (`isolate`, `docker`). */
   readonly backends: readonly string[];
   close(): Promise<void>;
@@ -37,6 +40,26 @@ export async function startRunner(
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   redis.on('error', (err) => log(`redis: ${err.message}`));
   const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS });
+  const installationId = await installationIdOf(redis);
+  // Before the heartbeat below: a fixed RUNNER_ID must not be another live runner's (the Docker
+  // backend removes the containers labelled with its own id at start).
+  const idInUse = config.RUNNER_BACKENDS.includes('docker')
+    ? await assertRunnerIdFree(redis, config.RUNNER_ID).then(
+        () => null,
+        (err: Error) => err,
+      )
+    : null;
+  if (idInUse && dockerRequired(config)) {
+    redis.disconnect();
+    throw idInUse;
+  }
+  // Registered before any backend makes a container: other runners of the installation take a
+  // container whose runner has no fresh heartbeat for a leftover (docker-orphans.ts).
+  const beat = async () => {
+    await redis.zadd(redisKeys.runners, Date.now(), config.RUNNER_ID).catch(() => 0);
+  };
+  await beat();
+  const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
   const cancels = await CancelListener.create(redis);
   const started: {
     kind: BackendKind;
@@ -51,10 +74,11 @@ export async function startRunner(
     await cancels.close();
     for (const s of started) s.connection.disconnect();
   };
+  const context: BackendContext = { config, log, redis, installationId, idInUse };
 
   try {
     for (const kind of config.RUNNER_BACKENDS) {
-      const made = await startBackend(kind, config, log, redis);
+      const made = await startBackend(kind, context);
       if (!made) continue;
       const processor = new JobProcessor({ store, backend: made.backend, cancels });
       // BullMQ does not close connections it was handed: keep it to disconnect on close.
@@ -79,26 +103,25 @@ export async function startRunner(
     if (started.length === 0)
       throw new Error(`none of the backends ${config.RUNNER_BACKENDS.join(', ')} could start`);
   } catch (err) {
+    clearInterval(heartbeat);
     await shutdown().catch(() => undefined);
+    // Deregister, unless the id is another live runner's (its entry, not ours).
+    if (!idInUse) await redis.zrem(redisKeys.runners, config.RUNNER_ID).catch(() => 0);
     redis.disconnect();
     throw err;
   }
   log(`backends: ${started.map((s) => s.kind).join(', ')}`);
 
-  const beat = async () => {
-    await redis.zadd(redisKeys.runners, Date.now(), config.RUNNER_ID).catch(() => 0);
-  };
-  await beat();
-  const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
-
   let closing: Promise<void> | null = null;
   return {
     id: config.RUNNER_ID,
+    installationId,
     backends: started.map((s) => s.kind),
     close() {
       closing ??= (async () => {
-        clearInterval(heartbeat);
+        // Beating on while tasks drain: a silent runner's containers are other runners' to remove.
         await shutdown();
+        clearInterval(heartbeat);
         await redis.zrem(redisKeys.runners, config.RUNNER_ID).catch(() => 0);
         redis.disconnect();
       })();
@@ -107,12 +130,19 @@ export async function startRunner(
   };
 }
 
+interface BackendContext {
+  config: Config;
+  log: (msg: string) => void;
+  redis: Redis;
+  installationId: string;
+  /** Why this runner's id may not run Docker (another live runner uses it), if so. */
+  idInUse: Error | null;
+}
+
 /** One backend by kind, or null when Docker is unavailable and not required. */
 async function startBackend(
   kind: BackendKind,
-  config: Config,
-  log: (msg: string) => void,
-  redis: Redis,
+  { config, log, redis, installationId, idInUse }: BackendContext,
 ): Promise<{ backend: RunnerBackend; concurrency: number } | null> {
   switch (kind) {
     case 'isolate': {
@@ -127,6 +157,9 @@ async function startBackend(
       const options = {
         docker: new Docker({ socketPath: config.DOCKER_SOCKET }),
         runnerId: config.RUNNER_ID,
+        installationId,
+        runnerHeartbeats: () => heartbeats(redis),
+        runnerGoneAfterMs: config.RUNNER_GONE_AFTER_MS,
         stagingRoot: config.GRANT_STAGING_DIR,
         stagingMinFreeMb: config.GRANT_STAGING_MIN_FREE_MB,
         poolSize: config.WARM_POOL_SIZE,
@@ -137,9 +170,7 @@ async function startBackend(
         log: (msg: string) => log(`docker: ${msg}`),
       } satisfies DockerBackendOptions;
       try {
-        // Orphan cleanup removes every container labelled with RUNNER_ID: never while another
-        // live runner uses the same id (it would kill that runner's running tasks).
-        await assertRunnerIdFree(redis, config.RUNNER_ID);
+        if (idInUse) throw idInUse;
         const backend = await DockerBackend.create(options);
         return { backend, concurrency: config.CONTAINER_CONCURRENCY };
       } catch (err) {
@@ -152,6 +183,22 @@ async function startBackend(
       }
     }
   }
+}
+
+/** The installation's id: made by the first runner on this Redis and kept there for good. */
+async function installationIdOf(redis: Redis): Promise<string> {
+  await redis.set(redisKeys.installation, `inst-${randomUUID()}`, 'NX');
+  const id = await redis.get(redisKeys.installation);
+  if (!id) throw new Error(`Redis key ${redisKeys.installation} vanished right after it was set`);
+  return id;
+}
+
+/** Last heartbeat (epoch ms) of every runner registered in this Redis. */
+async function heartbeats(redis: Redis): Promise<Map<string, number>> {
+  const flat = await redis.zrange(redisKeys.runners, 0, -1, 'WITHSCORES');
+  const beats = new Map<string, number>();
+  for (let i = 0; i + 1 < flat.length; i += 2) beats.set(flat[i]!, Number(flat[i + 1]));
+  return beats;
 }
 
 /**
