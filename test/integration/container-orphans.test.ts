@@ -168,11 +168,9 @@ describe('leftover containers across runners and installations', { skip }, () =>
     });
 
     test("neither touches the other's containers, even under the same RUNNER_ID; a running task survives the other's start-up", async () => {
-      const installationA = stack.runner?.installationId ?? '';
-      assert.ok(installationA, 'runner A knows its installation');
-      const ofA = async () =>
-        (await containers(shared)).filter((c) => c.installation === installationA);
-      assert.ok(await waitFor(async () => (await ofA()).length >= 3, 30_000), 'A filled its pool');
+      // Before B exists, every container with this id is A's.
+      const all = async () => (await containers(shared)).map((c) => c.id);
+      assert.ok(await waitFor(async () => (await all()).length >= 3, 30_000), 'A filled its pool');
 
       const created = await stack.app.inject({
         method: 'POST',
@@ -191,7 +189,7 @@ describe('leftover containers across runners and installations', { skip }, () =>
         (t) => t.status === 'running' || TERMINAL.has(t.status),
       );
       assert.equal(running.status, 'running');
-      const aBefore = (await ofA()).map((c) => c.id).sort();
+      const aBefore = await all();
 
       // Another checkout: its own Redis (here: database 1), the same Docker engine, and what
       // both got from the old default RUNNER_ID (the hostname): the same id.
@@ -208,20 +206,19 @@ describe('leftover containers across runners and installations', { skip }, () =>
         () => {},
         `test-orphans-${randomUUID()}`,
       );
-      const installationB = runnerB.installationId;
-      assert.notEqual(installationB, installationA, 'one installation per Redis');
-      const ofB = async () =>
-        (await containers(shared)).filter((c) => c.installation === installationB);
-      assert.ok(await waitFor(async () => (await ofB()).length >= 3, 30_000), 'B filled its pool');
-
       const done = await pollTask(stack, id, (t) => TERMINAL.has(t.status));
       assert.equal(done.status, 'succeeded', JSON.stringify(done));
       const [hostname, last] = (done['result'] as { stdout: string }).stdout.split('\n');
       assert.equal(last, 'done');
 
+      const installationB = runnerB.installationId;
+      const ofB = async () =>
+        (await containers(shared)).filter((c) => c.installation === installationB);
+      assert.ok(await waitFor(async () => (await ofB()).length >= 3, 30_000), 'B filled its pool');
+
       // Both swept several times meanwhile (every 500 ms): each kept the other's containers.
       // (A removes its task's container itself, after the task.)
-      const aNow = new Set((await ofA()).map((c) => c.id));
+      const aNow = new Set(await all());
       const kept = aBefore.filter((c) => !c.startsWith(hostname ?? '-'));
       assert.equal(kept.length, aBefore.length - 1, "the task ran in one of A's containers");
       for (const c of kept) assert.ok(aNow.has(c), "B left A's containers alone");
@@ -229,6 +226,12 @@ describe('leftover containers across runners and installations', { skip }, () =>
       await new Promise((r) => setTimeout(r, 1500));
       const bLater = new Set((await ofB()).map((c) => c.id));
       for (const c of bIds) assert.ok(bLater.has(c), "A left B's pool alone");
+      const installationA = stack.runner?.installationId;
+      assert.ok(installationA && installationA !== installationB, 'one installation per Redis');
+      for (const c of kept) {
+        const labels = (await docker.getContainer(c).inspect()).Config.Labels;
+        assert.equal(labels[INSTALLATION_LABEL], installationA);
+      }
     });
   });
 });
