@@ -198,6 +198,15 @@ def rel_path(p, what):
     return p
 
 
+def utf8(s, what):
+    """A string the program can get: valid UTF-8 (JSON allows lone surrogates, argv/env/files do not)."""
+    try:
+        s.encode()
+    except UnicodeEncodeError:
+        raise BadRequest(f"{what}: not valid Unicode (a lone surrogate)") from None
+    return s
+
+
 def b64(s, what):
     if not isinstance(s, str):
         raise BadRequest(f"{what}: expected a base64 string")
@@ -225,6 +234,7 @@ def parse(line):
     args = msg.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) and "\0" not in a for a in args):
         raise BadRequest("args: expected an array of strings")
+    args = [utf8(a, "args") for a in args]
     program = code = None
     if ("code" in msg) == ("cmd" in msg):
         raise BadRequest("exactly one of code (+runtime) or cmd is required")
@@ -236,13 +246,13 @@ def parse(line):
         if image_runtime and runtime != image_runtime:
             raise BadRequest(f"this image runs {image_runtime!r} tasks, not {runtime!r}")
         program, prefix = PROGRAMS[runtime]
-        code = msg["code"].encode()
+        code = utf8(msg["code"], "code").encode()
         argv = prefix + [os.path.join(WORK, program)] + args
     else:
         cmd = msg["cmd"]
         if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) and "\0" not in a for a in cmd):
             raise BadRequest("cmd: expected a non-empty array of strings")
-        argv = cmd + args
+        argv = [utf8(a, "cmd") for a in cmd] + args
 
     stdin = b64(msg["stdin"], "stdin") if msg.get("stdin") is not None else None
 
@@ -266,6 +276,8 @@ def parse(line):
         for k, v in env.items()
     ):
         raise BadRequest("env: expected an object of string values with valid names")
+    for k, v in env.items():
+        utf8(k + v, "env")
 
     caps = {}
     for key, default in (("outInlineMaxBytes", 0), ("outMaxFiles", DEFAULT_OUT_MAX_FILES)):

@@ -524,6 +524,17 @@ print(json.dumps({
 
       const missing = await runTask('python', { v: 2, cmd: ['no-such-program'] });
       assert.equal(missing.error?.code, 'spawn_failed');
+
+      // JSON may carry a lone surrogate; no argv, environment or file can.
+      const surrogate = await runTask('python', {
+        v: 2,
+        runtime: 'python',
+        code: 'print(1)',
+        args: ['\ud800'],
+      });
+      assert.equal(surrogate.error?.code, 'bad_request');
+      assert.match(surrogate.error?.message ?? '', /lone surrogate/);
+      assert.equal(surrogate.containerExit, 2);
     });
 
     test('a supervisor that cannot separate itself from the program runs nothing (exit 3, no frame)', async () => {
