@@ -193,8 +193,15 @@ async function installationIdOf(redis: Redis): Promise<string> {
   return id;
 }
 
-/** Last heartbeat (epoch ms) of every runner registered in this Redis. */
+/** Entries older than this are dropped from the registry (a runner gone for a day). */
+const REGISTRY_KEEP_MS = 24 * 3600 * 1000;
+
+/**
+ * Last heartbeat (epoch ms) of every runner registered in this Redis. Drops entries a day old
+ * first: a crashed runner never deregisters, and every process has its own id.
+ */
 async function heartbeats(redis: Redis): Promise<Map<string, number>> {
+  await redis.zremrangebyscore(redisKeys.runners, '-inf', Date.now() - REGISTRY_KEEP_MS);
   const flat = await redis.zrange(redisKeys.runners, 0, -1, 'WITHSCORES');
   const beats = new Map<string, number>();
   for (let i = 0; i + 1 < flat.length; i += 2) beats.set(flat[i]!, Number(flat[i + 1]));
