@@ -7,15 +7,16 @@ on stdout, reports the exit status and resource usage, lists /out and exits. One
 container: the container is never reused.
 
 The frames are the task's result, so the program must not be able to write them. The supervisor
-and the program therefore never share a uid:
-the container starts as root with only CAP_SETUID, CAP_SETGID, CAP_KILL and CAP_SETPCAP; the
-supervisor empties the capability bounding set (so nothing it starts can ever regain a
-capability), makes itself non-dumpable, moves to its own uid 10000 keeping only
-SETUID/SETGID/KILL, and starts everything that runs task code (writing input files, the
-prestarted interpreter, the program) in a child that is uid/gid 10001 with no capabilities in a
-session of its own. Its descriptors (/proc/<pid>/fd), memory (/proc/<pid>/mem, ptrace) and
-signals are then out of the program's reach. The container (no network, read-only mounts,
-seccomp, pids/memory/CPU limits) stays the boundary and the runner owns the wall-clock timeout.
+and the program therefore never share a uid while the program runs: the container starts as root
+with only CAP_SETUID, CAP_SETGID, CAP_KILL and CAP_SETPCAP; the supervisor empties the capability
+bounding set (so nothing it starts can ever regain a capability), makes itself non-dumpable,
+moves to its own uid 10000 keeping only SETUID/SETGID/KILL, and starts everything that runs task
+code (writing input files, the prestarted interpreter, the program) in a child that is uid/gid
+10001 with no capabilities in a session of its own. Its descriptors (/proc/<pid>/fd), memory
+(/proc/<pid>/mem, ptrace) and signals are then out of the program's reach. Only once every
+process of the program is killed and reaped does it become uid 10001 itself, to list /out
+(`become_reader`). The container (no network, read-only mounts, seccomp, pids/memory/CPU limits)
+stays the boundary and the runner owns the wall-clock timeout.
 Standard library only (python3 >= 3.9); stdout carries frames only, its own stderr is diagnostics.
 """
 
@@ -49,7 +50,7 @@ DEFAULT_OUT_MAX_FILES = 1000
 # Longest error message sent (the runner refuses longer ones as a protocol violation).
 MAX_MESSAGE_CHARS = 2000
 
-# Who runs what. 10001 = the `sandbox` user: task code, its files, the /out reader.
+# Who runs what. 10001 = the `sandbox` user: task code, its files, /out listing (after the program).
 # 10000 = the `airlock` user: this supervisor after start-up, owning no file anywhere.
 SANDBOX_UID = SANDBOX_GID = 10001
 SUPERVISOR_UID = SUPERVISOR_GID = 10000
@@ -58,10 +59,10 @@ SUPERVISOR_UID = SUPERVISOR_GID = 10000
 CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP = 5, 6, 7, 8
 # What the supervisor keeps, and why (see images/README.md "Who can reach what"):
 #   SETUID, SETGID: start processes as the sandbox user (a fresh launcher when the prestarted one
-#     died, the /out reader after the program is gone); without them nothing but a uid-10001
-#     process alive during the run could read /out, and that process would be the program's to
-#     signal. CAP_DAC_READ_SEARCH would do instead, but it also unlocks open_by_handle_at in
-#     Docker's seccomp profile (the "shocker" escape): not taken.
+#     died) and become it after the program is gone, to read /out (`become_reader`); without them
+#     nothing but a uid-10001 process alive during the run could read /out, and that process
+#     would be the program's to signal. CAP_DAC_READ_SEARCH would do instead, but it also unlocks
+#     open_by_handle_at in Docker's seccomp profile (the "shocker" escape): not taken.
 #   KILL: kill(-1, SIGKILL) of every process the program left behind (other uid).
 KEPT_CAPS = (CAP_KILL, CAP_SETGID, CAP_SETUID)
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_KEEPCAPS = 4, 24, 8
@@ -172,7 +173,7 @@ def become_supervisor():
 
 
 def as_sandbox_user():
-    """In a forked child: become the sandbox user, without any capability (bounding set empty)."""
+    """Become the sandbox user, without any capability (bounding set empty, KEEPCAPS off)."""
     os.setgroups([SANDBOX_GID])
     os.setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID)
     os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
@@ -662,7 +663,8 @@ def limit_signals():
 
 
 def make_listable(path):
-    """The reader owns everything under /out: give back r-x on a directory the program closed."""
+    """As the sandbox user we own everything under /out: give back r-x on a directory the program
+    closed."""
     st = os.lstat(path)
     if stat.S_ISDIR(st.st_mode) and st.st_mode & 0o500 != 0o500:
         os.chmod(path, stat.S_IMODE(st.st_mode) | 0o500)
@@ -725,35 +727,16 @@ def list_out(inline_max, max_files):
     return {"t": "files", "files": files, "totalBytes": total, "inline": inline, "truncated": truncated, "skipped": skipped}
 
 
-def files_frame(inline_max, max_files):
-    """The /out listing, made by a fresh child running as the sandbox user (it owns /out and may
-    make the program's chmod 000 files readable again), started only once no process of the
-    program exists any more. It has no capability and never holds the runner's stream: it
-    writes the encoded frame to a pipe. Returns the frame's bytes, or None if it failed."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            devnull = os.open(os.devnull, os.O_RDWR)
-            os.dup2(devnull, 0)
-            os.dup2(devnull, 1)
-            as_sandbox_user()
-            data = json.dumps(list_out(inline_max, max_files), separators=(",", ":")).encode()
-            view = memoryview(data)
-            while view:
-                view = view[os.write(w, view):]
-            os._exit(0)
-        except BaseException:
-            traceback.print_exc()
-            os._exit(1)
-    os.close(w)
-    chunks = []
-    while chunk := os.read(r, 1 << 20):
-        chunks.append(chunk)
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    return b"".join(chunks) if status == 0 else None
+def become_reader():
+    """Becomes the sandbox user to list /out: it owns /out, so it may give back read permission on
+    what the program `chmod 000`ed (the alternative, CAP_DAC_READ_SEARCH, is not taken: see
+    KEPT_CAPS). Safe only at this point, which is why it comes last: every process of the program
+    was SIGKILLed and reaped (kill_all, reap_all: nothing can fork past a pending SIGKILL, and all
+    of them descend from us, the subreaper), so no process that could reach a uid-10001
+    supervisor exists, and none can be started any more. No capability survives the change (it is
+    not needed any more); the process stays non-dumpable."""
+    as_sandbox_user()
+    _prctl(_libc(), PR_SET_DUMPABLE, 0)
 
 
 # --- main ------------------------------------------------------------------------------------
@@ -790,12 +773,14 @@ def main():
         return 2 if e.code == "bad_request" else 0
     del files
     send(exit_frame)
-    listing = files_frame(caps["outInlineMaxBytes"], caps["outMaxFiles"])
-    if listing is None:
-        send_error("internal", "listing /out failed (see the supervisor's stderr)")
+    try:
+        become_reader()
+        listing = list_out(caps["outInlineMaxBytes"], caps["outMaxFiles"])
+    except Exception as e:  # a bug, never the program's doing: a platform error, said so
+        traceback.print_exc()
+        send_error("internal", f"listing /out failed: {e}")
         return 4
-    _out.write(listing + b"\n")
-    _out.flush()
+    send(listing)
     send({"t": "done"})
     return 0
 

@@ -237,6 +237,27 @@ describe('DockerBackend (real engine)', { skip }, () => {
       assert.equal(at.result.files?.length, 1000);
       assert.equal(at.result.files?.[999]?.path, 'f0999');
     });
+    test('/out files and directories the program made unreadable (chmod 000, /out itself too) are returned', async () => {
+      const code = [
+        'import os',
+        'os.makedirs("/out/d/e")',
+        'for p, t in (("/out/a.txt", "a"), ("/out/d/b.txt", "b"), ("/out/d/e/c.txt", "c")):',
+        '    open(p, "w").write(t)',
+        '    os.chmod(p, 0)',
+        'for d in ("/out/d/e", "/out/d", "/out"):',
+        '    os.chmod(d, 0)',
+      ].join('\n');
+      const r = await run(job('python', code));
+      assert.equal(r.status, 'succeeded', r.error?.message);
+      assert.deepEqual(
+        r.fileContents?.map((f) => [f.path, Buffer.from(f.contentBase64, 'base64').toString()]),
+        [
+          ['a.txt', 'a'],
+          ['d/b.txt', 'b'],
+          ['d/e/c.txt', 'c'],
+        ],
+      );
+    });
     test('/out names as long as the API allows, 1000 of them, plus content: listed, never a platform error', async () => {
       // 7 directories of 63 four-byte characters (NAME_MAX is 255 bytes) and a 58-character
       // file name: 1008 UTF-16 units per path, the most RelativePathSchema allows, each 6 kB
