@@ -13,11 +13,12 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { SANDBOX_IMAGE_TAG } from '../runner/backends/supervisor-protocol.ts';
 import { startStack, type BenchRedis, type Stack } from './stack.ts';
 import { summarize, type Summary } from './stats.ts';
 
 const run = promisify(execFile);
-const IMAGE = 'airlock-sandbox-python:v1';
+const IMAGE = `airlock-sandbox-python:${SANDBOX_IMAGE_TAG}`;
 const CODE = 'print(1)';
 
 /** The flags of runner/backends/docker-config.ts buildHostConfig, as `docker run` spells them. */

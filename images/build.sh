@@ -3,21 +3,22 @@
 #
 #   1. airlock-base:<hash>  debootstrap --variant=minbase <suite> + python3 + nodejs, security
 #                           updates applied, docs/caches/setuid bits stripped, `docker import`ed.
-#   2. airlock-sandbox-<runtime>:<hash> and :v1 for runtime in python, node, bash:
+#   2. airlock-sandbox-<runtime>:<hash> and :v2 for runtime in python, node, bash:
 #                           images/sandbox/Dockerfile with --build-arg RUNTIME=<runtime> FROM that
-#                           base (pinned by image ID): user sandbox (10001:10001), the supervisor,
+#                           base (pinned by image ID): users sandbox (10001) and airlock (10000), the supervisor,
 #                           /etc/airlock-runtime, WORKDIR /work.
 #
 # <hash> is a hash of the build inputs (base: the recipe in images/lib.sh, suite, mirrors, package
 # list; runtime: the base hash, the runtime, the build step, the Dockerfile, the supervisor). An
 # image whose hash tag already exists is not rebuilt, so a second run is a no-op that takes well
-# under a second. The runner uses the stable `:v1` tags (v1 = supervisor protocol version); see
+# under a second. The runner uses the stable `:v2` tags (v2 = supervisor protocol version); see
 # images/README.md.
 #
 #   bash images/build.sh            build what is missing, print the resolved tags
 #   bash images/build.sh --force    rebuild everything (e.g. to pick up new Debian security updates)
 #   bash images/build.sh --prune    also remove airlock-base/airlock-sandbox-* tags of older hashes
-#                                   and untagged images left by earlier builds
+#                                   and untagged images left by earlier builds (stable `:vN` tags
+#                                   of other protocol versions are kept)
 #
 # Environment:
 #   AIRLOCK_DEBIAN_SUITE    Debian suite of the images (default bookworm)
@@ -39,7 +40,7 @@ RUNTIMES=(python node bash)
 # One shared base for all runtimes (see README "Why one base"): the supervisor needs python3 in
 # every image anyway, nodejs is the only extra. bash + coreutils come with minbase.
 BASE_PACKAGES=python3,nodejs
-STABLE_TAG=v1
+STABLE_TAG=v2
 PRUNE=0
 
 for arg in "$@"; do
@@ -101,7 +102,8 @@ else
   say "all images up to date (base $BASE_HASH)"
 fi
 
-# Stable aliases: always re-pointed (cheap), so a rebuilt hash is what `:v1` means.
+# Stable aliases: always re-pointed (cheap), so a rebuilt hash is what `:v2` means. Older stable
+# tags (`:v1`, another protocol) are left alone: runners of older checkouts keep using them.
 for rt in "${RUNTIMES[@]}"; do
   docker tag "airlock-sandbox-$rt:${RT_HASH[$rt]}" "airlock-sandbox-$rt:$STABLE_TAG"
 done
@@ -109,6 +111,8 @@ done
 if [ "$PRUNE" = 1 ]; then
   keep=("airlock-base:$BASE_HASH" airlock-base:latest)
   for rt in "${RUNTIMES[@]}"; do keep+=("airlock-sandbox-$rt:${RT_HASH[$rt]}" "airlock-sandbox-$rt:$STABLE_TAG"); done
+  # Stable tags of other protocol versions (`:v1`…) belong to runners of other checkouts.
+  while read -r ref; do keep+=("$ref"); done < <(docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -E '^airlock-sandbox-(python|node|bash):v[0-9]+$' || true)
   # Untagged leftovers of earlier (e.g. --force) builds: every image built here has this label.
   prune_images '^airlock-(base|sandbox-(python|node|bash)):' airlock.base-hash "${keep[@]}"
 fi

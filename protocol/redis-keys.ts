@@ -27,6 +27,11 @@ export const redisKeys = {
   runners: 'airlock:runners',
   /** A runner's backends and whether each is ready (protocol/runner-status.ts). */
   runnerStatus: (runnerId: string) => `airlock:runner-status:${runnerId}`,
+  /**
+   * Id of the installation (all runners sharing this Redis), made by the first runner; it labels
+   * every container, so runners of another installation on the same Docker engine leave them alone.
+   */
+  installation: 'airlock:installation',
 } as const;
 
 export const redisChannels = {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { z } from 'zod';
 import { BoolEnv, describeEnvError } from '../protocol/env.ts';
@@ -28,13 +29,25 @@ export const ConfigSchema = z.object({
    */
   TASK_RETENTION_MS: z.coerce.number().int().positive().default(7 * 24 * 3600 * 1000),
   /**
-   * Name shown in logs and the runner registry, and the label on every container this runner
-   * makes. Stable across restarts (default: the hostname) so a restarted runner finds and removes
-   * the containers its previous run left behind. Two runners on one host MUST have distinct ids:
-   * each removes every container labelled with its own id at start (a runner refuses to start
-   * while another live runner heartbeats with the same id and Docker is enabled).
+   * Name shown in logs and the runner registry (heartbeats), and the label on every container
+   * this runner makes. Default: the hostname plus a random suffix, new for every process, so two
+   * runners (or two checkouts) on one host never share an id. What a runner that died left
+   * behind is removed by any live runner of the same installation once its heartbeat is older
+   * than RUNNER_GONE_AFTER_MS (runner/backends/docker-orphans.ts). A fixed id works too: the
+   * runner then also removes its previous life's containers at start, and refuses to start while
+   * another live runner heartbeats with that id and Docker is enabled.
    */
-  RUNNER_ID: z.string().min(1).max(200).default(os.hostname()),
+  RUNNER_ID: z
+    .string()
+    .min(1)
+    .max(200)
+    .default(() => `${os.hostname()}-${randomBytes(4).toString('hex')}`),
+  /**
+   * A runner whose heartbeat (every 2 s) is older than this is gone: live runners of the same
+   * installation remove its containers. Keep it at least RUNNER_LOCK_MS (by then its jobs have
+   * moved to other runners anyway).
+   */
+  RUNNER_GONE_AFTER_MS: z.coerce.number().int().min(1000).default(30_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   /**
    * BullMQ queue of isolate tasks this runner takes. Must match the harness's queue; only tests

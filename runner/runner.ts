@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'bullmq';
 import Docker from 'dockerode';
 import { Redis } from 'ioredis';
@@ -14,13 +13,13 @@ import { dockerRequired, type Config } from './config.ts';
 import { IsolateHostPool } from './isolate-host/host-pool.ts';
 import { JobProcessor } from './job-processor.ts';
 import { RunnerReadiness } from './readiness.ts';
+import { assertRunnerIdFree, HEARTBEAT_MS, heartbeats, installationIdOf } from './registry.ts';
 import { withoutRepeats } from './repeat-filter.ts';
-
-/** How often a runner says it is alive (the harness's /readyz looks for this). */
-const HEARTBEAT_MS = 2000;
 
 export interface Runner {
   readonly id: string;
+  /** Shared by every runner on this Redis; labels this runner's containers. */
+  readonly installationId: string;
   /** The backends that started (`isolate`, `docker`). */
   readonly backends: readonly string[];
   /** Backends that started but cannot take tasks now, as `<kind>: <reason>` (empty = ready). */
@@ -46,6 +45,30 @@ export async function startRunner(
   redis.on('error', (err) => quiet(`redis: ${err.message}`));
   const readiness = new RunnerReadiness(redis, config.RUNNER_ID);
   const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS });
+  const installationId = await installationIdOf(redis);
+  // Before the heartbeat below: a fixed RUNNER_ID must not be another live runner's (the Docker
+  // backend removes the containers labelled with its own id at start).
+  const idInUse = config.RUNNER_BACKENDS.includes('docker')
+    ? await assertRunnerIdFree(redis, config.RUNNER_ID).then(
+        () => null,
+        (err: Error) => err,
+      )
+    : null;
+  if (idInUse && dockerRequired(config)) {
+    redis.disconnect();
+    throw idInUse;
+  }
+  // Registered before any backend makes a container: other runners of the installation take a
+  // container whose runner has no fresh heartbeat for a leftover (docker-orphans.ts). The
+  // backends' readiness is published with it once they exist (before, /readyz must not count
+  // this runner as ready).
+  let backendsStarted = false;
+  const beat = async () => {
+    await redis.zadd(redisKeys.runners, Date.now(), config.RUNNER_ID).catch(() => 0);
+    if (backendsStarted) await readiness.publish();
+  };
+  await beat();
+  const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
   const cancels = await CancelListener.create(redis);
   const blobs = new FsBlobStore(config.BLOB_DIR);
   let sweeper: BlobSweeper | null = null;
@@ -66,9 +89,11 @@ export async function startRunner(
     for (const s of started) s.connection.disconnect();
   };
 
+  const context: BackendContext = { config, log, redis, readiness, installationId, idInUse };
+
   try {
     for (const kind of config.RUNNER_BACKENDS) {
-      const made = await startBackend(kind, config, log, redis, readiness);
+      const made = await startBackend(kind, context);
       if (!made) continue;
       // Only container tasks leave files: the blob directory must be usable before they run.
       if (kind === 'docker') await blobs.init();
@@ -107,30 +132,30 @@ export async function startRunner(
       });
     }
   } catch (err) {
+    clearInterval(heartbeat);
     await shutdown(true).catch(() => undefined);
+    // Deregister, unless the id is another live runner's (its entry, not ours).
+    if (!idInUse) await redis.zrem(redisKeys.runners, config.RUNNER_ID).catch(() => 0);
     redis.disconnect();
     throw err;
   }
   log(`backends: ${started.map((s) => s.kind).join(', ')}`);
-
-  const beat = async () => {
-    await redis.zadd(redisKeys.runners, Date.now(), config.RUNNER_ID).catch(() => 0);
-    await readiness.publish();
-  };
-  await beat();
-  const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
+  backendsStarted = true;
+  await readiness.publish();
 
   let closing: Promise<void> | null = null;
   return {
     id: config.RUNNER_ID,
+    installationId,
     backends: started.map((s) => s.kind),
     unready: () => readiness.unready(),
     close() {
       closing ??= (async () => {
-        clearInterval(heartbeat);
         // Redis gone: nothing that needs it can finish (and its commands would wait forever).
         const redisUp = redis.status === 'ready';
+        // Beating on while tasks drain: a silent runner's containers are other runners' to remove.
         await shutdown(!redisUp);
+        clearInterval(heartbeat);
         if (redisUp) {
           await redis.zrem(redisKeys.runners, config.RUNNER_ID).catch(() => 0);
           await readiness.withdraw();
@@ -147,12 +172,19 @@ export async function startRunner(
  * whose hosts die at start is returned unready (`readiness`): it keeps re-spawning them with
  * backoff and takes tasks once one starts.
  */
+interface BackendContext {
+  config: Config;
+  log: (msg: string) => void;
+  redis: Redis;
+  readiness: RunnerReadiness;
+  installationId: string;
+  /** Why this runner's id may not run Docker (another live runner uses it), if so. */
+  idInUse: Error | null;
+}
+
 async function startBackend(
   kind: BackendKind,
-  config: Config,
-  log: (msg: string) => void,
-  redis: Redis,
-  readiness: RunnerReadiness,
+  { config, log, redis, readiness, installationId, idInUse }: BackendContext,
 ): Promise<{ backend: RunnerBackend; concurrency: number } | null> {
   switch (kind) {
     case 'isolate': {
@@ -181,6 +213,9 @@ async function startBackend(
       const options = {
         docker: new Docker({ socketPath: config.DOCKER_SOCKET }),
         runnerId: config.RUNNER_ID,
+        installationId,
+        runnerHeartbeats: () => heartbeats(redis),
+        runnerGoneAfterMs: config.RUNNER_GONE_AFTER_MS,
         stagingRoot: config.GRANT_STAGING_DIR,
         stagingMinFreeMb: config.GRANT_STAGING_MIN_FREE_MB,
         poolSize: config.WARM_POOL_SIZE,
@@ -191,9 +226,7 @@ async function startBackend(
         log: (msg: string) => log(`docker: ${msg}`),
       } satisfies DockerBackendOptions;
       try {
-        // Orphan cleanup removes every container labelled with RUNNER_ID: never while another
-        // live runner uses the same id (it would kill that runner's running tasks).
-        await assertRunnerIdFree(redis, config.RUNNER_ID);
+        if (idInUse) throw idInUse;
         const backend = await DockerBackend.create(options);
         return { backend, concurrency: config.CONTAINER_CONCURRENCY };
       } catch (err) {
@@ -205,21 +238,5 @@ async function startBackend(
         return null;
       }
     }
-  }
-}
-
-/**
- * Throws when another runner with this id is heartbeating. A recent entry alone may be this
- * runner's previous life (crashed without deregistering): wait past two heartbeats and look again.
- */
-async function assertRunnerIdFree(redis: Redis, runnerId: string): Promise<void> {
-  const seen = Number(await redis.zscore(redisKeys.runners, runnerId));
-  if (!seen || Date.now() - seen > 2 * HEARTBEAT_MS) return;
-  await sleep(2 * HEARTBEAT_MS + 500);
-  const again = Number(await redis.zscore(redisKeys.runners, runnerId));
-  if (again > seen) {
-    throw new Error(
-      `another live runner uses RUNNER_ID ${runnerId}; give each runner on a host its own RUNNER_ID`,
-    );
   }
 }

@@ -76,13 +76,19 @@ function rootPrefix() {
  * Runs a command, every output line into the log under `proc`, with a "still …" line when it
  * is quiet for long. Resolves with its exit code (null if it could not start).
  */
-function step(log, what, cmd, args, { proc = 'setup', env = {} } = {}) {
+function step(log, what, cmd, args, { proc = 'setup', env = {}, quiet: hush = false } = {}) {
   return new Promise((resolve) => {
     const started = Date.now();
     let last = Date.now();
     const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // `quiet`: a check that is usually a no-op keeps its lines to itself unless it fails or
+    // turns out to be real work (runs longer than QUIET_STEP_MS).
+    let held = hush ? [] : null;
     const onLine = (line) => {
       last = Date.now();
+      if (held && Date.now() - started < QUIET_STEP_MS) return void held.push(line);
+      if (held) for (const l of held.splice(0)) log.line(proc, l);
+      held = null;
       log.line(proc, line);
     };
     eachLine(child.stdout, onLine);
@@ -96,6 +102,7 @@ function step(log, what, cmd, args, { proc = 'setup', env = {} } = {}) {
     child.on('error', (err) => log.error(`${cmd}: ${err.message}`));
     child.on('close', (code) => {
       clearInterval(quiet);
+      if (held && code !== 0) for (const l of held) log.line(proc, l);
       resolve(code);
     });
   });
@@ -180,14 +187,19 @@ async function ensureContainers({ install, retry, log, installed, state, compose
     }
     installed.push('Docker engine');
   }
-  const missing = RUNTIMES.filter((rt) => !docker(['image', 'inspect', `airlock-sandbox-${rt}:v1`]));
-  if (missing.length > 0) {
-    if (!install) return unavailable(`sandbox images missing (${missing.join(', ')}), and AIRLOCK_NO_INSTALL=1`);
-    log.info('building the sandbox images (images/build.sh, offline; 1-2 min the first time)…');
-    if ((await step(log, 'building the sandbox images', 'bash', ['images/build.sh'], { proc: 'images' })) !== 0) {
+  // images/build.sh names the stable tag (= the supervisor protocol the runner speaks).
+  const tag = /^STABLE_TAG=(\S+)$/m.exec(readFileSync(path.join(ROOT, 'images/build.sh'), 'utf8'))?.[1] ?? 'v2';
+  const missing = RUNTIMES.filter((rt) => !docker(['image', 'inspect', `airlock-sandbox-${rt}:${tag}`]));
+  if (missing.length > 0 && !install) return unavailable(`sandbox images missing (${missing.join(', ')}), and AIRLOCK_NO_INSTALL=1`);
+  if (install) {
+    // Run even when the tags exist: the images are tagged by a hash of their inputs, so a changed
+    // supervisor or Dockerfile is rebuilt; when nothing changed this is a sub-second no-op.
+    if (missing.length > 0) log.info('building the sandbox images (images/build.sh, offline; 1-2 min the first time)…');
+    const build = await step(log, 'building the sandbox images', 'bash', ['images/build.sh'], { proc: 'images', quiet: missing.length === 0 });
+    if (build !== 0) {
       return unavailable('images/build.sh failed (see its output above)', true);
     }
-    installed.push('sandbox images');
+    if (missing.length > 0) installed.push('sandbox images');
   }
   if (compose && !docker(['compose', 'version']) && spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status !== 0) {
     if (!install) return unavailable('docker compose is missing, and AIRLOCK_NO_INSTALL=1');

@@ -7,9 +7,11 @@
  *    guard) / protocol violation (→ internal);
  * 2. no `done` from the supervisor: the container died under it — OOMKilled → memory_limit,
  *    otherwise the code took its supervisor down (→ nonzero_exit with the container's status);
- * 3. a supervisor `error` frame (bad_request, spawn_failed: nothing ran) → runtime_error;
- * 4. the program exited 0 → succeeded, unless /out broke its caps (→ disk_limit). A limit the
- *    code ran into but recovered from is not an error: it exited 0;
+ * 3. a supervisor `error` frame: bad_request, spawn_failed (nothing ran) → runtime_error;
+ *    `internal` (the supervisor could not list /out) → internal;
+ * 4. the program exited 0 → succeeded, unless /out broke its caps (more bytes than `/out` holds,
+ *    more files than {@link OutcomeContext.outMaxFiles}) → disk_limit. A limit the code ran into
+ *    but recovered from is not an error: it exited 0;
  * 5. otherwise, by the limit signals the supervisor read after the program ended:
  *    OOM kills → memory_limit, refused forks → pids_limit, a full scratch mount → disk_limit;
  *    else nonzero_exit with the exit status (or the signal).
@@ -26,6 +28,8 @@ export interface OutcomeContext {
   pidsLimit: number;
   /** Cap on the bytes of all /out files together. */
   outMaxBytes: number;
+  /** Cap on the number of /out files (the request's `outMaxFiles`). */
+  outMaxFiles: number;
   /** `State` of the container after a run without `done` (inspect), if it could be read. */
   state?: { oomKilled: boolean; exitCode: number | null };
 }
@@ -83,6 +87,9 @@ export function classifyOutcome(o: SessionOutcome, ctx: OutcomeContext): Execute
       `The sandbox ended before the program finished${status === null ? '' : ` (container exit status ${status})`}`,
     );
   }
+  if (o.error?.code === 'internal') {
+    return fail('failed', 'internal', `The sandbox supervisor failed: ${o.error.message}`);
+  }
   if (o.error || !o.exit) {
     return fail(
       'failed',
@@ -91,7 +98,7 @@ export function classifyOutcome(o: SessionOutcome, ctx: OutcomeContext): Execute
     );
   }
 
-  const files = collectFiles(o, ctx.outMaxBytes);
+  const files = collectFiles(o, ctx);
   if (files && 'code' in files) return fail('failed', files.code, files.message);
   if (files) result.files = files.listed;
   const withFiles = (r: ExecuteResult): ExecuteResult =>
@@ -110,16 +117,39 @@ export function classifyOutcome(o: SessionOutcome, ctx: OutcomeContext): Execute
   return withFiles(fail('failed', 'nonzero_exit', how));
 }
 
+/** The result of a task cancelled before its container was taken or made: nothing ran. */
+export function cancelledBeforeStart(): ExecuteResult {
+  return {
+    status: 'cancelled',
+    result: {
+      value: null,
+      stdout: '',
+      stderr: '',
+      stdoutTruncated: false,
+      stderrTruncated: false,
+      exitCode: null,
+    },
+    error: { code: 'cancelled', message: 'Cancelled' },
+    usage: { wallMs: 0, cpuMs: 0 },
+  };
+}
+
 /** The /out listing with contents, or why it cannot be handed back. */
 function collectFiles(
   o: SessionOutcome,
-  outMaxBytes: number,
+  { outMaxBytes, outMaxFiles }: OutcomeContext,
 ): { listed: OutputFile[]; contents: InputFile[] } | { code: ErrorCode; message: string } | null {
   const f = o.files;
   if (!f) return null;
   // Size caps: the /out tmpfs already stops plain writes; a sparse file (st_size far above its
-  // pages) or thousands of files are caught here. Contents are inline exactly when they fit.
-  if (f.truncated) return { code: 'disk_limit', message: 'Too many files under /out' };
+  // pages) or too many files are caught here. Contents are inline exactly when they fit. Never
+  // a partial listing: a task whose files cannot all be handed back fails, whatever its status.
+  if (f.truncated) {
+    return {
+      code: 'disk_limit',
+      message: `More than ${outMaxFiles} files under /out (the cap is ${outMaxFiles} files); none are returned`,
+    };
+  }
   if (!f.inline || f.totalBytes > outMaxBytes) {
     return {
       code: 'disk_limit',

@@ -24,6 +24,7 @@ import type { ContainerRuntime } from './supervisor-protocol.ts';
 export interface ContainerPoolOptions {
   docker: Docker;
   runnerId: string;
+  installationId: string;
   /** Image ID per runtime (resolved once at start-up). */
   images: Readonly<Record<ContainerRuntime, string>>;
   /** Limits every pool container is created with. */
@@ -140,6 +141,7 @@ export class ContainerPool {
       image: this.#o.images[runtime],
       cmd: SUPERVISOR_CMD,
       runnerId: this.#o.runnerId,
+      installationId: this.#o.installationId,
       hostConfig: buildHostConfig(this.#o.limits),
       labels: { [POOL_LABEL]: '1' },
     });

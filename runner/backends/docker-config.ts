@@ -1,12 +1,15 @@
 import type Docker from 'dockerode';
 
-/** The uid/gid every sandbox runs as (the `sandbox` user of images/). */
+/** The uid/gid every sandbox program runs as (the `sandbox` user of images/). */
 export const SANDBOX_UID = 10001;
 export const SANDBOX_GID = 10001;
 
-/** Label on every container Airlock creates; a restarted runner removes its leftovers by it. */
+/** Label on every container Airlock creates; live runners remove leftovers by it. */
 export const MANAGED_LABEL = 'airlock.managed';
+/** The id of the runner that made the container (its heartbeat says whether it still lives). */
 export const RUNNER_LABEL = 'airlock.runner';
+/** The installation (all runners sharing one Redis) the container belongs to; see docker-orphans.ts. */
+export const INSTALLATION_LABEL = 'airlock.installation';
 /** Extra label on warm-pool containers (created before their task was known). */
 export const POOL_LABEL = 'airlock.pool';
 
@@ -53,10 +56,62 @@ function tmpfsOptions(sizeMb: number): string {
 const SEALED_TMPFS = 'ro,noexec,nosuid,nodev,size=4k,mode=0755';
 
 /**
- * The hardened HostConfig of every sandbox container (DKR-1..7): no network, read-only root,
- * no capabilities, no-new-privileges, default seccomp (never unconfined), non-root, an init
- * process, pids/memory(=swap)/CPU/nofile limits, size-capped tmpfs scratch owned by the sandbox
- * user, no Docker socket, never privileged, no log files on the host. Pure: unit-tested.
+ * The capabilities the container starts with, all of them for the supervisor's own start-up
+ * (images/supervisor/supervisor.py `become_supervisor`): SETPCAP to empty the bounding set of
+ * everything in the container, SETUID/SETGID to run the program as 10001 and itself as 10000,
+ * KILL to kill what the program leaves behind. None of them opens a syscall in Docker's default
+ * seccomp profile (unlike e.g. DAC_READ_SEARCH → open_by_handle_at). The program runs with none:
+ * CapEff = CapPrm = CapBnd = 0 (test/integration/images.test.ts, docker-backend.test.ts).
+ */
+export const SUPERVISOR_CAPS: readonly string[] = ['SETUID', 'SETGID', 'KILL', 'SETPCAP'];
+
+/**
+ * Docker's default masked paths and read-only paths (what it fills in when a create request has
+ * none), plus what Airlock makes read-only on top: every mount of the container is then `ro`
+ * except the /tmp, /work, /out scratch and rw grants (issue 16; asserted from inside a container
+ * by test/integration/docker-backend.test.ts).
+ * - `/proc`: only read by anything in a sandbox (writes such as `/proc/self/oom_score_adj` or
+ *   `comm` are not needed; `/proc/sys` & co. were read-only already).
+ * - `/dev` then `/dev/pts`: Docker's /dev is a root-owned rw tmpfs (a root-in-container bug could
+ *   write there); read-only, its device nodes still work (`/dev/null` accepts writes). `/dev/pts`
+ *   after `/dev` because a read-only bind of `/dev` carries the rw devpts below it along. Coming
+ *   before the masks, the `/dev/null` binds over masked `/proc` files are read-only too.
+ * - `/sys/fs/cgroup`: with cgroup v1 a rw tmpfs holding the (read-only) controller mounts; the
+ *   supervisor only reads its counters.
+ * Each is a read-only bind over the original, which stays listed in mountinfo, covered and
+ * unreachable.
+ */
+export const MASKED_PATHS: readonly string[] = [
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+export const READONLY_PATHS: readonly string[] = [
+  '/proc/bus',
+  '/proc/fs',
+  '/proc/irq',
+  '/proc/sys',
+  '/proc/sysrq-trigger',
+  '/proc',
+  '/dev',
+  '/dev/pts',
+  '/sys/fs/cgroup',
+];
+
+/**
+ * The hardened HostConfig of every sandbox container (DKR-1..7): no network, read-only root and
+ * read-only special mounts, only the supervisor's start-up capabilities (the program gets none),
+ * no-new-privileges, default seccomp (never unconfined), an init process, pids/memory(=swap)/
+ * CPU/nofile limits, size-capped tmpfs scratch owned by the sandbox user, no Docker socket, never
+ * privileged, no log files on the host. Pure: unit-tested.
  */
 export function buildHostConfig(limits: ContainerLimits, mounts: readonly BindMount[] = []): Docker.HostConfig {
   const memoryBytes = limits.memoryMb * 1024 * 1024;
@@ -74,7 +129,7 @@ export function buildHostConfig(limits: ContainerLimits, mounts: readonly BindMo
     NetworkMode: 'none',
     ReadonlyRootfs: true,
     CapDrop: ['ALL'],
-    CapAdd: [],
+    CapAdd: [...SUPERVISOR_CAPS],
     SecurityOpt: ['no-new-privileges:true'],
     Privileged: false,
     Init: true,
@@ -91,6 +146,8 @@ export function buildHostConfig(limits: ContainerLimits, mounts: readonly BindMo
       '/dev/shm': SEALED_TMPFS,
       '/dev/mqueue': SEALED_TMPFS,
     },
+    MaskedPaths: [...MASKED_PATHS],
+    ReadonlyPaths: [...READONLY_PATHS],
     Mounts: mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
     // Output is read over the attach stream; a logging driver would copy floods to host disk.
     LogConfig: { Type: 'none', Config: {} },
@@ -98,19 +155,23 @@ export function buildHostConfig(limits: ContainerLimits, mounts: readonly BindMo
   };
 }
 
-/** The container create options around the HostConfig: non-root user, empty env, labels. */
+/**
+ * The container create options around the HostConfig: started as root for the supervisor's
+ * start-up only (the program always runs as {@link SANDBOX_UID}), empty env, labels.
+ */
 export function buildContainerSpec(options: {
   image: string;
   cmd: readonly string[];
   runnerId: string;
+  installationId: string;
   hostConfig: Docker.HostConfig;
-  /** More labels (e.g. {@link POOL_LABEL}); cannot replace the managed/runner labels. */
+  /** More labels (e.g. {@link POOL_LABEL}); cannot replace the managed/runner/installation labels. */
   labels?: Readonly<Record<string, string>>;
 }): Docker.ContainerCreateOptions {
   return {
     Image: options.image,
     Cmd: [...options.cmd],
-    User: `${SANDBOX_UID}:${SANDBOX_GID}`,
+    User: '0:0',
     // No host environment ever reaches a sandbox (DKR-7).
     Env: [],
     WorkingDir: '/work',
@@ -121,7 +182,12 @@ export function buildContainerSpec(options: {
     OpenStdin: true,
     StdinOnce: true,
     Tty: false,
-    Labels: { ...options.labels, [MANAGED_LABEL]: '1', [RUNNER_LABEL]: options.runnerId },
+    Labels: {
+      ...options.labels,
+      [MANAGED_LABEL]: '1',
+      [RUNNER_LABEL]: options.runnerId,
+      [INSTALLATION_LABEL]: options.installationId,
+    },
     HostConfig: options.hostConfig,
   };
 }

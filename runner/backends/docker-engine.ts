@@ -1,10 +1,9 @@
 /**
- * Engine-level helpers of the Docker backend: start-up checks (engine answers, images exist),
- * orphan cleanup by label, and host-side usage of a container about to be killed.
+ * Engine-level helpers of the Docker backend: start-up checks (engine answers, images exist) and
+ * host-side usage of a container about to be killed. Leftover containers: docker-orphans.ts.
  */
 import { readFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
-import { MANAGED_LABEL, RUNNER_LABEL } from './docker-config.ts';
 import { CONTAINER_RUNTIMES, type ContainerRuntime } from './supervisor-protocol.ts';
 
 /** Throws a readable error when the engine does not answer. */
@@ -19,6 +18,7 @@ export async function pingEngine(docker: Docker): Promise<void> {
 /**
  * Image ID of `airlock-sandbox-<runtime>:<tag>` for every runtime, resolved once: containers are
  * created by ID, so a rebuild while the runner runs never mixes two images (images/README.md).
+ * The tag is the supervisor protocol version: images of another protocol are never used.
  */
 export async function resolveImages(
   docker: Docker,
@@ -36,28 +36,6 @@ export async function resolveImages(
     }
   }
   return images;
-}
-
-/** Removes every container labelled as made by `runnerId` (left by an earlier run of this runner). */
-export async function removeOrphans(
-  docker: Docker,
-  runnerId: string,
-  log?: (msg: string) => void,
-): Promise<void> {
-  const orphans = await docker.listContainers({
-    all: true,
-    filters: { label: [`${MANAGED_LABEL}=1`, `${RUNNER_LABEL}=${runnerId}`] },
-  });
-  await Promise.all(
-    orphans.map((c) =>
-      docker
-        .getContainer(c.Id)
-        .remove({ force: true, v: true })
-        .catch(() => undefined),
-    ),
-  );
-  if (orphans.length)
-    log?.(`removed ${orphans.length} container(s) left by an earlier run of runner ${runnerId}`);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { ExecuteResult } from '../../protocol/task.ts';
 import { stagingGuard } from '../grants/staging-guard.ts';
 import type { TaskMounts } from '../grants/task-mounts.ts';
 import { ContainerPool } from './container-pool.ts';
-import { classifyOutcome } from './container-outcome.ts';
+import { cancelledBeforeStart, classifyOutcome } from './container-outcome.ts';
 import { runSession, type SessionOutcome } from './container-session.ts';
 import {
   buildContainerSpec,
@@ -13,9 +13,17 @@ import {
   SUPERVISOR_CMD,
   type ContainerLimits,
 } from './docker-config.ts';
-import { pingEngine, readCgroupUsage, removeOrphans, resolveImages } from './docker-engine.ts';
+import { pingEngine, readCgroupUsage, resolveImages } from './docker-engine.ts';
+import { OrphanSweeper } from './docker-orphans.ts';
 import { grantBinds, prepareGrants } from './grant-mounts.ts';
-import { buildRequest, isContainerRuntime, type ContainerRuntime } from './supervisor-protocol.ts';
+import {
+  buildRequest,
+  isContainerRuntime,
+  maxFrameBytes,
+  OUT_MAX_FILES,
+  SANDBOX_IMAGE_TAG,
+  type ContainerRuntime,
+} from './supervisor-protocol.ts';
 import type { ExecuteSink, RunnerBackend } from './types.ts';
 
 /** How long after a task's run its container's removal (and the pool refill) waits. */
@@ -25,6 +33,20 @@ export interface DockerBackendOptions {
   docker: Docker;
   /** Labels every container; a backend created with the same id removes what an earlier one left. */
   runnerId: string;
+  /**
+   * Labels every container: the backend removes leftovers of its own installation only (all
+   * runners sharing one Redis; see docker-orphans.ts).
+   */
+  installationId: string;
+  /**
+   * Last heartbeat per runner id of the installation. Given, the backend also removes containers
+   * of runners that are gone, at start and then every `sweepIntervalMs`.
+   */
+  runnerHeartbeats?: () => Promise<ReadonlyMap<string, number>>;
+  /** A runner silent for longer than this is gone. @defaultValue 30000 */
+  runnerGoneAfterMs?: number;
+  /** @defaultValue min(10 s, runnerGoneAfterMs / 2) */
+  sweepIntervalMs?: number;
   /** Directory for private copies of rw grants (created 0700 if missing). */
   stagingRoot: string;
   /** Warm containers kept per runtime; 0 disables the pool. @defaultValue 2 */
@@ -43,13 +65,13 @@ export interface DockerBackendOptions {
   nofile?: number;
   /** Tasks with rw grants are stopped (`disk_limit`) when the staging disk has less left. @defaultValue 512 */
   stagingMinFreeMb?: number;
-  /** Image tag = supervisor protocol version. @defaultValue 'v1' */
+  /** Image tag = supervisor protocol version. @defaultValue SANDBOX_IMAGE_TAG ('v2') */
   imageTag?: string;
   log?: (msg: string) => void;
 }
 
-type ResolvedOptions = Required<Omit<DockerBackendOptions, 'log'>> &
-  Pick<DockerBackendOptions, 'log'>;
+type ResolvedOptions = Required<Omit<DockerBackendOptions, 'log' | 'runnerHeartbeats'>> &
+  Pick<DockerBackendOptions, 'log' | 'runnerHeartbeats'>;
 
 interface Run {
   outcome: SessionOutcome;
@@ -74,15 +96,22 @@ export class DockerBackend implements RunnerBackend {
   /** Removals under way (a result does not wait for its container's removal). */
   readonly #removals = new Set<Promise<void>>();
   readonly #counts = { warm: 0, cold: 0 };
+  readonly #sweeper: OrphanSweeper;
   #disposing: Promise<void> | null = null;
   /** Containers whose removal waits for CLEANUP_DELAY_MS stay in #active, so dispose removes them. */
 
-  private constructor(o: ResolvedOptions, images: Record<ContainerRuntime, string>) {
+  private constructor(
+    o: ResolvedOptions,
+    images: Record<ContainerRuntime, string>,
+    sweeper: OrphanSweeper,
+  ) {
     this.#o = o;
     this.#images = images;
+    this.#sweeper = sweeper;
     this.#pool = new ContainerPool({
       docker: o.docker,
       runnerId: o.runnerId,
+      installationId: o.installationId,
       images,
       limits: this.#limits(o.poolMemoryMb),
       size: o.poolSize,
@@ -91,13 +120,15 @@ export class DockerBackend implements RunnerBackend {
   }
 
   /**
-   * Checks the engine, resolves each `airlock-sandbox-<runtime>:v1` tag to its image ID once (a
-   * rebuild later never mixes two images), removes containers an earlier runner with this
-   * runnerId left behind, and starts filling the warm pool. Throws when the engine does not
-   * answer or an image is missing.
+   * Checks the engine, resolves each `airlock-sandbox-<runtime>:v2` tag to its image ID once (a
+   * rebuild later never mixes two images), removes the installation's containers that an earlier
+   * life of this runner or a runner that is gone left behind (docker-orphans.ts), and starts
+   * filling the warm pool and the periodic sweep. Throws when the engine does not answer or an
+   * image is missing.
    */
   static async create(options: DockerBackendOptions): Promise<DockerBackend> {
-    const o = {
+    const goneAfterMs = options.runnerGoneAfterMs ?? 30_000;
+    const o: ResolvedOptions = {
       poolSize: 2,
       poolMemoryMb: 256,
       cpus: 1,
@@ -106,16 +137,27 @@ export class DockerBackend implements RunnerBackend {
       outMb: 8,
       nofile: 256,
       stagingMinFreeMb: 512,
-      imageTag: 'v1',
+      imageTag: SANDBOX_IMAGE_TAG,
+      runnerGoneAfterMs: goneAfterMs,
+      sweepIntervalMs: Math.min(10_000, Math.max(100, Math.floor(goneAfterMs / 2))),
       ...options,
     };
     const { docker } = o;
     await pingEngine(docker);
     const images = await resolveImages(docker, o.imageTag);
-    await removeOrphans(docker, o.runnerId, o.log);
+    const sweeper = new OrphanSweeper({
+      docker,
+      installationId: o.installationId,
+      runnerId: o.runnerId,
+      goneAfterMs: o.runnerGoneAfterMs,
+      ...(o.runnerHeartbeats ? { heartbeats: o.runnerHeartbeats } : {}),
+      ...(o.log ? { log: o.log } : {}),
+    });
+    await sweeper.sweep({ ownLeftovers: true });
     await mkdir(o.stagingRoot, { recursive: true, mode: 0o700 });
-    const backend = new DockerBackend(o, images);
+    const backend = new DockerBackend(o, images, sweeper);
     backend.#pool.fill();
+    if (o.runnerHeartbeats) sweeper.every(o.sweepIntervalMs);
     return backend;
   }
 
@@ -138,22 +180,9 @@ export class DockerBackend implements RunnerBackend {
       memoryMb: limits.memoryMb,
       pidsLimit: limits.pidsLimit,
       outMaxBytes: limits.outMb * MiB,
+      outMaxFiles: OUT_MAX_FILES,
     };
-    if (signal.aborted) {
-      return {
-        status: 'cancelled',
-        result: {
-          value: null,
-          stdout: '',
-          stderr: '',
-          stdoutTruncated: false,
-          stderrTruncated: false,
-          exitCode: null,
-        },
-        error: { code: 'cancelled', message: 'Cancelled' },
-        usage: { wallMs: 0, cpuMs: 0 },
-      };
-    }
+    if (signal.aborted) return cancelledBeforeStart();
     const grants = await prepareGrants(job.mounts ?? [], this.#o.stagingRoot);
     try {
       const poolable = !job.mounts?.length && limits.memoryMb === this.#pool.limits.memoryMb;
@@ -203,6 +232,7 @@ export class DockerBackend implements RunnerBackend {
           image: this.#images[rt],
           cmd: SUPERVISOR_CMD,
           runnerId: this.#o.runnerId,
+          installationId: this.#o.installationId,
           hostConfig: buildHostConfig(limits, grantBinds(grants)),
         }),
       ));
@@ -217,7 +247,7 @@ export class DockerBackend implements RunnerBackend {
         timeoutMs: job.limits.timeoutMs,
         outputBytes: job.limits.outputBytes,
         // The files frame carries /out inline as base64, plus per-file JSON.
-        maxFrameBytes: Math.ceil((limits.outMb * MiB * 4) / 3) + MiB,
+        maxFrameBytes: maxFrameBytes(limits.outMb * MiB),
         signal,
         sink,
         ...(grants.hasStaged
@@ -288,6 +318,7 @@ export class DockerBackend implements RunnerBackend {
   /** Removes the warm pool and every container it made, running or being removed. Idempotent. */
   dispose(): Promise<void> {
     this.#disposing ??= (async () => {
+      await this.#sweeper.stop();
       await this.#pool.dispose();
       for (const id of this.#active) void this.#remove(this.#o.docker.getContainer(id));
       await Promise.all([...this.#removals]);

@@ -1,11 +1,13 @@
 /**
- * The runner's side of the in-sandbox supervisor protocol v1 (images/README.md): the one request
+ * The runner's side of the in-sandbox supervisor protocol v2 (images/README.md): the one request
  * line, the frames that come back, and the demultiplexer for Docker's attach stream.
  *
- * Everything read here comes from inside the sandbox, i.e. from code that may have taken over the
- * supervisor (it runs as the same uid as the program). So frames are schema-checked, lines are
- * length-capped and a malformed stream is a protocol violation the caller ends the run for —
- * never something that can make the runner buffer without bound or throw.
+ * The frames are written by the supervisor, which the program cannot reach (another uid, not
+ * dumpable, another session; images/supervisor/supervisor.py). They still come from inside the
+ * sandbox, so they are schema-checked, lines are length-capped and a malformed stream is a
+ * protocol violation the caller ends the run for — never something that can make the runner
+ * buffer without bound or throw. The caps are sized so that nothing a program can put in /out
+ * makes an honest supervisor break them.
  */
 import { z } from 'zod';
 import type { JobPayload } from '../../protocol/job.ts';
@@ -20,6 +22,27 @@ export function isContainerRuntime(runtime: string): runtime is ContainerRuntime
 }
 
 /**
+ * Version of the supervisor protocol, and the stable tag of the images that speak it
+ * (`airlock-sandbox-<runtime>:v2`, images/build.sh). v2: the supervisor starts as root and
+ * separates itself from the program (v1 images ran both as 10001).
+ */
+export const PROTOCOL_VERSION = 2;
+export const SANDBOX_IMAGE_TAG = `v${PROTOCOL_VERSION}`;
+
+/** Files listed from /out at most; one more and the task fails `disk_limit` (docs/errors.md). */
+export const OUT_MAX_FILES = 1000;
+
+/**
+ * Longest frame line the supervisor can honestly write for a task with these caps: the files
+ * frame, all /out contents inline as base64, plus per file its JSON entry (a path of at most
+ * 1024 UTF-16 units, each at most 6 bytes as a JSON `\uXXXX` escape; size; sha256).
+ */
+export function maxFrameBytes(outMaxBytes: number, outMaxFiles: number = OUT_MAX_FILES): number {
+  const entryBytes = 1024 * 6 + 256;
+  return Math.ceil(outMaxBytes / 3) * 4 + outMaxFiles * entryBytes + 64 * 1024;
+}
+
+/**
  * The request line (with its newline) for one task. The wire wants stdin as base64: the job's
  * `stdinBase64` goes as it is (bytes, never re-encoded), its text `stdin` as its UTF-8 bytes.
  */
@@ -27,13 +50,14 @@ export function buildRequest(job: JobPayload, outInlineMaxBytes: number): string
   const stdin =
     job.stdinBase64 ?? (job.stdin !== undefined ? Buffer.from(job.stdin, 'utf8').toString('base64') : undefined);
   const request = {
-    v: 1,
+    v: PROTOCOL_VERSION,
     runtime: job.runtime,
     code: job.code,
     ...(job.args?.length ? { args: job.args } : {}),
     ...(stdin !== undefined ? { stdin } : {}),
     ...(job.files?.length ? { files: job.files } : {}),
     outInlineMaxBytes,
+    outMaxFiles: OUT_MAX_FILES,
   };
   return `${JSON.stringify(request)}\n`;
 }

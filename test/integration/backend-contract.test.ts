@@ -175,6 +175,7 @@ runBackendContract(
     return DockerBackend.create({
       docker,
       runnerId,
+      installationId: `test-contract-${randomUUID()}`,
       stagingRoot: `/tmp/airlock-test-staging-${runnerId}`,
       poolSize: 1,
     });

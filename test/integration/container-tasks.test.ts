@@ -73,6 +73,58 @@ describe('container tasks through the API', { skip }, () => {
     assert.equal(task.result.exitCode, 4);
   });
 
+  test('a program that forges frames through every path it finds, then exits 3: nonzero_exit 3, its real stdout only, no files', async () => {
+    // Forged frames for the runner: its own stdout, exit 0, an /out file with a matching hash,
+    // usage, done; and garbage. Written to every descriptor of every other process it can open
+    // (on v1 images: the supervisor's and docker-init's stdout, the attach stream).
+    const code = String.raw`
+import base64, hashlib, json, os, sys
+content = b"forged file"
+frames = [
+    {"t": "out", "s": "stdout", "d": base64.b64encode(b"FORGED\n").decode()},
+    {"t": "exit", "code": 0, "signal": None, "wallMs": 1, "cpuMs": 0, "userMs": 0, "sysMs": 0, "maxRssBytes": 1},
+    {"t": "files", "files": [{"path": "forged.txt", "size": len(content), "sha256": hashlib.sha256(content).hexdigest(),
+      "contentBase64": base64.b64encode(content).decode()}], "totalBytes": len(content), "inline": True, "truncated": False, "skipped": 0},
+    {"t": "done"},
+]
+forged = b"".join(json.dumps(f).encode() + b"\n" for f in frames)
+opened = []
+for pid in sorted(p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()):
+    for fd in range(16):
+        try:
+            w = os.open(f"/proc/{pid}/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            continue
+        opened.append(f"{pid}/{fd}")
+        for data in (forged, b"\x01\x00\x00\x00\x00\x00\x00\x09garbage\n\n"):
+            try:
+                os.write(w, data)
+            except OSError:
+                pass
+        os.close(w)
+print("real output")
+print(json.dumps(frames[1]))
+print("opened", opened, file=sys.stderr)
+sys.exit(3)
+`;
+    const task = (await submit({ runtime: 'python', code, wait: 30 })).json();
+    assert.equal(task.status, 'failed', JSON.stringify(task));
+    assert.equal(task.error.code, 'nonzero_exit', task.error.message);
+    assert.equal(task.result.exitCode, 3, task.result.stderr);
+    assert.equal(
+      task.result.stdout,
+      'real output\n{"t": "exit", "code": 0, "signal": null, "wallMs": 1, "cpuMs": 0, "userMs": 0, "sysMs": 0, "maxRssBytes": 1}\n',
+      'a frame printed by the program is its output, nothing else',
+    );
+    assert.equal(
+      task.result.stderr,
+      'opened []\n',
+      'no descriptor of another process could be opened',
+    );
+    assert.deepEqual(task.result.files, []);
+    assert.ok(task.usage.cpuMs > 0 && task.usage.peakMemoryBytes > 1, JSON.stringify(task.usage));
+  });
+
   test('DELETE cancels a running container task; its container goes', async () => {
     const created = (
       await submit({ runtime: 'node', code: 'console.log(require("os").hostname()); setInterval(() => {}, 1000)' })

@@ -21,6 +21,7 @@ import {
   type BindMount,
 } from '../../runner/backends/docker-config.ts';
 import { DockerBackend } from '../../runner/backends/docker.ts';
+import { SANDBOX_IMAGE_TAG } from '../../runner/backends/supervisor-protocol.ts';
 import { GrantPathError } from '../../runner/grants/errors.ts';
 import { scanGrant } from '../../runner/grants/scan.ts';
 import { stage } from '../../runner/grants/staging.ts';
@@ -36,6 +37,7 @@ import {
 
 const skip = await dockerGate();
 const RUNNER_ID = `test-grants-${randomUUID()}`;
+const INSTALLATION_ID = `test-grants-${randomUUID()}`;
 const BASE = `/tmp/airlock-grants-${RUNNER_ID}`;
 const STAGING = path.join(BASE, 'staging');
 const SECRET = 'HOST-SECRET-d41d8cd9';
@@ -63,15 +65,22 @@ async function grantDir(
 
 /** Runs python code in a hardened container WITHOUT the backend's grant checks (to show what a planted link does). */
 async function rawRun(binds: BindMount[], code: string): Promise<string> {
-  const image = (await docker.getImage('airlock-sandbox-python:v1').inspect()).Id;
+  const image = (await docker.getImage(`airlock-sandbox-python:${SANDBOX_IMAGE_TAG}`).inspect()).Id;
   const limits = { memoryMb: 64, cpus: 1, pidsLimit: 16, nofile: 64, scratchMb: 1, outMb: 1 };
   const spec = buildContainerSpec({
     image,
     cmd: ['python3', '-c', code],
     runnerId: RUNNER_ID,
+    installationId: INSTALLATION_ID,
     hostConfig: buildHostConfig(limits, binds),
   });
-  Object.assign(spec, { AttachStdin: false, OpenStdin: false, StdinOnce: false });
+  // No supervisor here: the code itself runs as the container's user, the sandbox user.
+  Object.assign(spec, {
+    User: '10001:10001',
+    AttachStdin: false,
+    OpenStdin: false,
+    StdinOnce: false,
+  });
   const c = await docker.createContainer(spec);
   try {
     const stream = await c.attach({ stream: true, stdout: true, stderr: true });
@@ -111,6 +120,7 @@ describe('DockerBackend grants (real engine, real host dirs)', { skip }, () => {
     backend = await DockerBackend.create({
       docker,
       runnerId: RUNNER_ID,
+      installationId: INSTALLATION_ID,
       stagingRoot: STAGING,
       poolSize: 0,
     });
@@ -264,7 +274,10 @@ print(json.dumps(res))`;
     assert.equal(r.status, 'succeeded', r.result.stderr);
     assert.ok(!r.result.stdout.includes(SECRET), r.result.stdout);
     const res = JSON.parse(r.result.stdout) as Record<string, unknown>;
-    for (const [p, v] of Object.entries(res)) if (p.startsWith('/')) assert.equal(v, 'ENOENT', p);
+    for (const [p, v] of Object.entries(res)) {
+      // pid 1 (docker-init) runs as root: its /proc entries are out of the program's reach.
+      if (p.startsWith('/')) assert.equal(v, p.startsWith('/proc/1/') ? 'EACCES' : 'ENOENT', p);
+    }
     assert.equal(res['cwd'], '/');
     assert.deepEqual(res['mnt'], ['g', 'r']);
   });
@@ -316,6 +329,7 @@ except OSError as e:
     const guarded = await DockerBackend.create({
       docker,
       runnerId: `${RUNNER_ID}-guard`,
+      installationId: INSTALLATION_ID,
       stagingRoot: STAGING,
       poolSize: 0,
       stagingMinFreeMb: freeMb - 48,

@@ -10,6 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { JobPayload } from '../../protocol/job.ts';
 import {
@@ -17,22 +20,26 @@ import {
   buildHostConfig,
   MANAGED_LABEL,
   POOL_LABEL,
+  READONLY_PATHS,
   RUNNER_LABEL,
   SUPERVISOR_CMD,
 } from '../../runner/backends/docker-config.ts';
 import { DockerBackend } from '../../runner/backends/docker.ts';
+import { SANDBOX_IMAGE_TAG } from '../../runner/backends/supervisor-protocol.ts';
 import {
   containersOf,
   docker,
   dockerGate,
   job,
   median,
+  mount,
   recordingSink,
   removeContainersOf,
 } from '../helpers/docker.ts';
 
 const skip = await dockerGate();
 const RUNNER_ID = `test-docker-${randomUUID()}`;
+const INSTALLATION_ID = `test-docker-${randomUUID()}`;
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const never = new AbortController().signal;
 // A variable of the test process: it must never reach a sandbox (Env is empty, DKR-7).
@@ -46,6 +53,7 @@ describe('DockerBackend (real engine)', { skip }, () => {
     backend = await DockerBackend.create({
       docker,
       runnerId: RUNNER_ID,
+      installationId: INSTALLATION_ID,
       stagingRoot: `/tmp/airlock-test-staging-${RUNNER_ID}`,
       poolSize: 2,
     });
@@ -215,6 +223,57 @@ describe('DockerBackend (real engine)', { skip }, () => {
       assert.equal(r.error?.code, 'disk_limit', r.error?.message);
       assert.equal(r.fileContents, undefined);
     });
+    test('more than 1000 files under /out, exit 0 → disk_limit naming the cap; exactly 1000 are returned', async () => {
+      const write = (n: number) =>
+        `import os\nfor i in range(${n}):\n    open(f"/out/f{i:04}", "w").write(str(i))`;
+      const over = await run(job('python', write(1001)));
+      assert.equal(over.status, 'failed');
+      assert.equal(over.error?.code, 'disk_limit', over.error?.message);
+      assert.match(over.error?.message ?? '', /More than 1000 files under \/out \(the cap is 1000 files\)/);
+      assert.equal(over.result.exitCode, 0);
+      assert.equal(over.fileContents, undefined, 'no partial listing');
+      const at = await run(job('python', write(1000)));
+      assert.equal(at.status, 'succeeded', at.error?.message);
+      assert.equal(at.result.files?.length, 1000);
+      assert.equal(at.result.files?.[999]?.path, 'f0999');
+    });
+    test('/out files and directories the program made unreadable (chmod 000, /out itself too) are returned', async () => {
+      const code = [
+        'import os',
+        'os.makedirs("/out/d/e")',
+        'for p, t in (("/out/a.txt", "a"), ("/out/d/b.txt", "b"), ("/out/d/e/c.txt", "c")):',
+        '    open(p, "w").write(t)',
+        '    os.chmod(p, 0)',
+        'for d in ("/out/d/e", "/out/d", "/out"):',
+        '    os.chmod(d, 0)',
+      ].join('\n');
+      const r = await run(job('python', code));
+      assert.equal(r.status, 'succeeded', r.error?.message);
+      assert.deepEqual(
+        r.fileContents?.map((f) => [f.path, Buffer.from(f.contentBase64, 'base64').toString()]),
+        [
+          ['a.txt', 'a'],
+          ['d/b.txt', 'b'],
+          ['d/e/c.txt', 'c'],
+        ],
+      );
+    });
+    test('/out names as long as the API allows, 1000 of them, plus content: listed, never a platform error', async () => {
+      // 7 directories of 63 four-byte characters (NAME_MAX is 255 bytes) and a 58-character
+      // file name: 1008 UTF-16 units per path, the most RelativePathSchema allows, each 6 kB
+      // as JSON escapes; with ~7 MiB of content the files frame is ~16 MB.
+      const code = [
+        'import os',
+        'd = "/out/" + "/".join(["\\U0001F600" * 63] * 7)',
+        'os.makedirs(d)',
+        'for i in range(1000):',
+        '    open(f"{d}/{i:03}" + "\\U0001F600" * 57, "wb").write(os.urandom(7000))',
+      ].join('\n');
+      const r = await run(job('python', code, { limits: { timeoutMs: 60_000 } }));
+      assert.equal(r.status, 'succeeded', `${r.error?.code}: ${r.error?.message}`);
+      assert.equal(r.result.files?.length, 1000);
+      assert.equal(r.fileContents?.length, 1000);
+    });
     test('output flood → output_limit, truncated to exactly the limit', async () => {
       const sink = recordingSink();
       const r = await backend.execute(
@@ -342,12 +401,65 @@ print(json.dumps({
         '/var/tmp': 'EROFS',
         '/dev/shm': 'EROFS', // sealed by an empty read-only tmpfs (docker-config.ts)
         '/dev/mqueue': 'EROFS',
-        '/dev': 'EACCES', // Docker's /dev tmpfs is root-owned 0755
+        '/dev': 'EROFS', // Docker's root-owned /dev tmpfs, under a read-only bind (READONLY_PATHS)
         '/tmp': 'ok',
         '/work': 'ok',
         '/out': 'ok',
       });
       assert.deepEqual(p['writable'], ['/out', '/tmp', '/work']);
+    });
+
+    test('every reachable mount is read-only except /tmp, /work, /out and rw grants (mountinfo, strict)', async () => {
+      const roDir = await mkdtemp(path.join(tmpdir(), 'airlock-mounts-ro-'));
+      const rwDir = await mkdtemp(path.join(tmpdir(), 'airlock-mounts-rw-'));
+      await writeFile(path.join(roDir, 'a.txt'), 'a');
+      const code = String.raw`
+import json
+mounts = []
+for line in open('/proc/self/mountinfo'):
+    f = line.split()
+    sep = f.index('-')
+    mounts.append({'id': int(f[0]), 'parent': int(f[1]), 'point': f[4], 'opts': f[5].split(','), 'fstype': f[sep + 1]})
+print(json.dumps(mounts))`;
+      try {
+        const r = await run(
+          job('python', code, { mounts: [mount('ro', roDir, 'ro'), mount('rw', rwDir, 'rw')] }),
+        );
+        assert.equal(r.status, 'succeeded', r.result.stderr);
+        type Entry = { id: number; parent: number; point: string; opts: string[]; fstype: string };
+        const mounts = JSON.parse(r.result.stdout) as Entry[];
+        const byId = new Map(mounts.map((m) => [m.id, m]));
+        // A mount is covered when another is mounted on the same point on top of it (the
+        // read-only binds of READONLY_PATHS over Docker's originals): nothing can reach it or
+        // what is mounted below it any more (umount needs CAP_SYS_ADMIN).
+        // A mount is reachable when it is not covered and the mount it hangs below is reachable
+        // (for a covering mount: the one below the mount it covers).
+        const covered = (m: Entry) => mounts.some((n) => n.parent === m.id && n.point === m.point);
+        const reachable = (m: Entry): boolean => {
+          let below = byId.get(m.parent);
+          while (below && below.point === m.point) below = byId.get(below.parent);
+          return !covered(m) && (below === undefined || reachable(below));
+        };
+        const rw = (m: Entry) => !m.opts.includes('ro');
+        const show = (ms: Entry[]) => ms.map((m) => `${m.point} (${m.fstype} ${m.opts.join(',')})`);
+        assert.deepEqual(
+          show(mounts.filter((m) => reachable(m) && rw(m))).sort(),
+          show(mounts.filter((m) => reachable(m) && rw(m) && ['/mnt/rw', '/out', '/tmp', '/work'].includes(m.point))).sort(),
+          'nothing else reachable is writable',
+        );
+        assert.deepEqual(
+          mounts.filter((m) => reachable(m) && rw(m)).map((m) => m.point).sort(),
+          ['/mnt/rw', '/out', '/tmp', '/work'],
+        );
+        for (const p of ['/', '/proc', '/dev', '/dev/pts', '/sys', '/sys/fs/cgroup', '/mnt/ro'])
+          assert.ok(mounts.some((m) => m.point === p && reachable(m) && !rw(m)), `${p} is mounted read-only`);
+        // What is writable but unreachable: exactly Docker's originals of the read-only paths.
+        for (const m of mounts.filter((n) => rw(n) && covered(n)))
+          assert.ok(READONLY_PATHS.includes(m.point), `${m.point} covered by a read-only bind`);
+      } finally {
+        await rm(roDir, { recursive: true, force: true });
+        await rm(rwDir, { recursive: true, force: true });
+      }
     });
   });
 
@@ -455,17 +567,20 @@ print(json.dumps({
       assert.equal(backend.pool.readyCount('python'), 2, 'refilled');
     });
 
-    test('a restarted runner removes the containers its previous run left behind', async () => {
+    test('a restarted runner removes the containers its previous run left behind, in its own installation only', async () => {
       const orphanRunner = `test-orphans-${randomUUID()}`;
       const otherRunner = `test-other-${randomUUID()}`;
-      const image = (await docker.getImage('airlock-sandbox-python:v1').inspect()).Id;
+      const otherInstallation = `test-other-${randomUUID()}`;
+      const image = (await docker.getImage(`airlock-sandbox-python:${SANDBOX_IMAGE_TAG}`).inspect())
+        .Id;
       const limits = { memoryMb: 64, cpus: 1, pidsLimit: 16, nofile: 64, scratchMb: 1, outMb: 1 };
-      const make = async (runnerId: string) => {
+      const make = async (runnerId: string, installationId = INSTALLATION_ID) => {
         const c = await docker.createContainer(
           buildContainerSpec({
             image,
             cmd: SUPERVISOR_CMD,
             runnerId,
+            installationId,
             hostConfig: buildHostConfig(limits),
           }),
         );
@@ -474,15 +589,18 @@ print(json.dumps({
       };
       const left = [await make(orphanRunner), await make(orphanRunner)];
       const other = await make(otherRunner);
+      // The same runner id in another installation (another checkout with its own Redis).
+      const sameIdElsewhere = await make(orphanRunner, otherInstallation);
       try {
         const restarted = await DockerBackend.create({
           docker,
           runnerId: orphanRunner,
+          installationId: INSTALLATION_ID,
           stagingRoot: `/tmp/airlock-test-staging-${RUNNER_ID}`,
           poolSize: 0,
         });
         await restarted.dispose();
-        assert.deepEqual(await containersOf(orphanRunner), [], 'orphans removed');
+        assert.deepEqual(await containersOf(orphanRunner), [sameIdElsewhere], 'orphans removed');
         assert.deepEqual(
           await containersOf(otherRunner),
           [other],

@@ -1,5 +1,6 @@
 /** Config schemas of harness and runner: pure parsing, no Redis, nothing faked. */
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { describe, test } from 'node:test';
 import { loadConfig as loadHarnessConfig } from '../../harness/config.ts';
 import { dockerRequired, loadConfig as loadRunnerConfig } from '../../runner/config.ts';
@@ -63,7 +64,7 @@ describe('runner config', () => {
     assert.equal(dockerRequired(loadRunnerConfig({ CI: 'true', REQUIRE_DOCKER: '0' })), false);
     assert.equal(dockerRequired(loadRunnerConfig({ REQUIRE_DOCKER: '1' })), true);
   });
-  test('container defaults: DKR-1 limits, pool of 2, stable runner id', () => {
+  test('container defaults: DKR-1 limits, pool of 2', () => {
     const c = loadRunnerConfig({});
     assert.equal(c.WARM_POOL_SIZE, 2);
     assert.equal(c.CONTAINER_CPUS, 1);
@@ -71,9 +72,16 @@ describe('runner config', () => {
     assert.equal(c.CONTAINER_SCRATCH_MB, 64);
     assert.equal(c.DOCKER_SOCKET, '/var/run/docker.sock');
     assert.equal(c.GRANT_STAGING_DIR, '/var/lib/airlock/staging');
-    assert.equal(c.RUNNER_ID, loadRunnerConfig({}).RUNNER_ID, 'the same across restarts (hostname)');
     assert.equal(loadRunnerConfig({ WARM_POOL_SIZE: '0' }).WARM_POOL_SIZE, 0);
     assert.throws(() => loadRunnerConfig({ GRANT_STAGING_DIR: 'relative' }), /GRANT_STAGING_DIR/);
+  });
+  test('the default RUNNER_ID is the hostname plus a suffix new for every runner (two checkouts never share one)', () => {
+    const a = loadRunnerConfig({}).RUNNER_ID;
+    const b = loadRunnerConfig({}).RUNNER_ID;
+    assert.notEqual(a, b);
+    for (const id of [a, b]) assert.match(id, new RegExp(`^${hostname().replace(/\W/g, '\\$&')}-[0-9a-f]{8}$`));
+    assert.equal(loadRunnerConfig({ RUNNER_ID: 'fixed' }).RUNNER_ID, 'fixed');
+    assert.equal(loadRunnerConfig({}).RUNNER_GONE_AFTER_MS, 30_000);
   });
 });
 

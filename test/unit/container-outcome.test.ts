@@ -1,7 +1,7 @@
 /**
  * Pure parts of the container backend: classification of a run's facts into status/error code,
  * and the attach-stream demultiplexer. No Docker needed; the inputs are literal frames of
- * supervisor protocol v1 (the integration tests cover the same paths on the real engine).
+ * supervisor protocol v2 (the integration tests cover the same paths on the real engine).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -10,7 +10,12 @@ import { classifyOutcome, type OutcomeContext } from '../../runner/backends/cont
 import type { SessionOutcome } from '../../runner/backends/container-session.ts';
 import { FrameReader, type ExitFrame } from '../../runner/backends/supervisor-protocol.ts';
 
-const ctx: OutcomeContext = { memoryMb: 256, pidsLimit: 128, outMaxBytes: 1024 };
+const ctx: OutcomeContext = {
+  memoryMb: 256,
+  pidsLimit: 128,
+  outMaxBytes: 1024,
+  outMaxFiles: 1000,
+};
 const exit = (e: Partial<ExitFrame> = {}): ExitFrame => ({
   t: 'exit',
   code: 0,
@@ -131,12 +136,16 @@ describe('classifyOutcome', () => {
       ),
       ['failed', 'disk_limit'],
     );
-    assert.deepEqual(
-      codeOf(
-        outcome({ files: { t: 'files', files: [], totalBytes: 0, inline: true, truncated: true } }),
-      ),
-      ['failed', 'disk_limit'],
+    const tooMany = classifyOutcome(
+      outcome({ files: { t: 'files', files: [], totalBytes: 0, inline: true, truncated: true } }),
+      { ...ctx, outMaxFiles: 7 },
     );
+    assert.deepEqual([tooMany.status, tooMany.error?.code], ['failed', 'disk_limit']);
+    assert.match(
+      tooMany.error?.message ?? '',
+      /More than 7 files under \/out \(the cap is 7 files\)/,
+    );
+    assert.equal(tooMany.fileContents, undefined);
     const lie = {
       path: 'a',
       size: 5,
@@ -162,6 +171,12 @@ describe('classifyOutcome', () => {
         }),
       ),
       ['failed', 'runtime_error'],
+    );
+  });
+  test('a supervisor `internal` error frame after the exit (listing /out failed) → internal', () => {
+    assert.deepEqual(
+      codeOf(outcome({ files: undefined, error: { code: 'internal', message: 'listing failed' } })),
+      ['failed', 'internal'],
     );
   });
 });

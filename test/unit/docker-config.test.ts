@@ -3,15 +3,21 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { buildContainerSpec, buildHostConfig, SANDBOX_UID } from '../../runner/backends/docker-config.ts';
 
+// Docker's defaults (what the engine fills in for a create request without them).
+const DOCKER_MASKED = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
+  '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
+const DOCKER_READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
 const limits = { memoryMb: 256, cpus: 1, pidsLimit: 128, nofile: 256, scratchMb: 64, outMb: 16 };
 
 describe('buildHostConfig', () => {
   const hc = buildHostConfig(limits);
-  test('no network, read-only root, no capabilities, no-new-privileges, never privileged', () => {
+  test('no network, read-only root, only the supervisor\'s start-up capabilities, no-new-privileges, never privileged', () => {
     assert.equal(hc.NetworkMode, 'none');
     assert.equal(hc.ReadonlyRootfs, true);
     assert.deepEqual(hc.CapDrop, ['ALL']);
-    assert.deepEqual(hc.CapAdd, []);
+    // The supervisor's own (it drops them before anything of the task runs; the program has none).
+    assert.deepEqual([...(hc.CapAdd ?? [])].sort(), ['KILL', 'SETGID', 'SETPCAP', 'SETUID']);
     assert.deepEqual(hc.SecurityOpt, ['no-new-privileges:true']);
     assert.equal(hc.Privileged, false);
     assert.equal(hc.Init, true);
@@ -22,6 +28,14 @@ describe('buildHostConfig', () => {
     assert.equal(hc.UsernsMode, undefined);
     assert.equal(hc.PidMode, undefined);
     assert.equal(hc.IpcMode, 'private');
+  });
+  test('Docker\'s masked and read-only paths are kept; /proc, /dev, /dev/pts and /sys/fs/cgroup are read-only too', () => {
+    for (const p of DOCKER_MASKED) assert.ok(hc.MaskedPaths?.includes(p), `masks ${p}`);
+    for (const p of DOCKER_READONLY) assert.ok(hc.ReadonlyPaths?.includes(p), `read-only ${p}`);
+    const ro = hc.ReadonlyPaths ?? [];
+    for (const p of ['/proc', '/dev', '/dev/pts', '/sys/fs/cgroup']) assert.ok(ro.includes(p), `read-only ${p}`);
+    // A read-only bind of /dev carries the rw devpts below it along: /dev/pts must come after.
+    assert.ok(ro.indexOf('/dev/pts') > ro.indexOf('/dev'));
   });
   test('memory and swap are equal (no swap), pids, cpu and nofile are capped', () => {
     assert.equal(hc.Memory, 256 * 1024 * 1024);
@@ -57,12 +71,23 @@ describe('buildHostConfig', () => {
 });
 
 describe('buildContainerSpec', () => {
-  test('non-root user, empty environment, labelled for cleanup', () => {
-    const spec = buildContainerSpec({ image: 'img', cmd: ['x'], runnerId: 'r1', hostConfig: buildHostConfig(limits) });
-    assert.equal(spec.User, '10001:10001');
+  test('root for the supervisor\'s start-up, empty environment, labelled with runner and installation', () => {
+    const spec = buildContainerSpec({
+      image: 'img',
+      cmd: ['x'],
+      runnerId: 'r1',
+      installationId: 'i1',
+      hostConfig: buildHostConfig(limits),
+      labels: { 'airlock.runner': 'forged', 'airlock.installation': 'forged', 'airlock.pool': '1' },
+    });
+    assert.equal(spec.User, '0:0');
     assert.deepEqual(spec.Env, []);
     assert.equal(spec.NetworkDisabled, true);
-    assert.equal(spec.Labels?.['airlock.managed'], '1');
-    assert.equal(spec.Labels?.['airlock.runner'], 'r1');
+    assert.deepEqual(spec.Labels, {
+      'airlock.managed': '1',
+      'airlock.runner': 'r1',
+      'airlock.installation': 'i1',
+      'airlock.pool': '1',
+    });
   });
 });
