@@ -13,6 +13,7 @@ import { CedarPolicyGate, type PolicyGate } from './policy/gate.ts';
 import { PolicyStore } from './policy/policy-store.ts';
 import { adminPolicyRoutes } from './routes/admin-policies.ts';
 import { healthRoutes } from './routes/health.ts';
+import { anyRuntime, RuntimeAvailability } from './runners/runtime-availability.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import { adminGrantRoutes } from './routes/admin-grants.ts';
 import { GrantStore } from './grants/grant-store.ts';
@@ -110,7 +111,8 @@ export async function buildApp(
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandler(app, config.PROBLEM_BASE_URL, { storeDown: () => deps.redis.status !== 'ready' });
 
-  await app.register(healthRoutes, { redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
+  const runtimes = new RuntimeAvailability({ redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
+  await app.register(healthRoutes, { redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS, runtimes });
 
   await app.register(async (v1) => {
     const rateLimits = rateLimitsFromConfig(config, deps.redis);
@@ -170,7 +172,8 @@ export async function buildApp(
     await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
     await v1.register(taskRoutes, {
-      grants, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf });
+      grants, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
+      runtimes: config.TASKS_REQUIRE_LIVE_RUNNER ? runtimes : anyRuntime });
   });
   return app;
 }

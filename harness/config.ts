@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeEnvError } from '../protocol/env.ts';
+import { BoolEnv, describeEnvError } from '../protocol/env.ts';
 import { TASK_QUEUE } from '../protocol/redis-keys.ts';
 
 export const ConfigSchema = z
@@ -112,6 +112,12 @@ export const ConfigSchema = z
     IDEMPOTENCY_CLAIM_TTL_MS: z.coerce.number().int().min(100).default(15_000),
     /** A runner that has not sent a heartbeat for this long does not count for /readyz. */
     RUNNER_STALE_MS: z.coerce.number().int().positive().default(10_000),
+    /**
+     * Refuse (503 runtime_unavailable) a task whose runtime no live runner serves, instead of
+     * queueing it until one comes. Safe default: a task nobody takes would otherwise sit queued
+     * holding a concurrency slot. `false` suits a harness deployed before its runners.
+     */
+    TASKS_REQUIRE_LIVE_RUNNER: BoolEnv.default(true),
     /** Reads (GET/HEAD) per minute per agent, and per API key (see harness/ratelimit). */
     RATE_LIMIT_READS_PER_MIN: z.coerce.number().int().min(0).default(100),
     /** Writes (other methods, except task creation) per minute per agent and per API key. */

@@ -25,6 +25,8 @@ export const PROBLEMS = {
   /** Sent by harness/ratelimit with the IANA type `…/http-problem-types#quota-exceeded`, not PROBLEM_BASE_URL. */
   quota_exceeded: { status: 429, title: 'Request quota exceeded' },
   not_ready: { status: 503, title: 'Service not ready' },
+  /** No live runner can run the task's runtime now; sent with `Retry-After`, nothing created. */
+  runtime_unavailable: { status: 503, title: 'No runner can run this runtime now' },
   /** A store the API needs (Redis) cannot be reached; sent with `Retry-After`. */
   temporarily_unavailable: { status: 503, title: 'The service is temporarily unavailable' },
   internal: { status: 500, title: 'Internal Server Error' },
@@ -43,6 +45,7 @@ export const IdempotencyKeyInvalidError = createError<[string]>('idempotency_key
 export const IdempotencyKeyReusedError = createError<[string]>('idempotency_key_reused', '%s', 422);
 export const IdempotencyInFlightError = createError<[string]>('idempotency_request_in_flight', '%s', 409);
 export const NotReadyError = createError<[string]>('not_ready', '%s', 503);
+export const RuntimeUnavailableError = createError<[string]>('runtime_unavailable', '%s', 503);
 export const InvalidRequestError = createError<[string]>('invalid_request', '%s', 400);
 export const ForbiddenError = createError<[string]>('forbidden', '%s', 403);
 export const InvalidGrantError = createError<[string]>('invalid_grant', '%s', 400);

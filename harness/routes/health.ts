@@ -2,20 +2,23 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { redisKeys } from '../../protocol/redis-keys.ts';
-import { RunnerStatusSchema } from '../../protocol/runner-status.ts';
+import { RuntimeSchema } from '../../protocol/task.ts';
 import { NotReadyError } from '../problems.ts';
+import { liveRunners, unreadyBackends, type LiveRunner } from '../runners/runner-directory.ts';
+import type { RuntimeAvailability } from '../runners/runtime-availability.ts';
 import { ProblemSchema } from '../schemas/tasks.ts';
 
 export interface HealthRoutesOptions {
   redis: Redis;
   runnerStaleMs: number;
+  runtimes: RuntimeAvailability;
 }
 
 /**
  * Liveness (`/healthz`: the harness answers) and readiness (`/readyz`: Redis answers and at
- * least one live runner has every backend it started ready). Neither is logged per request:
- * probes and `npm start` poll them, and a line per poll buried everything else.
+ * least one live runner has every backend it started ready; the answer says which runtimes some
+ * runner can run now, e.g. none of the container ones where no runner has Docker). Neither is
+ * logged per request: probes and `npm start` poll them, and a line per poll buried everything.
  */
 export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions): Promise<void> {
   const api = app.withTypeProvider<ZodTypeProvider>();
@@ -31,22 +34,29 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
       logLevel: 'warn',
       schema: {
         response: {
-          200: z.strictObject({ status: z.literal('ready'), runners: z.number().int() }),
+          200: z.strictObject({
+            status: z.literal('ready'),
+            runners: z.number().int(),
+            /** Each runtime and whether some live runner can run it now. */
+            runtimes: z.record(RuntimeSchema, z.boolean()),
+            /** Why the runtimes that cannot run now cannot (absent when all can). */
+            unavailable: z.array(z.string()).optional(),
+          }),
           503: ProblemSchema,
         },
       },
     },
     async () => {
-      let live: string[];
-      let statuses: (string | null)[];
+      let live: LiveRunner[];
+      let runtimes: Awaited<ReturnType<RuntimeAvailability['all']>>;
       try {
-        live = await options.redis.zrangebyscore(redisKeys.runners, Date.now() - options.runnerStaleMs, '+inf');
-        statuses = await readStatuses(options.redis, live);
+        live = await liveRunners(options.redis, options.runnerStaleMs);
+        runtimes = await options.runtimes.all();
       } catch {
         throw new NotReadyError('Redis is not reachable');
       }
       if (live.length < 1) throw new NotReadyError('No runner has reported in; start one with `npm run runner`');
-      const problems = statuses.map(unreadyBackends);
+      const problems = live.map(unreadyBackends);
       if (problems.every((p) => p.length > 0)) {
         // Each distinct problem once, with how many runners have it (runner ids stay private).
         const counts = new Map<string, number>();
@@ -54,35 +64,16 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
         const detail = [...counts].map(([p, n]) => `${p} (${n} of ${live.length} runners)`).join('; ');
         throw new NotReadyError(`No runner is ready: ${detail}`);
       }
-      return { status: 'ready' as const, runners: live.length };
+      const missing = RuntimeSchema.options.filter((rt) => !runtimes[rt]);
+      const unavailable = await Promise.all(
+        missing.map(async (rt) => `${rt}: ${(await options.runtimes.whyUnavailable(rt)) ?? 'unavailable'}`),
+      );
+      return {
+        status: 'ready' as const,
+        runners: live.length,
+        runtimes,
+        ...(unavailable.length > 0 ? { unavailable } : {}),
+      };
     },
-  );
-}
-
-/** The status each runner published (null: none, e.g. a runner of an older version). */
-async function readStatuses(redis: Redis, runnerIds: readonly string[]): Promise<(string | null)[]> {
-  if (runnerIds.length === 0) return [];
-  // A pipeline of GETs, not MGET: the keys may lie in different Redis Cluster slots.
-  const pipeline = redis.pipeline();
-  for (const id of runnerIds) pipeline.get(redisKeys.runnerStatus(id));
-  const results = (await pipeline.exec()) ?? [];
-  return results.map(([err, value]) => {
-    if (err) throw err;
-    return typeof value === 'string' ? value : null;
-  });
-}
-
-/** `<backend> backend not ready: <reason>` for each backend a status reports unready. */
-function unreadyBackends(raw: string | null): string[] {
-  if (raw === null) return [];
-  let parsed;
-  try {
-    parsed = RunnerStatusSchema.safeParse(JSON.parse(raw));
-  } catch {
-    return [];
-  }
-  if (!parsed.success) return [];
-  return Object.entries(parsed.data.backends).flatMap(([kind, s]) =>
-    s.ready ? [] : [`${kind} backend not ready: ${s.reason ?? 'no reason given'}`],
   );
 }

@@ -11,8 +11,9 @@ import type { GrantStore } from '../grants/grant-store.ts';
 import { resolveMounts } from '../grants/resolve-mounts.ts';
 import type { Idempotency } from '../plugins/idempotency.ts';
 import { problemBody } from '../plugins/problem-handler.ts';
-import { ForbiddenError, NotFoundError } from '../problems.ts';
+import { ForbiddenError, NotFoundError, RuntimeUnavailableError } from '../problems.ts';
 import type { PolicyGate } from '../policy/gate.ts';
+import type { RuntimeCheck } from '../runners/runtime-availability.ts';
 import {
   ListTasksQuerySchema,
   ProblemSchema,
@@ -34,8 +35,13 @@ export interface TaskRoutesOptions {
   idempotency: Idempotency;
   grants: GrantStore;
   policy: PolicyGate;
+  /** Which runtimes some live runner serves now (a task no runner would take is refused). */
+  runtimes: RuntimeCheck;
   principalOf: (request: FastifyRequest) => Principal;
 }
+
+/** `Retry-After` of a runtime_unavailable answer: about when a starting runner reports in. */
+const RUNTIME_RETRY_AFTER_SECONDS = 5;
 
 /** How often an idle SSE stream sends a comment so proxies keep it open. */
 const SSE_HEARTBEAT_MS = 15_000;
@@ -46,7 +52,7 @@ const errorResponses = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSch
 
 /** The tasks API: submit, poll, list, stream events, cancel. */
 export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOptions): Promise<void> {
-  const { config, tasks, store, blobs, notifier, idempotency, grants, policy, principalOf } = options;
+  const { config, tasks, store, blobs, notifier, idempotency, grants, policy, runtimes, principalOf } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   const claim = (request: FastifyRequest, reply: FastifyReply, required: boolean) =>
@@ -86,6 +92,18 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
           type: 'Grant', id: grant.name, mode: grant.mode, allowedAgents: grant.allowedAgents,
         }, { mode }),
       );
+      // Nobody would take a task of a runtime no live runner serves: refuse it now (nothing
+      // created, no concurrency slot kept) rather than leave it queued. A retry that joins the
+      // task an earlier try made is not asked: that task exists and is answered as it is.
+      if (request.idempotencyClaim?.claimValue !== null) {
+        const why = await runtimes.whyUnavailable(request.body.runtime);
+        if (why) {
+          reply.header('retry-after', String(RUNTIME_RETRY_AFTER_SECONDS));
+          throw new RuntimeUnavailableError(
+            `No runner can run ${request.body.runtime} tasks now: ${why}. Nothing was created; retry later with the same Idempotency-Key`,
+          );
+        }
+      }
       const waitMs = (request.body.wait ?? 0) * 1000;
       // The key names the task (created now, or by an earlier try of this same request).
       const bound = request.idempotencyClaim ? idempotency.bindingOf(request.idempotencyClaim) : undefined;

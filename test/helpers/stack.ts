@@ -74,6 +74,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     RATE_LIMIT_TASK_CREATES_PER_MIN: '1000000',
     RATE_LIMIT_CONCURRENT_TASKS: '10000',
     RATE_LIMIT_AUTH_FAILURES_PER_MIN: '1000000',
+    // Without a runner of its own, a stack still accepts tasks (they stay queued): the tests
+    // about refusing runtimes nobody serves start their own Redis (runtime-availability.test.ts).
+    ...(options.runner === false ? { TASKS_REQUIRE_LIVE_RUNNER: 'false' } : {}),
     RATE_LIMIT_PK_SALT: randomUUID(),
     // Storage quotas out of the way too (storage tests set their own per tenant).
     STORAGE_QUOTA_BYTES: String(2 ** 50),

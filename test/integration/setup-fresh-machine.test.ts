@@ -30,6 +30,10 @@ import { buildOfflineRepo } from '../helpers/offline-apt.ts';
 const ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BASE_IMAGE = 'airlock-base:latest';
 const LABEL = 'airlock.test=setup-fresh-machine';
+/** What /readyz says of the container runtimes where no runner has Docker (harness/runners). */
+const CONTAINERS_UNAVAILABLE = ['python', 'node', 'bash'].map(
+  (rt) => `${rt}: no live runner has a Docker engine and the sandbox images (container runtimes: python, node, bash)`,
+);
 const run = promisify(execFile);
 
 /**
@@ -153,7 +157,7 @@ describe('npm start on a fresh Debian machine (offline container)', { skip: skip
     assert.ok(records(first).some((r) => r.msg === "installing redis-server from Debian's packages (apt-get)…"), all(first));
     assert.ok(records(first).some((r) => r.proc === 'apt' && /Setting up redis-server/.test(r.msg)), all(first));
     assert.ok(records(first).some((r) => r.msg === 'set-up installed: redis-server'), all(first));
-    assert.deepEqual(first.readyz, { status: 200, body: { status: 'ready', runners: 1 } }, all(first));
+    assert.deepEqual(first.readyz, { status: 200, body: { status: 'ready', runners: 1, runtimes: { javascript: true, typescript: true, python: false, node: false, bash: false }, unavailable: CONTAINERS_UNAVAILABLE } }, all(first));
     assert.equal(first.task?.status, 'succeeded', JSON.stringify(first.task));
     assert.equal(first.task?.result?.value, 2);
 
@@ -168,7 +172,7 @@ describe('npm start on a fresh Debian machine (offline container)', { skip: skip
     // Second run: nothing installed, nothing asked of apt; ready and working all the same.
     assert.deepEqual(records(second).filter((r) => r.proc === 'apt' || /install/i.test(r.msg) && r.proc !== 'airlock' && r.proc !== 'harness'), [], all(second));
     assert.equal(records(second).some((r) => r.msg.startsWith('set-up installed')), false, all(second));
-    assert.deepEqual(second.readyz, { status: 200, body: { status: 'ready', runners: 1 } }, all(second));
+    assert.deepEqual(second.readyz, { status: 200, body: { status: 'ready', runners: 1, runtimes: { javascript: true, typescript: true, python: false, node: false, bash: false }, unavailable: CONTAINERS_UNAVAILABLE } }, all(second));
     assert.equal(second.task?.status, 'succeeded');
   });
 });
