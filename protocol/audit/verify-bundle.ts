@@ -15,7 +15,7 @@ import { rootFromInclusionProof } from './inclusion-proof.ts';
 import type { NoteVerifier } from './note.ts';
 import type { Broken } from './verify-log.ts';
 
-export const TRACE_BUNDLE_FORMAT = 'airlock-audit-trace/v1';
+export const TRACE_BUNDLE_FORMAT = 'airlock-audit-trace/v1' as const;
 
 export const InclusionProofSchema = z.strictObject({
   seq: z.number().int().min(1),
@@ -33,6 +33,8 @@ export const TraceBundleSchema = z.strictObject({
   checkpoint: z.string(),
   entries: z.array(z.unknown()),
   proofs: z.array(InclusionProofSchema),
+  /** Entries of the task sealed after the checkpoint (not in this bundle yet). */
+  pending: z.number().int().min(0).optional(),
 });
 export type TraceBundle = z.infer<typeof TraceBundleSchema>;
 

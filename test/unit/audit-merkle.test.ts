@@ -109,7 +109,8 @@ describe('RFC 9162 Merkle tree: CT test vectors', () => {
       if (proof.length > 0) probes.push([index, size, leafHash, proof.slice(0, -1), root]);
       for (let i = 0; i < proof.length; i++) {
         const bad = proof.map((p) => p.slice());
-        (bad[i] as Uint8Array)[0] ^= 8;
+        const b = bad[i] as Uint8Array;
+        b[0] = (b[0] as number) ^ 8;
         probes.push([index, size, leafHash, bad, root]);
       }
       for (const [i, s, l, p, r] of probes) {
@@ -139,7 +140,8 @@ describe('RFC 9162 Merkle tree: CT test vectors', () => {
       ];
       for (let i = 0; i < proof.length; i++) {
         const bad = proof.map((p) => p.slice());
-        (bad[i] as Uint8Array)[0] ^= 16;
+        const b = bad[i] as Uint8Array;
+        b[0] = (b[0] as number) ^ 16;
         probes.push([first, second, bad, r1, r2]);
       }
       for (const [f, s, p, a, b] of probes) {
