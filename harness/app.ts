@@ -25,6 +25,9 @@ import type { TaskNotifier } from './tasks/task-notifier.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { adminLimitsRoutes } from './ratelimit/admin-limits-routes.ts';
 import { rateLimitsFromConfig, type RateLimits } from './ratelimit/rate-limits.ts';
+import type { AuditProducer } from '../protocol/audit/producer.ts';
+import type { AuditReader } from './audit/audit-reader.ts';
+import { auditRoutes } from './routes/audit.ts';
 
 export interface AppDeps {
   config: Config;
@@ -40,6 +43,10 @@ export interface AppDeps {
   identity: IdentityStore;
   /** Mints and verifies task and user tokens. */
   tokens: TokenService;
+  /** Appends audit entries to the transport streams (the sealer seals them). */
+  audit: AuditProducer;
+  /** Reads the sealed audit logs (AUDIT_DIR). */
+  auditReader: AuditReader;
   /** Fastify logger option (false in tests). */
   logger?: boolean | { level: string };
 }
@@ -157,7 +164,8 @@ export async function buildApp(
     const grants = new GrantStore(deps.redis);
     await v1.register(adminIdentityRoutes, {
       identity: deps.identity, tasks, store: deps.store, idempotency, principalOf });
-    await v1.register(tokenRoutes, { config, identity: deps.identity, tokens: deps.tokens, principalOf });
+    await v1.register(tokenRoutes, { config, identity: deps.identity, tokens: deps.tokens, audit: deps.audit, principalOf });
+    await v1.register(auditRoutes, { reader: deps.auditReader, store: deps.store, policy, principalOf });
     await v1.register(adminGrantRoutes, { grants, grantRoots: config.GRANT_ROOTS, idempotency, principalOf });
     await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });

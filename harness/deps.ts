@@ -2,6 +2,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { TASK_QUEUE, containerQueueName } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
+import { AuditProducer } from '../protocol/audit/producer.ts';
+import { AuditReader } from './audit/audit-reader.ts';
 import type { AppDeps } from './app.ts';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator.ts';
 import { CredentialAuthenticator } from './auth/credential-authenticator.ts';
@@ -54,6 +56,9 @@ export async function createHarnessDeps(config: Config, queueName = TASK_QUEUE):
     },
   });
   const authenticator = new CredentialAuthenticator({ configKeys, identity, tokens });
+  // Appends on the fail-fast connection: a change whose entry cannot be written is not made.
+  const audit = new AuditProducer({ redis });
+  const auditReader = new AuditReader({ dir: config.AUDIT_DIR });
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -65,6 +70,8 @@ export async function createHarnessDeps(config: Config, queueName = TASK_QUEUE):
     authenticator,
     identity,
     tokens,
+    audit,
+    auditReader,
     close() {
       closing ??= (async () => {
         for (const r of reconcilers) await r.close();
