@@ -98,7 +98,7 @@ export function verifyLog(lines: Iterable<string>, checkpointNotes: Iterable<str
       broken = {
         seq: expected,
         reason: entry.seq > expected
-          ? `entry ${expected} is missing (entry ${entry.seq} follows entry ${expected - 1})`
+          ? `entry ${expected} is missing or out of place (entry ${entry.seq} follows entry ${expected - 1})`
           : `entry ${entry.seq} appears where entry ${expected} belongs (moved or duplicated)`,
       };
       break;
