@@ -1,5 +1,7 @@
-// `npm start`: runs Airlock locally — a harness and one runner as separate processes, plus a
-// private redis-server (data under .airlock/redis) when REDIS_URL is not given.
+// `npm start`: runs Airlock locally — a harness, one runner and the audit sealer as separate
+// processes, plus a private redis-server (data under .airlock/redis) when REDIS_URL is not given.
+// Sealed audit logs go to .airlock/audit; the sealer's signing key is generated once into
+// .airlock/audit-signing-key (outside the audit directory, which the harness reads).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -73,10 +75,14 @@ async function stop(code = 0) {
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
-const common = { REDIS_URL: redisUrl };
+const common = { REDIS_URL: redisUrl, AUDIT_DIR: process.env.AUDIT_DIR ?? path.join(stateDir, 'audit') };
+const sealerKey = process.env.AUDIT_SIGNING_KEY
+  ? {}
+  : { AUDIT_SIGNING_KEY_FILE: process.env.AUDIT_SIGNING_KEY_FILE ?? path.join(stateDir, 'audit-signing-key') };
 // --no-turbo-inlining: see harness/README.md ("Why the harness runs with --no-turbo-inlining").
 run('harness', ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], { ...common, PORT: port, HOST: host, AIRLOCK_DEV_API_KEY: devKey });
 run('runner', ['--no-node-snapshot', '--import', 'tsx', 'runner/worker.ts'], common);
+run('sealer', ['--import', 'tsx', 'sealer/main.ts'], { ...common, ...sealerKey });
 
 const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 for (let i = 0; i < 300 && !stopping; i++) {
