@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { containerBench, dockerUnavailable, type ContainerBenchResult } from './containers.ts';
 import { cedarBench } from './cedar.ts';
+import { auditBench, auditReport } from './audit.ts';
 import { securityPathCost, type SecurityPathResult } from './security-path.ts';
 import { latencyRun, throughputLevel, type LatencyResult, type LevelResult } from './e2e.ts';
 import { bullmqFloor, hostPoolFloor, isolateLatencyFloor, isolateThroughputFloor, redisPingFloor } from './floors.ts';
@@ -47,7 +48,7 @@ const TARGET_COLD_RATIO = 1.2;
 /** Issue 4: the whole security path adds under 0.5 ms at p50. */
 const TARGET_SECURITY_ADDED_MS = 0.5;
 /**
- * BENCH_ONLY=containers runs just the container section; BENCH_ONLY=latency just the sequential
+ * BENCH_ONLY=containers runs just the container section, BENCH_ONLY=audit just the audit one; BENCH_ONLY=latency just the sequential
  * latency figures (floors, e2e, security path: a quick loop while tuning); BENCH_CONTAINERS=0
  * skips the container section.
  */
@@ -163,6 +164,16 @@ async function mainContainersOnly(): Promise<void> {
   writeResults({ at: new Date().toISOString(), commit: gitCommit(), containers: part, containerRatios: report.ratios });
 }
 
+/** BENCH_ONLY=audit: the audit section alone (sealer throughput, trace bundle verification). */
+async function mainAuditOnly(): Promise<void> {
+  benchRedis = await claimRedisDb();
+  const audit = await auditBench(benchRedis.url, log);
+  await cleanup();
+  const report = auditReport(audit, null);
+  process.stdout.write(`${report.lines.join('\n')}\n`);
+  writeResults({ at: new Date().toISOString(), commit: gitCommit(), audit, auditRatios: report.ratios });
+}
+
 /** BENCH_ONLY=latency: floors, sequential e2e latency and the security path; no throughput. */
 async function mainLatencyOnly(): Promise<void> {
   benchRedis = await claimRedisDb();
@@ -262,6 +273,8 @@ async function main(): Promise<void> {
   stack = null;
   const backgroundAfter = await machineBusyPct(1000);
   const containers = await runContainerSection(benchRedis);
+  log('audit: sealer throughput and trace bundle verification');
+  const audit = await auditBench(benchRedis.url, log);
   await cleanup();
 
   // ---- report ---------------------------------------------------------------------------------
@@ -409,6 +422,8 @@ async function main(): Promise<void> {
   );
   const containerPart = containerReport(containers);
   out.push(...containerPart.lines);
+  const auditPart = auditReport(audit, peak?.tasksPerSecond ?? null);
+  out.push(...auditPart.lines);
   out.push('cancel latency: not measured (no cheap, honest observation point from outside the runner).');
   out.push(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s; Redis database ${benchRedis === null ? 'released' : 'NOT released'}; queue ${queueName}`);
   process.stdout.write(`${out.join('\n')}\n`);
@@ -428,7 +443,9 @@ async function main(): Promise<void> {
     containers,
     security,
     cedar,
+    audit,
     ratios: {
+      audit: auditPart.ratios,
       securityAddedP50: { value: security.addedP50, target: TARGET_SECURITY_ADDED_MS, pass: security.addedP50 < TARGET_SECURITY_ADDED_MS },
       containers: containerPart.ratios,
       latency: { value: latencyRatio, target: TARGET_LATENCY_RATIO, pass: latencyRatio <= TARGET_LATENCY_RATIO, noisy: latencyNoisy },
@@ -445,7 +462,7 @@ async function main(): Promise<void> {
 }
 
 try {
-  await (ONLY === 'containers' ? mainContainersOnly() : ONLY === 'latency' ? mainLatencyOnly() : main());
+  await (ONLY === 'containers' ? mainContainersOnly() : ONLY === 'latency' ? mainLatencyOnly() : ONLY === 'audit' ? mainAuditOnly() : main());
   process.exit(0);
 } catch (err) {
   await abort(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);

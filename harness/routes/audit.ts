@@ -9,6 +9,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { toBase64 } from '../../protocol/audit/bytes.ts';
+import { canonicalJson } from '../../protocol/audit/canonical-json.ts';
+import { entryContent } from '../../protocol/audit/chain.ts';
 import { AuditActionSchema, AuditOutcomeSchema, SealedEntrySchema } from '../../protocol/audit/entry.ts';
 import { encodeVerifierKey } from '../../protocol/audit/note.ts';
 import { TRACE_BUNDLE_FORMAT, TraceBundleSchema } from '../../protocol/audit/verify-bundle.ts';
@@ -92,7 +94,7 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
         taskId: id,
         origin: checkpoint.origin,
         checkpoint: note,
-        entries: covered,
+        entries: covered.map((e) => canonicalJson(entryContent(e))),
         proofs: covered.map((e) => ({
           seq: e.seq,
           treeSize: checkpoint.size,

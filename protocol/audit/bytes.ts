@@ -4,7 +4,6 @@
  */
 
 const HEX = /^(?:[0-9a-f]{2})*$/;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -30,16 +29,34 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(bin);
 }
 
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const B64_VALUE = new Int16Array(128).fill(-1);
+for (let i = 0; i < B64.length; i++) B64_VALUE[B64.charCodeAt(i)] = i;
+
 /**
  * Bytes of standard, padded base64. Strict: a non-canonical encoding (other padding bits, missing
- * padding, whitespace) is refused, so one value has exactly one text form.
+ * padding, whitespace, other characters) is refused, so one value has exactly one text form.
  */
 export function fromBase64(text: string): Uint8Array {
-  if (!BASE64.test(text)) throw new Error('not standard padded base64');
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  if (toBase64(out) !== text) throw new Error('non-canonical base64');
+  if (text.length % 4 !== 0) throw new Error('not standard padded base64');
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const out = new Uint8Array((text.length / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    const last = i + 4 === text.length;
+    const v = [0, 1, 2, 3].map((k) => {
+      const c = text.charCodeAt(i + k);
+      if (last && k >= 4 - pad) return c === 61 ? 0 : -1;
+      return c < 128 ? (B64_VALUE[c] as number) : -1;
+    }) as [number, number, number, number];
+    if (v.some((x) => x < 0)) throw new Error('not standard padded base64');
+    const n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    // Canonical: the bits the padding leaves unused must be zero.
+    if (last && ((pad === 2 && (n & 0xffff) !== 0) || (pad === 1 && (n & 0xff) !== 0))) throw new Error('non-canonical base64');
+    out[o++] = n >>> 16;
+    if (o < out.length) out[o++] = (n >>> 8) & 0xff;
+    if (o < out.length) out[o++] = n & 0xff;
+  }
   return out;
 }
 

@@ -3,15 +3,16 @@
  * the checkpoint's signature, then each entry's inclusion in that checkpoint's tree at index
  * seq − 1. Needs nothing but the log's verifier key. Pure.
  *
- * The chain fields (`prevHash`, `hash`) of a bundle's entries cannot be checked alone (their
- * neighbours are other tasks' entries); the tree binds each entry's content and position.
+ * Each entry travels as the exact text its leaf hashes: the RFC 8785 canonical JSON of its
+ * content (the entry without `prevHash` and `hash`; those chain fields cannot be checked without
+ * the other tasks' entries between them). The verifier hashes the text it got, and only then
+ * reads it: what it shows is what it verified, with no second serialization to disagree.
  */
 import { z } from 'zod';
-import { equalBytes, fromBase64 } from './bytes.ts';
+import { fromBase64, utf8 } from './bytes.ts';
 import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
-import { contentBytes, entryContent, entryLeafHash } from './chain.ts';
-import { SealedEntrySchema } from './entry.ts';
-import { rootFromInclusionProof } from './inclusion-proof.ts';
+import { entryLeafHash } from './chain.ts';
+import { InclusionBatch } from './inclusion-proof.ts';
 import type { NoteVerifier } from './note.ts';
 import type { Broken } from './verify-log.ts';
 
@@ -31,7 +32,8 @@ export const TraceBundleSchema = z.strictObject({
   origin: z.string(),
   /** The signed checkpoint every proof leads to. */
   checkpoint: z.string(),
-  entries: z.array(z.unknown()),
+  /** Canonical JSON of each entry's content, in seq order. */
+  entries: z.array(z.string()),
   proofs: z.array(InclusionProofSchema),
   /** Entries of the task sealed after the checkpoint (not in this bundle yet). */
   pending: z.number().int().min(0).optional(),
@@ -60,29 +62,26 @@ export function verifyTraceBundle(input: unknown, verifiers: readonly NoteVerifi
   });
   if (cp.origin !== bundle.origin) return fail(0, 0, `checkpoint origin ${cp.origin} is not the bundle's ${bundle.origin}`);
   if (bundle.proofs.length !== bundle.entries.length) return fail(0, 0, 'one proof per entry expected');
+  const batch = new InclusionBatch(cp.size, cp.rootHash, fromBase64);
   let lastSeq = 0;
   for (let i = 0; i < bundle.entries.length; i++) {
-    const raw = bundle.entries[i] as { seq?: unknown };
-    const at = typeof raw?.seq === 'number' ? raw.seq : lastSeq + 1;
-    const e = SealedEntrySchema.safeParse(raw);
-    if (!e.success) return fail(i, at, `entry ${at} is not a valid entry (edited)`);
-    const entry = e.data;
-    if (entry.taskId !== bundle.taskId) return fail(i, entry.seq, `entry ${entry.seq} is not about task ${bundle.taskId}`);
-    if (entry.seq <= lastSeq) return fail(i, entry.seq, `entry ${entry.seq} is out of order`);
+    const text = bundle.entries[i] as string;
     const proof = bundle.proofs[i] as InclusionProofJson;
-    if (proof.seq !== entry.seq || proof.treeSize !== cp.size) return fail(i, entry.seq, `the proof of entry ${entry.seq} is for another entry or tree`);
-    let hashes: Uint8Array[];
+    // Proven first, read after: the leaf is the hash of exactly this text.
+    const leaf = entryLeafHash(utf8(text));
+    if (proof.treeSize !== cp.size || !batch.verify(proof.seq - 1, leaf, proof.hashes)) {
+      return fail(i, proof.seq, `entry ${proof.seq} is not in the signed log (edited, or a wrong proof)`);
+    }
+    let entry: { seq?: unknown; taskId?: unknown };
     try {
-      hashes = proof.hashes.map(fromBase64);
+      entry = JSON.parse(text) as typeof entry;
     } catch {
-      return fail(i, entry.seq, `the proof of entry ${entry.seq} is malformed`);
+      return fail(i, proof.seq, `entry ${proof.seq} is not JSON`);
     }
-    const leaf = entryLeafHash(contentBytes(entryContent(entry)));
-    const root = rootFromInclusionProof(entry.seq - 1, cp.size, leaf, hashes);
-    if (!root || !equalBytes(root, cp.rootHash)) {
-      return fail(i, entry.seq, `entry ${entry.seq} is not in the signed log (edited, or a wrong proof)`);
-    }
-    lastSeq = entry.seq;
+    if (entry.seq !== proof.seq) return fail(i, proof.seq, `entry ${proof.seq} carries seq ${String(entry.seq)}`);
+    if (entry.taskId !== bundle.taskId) return fail(i, proof.seq, `entry ${proof.seq} is not about task ${bundle.taskId}`);
+    if (proof.seq <= lastSeq) return fail(i, proof.seq, `entry ${proof.seq} is out of order`);
+    lastSeq = proof.seq;
   }
   return { ok: true, entries: bundle.entries.length, checkpoint: { origin: cp.origin, size: cp.size } };
 }

@@ -208,11 +208,12 @@ describe('a task trace', () => {
     const run = (f: string) => spawnSync(process.execPath, ['--import', 'tsx', 'scripts/audit-verify.ts', f, '--key', pk.verifierKey], { cwd: ROOT, encoding: 'utf8' });
     assert.equal(run(file).status, 0, run(file).stdout);
     const tampered = structuredClone(bundle);
-    tampered.entries[1].details.runnerId = 'r-evil';
+    assert.match(tampered.entries[1], /"runnerId":"r-1"/);
+    tampered.entries[1] = tampered.entries[1].replace('"runnerId":"r-1"', '"runnerId":"r-evil"');
     writeFileSync(file, JSON.stringify(tampered));
     const bad = run(file);
     assert.equal(bad.status, 1);
-    assert.equal(JSON.parse(bad.stdout).firstBroken.seq, bundle.entries[1].seq);
+    assert.equal(JSON.parse(bad.stdout).firstBroken.seq, bundle.proofs[1].seq);
     // Another tenant's key does not verify it.
     const theirs = (await get('/v1/audit/public-key', outsider.key)).json().verifierKey;
     assert.equal(verifyTraceBundle(bundle, [parseVerifierKey(theirs)]).ok, false);

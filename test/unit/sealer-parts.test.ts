@@ -64,7 +64,7 @@ describe('entry builder secret guard', () => {
       { header: 'Bearer abcdefghijklmnop' },
       { pem: '-----BEGIN PRIVATE KEY-----\nMC4C' },
     ]) {
-      assert.throws(() => buildAuditDraft({ ...base, details }), AuditEntryError, JSON.stringify(details));
+      assert.throws(() => buildAuditDraft({ ...base, details: details as unknown as Record<string, string> }), AuditEntryError, JSON.stringify(details));
     }
     const ok = buildAuditDraft({ ...base, jti: 'b1f0', keyId: 'a'.repeat(24), details: { tokenType: 'task+jwt', codeSha256: 'f'.repeat(64) } });
     assert.equal(ok.jti, 'b1f0');
