@@ -18,7 +18,7 @@ import type { TaskStore } from '../../protocol/task-store.ts';
 import type { AuditReader } from '../audit/audit-reader.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { PolicyGate } from '../policy/gate.ts';
-import { InvalidRequestError, NotFoundError, NotReadyError } from '../problems.ts';
+import { ForbiddenError, InvalidRequestError, NotFoundError, NotReadyError } from '../problems.ts';
 import { NoQuerySchema, ProblemSchema, TaskParamsSchema } from '../schemas/tasks.ts';
 
 export interface AuditRoutesOptions {
@@ -57,8 +57,7 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
     (await policy.decide(request, principal, 'audit.read', { type: 'Tenant', id: principal.tenantId })).allowed;
   const requireAuditor = async (request: FastifyRequest): Promise<Principal> => {
     const principal = principalOf(request);
-    // Like a task of another owner, the log of a tenant one may not audit is not there.
-    if (!(await mayAudit(request, principal))) throw new NotFoundError('No audit log for you here');
+    if (!(await mayAudit(request, principal))) throw new ForbiddenError('This route needs the admin or auditor role');
     return principal;
   };
   const checkpointOf = (tenant: string) => {

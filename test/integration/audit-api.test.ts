@@ -118,7 +118,7 @@ describe('audited token minting (the producer wired in this phase)', () => {
   });
 });
 
-describe('GET /v1/audit: admins and auditors only, filtered, paginated', () => {
+describe('GET /v1/audit: admins and auditors only (others 403), filtered, paginated', () => {
   test('filters by action and agent, pages with a cursor; members and other tenants see nothing', async () => {
     for (let i = 0; i < 3; i++) assert.equal((await requestToken(stack, agent2.key, {})).statusCode, 200);
     await waitFor(async () => (await get(`/v1/audit?agentId=${agent2.id}`, auditor.key)).json().items?.length === 3, 'three entries');
@@ -132,8 +132,8 @@ describe('GET /v1/audit: admins and auditors only, filtered, paginated', () => {
     assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
     assert.equal((await get(`/v1/audit?agentId=${agent2.id}&outcome=denied`, auditor.key)).json().items.length, 0);
     assert.equal((await get(`/v1/audit?until=2000-01-01T00:00:00Z`, auditor.key)).json().items.length, 0);
-    assert.equal((await get('/v1/audit', member.key)).statusCode, 404);
-    assert.equal((await get('/v1/audit', agent.key)).statusCode, 404);
+    assert.equal((await get('/v1/audit', member.key)).statusCode, 403);
+    assert.equal((await get('/v1/audit', agent.key)).statusCode, 403);
     // Another tenant's admin reads their own (empty of acme) log.
     const theirs = (await get(`/v1/audit?agentId=${agent2.id}`, other.adminKey)).json().items;
     assert.equal(theirs.length, 0);
@@ -245,7 +245,7 @@ describe('checkpoints, consistency and verify', () => {
     assert.equal(ok.statusCode, 200);
     assert.equal(ok.json().ok, true);
     assert.ok(ok.json().entries >= 8 && ok.json().checkpoints >= 1);
-    assert.equal((await get('/v1/audit/verify', member.key)).statusCode, 404);
+    assert.equal((await get('/v1/audit/verify', member.key)).statusCode, 403);
     const seg = path.join(fx.logDir(acme.tenantId), segmentName(1));
     const text = readFileSync(seg, 'utf8');
     writeFileSync(seg, text.replace('"seq":2,', '"seq":2,"x":1,'));
