@@ -58,6 +58,7 @@ export async function createHarnessDeps(config: Config, queueName = TASK_QUEUE):
   const authenticator = new CredentialAuthenticator({ configKeys, identity, tokens });
   // Appends on the fail-fast connection: a change whose entry cannot be written is not made.
   const audit = new AuditProducer({ redis });
+  const stopAuditHeartbeat = audit.startHeartbeat();
   const auditReader = new AuditReader({ dir: config.AUDIT_DIR });
   let closing: Promise<void> | null = null;
   return {
@@ -74,6 +75,8 @@ export async function createHarnessDeps(config: Config, queueName = TASK_QUEUE):
     auditReader,
     close() {
       closing ??= (async () => {
+        stopAuditHeartbeat();
+        await audit.heartbeat();
         for (const r of reconcilers) await r.close();
         await notifier.close();
         await queue.close();

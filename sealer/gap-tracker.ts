@@ -61,6 +61,21 @@ export class GapTracker {
     this.#tracks.set(key, t);
   }
 
+  /**
+   * A heartbeat: `producer` says it took counters up to `n` on `shard`. Counters above what was
+   * seen become missing (filled if they still arrive within the grace time); `n` is not marked seen.
+   */
+  claim(producer: string, shard: number, n: number, nowMs: number): void {
+    const key = `${producer}/${shard}`;
+    const t = this.#tracks.get(key) ?? { max: 0, missing: [], seenMs: nowMs };
+    t.seenMs = nowMs;
+    if (n > t.max) {
+      t.missing.push({ from: t.max + 1, to: n, sinceMs: nowMs });
+      t.max = n;
+    }
+    this.#tracks.set(key, t);
+  }
+
   /** Holes older than the grace time, removed from tracking (each is reported once). */
   takeDue(nowMs: number): Gap[] {
     const due: Gap[] = [];

@@ -217,6 +217,10 @@ export class Sealer {
     const n = t.fields.get('n');
     const stamped = ProducerIdSchema.safeParse(p).success && /^[1-9][0-9]{0,15}$/.test(n ?? '');
     const producer = stamped ? { id: p as string, counter: Number(n) } : undefined;
+    if (producer && t.fields.get('h') === '1') {
+      this.#tracker.claim(producer.id, t.shard, producer.counter, now);
+      return false;
+    }
     if (producer) this.#tracker.observe(producer.id, t.shard, producer.counter, now);
     if (producer && t.fields.get('v') === '1') return false;
     const raw = t.fields.get('e');

@@ -137,11 +137,11 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
 
   api.get(
     '/v1/audit/consistency',
-    { schema: { querystring: z.strictObject({ from: SeqQuery, to: SeqQuery }), response: { 200: z.strictObject({ from: z.number(), to: z.number(), hashes: z.array(z.string()) }), ...errors } } },
+    { schema: { querystring: z.strictObject({ from: SeqQuery.default(0), to: SeqQuery.optional() }), response: { 200: z.strictObject({ from: z.number(), to: z.number(), hashes: z.array(z.string()) }), ...errors } } },
     async (request) => {
       const tenant = principalOf(request).tenantId;
-      const { from, to } = request.query;
       const sealed = reader.sealedSize(tenant);
+      const { from, to = sealed } = request.query;
       if (from > to || to > sealed) throw new InvalidRequestError(`Need 0 ≤ from ≤ to ≤ ${sealed} (entries sealed)`);
       const hashes = from === 0 || from === to ? [] : reader.tree(tenant, to).consistencyProof(from, to).map(toBase64);
       return { from, to, hashes };

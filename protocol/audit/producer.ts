@@ -44,6 +44,8 @@ export class AuditProducer {
   readonly id: string;
   readonly #redis: Redis;
   readonly #counters: number[] = new Array<number>(AUDIT_SHARDS).fill(0);
+  /** Shards written since the last heartbeat. */
+  readonly #unannounced = new Set<number>();
 
   constructor(options: AuditProducerOptions) {
     this.id = options.id ?? `p_${randomBytes(8).toString('hex')}`;
@@ -60,6 +62,7 @@ export class AuditProducer {
     const shard = auditShard(auditRoutingId(draft));
     const n = ++(this.#counters[shard] as number);
     this.#counters[shard] = n;
+    this.#unannounced.add(shard);
     return { key: auditStreamKey(shard), shard, fields: ['p', this.id, 'n', String(n), 'e', JSON.stringify(draft)] };
   }
 
@@ -70,6 +73,30 @@ export class AuditProducer {
   async append(input: Parameters<typeof buildAuditDraft>[0]): Promise<void> {
     const s = this.stamp(input);
     await this.#redis.xadd(s.key, '*', ...s.fields);
+  }
+
+  /**
+   * Tells the sealer the last counter taken on each shard written since the last heartbeat, so
+   * entries removed from the *end* of a stream are noticed even if this producer writes nothing
+   * more to that shard. Never throws (a failed heartbeat is retried by the next one).
+   */
+  async heartbeat(): Promise<void> {
+    const shards = [...this.#unannounced];
+    this.#unannounced.clear();
+    if (shards.length === 0) return;
+    const pipe = this.#redis.pipeline();
+    for (const s of shards) pipe.xadd(auditStreamKey(s), '*', 'p', this.id, 'n', String(this.#counters[s]), 'h', '1');
+    const results = await pipe.exec().catch(() => null);
+    shards.forEach((s, i) => {
+      if (!results || results[i]?.[0]) this.#unannounced.add(s);
+    });
+  }
+
+  /** Sends a heartbeat every `intervalMs` (unref'd timer); returns the function that stops it. */
+  startHeartbeat(intervalMs = 10_000): () => void {
+    const timer = setInterval(() => void this.heartbeat(), intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 }
 

@@ -194,6 +194,17 @@ describe('a task trace', () => {
     assert.equal((await get(`/v1/tasks/${randomUUID()}/trace`, acme.adminKey)).statusCode, 404);
   });
 
+  test('scoped credentials: the owner\'s task token with tasks:read reads the trace; without it, or on /v1/audit, 403', async () => {
+    const reader = (await requestToken(stack, agent.key, { scope: 'tasks:read' })).json().token as string;
+    const creator = (await requestToken(stack, agent.key, { scope: 'tasks:create' })).json().token as string;
+    assert.equal((await get(`/v1/tasks/${taskId}/trace`, reader)).statusCode, 200);
+    assert.equal((await get(`/v1/audit/checkpoint`, creator)).statusCode, 200);
+    const noScope = await get(`/v1/tasks/${taskId}/trace`, creator);
+    assert.equal(noScope.statusCode, 403);
+    assert.equal(noScope.json().code, 'insufficient_scope');
+    assert.equal((await get('/v1/audit', reader)).statusCode, 403);
+  });
+
   test('?proofs=true is a bundle that verifies offline with the public key alone; a tampered bundle is named', async () => {
     const pk = (await get('/v1/audit/public-key', agent.key)).json();
     assert.equal(pk.verifierKey, fx.verifierKey(acme.tenantId));

@@ -88,6 +88,33 @@ describe('audit sealer (in-process)', () => {
     await s.close();
   });
 
+  test('entries removed from the end of a stream are noticed through the producer heartbeat', async () => {
+    const fx = await auditFixture();
+    const s = inProcessSealer(redis, fx);
+    const producer = new AuditProducer({ redis });
+    const t = tenant();
+    const key = auditStreamKey(auditShard(t));
+    await producer.append({ tenant: t, action: 'test.step', outcome: 'success', details: { i: 1 } });
+    await tickUntil(s, () => s.logSize(`tenants/${t}`) === 1);
+    await producer.append({ tenant: t, action: 'test.step', outcome: 'success', details: { i: 2 } });
+    await producer.append({ tenant: t, action: 'test.step', outcome: 'success', details: { i: 3 } });
+    await redis.xadd(key, 'MAXLEN', '0', '*', 'x', 'y');
+    // The producer writes nothing more to this shard; its heartbeat still says how far it got.
+    await producer.heartbeat();
+    await tickUntil(s, () => sealedEntries(fx.logDir()).length > 0 || s.logSize('system') > 0);
+    await s.commit();
+    const gaps = sealedEntries(fx.logDir()).filter((e) => e.action === 'audit_gap' && e.details?.['producer'] === producer.id);
+    assert.deepEqual(gaps.map((g) => [g.details?.['from'], g.details?.['to']]), [[2, 3]]);
+    // A heartbeat with nothing new since is not a gap.
+    await producer.heartbeat();
+    await producer.append({ tenant: t, action: 'test.step', outcome: 'success', details: { i: 4 } });
+    await producer.heartbeat();
+    await tickUntil(s, () => s.logSize(`tenants/${t}`) === 2);
+    await s.commit();
+    assert.equal(sealedEntries(fx.logDir()).filter((e) => e.action === 'audit_gap' && e.details?.['producer'] === producer.id).length, 1);
+    await s.close();
+  });
+
   test('a Lua script appends atomically with its change (copying the task record) or consumes its counter with a void marker', async () => {
     const fx = await auditFixture();
     const s = inProcessSealer(redis, fx);
