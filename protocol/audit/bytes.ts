@@ -33,24 +33,30 @@ const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64_VALUE = new Int16Array(128).fill(-1);
 for (let i = 0; i < B64.length; i++) B64_VALUE[B64.charCodeAt(i)] = i;
 
+function b64Value(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  const v = c < 128 ? (B64_VALUE[c] as number) : -1;
+  if (v < 0) throw new Error('not standard padded base64');
+  return v;
+}
+
 /**
  * Bytes of standard, padded base64. Strict: a non-canonical encoding (other padding bits, missing
  * padding, whitespace, other characters) is refused, so one value has exactly one text form.
  */
 export function fromBase64(text: string): Uint8Array {
-  if (text.length % 4 !== 0) throw new Error('not standard padded base64');
-  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
-  const out = new Uint8Array((text.length / 4) * 3 - pad);
+  const len = text.length;
+  if (len % 4 !== 0) throw new Error('not standard padded base64');
+  const pad = len > 0 && text.charCodeAt(len - 1) === 61 ? (text.charCodeAt(len - 2) === 61 ? 2 : 1) : 0;
+  const out = new Uint8Array((len / 4) * 3 - pad);
   let o = 0;
-  for (let i = 0; i < text.length; i += 4) {
-    const last = i + 4 === text.length;
-    const v = [0, 1, 2, 3].map((k) => {
-      const c = text.charCodeAt(i + k);
-      if (last && k >= 4 - pad) return c === 61 ? 0 : -1;
-      return c < 128 ? (B64_VALUE[c] as number) : -1;
-    }) as [number, number, number, number];
-    if (v.some((x) => x < 0)) throw new Error('not standard padded base64');
-    const n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+  for (let i = 0; i < len; i += 4) {
+    const last = i + 4 === len;
+    const a = b64Value(text, i);
+    const b = b64Value(text, i + 1);
+    const c = last && pad === 2 ? 0 : b64Value(text, i + 2);
+    const d = last && pad >= 1 ? 0 : b64Value(text, i + 3);
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
     // Canonical: the bits the padding leaves unused must be zero.
     if (last && ((pad === 2 && (n & 0xffff) !== 0) || (pad === 1 && (n & 0xff) !== 0))) throw new Error('non-canonical base64');
     out[o++] = n >>> 16;

@@ -5,20 +5,25 @@
 import { sha256 } from './sha256.ts';
 
 export const HASH_BYTES = 32;
-const LEAF_PREFIX = new Uint8Array([0x00]);
-const NODE_PREFIX = new Uint8Array([0x01]);
 
 /** MTH of the empty tree: SHA-256 of nothing. */
 export const EMPTY_ROOT: Uint8Array = sha256(new Uint8Array(0));
 
 /** Leaf hash: SHA-256(0x00 ‖ data). */
 export function hashLeaf(data: Uint8Array): Uint8Array {
-  return sha256(LEAF_PREFIX, data);
+  const buf = new Uint8Array(data.length + 1);
+  buf.set(data, 1);
+  return sha256(buf);
 }
 
 /** Interior node hash: SHA-256(0x01 ‖ left ‖ right). */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
-  return sha256(NODE_PREFIX, left, right);
+  // One buffer, one hash call: proofs and trees make many of these.
+  const buf = new Uint8Array(1 + left.length + right.length);
+  buf[0] = 0x01;
+  buf.set(left, 1);
+  buf.set(right, 1 + left.length);
+  return sha256(buf);
 }
 
 /** The largest power of two strictly below `n` (n ≥ 2): where RFC 9162 splits a tree of n leaves. */

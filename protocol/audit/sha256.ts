@@ -6,12 +6,12 @@
  */
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 
-interface NodeHash {
-  update(data: Uint8Array): NodeHash;
-  digest(): Uint8Array;
+/** node:crypto's one-shot `hash` (Node ≥ 20.12): no Hash object per call, so little garbage. */
+interface NodeCrypto {
+  hash(alg: 'sha256', data: Uint8Array, encoding: 'buffer'): Uint8Array;
 }
 const nodeCrypto = (
-  globalThis as { process?: { getBuiltinModule?: (id: string) => { createHash(alg: string): NodeHash } | undefined } }
+  globalThis as { process?: { getBuiltinModule?: (id: string) => NodeCrypto | undefined } }
 ).process?.getBuiltinModule?.('node:crypto');
 
 /** SHA-256 of the concatenation of `parts`, with @noble/hashes (any JavaScript runtime). */
@@ -22,11 +22,19 @@ export function nobleSha256Of(...parts: Uint8Array[]): Uint8Array {
   return h.digest();
 }
 
-/** SHA-256 of the concatenation of `parts` (no copy into one buffer). */
+/** SHA-256 of the concatenation of `parts`. */
 export function sha256(...parts: Uint8Array[]): Uint8Array {
-  if (!nodeCrypto) return nobleSha256Of(...parts);
-  const h = nodeCrypto.createHash('sha256');
-  for (const p of parts) h.update(p);
-  const d = h.digest();
+  if (!nodeCrypto || typeof nodeCrypto.hash !== 'function') return nobleSha256Of(...parts);
+  let data: Uint8Array;
+  if (parts.length === 1) data = parts[0] as Uint8Array;
+  else {
+    data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      data.set(p, at);
+      at += p.length;
+    }
+  }
+  const d = nodeCrypto.hash('sha256', data, 'buffer');
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
