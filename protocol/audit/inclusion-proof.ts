@@ -109,18 +109,12 @@ export class InclusionBatch {
     const seenShifts: number[] = [];
     const seenIndex: number[] = [];
     const seenHash: Uint8Array[] = [];
-    const remember = () => {
-      for (let i = 0; i < seenShifts.length; i++) {
-        const level = (this.#proven[seenShifts[i] as number] ??= new Map());
-        level.set(seenIndex[i] as number, seenHash[i] as Uint8Array);
-      }
-    };
     for (const text of proof) {
       const known = this.#proven[shifts]?.get(fn);
       if (known) {
         if (!equalBytes(known, r)) return false;
         // Proven too: they lead to a proven node.
-        remember();
+        this.#remember(seenShifts, seenIndex, seenHash);
         return true;
       }
       seenShifts.push(shifts);
@@ -148,8 +142,15 @@ export class InclusionBatch {
       shifts++;
     }
     if (sn !== 0 || !equalBytes(r, this.#root)) return false;
-    remember();
+    this.#remember(seenShifts, seenIndex, seenHash);
     return true;
+  }
+
+  #remember(shifts: number[], index: number[], hash: Uint8Array[]): void {
+    for (let i = 0; i < shifts.length; i++) {
+      const level = (this.#proven[shifts[i] as number] ??= new Map());
+      level.set(index[i] as number, hash[i] as Uint8Array);
+    }
   }
 }
 

@@ -35,6 +35,7 @@ export function sha256(...parts: Uint8Array[]): Uint8Array {
       at += p.length;
     }
   }
+  // A plain Uint8Array view, as in a browser (a Buffer compares unequal to one in deepEqual).
   const d = nodeCrypto.hash('sha256', data, 'buffer');
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 }
