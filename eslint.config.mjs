@@ -35,10 +35,24 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { patterns: [{ group: ['**/harness/**'], message: 'The runner must not import the harness; share code through protocol/.' }] }],
     },
   },
+  // The sealer holds the signing key and trusts nothing else: it imports protocol/ only.
+  {
+    files: ['sealer/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/harness/**', '**/runner/**'], message: 'The sealer imports protocol/ only.' }] }],
+    },
+  },
+  // The offline verifier needs nothing but the public key and protocol/'s proof code.
+  {
+    files: ['scripts/audit-verify.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/harness/**', '**/runner/**', '**/sealer/**'], message: 'The verifier depends on protocol/ only.' }] }],
+    },
+  },
   {
     files: ['protocol/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/harness/**', '**/runner/**'], message: 'protocol/ depends on neither side.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/harness/**', '**/runner/**', '**/sealer/**'], message: 'protocol/ depends on neither side.' }] }],
     },
   },
   {

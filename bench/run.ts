@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { containerBench, dockerUnavailable, type ContainerBenchResult } from './containers.ts';
 import { cedarBench } from './cedar.ts';
+import { auditBench, auditReport } from './audit.ts';
 import { securityPathCost, type SecurityPathResult } from './security-path.ts';
 import { storageBench, TARGET_REDIS_RATIO, type StorageBenchResult } from './storage.ts';
 import { latencyRun, throughputLevel, type LatencyResult, type LevelResult } from './e2e.ts';
@@ -50,7 +51,8 @@ const TARGET_SECURITY_ADDED_MS = 0.5;
 /**
  * BENCH_ONLY=containers runs just the container section; BENCH_ONLY=latency just the sequential
  * latency figures (floors, e2e, security path: a quick loop while tuning); BENCH_ONLY=storage
- * just the Redis bytes per task; BENCH_CONTAINERS=0 skips the container section (and the
+ * just the Redis bytes per task; BENCH_ONLY=audit just the audit section (sealer throughput,
+ * trace bundle verification); BENCH_CONTAINERS=0 skips the container section (and the
  * container case of the storage section).
  */
 const ONLY = process.env['BENCH_ONLY'] ?? '';
@@ -209,6 +211,16 @@ async function mainStorageOnly(): Promise<void> {
   writeResults({ at: new Date().toISOString(), commit: gitCommit(), storage, storageRatios: report.ratios });
 }
 
+/** BENCH_ONLY=audit: the audit section alone (sealer throughput, trace bundle verification). */
+async function mainAuditOnly(): Promise<void> {
+  benchRedis = await claimRedisDb();
+  const audit = await auditBench(benchRedis.url, log);
+  await cleanup();
+  const report = auditReport(audit, null);
+  process.stdout.write(`${report.lines.join('\n')}\n`);
+  writeResults({ at: new Date().toISOString(), commit: gitCommit(), audit, auditRatios: report.ratios });
+}
+
 /** BENCH_ONLY=latency: floors, sequential e2e latency and the security path; no throughput. */
 async function mainLatencyOnly(): Promise<void> {
   benchRedis = await claimRedisDb();
@@ -310,6 +322,8 @@ async function main(): Promise<void> {
   const containers = await runContainerSection(benchRedis);
   log('storage: Redis bytes per task, worst case');
   const storage = await runStorageSection(benchRedis);
+  log('audit: sealer throughput and trace bundle verification');
+  const audit = await auditBench(benchRedis.url, log);
   await cleanup();
 
   // ---- report ---------------------------------------------------------------------------------
@@ -459,6 +473,8 @@ async function main(): Promise<void> {
   out.push(...containerPart.lines);
   const storagePart = storageReport(storage);
   out.push(...storagePart.lines);
+  const auditPart = auditReport(audit, peak?.tasksPerSecond ?? null);
+  out.push(...auditPart.lines);
   out.push('cancel latency: not measured (no cheap, honest observation point from outside the runner).');
   out.push(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s; Redis database ${benchRedis === null ? 'released' : 'NOT released'}; queue ${queueName}`);
   process.stdout.write(`${out.join('\n')}\n`);
@@ -479,8 +495,10 @@ async function main(): Promise<void> {
     storage,
     security,
     cedar,
+    audit,
     ratios: {
       storage: storagePart.ratios,
+      audit: auditPart.ratios,
       securityAddedP50: { value: security.addedP50, target: TARGET_SECURITY_ADDED_MS, pass: security.addedP50 < TARGET_SECURITY_ADDED_MS },
       containers: containerPart.ratios,
       latency: { value: latencyRatio, target: TARGET_LATENCY_RATIO, pass: latencyRatio <= TARGET_LATENCY_RATIO, noisy: latencyNoisy },
@@ -503,7 +521,9 @@ try {
       ? mainLatencyOnly()
       : ONLY === 'storage'
         ? mainStorageOnly()
-        : main());
+        : ONLY === 'audit'
+          ? mainAuditOnly()
+          : main());
   process.exit(0);
 } catch (err) {
   await abort(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);

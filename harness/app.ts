@@ -29,6 +29,9 @@ import { TaskService } from './tasks/task-service.ts';
 import { adminLimitsRoutes } from './ratelimit/admin-limits-routes.ts';
 import { rateLimitsFromConfig, type RateLimits } from './ratelimit/rate-limits.ts';
 import { adminStorageRoutes } from './storage/admin-storage-routes.ts';
+import type { AuditProducer } from '../protocol/audit/producer.ts';
+import type { AuditReader } from './audit/audit-reader.ts';
+import { auditRoutes } from './routes/audit.ts';
 
 export interface AppDeps {
   config: Config;
@@ -48,6 +51,10 @@ export interface AppDeps {
   tokens: TokenService;
   /** Agents and users from config (agents file, dev key, bootstrap admin). */
   configPrincipals: ConfigPrincipals;
+  /** Appends audit entries to the transport streams (the sealer seals them). */
+  audit: AuditProducer;
+  /** Reads the sealed audit logs (AUDIT_DIR). */
+  auditReader: AuditReader;
   /** Fastify logger option (false in tests). */
   logger?: boolean | { level: string };
 }
@@ -166,7 +173,8 @@ export async function buildApp(
     const principals = new PrincipalResolver({ identity: deps.identity, configPrincipals: deps.configPrincipals });
     await v1.register(adminIdentityRoutes, {
       identity: deps.identity, tasks, store: deps.store, idempotency, principalOf });
-    await v1.register(tokenRoutes, { config, identity: deps.identity, tokens: deps.tokens, principalOf });
+    await v1.register(tokenRoutes, { config, identity: deps.identity, tokens: deps.tokens, audit: deps.audit, principalOf });
+    await v1.register(auditRoutes, { reader: deps.auditReader, store: deps.store, policy, principalOf });
     await v1.register(adminGrantRoutes, { grants, grantRoots: config.GRANT_ROOTS, idempotency, principals, principalOf });
     await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principals, principalOf });
     await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });

@@ -135,6 +135,11 @@ export const ConfigSchema = z
      * active (they are no longer counted).
      */
     RATE_LIMIT_PK_SALT: z.string().default(''),
+    /**
+     * Where the audit sealer writes the sealed logs (read here for the audit API; same host or a
+     * shared read-only volume). The harness never writes there.
+     */
+    AUDIT_DIR: z.string().min(1).default('/var/lib/airlock/audit'),
     /** Base of the `type` URI of problem responses (RFC 9457). */
     PROBLEM_BASE_URL: z.string().url().default('https://airlock.dev/problems/'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { FsBlobStore } from '../protocol/blobs/fs-blob-store.ts';
 import { containerQueueName } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
+import { AuditProducer } from '../protocol/audit/producer.ts';
+import { AuditReader } from './audit/audit-reader.ts';
 import type { AppDeps } from './app.ts';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator.ts';
 import { CredentialAuthenticator } from './auth/credential-authenticator.ts';
@@ -63,6 +65,10 @@ export async function createHarnessDeps(
     },
   });
   const authenticator = new CredentialAuthenticator({ configKeys, identity, tokens });
+  // Appends on the fail-fast connection: a change whose entry cannot be written is not made.
+  const audit = new AuditProducer({ redis });
+  const stopAuditHeartbeat = audit.startHeartbeat();
+  const auditReader = new AuditReader({ dir: config.AUDIT_DIR });
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -76,8 +82,12 @@ export async function createHarnessDeps(
     identity,
     tokens,
     configPrincipals: configKeys,
+    audit,
+    auditReader,
     close() {
       closing ??= (async () => {
+        stopAuditHeartbeat();
+        await audit.heartbeat();
         for (const r of reconcilers) await r.close();
         await notifier.close();
         await queue.close();

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Redis key and channel names shared by harness and runner. Task keys use a hash tag around the
  * task id so a task's hash, its event stream and its output live in one cluster slot (the
@@ -49,4 +51,28 @@ export const TASK_QUEUE = 'airlock-tasks';
  */
 export function containerQueueName(isolateQueue: string = TASK_QUEUE): string {
   return `${isolateQueue}-containers`;
+}
+
+/**
+ * The audit transport: AUDIT_SHARDS fixed streams, one cluster slot each (`airlock:audit:{s07}`).
+ * Task entries go to the shard of their task id, others to the shard of their tenant id (so a
+ * script that changes a task can append its audit entry in the same slot once the task's keys
+ * carry the shard's tag). Redis is only transport: the sealer (sealer/) writes the record.
+ */
+export const AUDIT_SHARDS = 16;
+
+/** The shard of a routing id: first 4 bytes of SHA-256(id), big-endian, mod AUDIT_SHARDS. */
+export function auditShard(id: string): number {
+  return createHash('sha256').update(id).digest().readUInt32BE(0) % AUDIT_SHARDS;
+}
+
+/** The hash tag of a shard: `{s00}` … `{s15}`. */
+export function auditShardTag(shard: number): string {
+  if (!Number.isInteger(shard) || shard < 0 || shard >= AUDIT_SHARDS) throw new Error(`no audit shard ${shard}`);
+  return `{s${String(shard).padStart(2, '0')}}`;
+}
+
+/** The stream of a shard. ACL pattern of all of them: `airlock:audit:*`. */
+export function auditStreamKey(shard: number): string {
+  return `airlock:audit:${auditShardTag(shard)}`;
 }

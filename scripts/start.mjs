@@ -1,11 +1,13 @@
-// `npm start`: runs Airlock locally — a harness and one runner as separate processes, plus a
-// private redis-server (data under .airlock/redis) when REDIS_URL is not given. Sets up what is
-// missing first (scripts/setup.mjs), prints a banner with the keys, limits and first calls, and
-// owns the order of shutdown: on Ctrl-C or SIGTERM it stops the harness and the runner, then
-// Redis. Each child runs in its own process group (a terminal's Ctrl-C reaches only this
-// launcher, which signals each child once) and holds an IPC channel to it: if the launcher dies,
-// even by SIGKILL, the harness and the runner see the channel close and stop by themselves.
-// Files tasks write under /out go to .airlock/blobs (BLOB_DIR) unless BLOB_DIR is set.
+// `npm start`: runs Airlock locally — a harness, one runner and the audit sealer as separate
+// processes, plus a private redis-server (data under .airlock/redis) when REDIS_URL is not given.
+// Sets up what is missing first (scripts/setup.mjs), prints a banner with the keys, limits and
+// first calls, and owns the order of shutdown: on Ctrl-C or SIGTERM it stops the harness, the
+// runner and the sealer, then Redis. Each child runs in its own process group (a terminal's
+// Ctrl-C reaches only this launcher, which signals each child once) and holds an IPC channel to
+// it: if the launcher dies, even by SIGKILL, the children see the channel close and stop by
+// themselves. Files tasks write under /out go to .airlock/blobs (BLOB_DIR) unless BLOB_DIR is
+// set. Sealed audit logs go to .airlock/audit; the sealer's signing key is generated once into
+// .airlock/audit-signing-key (outside the audit directory, which the harness reads).
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -159,7 +161,15 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 // Harness and runner must share the blob directory (/out files): one default for both.
-const common = { REDIS_URL: redisUrl, BLOB_DIR: process.env.BLOB_DIR ?? path.join(state, 'blobs') };
+// The harness reads the sealer's audit directory: one default for both.
+const common = {
+  REDIS_URL: redisUrl,
+  BLOB_DIR: process.env.BLOB_DIR ?? path.join(state, 'blobs'),
+  AUDIT_DIR: process.env.AUDIT_DIR ?? path.join(state, 'audit'),
+};
+const sealerKey = process.env.AUDIT_SIGNING_KEY
+  ? {}
+  : { AUDIT_SIGNING_KEY_FILE: process.env.AUDIT_SIGNING_KEY_FILE ?? path.join(state, 'audit-signing-key') };
 // --no-turbo-inlining: see harness/README.md ("Why the harness runs with --no-turbo-inlining").
 run('harness', ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], {
   ...common,
@@ -175,6 +185,7 @@ run('runner', ['--no-node-snapshot', '--import', 'tsx', 'runner/worker.ts'], {
   // Without containers the runner serves the isolate runtimes only (and says nothing more).
   ...(prepared.containers.ok || process.env.RUNNER_BACKENDS ? {} : { RUNNER_BACKENDS: 'isolate' }),
 });
+run('sealer', ['--import', 'tsx', 'sealer/main.ts'], { REDIS_URL: redisUrl, AUDIT_DIR: common.AUDIT_DIR, ...sealerKey });
 
 const base = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
 // /readyz is not logged per request (harness/routes/health.ts), so polling it costs no lines.

@@ -164,11 +164,16 @@ export function routeAction(method: string, url: string): Action | null | undefi
     case 'GET /v1/tasks/:id':
     case 'GET /v1/tasks/:id/events':
     case 'GET /v1/tasks/:id/files/*':
+    case 'GET /v1/tasks/:id/trace':
       return 'tasks:read';
     case 'DELETE /v1/tasks/:id':
       return 'tasks:cancel';
     case 'POST /v1/tokens':
     case 'DELETE /v1/tokens/:jti':
+    // What anyone of the tenant may check the log against (GET /v1/audit and verify: unlisted).
+    case 'GET /v1/audit/checkpoint':
+    case 'GET /v1/audit/public-key':
+    case 'GET /v1/audit/consistency':
       return null;
     default:
       return undefined;

@@ -9,7 +9,8 @@ export const AgentIdSchema = z.string().regex(/^agt_[0-9a-f]{20}$/, 'an agent id
 export const UserIdSchema = z.string().regex(/^usr_[0-9a-f]{20}$/, 'a user id (usr_...)');
 export const KeyIdSchema = z.string().regex(/^[0-9a-f]{24}$/, 'a key id (24 hex digits)');
 export const NameSchema = z.string().min(1).max(200);
-export const UserRoleSchema = z.enum(['admin', 'approver', 'member']);
+/** `auditor`: reads the tenant's audit log (GET /v1/audit, verify), nothing else. */
+export const UserRoleSchema = z.enum(['admin', 'approver', 'member', 'auditor']);
 export type UserRole = z.infer<typeof UserRoleSchema>;
 /** A scope list as stored (validated by harness/auth/scopes.ts before it is stored). */
 export const ScopeListSchema = z.array(z.string().max(100)).max(100);

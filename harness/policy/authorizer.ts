@@ -24,6 +24,7 @@ export type AuthzAction =
   | 'tasks.cancel'
   | 'grants.mount'
   | 'admin.manage'
+  | 'audit.read'
   | 'capabilities.invoke'
   | 'capabilities.requireApproval';
 

@@ -5,6 +5,7 @@ import { CONFIG_KEY_ID_PREFIX } from '../auth/api-key-authenticator.ts';
 import type { Principal } from '../auth/principal.ts';
 import { UNRESTRICTED, intersect, narrow, parseScopes, splitScope } from '../auth/scopes.ts';
 import type { Config } from '../config.ts';
+import type { AuditProducer } from '../../protocol/audit/producer.ts';
 import type { IdentityStore } from '../identity/identity-store.ts';
 import {
   TASK_TOKEN_TYP,
@@ -17,6 +18,7 @@ import {
   InvalidGrantError,
   InvalidRequestError,
   NotFoundError,
+  NotReadyError,
 } from '../problems.ts';
 import {
   TokenParamsSchema,
@@ -29,6 +31,7 @@ export interface TokenRoutesOptions {
   config: Config;
   identity: IdentityStore;
   tokens: TokenService;
+  audit: AuditProducer;
   principalOf: (request: FastifyRequest) => Principal;
 }
 
@@ -44,7 +47,7 @@ export async function tokenRoutes(
   app: FastifyInstance,
   options: TokenRoutesOptions,
 ): Promise<void> {
-  const { config, identity, tokens, principalOf } = options;
+  const { config, identity, tokens, audit, principalOf } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   api.post(
@@ -105,10 +108,29 @@ export async function tokenRoutes(
         const scopes = narrow(parseScopes(principal.scopes), requested);
         minted = await tokens.mintUserToken(principal, { scopes, ttlSeconds, mayAct: agent.id });
       }
+      const tokenType = principal.kind === 'agent' ? TASK_TOKEN_TYP : USER_TOKEN_TYP;
+      // Recorded before the token leaves: if the entry cannot be written, nobody gets the token
+      // (it was signed, but a JWT no one holds is no change). Never the token itself: its jti.
+      try {
+        await audit.append({
+          tenant: principal.tenantId,
+          action: 'token.minted',
+          outcome: 'success',
+          agentId: principal.id,
+          ...(actingFor ? { userId: actingFor } : {}),
+          ...(principal.keyId ? { keyId: principal.keyId } : {}),
+          jti: minted.jti,
+          requestId: request.id,
+          details: { tokenType, scope: minted.scopes.join(' '), expiresAt: new Date(minted.exp * 1000).toISOString(), ...(body.mayAct ? { mayAct: body.mayAct } : {}) },
+        });
+      } catch (err) {
+        request.log.error({ err }, 'audit entry for a minted token could not be written');
+        throw new NotReadyError('The audit log cannot be written right now; no token was issued');
+      }
       // RFC 6749 §5.1: responses carrying tokens must not be cached.
       return reply.header('cache-control', 'no-store').send({
         token: minted.token,
-        tokenType: principal.kind === 'agent' ? TASK_TOKEN_TYP : USER_TOKEN_TYP,
+        tokenType,
         jti: minted.jti,
         expiresAt: new Date(minted.exp * 1000).toISOString(),
         expiresInSeconds: ttlSeconds,

@@ -37,6 +37,7 @@ import {
   type RegisteredRoute,
 } from '../helpers/owasp-fixtures.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
+import { auditFixture, inProcessSealer, type AuditFixture } from '../helpers/audit.ts';
 
 const RUN = randomUUID().slice(0, 8);
 const BOOTSTRAP_KEY = `bootstrap-${randomUUID()}`;
@@ -81,6 +82,8 @@ const keyOf = (w: World, caller: Caller | 'bootstrap'): string =>
         : w[caller].key;
 
 let stack: Stack;
+/** A real AUDIT_DIR, sealed by the real sealer (in-process) once both worlds exist. */
+let audit: AuditFixture;
 let routes: RegisteredRoute[];
 let A: World;
 let B: World;
@@ -143,6 +146,7 @@ async function buildWorld(tenantId: string, twinKey: string, ownGrant: string): 
 }
 
 before(async () => {
+  audit = await auditFixture();
   grantRoot = await mkdtemp(path.join(tmpdir(), 'airlock-owasp-grants-'));
   const twins = await writeTwinAgentsFile([TENANT_A, TENANT_B]);
   const captured = await captureRoutes(() =>
@@ -153,6 +157,7 @@ before(async () => {
         AIRLOCK_ADMIN_TENANT: `owasp-boot-${RUN}`,
         AIRLOCK_AGENTS_FILE: twins.file,
         GRANT_ROOTS: grantRoot,
+        AUDIT_DIR: audit.dir,
       },
     }),
   );
@@ -168,6 +173,12 @@ before(async () => {
   B.tasks.push((await submit(B)).json().id);
   await ok(call('PUT', '/v1/admin/limits', A.admin.key, { tenant: { readsPerMin: LIMIT_A } }));
   await ok(call('PUT', '/v1/admin/policies/shadow', A.admin.key, { text: `@id("${SHADOW_ID_A}") permit (principal, action, resource);` }));
+  // Both tenants minted tokens: seal their audit entries and sign checkpoints.
+  const sealer = inProcessSealer(stack.deps.redis, audit);
+  for (let i = 0; i < 100 && (sealer.logSize(`tenants/${TENANT_A}`) === 0 || sealer.logSize(`tenants/${TENANT_B}`) === 0); i++) await sealer.tick();
+  await sealer.commit();
+  sealer.checkpoint();
+  await sealer.close();
 });
 
 after(async () => {
@@ -234,6 +245,31 @@ const SPEC: Record<string, RouteSpec> = {
   'DELETE /v1/tasks/:id': { object: {} },
   'GET /v1/tasks/:id/files/*': { object: {} },
   'GET /v1/tasks/:id/events': { object: {} },
+  'GET /v1/tasks/:id/trace': { object: {} },
+
+  // The audit log: B's admin reads B's entries only; anyone of B checks B's log, never A's.
+  'GET /v1/audit': {
+    collection: {
+      callers: ['admin'],
+      expect: (body) => {
+        const items = body['items'] as { tenant?: string }[];
+        assert.ok(items.length > 0, 'B has entries');
+        assert.ok(items.every((e) => e.tenant === TENANT_B));
+      },
+    },
+  },
+  'GET /v1/audit/verify': {
+    collection: { callers: ['admin'], expect: (body) => assert.equal(body['ok'], true) },
+  },
+  'GET /v1/audit/checkpoint': {
+    collection: { callers: ['admin', 'agent', 'twin', 'member', 'token'], expect: (body) => assert.match(String(body['origin']), new RegExp(`/tenants/${TENANT_B}$`)) },
+  },
+  'GET /v1/audit/public-key': {
+    collection: { callers: ['admin', 'agent', 'twin', 'member', 'token'], expect: (body) => assert.match(String(body['verifierKey']), new RegExp(`^[^+]*/tenants/${TENANT_B}\\+`)) },
+  },
+  'GET /v1/audit/consistency': {
+    collection: { callers: ['admin', 'agent', 'twin', 'member', 'token'], expect: (body) => assert.deepEqual(body['hashes'], []) },
+  },
 
   'POST /v1/tokens': { body: { caller: 'agent', base: () => ({ scope: 'tasks:read' }) } },
   'DELETE /v1/tokens/:jti': { object: { ownerStatus: 204 } },

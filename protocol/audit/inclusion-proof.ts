@@ -1,0 +1,169 @@
+/**
+ * RFC 9162 §2.1.3 inclusion proofs: generation over a node-hash source, and verification that
+ * needs nothing but the proof (pure; the verifier's correctness is the product — see the immudb
+ * advisory GHSA-672p-m5jq-mrh8, where a client accepted a malicious server's proof).
+ */
+import { equalBytes } from './bytes.ts';
+import { HASH_BYTES, hashChildren, splitPoint } from './merkle-hash.ts';
+
+/** MTH of leaves [start, end) of a tree: what proof generation needs from the tree. */
+export type RangeHasher = (start: number, end: number) => Uint8Array;
+
+/** PATH(m, D[0:n]) of RFC 9162 §2.1.3.1: sibling hashes from the leaf up. */
+export function inclusionProof(index: number, size: number, mth: RangeHasher): Uint8Array[] {
+  if (!(Number.isSafeInteger(index) && Number.isSafeInteger(size) && index >= 0 && index < size)) {
+    throw new Error(`no inclusion proof for leaf ${index} in a tree of ${size}`);
+  }
+  const path: Uint8Array[] = [];
+  let start = 0;
+  let end = size;
+  // Walk down; the siblings come out root-first, the proof lists them leaf-first.
+  while (end - start > 1) {
+    const k = splitPoint(end - start);
+    if (index < start + k) {
+      path.push(mth(start + k, end));
+      end = start + k;
+    } else {
+      path.push(mth(start, start + k));
+      start += k;
+    }
+  }
+  return path.reverse();
+}
+
+/**
+ * The root a proof leads to (RFC 9162 §2.1.3.2), or null when the proof cannot be valid for
+ * this index and size (wrong length, wrong hash sizes, index out of range).
+ */
+export function rootFromInclusionProof(
+  index: number,
+  size: number,
+  leafHash: Uint8Array,
+  proof: readonly Uint8Array[],
+): Uint8Array | null {
+  if (!(Number.isSafeInteger(index) && Number.isSafeInteger(size)) || index < 0 || index >= size) return null;
+  if (leafHash.length !== HASH_BYTES) return null;
+  let fn = index;
+  let sn = size - 1;
+  let r = leafHash;
+  for (const p of proof) {
+    if (p.length !== HASH_BYTES) return null;
+    if (sn === 0) return null;
+    if (fn % 2 === 1 || fn === sn) {
+      r = hashChildren(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = hashChildren(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 ? r : null;
+}
+
+/** True when `proof` shows the leaf at `index` is in the tree of `size` leaves with `root`. */
+export function verifyInclusion(
+  index: number,
+  size: number,
+  leafHash: Uint8Array,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): boolean {
+  const got = rootFromInclusionProof(index, size, leafHash, proof);
+  return got !== null && equalBytes(got, root);
+}
+
+/**
+ * Verifies many inclusion proofs against one tree head, faster than one by one: a node that an
+ * earlier, fully verified proof showed to lead to the root is not walked again. When a proof
+ * reaches such a node (same position, same hash) its leaf is in the tree: that node's path to
+ * the root was already checked. Proof hashes are decoded only as far as they are used; each must
+ * still be well-formed base64 of 32 bytes, and the proof exactly as long as its path.
+ */
+export class InclusionBatch {
+  readonly #size: number;
+  readonly #root: Uint8Array;
+  readonly #decode: (text: string) => Uint8Array;
+  /** Per number of shifts: node index → hash of a node proven to lead to the root. */
+  readonly #proven: Map<number, Uint8Array>[] = [];
+
+  constructor(size: number, root: Uint8Array, decode: (text: string) => Uint8Array) {
+    this.#size = size;
+    this.#root = root;
+    this.#decode = decode;
+  }
+
+  verify(index: number, leafHash: Uint8Array, proof: readonly string[]): boolean {
+    const size = this.#size;
+    if (!(Number.isSafeInteger(index) && index >= 0 && index < size) || leafHash.length !== HASH_BYTES) return false;
+    if (proof.length !== inclusionPathLength(index, size) || proof.some((p) => p.length !== 44)) return false;
+    let fn = index;
+    let sn = size - 1;
+    let shifts = 0;
+    let r = leafHash;
+    const seenShifts: number[] = [];
+    const seenIndex: number[] = [];
+    const seenHash: Uint8Array[] = [];
+    for (const text of proof) {
+      const known = this.#proven[shifts]?.get(fn);
+      if (known) {
+        if (!equalBytes(known, r)) return false;
+        // Proven too: they lead to a proven node.
+        this.#remember(seenShifts, seenIndex, seenHash);
+        return true;
+      }
+      seenShifts.push(shifts);
+      seenIndex.push(fn);
+      seenHash.push(r);
+      let p: Uint8Array;
+      try {
+        p = this.#decode(text);
+      } catch {
+        return false;
+      }
+      if (p.length !== HASH_BYTES || sn === 0) return false;
+      if (fn % 2 === 1 || fn === sn) {
+        r = hashChildren(p, r);
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+          shifts++;
+        }
+      } else {
+        r = hashChildren(r, p);
+      }
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+      shifts++;
+    }
+    if (sn !== 0 || !equalBytes(r, this.#root)) return false;
+    this.#remember(seenShifts, seenIndex, seenHash);
+    return true;
+  }
+
+  #remember(shifts: number[], index: number[], hash: Uint8Array[]): void {
+    for (let i = 0; i < shifts.length; i++) {
+      const level = (this.#proven[shifts[i] as number] ??= new Map());
+      level.set(index[i] as number, hash[i] as Uint8Array);
+    }
+  }
+}
+
+/** How many hashes the inclusion proof of leaf `index` in a tree of `size` has. */
+export function inclusionPathLength(index: number, size: number): number {
+  let n = 0;
+  let start = 0;
+  let end = size;
+  while (end - start > 1) {
+    const k = splitPoint(end - start);
+    if (index < start + k) end = start + k;
+    else start += k;
+    n++;
+  }
+  return n;
+}

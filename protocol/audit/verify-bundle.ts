@@ -1,0 +1,87 @@
+/**
+ * A task's trace bundle (`GET /v1/tasks/:id/trace?proofs=true`) and its offline verification:
+ * the checkpoint's signature, then each entry's inclusion in that checkpoint's tree at index
+ * seq − 1. Needs nothing but the log's verifier key. Pure.
+ *
+ * Each entry travels as the exact text its leaf hashes: the RFC 8785 canonical JSON of its
+ * content (the entry without `prevHash` and `hash`; those chain fields cannot be checked without
+ * the other tasks' entries between them). The verifier hashes the text it got, and only then
+ * reads it: what it shows is what it verified, with no second serialization to disagree.
+ */
+import { z } from 'zod';
+import { fromBase64, utf8 } from './bytes.ts';
+import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { entryLeafHash } from './chain.ts';
+import { InclusionBatch } from './inclusion-proof.ts';
+import type { NoteVerifier } from './note.ts';
+import type { Broken } from './verify-log.ts';
+
+export const TRACE_BUNDLE_FORMAT = 'airlock-audit-trace/v1' as const;
+
+export const InclusionProofSchema = z.strictObject({
+  seq: z.number().int().min(1),
+  treeSize: z.number().int().min(1),
+  /** Sibling hashes, leaf first, base64. */
+  hashes: z.array(z.string()).max(64),
+});
+export type InclusionProofJson = z.infer<typeof InclusionProofSchema>;
+
+export const TraceBundleSchema = z.strictObject({
+  format: z.literal(TRACE_BUNDLE_FORMAT),
+  taskId: z.string(),
+  origin: z.string(),
+  /** The signed checkpoint every proof leads to. */
+  checkpoint: z.string(),
+  /** Canonical JSON of each entry's content, in seq order. */
+  entries: z.array(z.string()),
+  proofs: z.array(InclusionProofSchema),
+  /** Entries of the task sealed after the checkpoint (not in this bundle yet). */
+  pending: z.number().int().min(0).optional(),
+});
+export type TraceBundle = z.infer<typeof TraceBundleSchema>;
+
+export interface BundleVerification {
+  ok: boolean;
+  entries: number;
+  checkpoint?: { origin: string; size: number };
+  firstBroken?: Broken;
+}
+
+export function verifyTraceBundle(input: unknown, verifiers: readonly NoteVerifier[]): BundleVerification {
+  const parsed = TraceBundleSchema.safeParse(input);
+  if (!parsed.success) return { ok: false, entries: 0, firstBroken: { seq: 0, reason: 'not a trace bundle' } };
+  const bundle = parsed.data;
+  let cp: Checkpoint;
+  try {
+    cp = openCheckpoint(bundle.checkpoint, verifiers);
+  } catch (err) {
+    return { ok: false, entries: 0, firstBroken: { seq: 0, reason: `checkpoint does not verify: ${(err as Error).message}` } };
+  }
+  const fail = (i: number, seq: number, reason: string): BundleVerification => ({
+    ok: false, entries: i, checkpoint: { origin: cp.origin, size: cp.size }, firstBroken: { seq, reason },
+  });
+  if (cp.origin !== bundle.origin) return fail(0, 0, `checkpoint origin ${cp.origin} is not the bundle's ${bundle.origin}`);
+  if (bundle.proofs.length !== bundle.entries.length) return fail(0, 0, 'one proof per entry expected');
+  const batch = new InclusionBatch(cp.size, cp.rootHash, fromBase64);
+  let lastSeq = 0;
+  for (let i = 0; i < bundle.entries.length; i++) {
+    const text = bundle.entries[i] as string;
+    const proof = bundle.proofs[i] as InclusionProofJson;
+    // Proven first, read after: the leaf is the hash of exactly this text.
+    const leaf = entryLeafHash(utf8(text));
+    if (proof.treeSize !== cp.size || !batch.verify(proof.seq - 1, leaf, proof.hashes)) {
+      return fail(i, proof.seq, `entry ${proof.seq} is not in the signed log (edited, or a wrong proof)`);
+    }
+    let entry: { seq?: unknown; taskId?: unknown };
+    try {
+      entry = JSON.parse(text) as typeof entry;
+    } catch {
+      return fail(i, proof.seq, `entry ${proof.seq} is not JSON`);
+    }
+    if (entry.seq !== proof.seq) return fail(i, proof.seq, `entry ${proof.seq} carries seq ${String(entry.seq)}`);
+    if (entry.taskId !== bundle.taskId) return fail(i, proof.seq, `entry ${proof.seq} is not about task ${bundle.taskId}`);
+    if (proof.seq <= lastSeq) return fail(i, proof.seq, `entry ${proof.seq} is out of order`);
+    lastSeq = proof.seq;
+  }
+  return { ok: true, entries: bundle.entries.length, checkpoint: { origin: cp.origin, size: cp.size } };
+}
