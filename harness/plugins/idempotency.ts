@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { parseItem } from 'structured-headers';
 import { LuaScript } from '../../protocol/lua-script.ts';
-import { redisKeys } from '../../protocol/redis-keys.ts';
+import { redisKeys, taskTag } from '../../protocol/redis-keys.ts';
 import type { TaskBinding } from '../../protocol/task-store.ts';
 import type { Principal } from '../auth/principal.ts';
 import {
@@ -250,7 +250,7 @@ function scopedKey(request: FastifyRequest, principal: Principal, key: string): 
   const route = request.routeOptions.url ?? request.url;
   const scope = [principal.tenantId, principal.agentId, request.method, route, key].join('\u0000');
   const boundId = uuidV8(createHash('sha256').update(`airlock/idempotency/v2\u0000${scope}`).digest());
-  return { storeKey: redisKeys.idempotency(`{${boundId}}`), boundId };
+  return { storeKey: redisKeys.idempotency(taskTag(boundId)), boundId };
 }
 
 /** A UUIDv8 from the first 16 bytes of a hash: version 8, variant 10, the rest hash bits. */
