@@ -42,6 +42,11 @@ export const TaskRecordSchema = z.strictObject({
    * an attempt that wrote output: its bytes stay for the event stream, not for the result).
    */
   outputBase: z.strictObject({ stdout: z.number().int().nonnegative(), stderr: z.number().int().nonnegative() }).optional(),
+  /**
+   * SHA-256 (hex) of the broker token of the running attempt (protocol/broker-token.ts): only
+   * the runner that started the attempt knows the token. Never shown by the API.
+   */
+  brokerTokenSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 
