@@ -10,7 +10,10 @@ import { backendOf, type Runtime } from '../../protocol/task.ts';
 
 export interface LiveRunner {
   id: string;
-  /** Null when the runner published none (e.g. a runner of an older version). */
+  /**
+   * Null when the runner has published none yet: it heartbeats from the start (so other runners
+   * leave its containers alone) but reports its backends only once they have started.
+   */
   status: RunnerStatus | null;
 }
 
@@ -40,6 +43,7 @@ function parseStatus(raw: string): RunnerStatus | null {
 
 /** `<backend> backend not ready: <reason>` for each backend a runner reports unready. */
 export function unreadyBackends(runner: LiveRunner): string[] {
+  if (runner.status === null) return ['runner starting: its backends have not reported yet'];
   return Object.entries(runner.status?.backends ?? {}).flatMap(([kind, s]) =>
     s.ready ? [] : [`${kind} backend not ready: ${s.reason ?? 'no reason given'}`],
   );
@@ -50,10 +54,7 @@ export function runnerBackendOf(runtime: Runtime): 'isolate' | 'docker' {
   return backendOf(runtime) === 'isolate' ? 'isolate' : 'docker';
 }
 
-/**
- * Whether some live runner serves `backend` now: it reports that backend ready. A runner that
- * published no status is given the benefit of the doubt (it may serve anything).
- */
+/** Whether some live runner serves `backend` now: it reports that backend ready. */
 export function serves(runners: readonly LiveRunner[], backend: string): boolean {
-  return runners.some((r) => r.status === null || r.status.backends[backend]?.ready === true);
+  return runners.some((r) => r.status?.backends[backend]?.ready === true);
 }
