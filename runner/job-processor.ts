@@ -6,6 +6,7 @@ import type { TaskStore } from '../protocol/task-store.ts';
 import type { RunnerBackend } from './backends/types.ts';
 import type { CancelListener } from './cancel-listener.ts';
 import { OutputForwarder } from './output-forwarder.ts';
+import { createRunSession } from './run-session.ts';
 
 export interface JobProcessorOptions {
   store: TaskStore;
@@ -47,9 +48,12 @@ export class JobProcessor {
       if (start.outcome === 'gone') return;
       if (start.outcome === 'mismatch') throw new UnrecoverableError('job payload does not match its task');
       const forwarder = new OutputForwarder({ store: this.#store, taskId: payload.taskId, offsets: start.outputOffsets });
-      const outcome = await this.#backend.execute(payload, tracked.signal, {
+      const session = createRunSession({
+        signal: tracked.signal,
+        timeoutMs: payload.limits.timeoutMs,
         output: (stream, data) => forwarder.push(stream, data),
       });
+      const outcome = await this.#backend.execute(payload, session);
       // The output key is the result's output (stored once): all of it is there before the
       // status says the task ended.
       await forwarder.flush();

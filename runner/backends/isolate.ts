@@ -6,7 +6,7 @@ import { GrantPathError } from '../grants/errors.ts';
 import { TaskMounts } from '../grants/task-mounts.ts';
 import type { IsolateHostPool } from '../isolate-host/host-pool.ts';
 import { prepareCode } from './prepare-code.ts';
-import type { ExecuteSink, RunnerBackend } from './types.ts';
+import type { RunnerBackend, RunSession } from './types.ts';
 
 export interface IsolateBackendOptions {
   pool: IsolateHostPool;
@@ -31,7 +31,7 @@ export class IsolateBackend implements RunnerBackend {
     this.#stagingRoot = options.stagingRoot ?? path.join(os.tmpdir(), 'airlock-staging');
   }
 
-  async execute(job: JobPayload, signal: AbortSignal, sink: ExecuteSink): Promise<ExecuteResult> {
+  async execute(job: JobPayload, session: RunSession): Promise<ExecuteResult> {
     const prepared = await prepareCode(job.runtime, job.code);
     if (!prepared.ok) {
       return {
@@ -61,7 +61,7 @@ export class IsolateBackend implements RunnerBackend {
       usedBytes: m.staged?.quota.usedBytes ?? 0,
     }));
     try {
-      const result = await this.#pool.run(prepared.source, job.limits, signal, (s, d) => sink.output(s, d), bridgeMounts);
+      const result = await this.#pool.run(prepared.source, job.limits, session, bridgeMounts);
       // Changes reach the real grants only when the task succeeded, reported the same way as for
       // containers (a refusal is a result; an I/O error throws: infrastructure).
       return await mounts.settle(result);

@@ -2,7 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ErrorCode } from '../../protocol/errors.ts';
-import type { ExecuteResult, Limits, OutputStream } from '../../protocol/task.ts';
+import type { ExecuteResult, Limits } from '../../protocol/task.ts';
+import type { RunSession } from '../backends/types.ts';
 import { HostMessageSchema, type RunMessage } from './messages.ts';
 
 export interface IsolateHostPoolOptions {
@@ -208,10 +209,10 @@ export class IsolateHostPool {
   async run(
     source: string,
     limits: Limits,
-    signal: AbortSignal,
-    onOutput: (stream: OutputStream, data: string) => void,
+    session: RunSession,
     mounts: RunMessage['mounts'] = [],
   ): Promise<ExecuteResult> {
+    const { signal } = session;
     if (this.#disposed) throw new Error('isolate host pool is disposed');
     const host = await this.#acquire();
     // A crash is classified by the host's stderr: only this task's lines may count.
@@ -265,7 +266,7 @@ export class IsolateHostPool {
         const message = parsed.data;
         if (message.type === 'output') {
           output[message.stream] += message.data;
-          onOutput(message.stream, message.data);
+          session.output(message.stream, message.data);
         } else if (message.type === 'result') {
           // The host now prepares its next isolate and says `ready` when done.
           finish(message.result);
@@ -281,6 +282,7 @@ export class IsolateHostPool {
         });
       };
       const message: RunMessage = { version: 'v1', type: 'run', source, limits, mounts: [...mounts] };
+      session.deadline.start();
       host.child.send(message);
     });
   }

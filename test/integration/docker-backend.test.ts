@@ -36,6 +36,7 @@ import {
   recordingSink,
   removeContainersOf,
 } from '../helpers/docker.ts';
+import { session } from '../helpers/session.ts';
 
 const skip = await dockerGate();
 const RUNNER_ID = `test-docker-${randomUUID()}`;
@@ -47,7 +48,7 @@ process.env['AIRLOCK_TEST_SENTINEL'] = 'host-secret';
 
 describe('DockerBackend (real engine)', { skip }, () => {
   let backend: DockerBackend;
-  const run = (j: JobPayload, signal = never) => backend.execute(j, signal, recordingSink());
+  const run = (j: JobPayload, signal = never) => backend.execute(j, session(signal, recordingSink()));
 
   before(async () => {
     backend = await DockerBackend.create({
@@ -112,8 +113,7 @@ describe('DockerBackend (real engine)', { skip }, () => {
               },
             ],
           }),
-          never,
-          sink,
+          session(never, sink),
         );
         assert.equal(r.status, 'succeeded', JSON.stringify(r.error ?? r.result.stderr));
         assert.equal(r.error, undefined);
@@ -280,8 +280,7 @@ describe('DockerBackend (real engine)', { skip }, () => {
         job('python', 'while True:\n    print("flood" * 100)', {
           limits: { outputBytes: 100_000 },
         }),
-        never,
-        sink,
+        session(never, sink),
       );
       assert.equal(r.error?.code, 'output_limit');
       assert.equal(r.status, 'failed');
@@ -488,7 +487,7 @@ print(json.dumps(mounts))`;
         abortedAt = performance.now();
         ac.abort();
       });
-      const r = await backend.execute(job('python', hostnameThenSleep), ac.signal, sink);
+      const r = await backend.execute(job('python', hostnameThenSleep), session(ac.signal, sink));
       const ms = performance.now() - abortedAt;
       assert.equal(r.status, 'cancelled');
       assert.equal(r.error?.code, 'cancelled');
@@ -534,8 +533,7 @@ print(json.dumps(mounts))`;
       const sink = recordingSink();
       const r = await backend.execute(
         job('python', hostnameThenSleep, { limits: { timeoutMs: 800 } }),
-        never,
-        sink,
+        session(never, sink),
       );
       assert.equal(r.error?.code, 'timeout');
       assert.equal(

@@ -16,6 +16,7 @@ import type { JobPayload } from '../../protocol/job.ts';
 import type { ExecuteResult, Limits, OutputStream, Runtime } from '../../protocol/task.ts';
 import { IsolateBackend } from '../../runner/backends/isolate.ts';
 import { IsolateHostPool } from '../../runner/isolate-host/host-pool.ts';
+import { session } from '../helpers/session.ts';
 
 /** Generous by default so that only the limit a case is about can trip. */
 const LIMITS: Limits = { timeoutMs: 5000, cpuMs: 5000, memoryMb: 64, outputBytes: 4096 };
@@ -68,13 +69,12 @@ async function run(
   const started = performance.now();
   const r = await (options.on ?? backend).execute(
     job,
-    options.signal ?? new AbortController().signal,
-    {
+    session(options.signal ?? new AbortController().signal, {
       output: (stream, data) => {
         streamed[stream] += data;
         options.onOutput?.();
       },
-    },
+    }),
   );
   return { r, streamed, ms: performance.now() - started };
 }
