@@ -61,7 +61,7 @@ export class IsolateBackend implements RunnerBackend {
       usedBytes: m.staged?.quota.usedBytes ?? 0,
     }));
     try {
-      const result = await this.#pool.run(prepared.source, job.limits, session, bridgeMounts);
+      const result = await this.#pool.run(prepared.source, job.limits, session, { mounts: bridgeMounts });
       // Changes reach the real grants only when the task succeeded, reported the same way as for
       // containers (a refusal is a result; an I/O error throws: infrastructure).
       return await mounts.settle(result);

@@ -1,13 +1,16 @@
 /**
  * Source evaluated in every fresh context before user code, via `context.evalClosure`, with
- * `$0` = the output callback, `$1` = the `fs` request callback. It returns `[run, deliver]`. It captures the built-ins it needs before user code can tamper
- * with them, installs `console`, removes WebAssembly (its memory is not counted by the isolate's
- * memory limit) and returns `run(source)`, which the host calls through a Reference it holds.
+ * `$0` = the output callback, `$1` = the request callback of the host's request/reply channel
+ * (runner/isolate-host/request-channel.ts). It returns `[run, deliver]`: `run(source)` runs the
+ * task, `deliver(id, reply)` answers a request; the host calls both through References it holds.
+ * It captures the built-ins it needs before user code can tamper with them, installs `console`
+ * and the client globals (`fs`), and removes WebAssembly (its memory is not counted by the
+ * isolate's memory limit).
  *
- * Security: the only host object the isolate ever sees is the output callback, an
- * `ivm.Callback` whose arguments are copied and whose return value is ignored. It is captured in
- * this closure and never exposed as a global. The callback is a function of the isolate's own
- * realm, so a constructor chain from it leads to the isolate's `Function`, never the host's.
+ * Security: the only host objects the isolate ever sees are the two callbacks, `ivm.Callback`s
+ * whose arguments are copied and whose return values are ignored. They are captured in this
+ * closure and never exposed as globals. A callback is a function of the isolate's own realm, so
+ * a constructor chain from it leads to the isolate's `Function`, never the host's.
  *
  * `run` resolves to a string: `"1" + <JSON of the value>` on success, or
  * `"0" + <JSON of {name, message, stack}>` on a throw. Building the envelope from strings only
@@ -26,7 +29,7 @@
  */
 export const BOOTSTRAP_SOURCE = `'use strict';
 const emit = $0;
-const fsCall = $1;
+const request = $1;
 const parseJson = JSON.parse;
 const ErrorCtor = Error;
 const PromiseCtor = Promise;
@@ -66,30 +69,48 @@ Object.defineProperty(globalThis, 'console', {
   configurable: true,
 });
 
-// fs.read/write/list/stat(path[, data]) on the task's grants. A request goes out through the
-// fire-and-forget callback $1 with an id; the host answers later by calling \`deliver\` (which
-// it holds a Reference to — host-to-isolate, the safe direction) with a string: "1" + JSON, or
-// "0" + "code: message", turned into an Error of this realm. \`pending\` has no prototype, so
-// tampering with Object.prototype cannot intercept answers.
+// One request/reply channel to the host, shared by every client global (\`fs\` first). A request
+// goes out through the fire-and-forget callback $1 as (id, channel, op, body) — four strings or
+// numbers, copied — and the host answers later by calling \`deliver\` (it holds a Reference to
+// it: host-to-isolate, the safe direction) with a string: "1" + JSON of the value, or "0" + JSON
+// of {code, message}, turned into an Error of this realm carrying \`code\`. \`pending\` has no
+// prototype, so tampering with Object.prototype cannot intercept answers. Keep in sync with
+// runner/isolate-host/request-channel.ts (the host's side).
 const pending = Object.create(null);
 let nextRequest = 1;
-function fsOp(op) {
-  return async function (path, data) {
-    const id = nextRequest++;
-    const reply = await new PromiseCtor((resolve) => {
-      pending[id] = resolve;
-      fsCall(id, op, toStr(path), data === undefined ? null : toStr(data));
-    });
-    if (typeof reply !== 'string') throw new ErrorCtor('fs: no answer');
-    if (reply[0] === '1') return parseJson(reply.slice(1));
-    throw new ErrorCtor('fs ' + op + ' ' + toStr(path) + ': ' + reply.slice(1));
-  };
+function ask(channel, op, body) {
+  const id = nextRequest++;
+  return new PromiseCtor((resolve) => {
+    pending[id] = resolve;
+    request(id, channel, op, body);
+  });
 }
 function deliver(id, reply) {
   const resolve = pending[id];
   if (resolve === undefined) return;
   delete pending[id];
   resolve(reply);
+}
+function codedError(message, code) {
+  const e = new ErrorCtor(message);
+  defineProperty(e, 'code', { __proto__: null, value: code, writable: true, configurable: true, enumerable: true });
+  return e;
+}
+/** The value of a reply, or throws what \`fail(code, message)\` makes of its error. */
+function unwrap(reply, fail) {
+  if (typeof reply !== 'string' || reply.length === 0) throw fail('no_answer', 'no answer');
+  if (reply[0] === '1') return parseJson(reply.slice(1));
+  const e = parseJson(reply.slice(1));
+  throw fail(toStr(e.code), toStr(e.message));
+}
+
+// fs.read/write/list/stat(path[, data]) on the task's grants.
+function fsOp(op) {
+  return async function (path, data) {
+    const p = toStr(path);
+    const reply = await ask('fs', op, stringify([p, data === undefined ? null : toStr(data)]));
+    return unwrap(reply, (code, message) => codedError('fs ' + op + ' ' + p + ': ' + code + ': ' + message, code));
+  };
 }
 Object.defineProperty(globalThis, 'fs', {
   value: Object.freeze({ read: fsOp('read'), write: fsOp('write'), list: fsOp('list'), stat: fsOp('stat') }),
