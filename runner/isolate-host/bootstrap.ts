@@ -1,10 +1,10 @@
 /**
  * Source evaluated in every fresh context before user code, via `context.evalClosure`, with
  * `$0` = the output callback, `$1` = the request callback of the host's request/reply channel
- * (runner/isolate-host/request-channel.ts). It returns `[run, deliver]`: `run(source)` runs the
- * task, `deliver(id, reply)` answers a request; the host calls both through References it holds.
+ * (runner/isolate-host/request-channel.ts). It returns `[run, deliver]`: `run(source,
+ * capabilities)` runs the task with a `caps` global of those capability names, `deliver(id, reply)` answers a request; the host calls both through References it holds.
  * It captures the built-ins it needs before user code can tamper with them, installs `console`
- * and the client globals (`fs`), and removes WebAssembly (its memory is not counted by the
+ * and the client globals (`fs`, and `caps` per run), and removes WebAssembly (its memory is not counted by the
  * isolate's memory limit).
  *
  * Security: the only host objects the isolate ever sees are the two callbacks, `ivm.Callback`s
@@ -118,6 +118,61 @@ Object.defineProperty(globalThis, 'fs', {
   configurable: true,
 });
 
+// caps: the capabilities the task declared, as functions of their dotted names
+// (\`await caps.tickets.create({...})\`), plus \`caps.call(name, input)\`. Built per run, before
+// the task's code exists, from the names the runner sends (copies). A call goes to the runner on
+// the \`caps\` channel with its input as JSON; its answer comes back as the output, or as an
+// Error with \`code\` (capability_denied, capability_failed, …) and \`capability\` that the code
+// can catch. Keep in sync with the container clients in images/clients/.
+const MAX_INPUT_CHARS = 1048576;
+function capabilityError(name, code, message) {
+  const e = codedError(message, code);
+  defineProperty(e, 'name', { __proto__: null, value: 'CapabilityError', writable: true, configurable: true });
+  defineProperty(e, 'capability', { __proto__: null, value: name, writable: true, configurable: true, enumerable: true });
+  return e;
+}
+async function invoke(name, input) {
+  const n = toStr(name);
+  let body;
+  try {
+    body = stringify(input === undefined ? null : input);
+  } catch (e) {
+    throw capabilityError(n, 'capability_invalid_input', n + ': the input is not JSON (' + safe(() => toStr(e.message)) + ')');
+  }
+  if (typeof body !== 'string') throw capabilityError(n, 'capability_invalid_input', n + ': the input is not JSON');
+  if (body.length > MAX_INPUT_CHARS) {
+    throw capabilityError(n, 'capability_invalid_input', n + ': the input is larger than 1 MiB as JSON');
+  }
+  const reply = await ask('caps', n, body);
+  return unwrap(reply, (code, message) => capabilityError(n, code, message));
+}
+function capsGlobal(names) {
+  const root = { call: function call(name, input) { return invoke(name, input); } };
+  const made = [root];
+  const list = Array.isArray(names) ? names : [];
+  for (let i = 0; i < list.length; i++) {
+    const full = toStr(list[i]);
+    const parts = full.split('.');
+    if (parts.length < 2 || parts[0] === 'call') continue; // reachable through caps.call only
+    let node = root;
+    for (let j = 0; j < parts.length - 1; j++) {
+      const key = parts[j];
+      if (!Object.prototype.hasOwnProperty.call(node, key)) {
+        node[key] = {};
+        made.push(node[key]);
+      }
+      node = node[key];
+      if (typeof node !== 'object') break;
+    }
+    const leaf = parts[parts.length - 1];
+    if (typeof node === 'object' && !Object.prototype.hasOwnProperty.call(node, leaf)) {
+      node[leaf] = function (input) { return invoke(full, input); };
+    }
+  }
+  for (let i = 0; i < made.length; i++) Object.freeze(made[i]);
+  return root;
+}
+
 function safe(fn) {
   try { const s = fn(); return typeof s === 'string' ? s : ''; } catch { return ''; }
 }
@@ -149,7 +204,9 @@ async function settle(value) {
     return UNREPORTABLE;
   }
 }
-function run(source) {
+function run(source, capabilities) {
+  // Before the task's code exists: the built-ins used here are still the pristine ones.
+  defineProperty(globalThis, 'caps', { __proto__: null, value: capsGlobal(capabilities), writable: true, configurable: true });
   let value;
   try {
     value = indirectEval(source);

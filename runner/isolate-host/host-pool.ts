@@ -221,7 +221,12 @@ export class IsolateHostPool {
     source: string,
     limits: Limits,
     session: RunSession,
-    options: { mounts?: RunMessage['mounts']; channels?: Readonly<Record<string, PoolChannelHandler>> } = {},
+    options: {
+      mounts?: RunMessage['mounts'];
+      /** The task's declared capabilities (its `caps` global). */
+      capabilities?: readonly string[];
+      channels?: Readonly<Record<string, PoolChannelHandler>>;
+    } = {},
   ): Promise<ExecuteResult> {
     const { signal } = session;
     const channels = options.channels ?? {};
@@ -311,6 +316,7 @@ export class IsolateHostPool {
         source,
         limits,
         mounts: [...(options.mounts ?? [])],
+        capabilities: [...(options.capabilities ?? [])],
         channels: Object.keys(channels),
       };
       session.deadline.start();

@@ -53,7 +53,7 @@ interface RunState {
 interface Warm {
   isolate: ivm.Isolate;
   memoryMb: number;
-  run: ivm.Reference<(source: string) => string | Promise<string>>;
+  run: ivm.Reference<(source: string, capabilities: string[]) => string | Promise<string>>;
   state: RunState;
 }
 
@@ -165,7 +165,7 @@ async function prepare(memoryMb: number): Promise<Warm> {
     // DKR-9: a timeout on every run. The bootstrap is ours, but it must never hang a host.
     timeout: 5000,
   })) as ivm.Reference<unknown[]>;
-  const run = (await pair.get(0, { reference: true })) as ivm.Reference<(source: string) => string | Promise<string>>;
+  const run = (await pair.get(0, { reference: true })) as Warm['run'];
   deliver = (await pair.get(1, { reference: true })) as ivm.Reference<(id: number, reply: string) => void>;
   // The context object itself is not needed: the bootstrap's `run` keeps it alive.
   return { isolate, memoryMb, run, state };
@@ -217,7 +217,7 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
   let outcome: { ok: true; envelope: string } | { ok: false; error: unknown };
   try {
     const source = `${message.source}\n//# sourceURL=${TASK_FILENAME}`;
-    const envelope = await warm.run.apply(undefined, [source], {
+    const envelope = await warm.run.apply(undefined, [source, message.capabilities], {
       arguments: { copy: true },
       result: { promise: true, copy: true },
       timeout: limits.timeoutMs,

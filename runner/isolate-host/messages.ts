@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CapabilityNameSchema } from '../../protocol/capability.ts';
 import { ExecuteResultSchema, LimitsSchema, OutputStreamSchema } from '../../protocol/task.ts';
 
 /*
@@ -29,6 +30,8 @@ export const RunMessageSchema = z.strictObject({
       }),
     )
     .default([]),
+  /** The capabilities the task declared: the functions of its `caps` global. */
+  capabilities: z.array(CapabilityNameSchema).max(256).default([]),
   /** Request channels the runner serves for this run (requests on them are forwarded). */
   channels: z.array(z.string().max(64)).max(8).default([]),
 });
