@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import type { OutputStream } from '../../protocol/task.ts';
 import { completeUtf8Length } from '../../protocol/utf8.ts';
 import { ATTACH_OPTIONS } from './container-pool.ts';
-import { FrameReader, type ExitFrame, type FilesFrame } from './supervisor-protocol.ts';
+import { buildCallResult, FrameReader, type ExitFrame, type FilesFrame } from './supervisor-protocol.ts';
 import type { RunSession } from './types.ts';
 
 /** Why the runner stopped the container before the supervisor said `done`. */
@@ -180,6 +180,13 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
           endedAt = performance.now();
         } else if (f.t === 'files') outcome.files = f;
         else if (f.t === 'error') outcome.error = { code: f.code, message: f.message };
+        else if (f.t === 'call') {
+          // Numbered by the session in the order the frames come (the order the program made
+          // them); the answer goes back on the supervisor's stdin while the run lasts.
+          void o.session.call(f.name, f.input).then((result) => {
+            if (!finished && !outcome.killed && !socket.destroyed) socket.write(buildCallResult(f.id, result));
+          });
+        }
         else if (f.t === 'done') {
           outcome.done = true;
           endedAt ??= performance.now();

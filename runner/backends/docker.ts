@@ -65,7 +65,7 @@ export interface DockerBackendOptions {
   nofile?: number;
   /** Tasks with rw grants are stopped (`disk_limit`) when the staging disk has less left. @defaultValue 512 */
   stagingMinFreeMb?: number;
-  /** Image tag = supervisor protocol version. @defaultValue SANDBOX_IMAGE_TAG ('v2') */
+  /** Image tag = supervisor protocol version. @defaultValue SANDBOX_IMAGE_TAG ('v3') */
   imageTag?: string;
   log?: (msg: string) => void;
 }
@@ -120,7 +120,7 @@ export class DockerBackend implements RunnerBackend {
   }
 
   /**
-   * Checks the engine, resolves each `airlock-sandbox-<runtime>:v2` tag to its image ID once (a
+   * Checks the engine, resolves each `airlock-sandbox-<runtime>:v3` tag to its image ID once (a
    * rebuild later never mixes two images), removes the installation's containers that an earlier
    * life of this runner or a runner that is gone left behind (docker-orphans.ts), and starts
    * filling the warm pool and the periodic sweep. Throws when the engine does not answer or an

@@ -369,7 +369,7 @@ print(json.dumps({
     'sock': [p for p in ('/var/run/docker.sock', '/run/docker.sock') if os.path.exists(p)],
     'capEff': status('CapEff'), 'capBnd': status('CapBnd'), 'noNewPrivs': status('NoNewPrivs'), 'seccomp': status('Seccomp'),
     'uid': os.getuid(), 'rootRo': 'ro' in root[3].split(','),
-    'writes': {d: write(d) for d in ['/', '/etc', '/home', '/var/tmp', '/dev/shm', '/dev/mqueue', '/dev', '/tmp', '/work', '/out']},
+    'writes': {d: write(d) for d in ['/', '/etc', '/home', '/var/tmp', '/dev/shm', '/dev/mqueue', '/dev', '/run/airlock', '/tmp', '/work', '/out']},
     'writable': sorted(writable),
 }))`;
       const r = await run(job('python', code));
@@ -401,6 +401,7 @@ print(json.dumps({
         '/dev/shm': 'EROFS', // sealed by an empty read-only tmpfs (docker-config.ts)
         '/dev/mqueue': 'EROFS',
         '/dev': 'EROFS', // Docker's root-owned /dev tmpfs, under a read-only bind (READONLY_PATHS)
+        '/run/airlock': 'EACCES', // the capability socket's tmpfs: the supervisor's (10000) alone
         '/tmp': 'ok',
         '/work': 'ok',
         '/out': 'ok',
@@ -408,10 +409,13 @@ print(json.dumps({
       assert.deepEqual(p['writable'], ['/out', '/tmp', '/work']);
     });
 
-    test('every reachable mount is read-only except /tmp, /work, /out and rw grants (mountinfo, strict)', async () => {
+    test('every reachable mount is read-only except /tmp, /work, /out, rw grants and the supervisor\'s socket directory (mountinfo, strict)', async () => {
       const roDir = await mkdtemp(path.join(tmpdir(), 'airlock-mounts-ro-'));
       const rwDir = await mkdtemp(path.join(tmpdir(), 'airlock-mounts-rw-'));
       await writeFile(path.join(roDir, 'a.txt'), 'a');
+      // /run/airlock is writable by the supervisor (uid 10000) only: the program's writes there
+      // fail EACCES (the test above), and its socket cannot be replaced (container-caps.test.ts).
+      const WRITABLE_MOUNTS = ['/mnt/rw', '/out', '/run/airlock', '/tmp', '/work'];
       const code = String.raw`
 import json
 mounts = []
@@ -443,12 +447,12 @@ print(json.dumps(mounts))`;
         const show = (ms: Entry[]) => ms.map((m) => `${m.point} (${m.fstype} ${m.opts.join(',')})`);
         assert.deepEqual(
           show(mounts.filter((m) => reachable(m) && rw(m))).sort(),
-          show(mounts.filter((m) => reachable(m) && rw(m) && ['/mnt/rw', '/out', '/tmp', '/work'].includes(m.point))).sort(),
+          show(mounts.filter((m) => reachable(m) && rw(m) && WRITABLE_MOUNTS.includes(m.point))).sort(),
           'nothing else reachable is writable',
         );
         assert.deepEqual(
           mounts.filter((m) => reachable(m) && rw(m)).map((m) => m.point).sort(),
-          ['/mnt/rw', '/out', '/tmp', '/work'],
+          WRITABLE_MOUNTS,
         );
         for (const p of ['/', '/proc', '/dev', '/dev/pts', '/sys', '/sys/fs/cgroup', '/mnt/ro'])
           assert.ok(mounts.some((m) => m.point === p && reachable(m) && !rw(m)), `${p} is mounted read-only`);
