@@ -73,8 +73,13 @@ class CallRelay:
         self.next_id = 1
         try:
             st = os.lstat(SOCKET_DIR)
-            if not stat.S_ISDIR(st.st_mode) or st.st_uid != owner_uid or st.st_mode & 0o022:
-                raise OSError(f"{SOCKET_DIR} must be a directory of uid {owner_uid} that nobody else can write")
+            if not stat.S_ISDIR(st.st_mode) or st.st_uid != owner_uid:
+                raise OSError(f"{SOCKET_DIR} must be a directory (a tmpfs) owned by uid {owner_uid}")
+            # Ours to decide, whatever the mount said: runc gives a tmpfs the mode of the image's
+            # mount point. 0755: the program may look and connect, never write here.
+            os.chmod(SOCKET_DIR, 0o755)
+            if stat.S_IMODE(os.lstat(SOCKET_DIR).st_mode) != 0o755:
+                raise OSError(f"{SOCKET_DIR} could not be made 0755")
             # Non-inheritable (Python's default): the program never gets the listener itself.
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.bind(SOCKET_PATH)
