@@ -128,7 +128,7 @@ describe('no host objects are reachable', () => {
       ['undefined', 'undefined', 'undefined', 'undefined'],
     );
   });
-  test('the only globals beyond ECMAScript and V8 built-ins are console and fs', async () => {
+  test('the only globals beyond ECMAScript and V8 built-ins are console, fs and caps', async () => {
     const builtins =
       `Object Function Array Number parseFloat parseInt Infinity NaN undefined Boolean String
       Symbol Date Promise RegExp Error AggregateError EvalError RangeError ReferenceError SyntaxError
@@ -140,7 +140,22 @@ describe('no host objects are reachable', () => {
     const o = await run(
       `Object.getOwnPropertyNames(globalThis).filter((k) => !${JSON.stringify(builtins)}.includes(k))`,
     );
-    assertValue(o, ['console', 'fs']);
+    assertValue(o, ['console', 'fs', 'caps']);
+  });
+  test('caps holds only functions of the isolate\'s own realm (no host object), frozen', async () => {
+    const o = await run(
+      `const seen = [];
+       const walk = (v, path) => {
+         for (const k of Reflect.ownKeys(v)) {
+           const x = v[k];
+           seen.push([path + '.' + String(k), typeof x, typeof x === 'function' ? x.constructor === Function : Object.getPrototypeOf(x) === Object.prototype]);
+           if (x && typeof x === 'object') walk(x, path + '.' + String(k));
+         }
+       };
+       walk(caps, 'caps');
+       [seen, Object.isFrozen(caps), Reflect.set(caps, 'call', 1), caps.call.constructor('return this')() === globalThis]`,
+    );
+    assertValue(o, [[['caps.call', 'function', true]], true, false, true]);
   });
   test('dynamic import() is refused inside the isolate (runtime_error "Not supported")', async () => {
     assertError(
