@@ -122,6 +122,9 @@ export class BrokerClient {
           const status = res.statusCode ?? 0;
           if (status === 502 || status === 503 || status === 504) {
             reject(new TransportFault(`HTTP ${status}`));
+          } else if (status === 413) {
+            // The broker's body limit is below the runner's input cap: the input is too large.
+            resolve({ ok: false, error: { code: 'capability_invalid_input', message: `${name}: the input is too large for the broker (HTTP 413)` } });
           } else if (status !== 200) {
             // 401/403: the token is not (or no longer) this attempt's — the task ended or moved.
             resolve(unavailable(`${name}: the broker refused the call (HTTP ${status})`));

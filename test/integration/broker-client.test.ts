@@ -102,6 +102,13 @@ describe('broker client', () => {
     assert.equal(s.seen.length, 1);
   });
 
+  test('an input over the body limit of the broker (413) is capability_invalid_input, not resent', async () => {
+    const s = await server((_n, _req, res) => res.writeHead(413).end('{}'));
+    const r = await client(s.url).call(REQUEST, TOKEN, never, 5000);
+    assert.equal(!r.ok && r.error.code, 'capability_invalid_input');
+    assert.equal(s.seen.length, 1);
+  });
+
   test('no broker listening: capability_unavailable after the resends', async () => {
     const s = await server(() => undefined);
     const url = s.url;
