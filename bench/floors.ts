@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { IsolateHostPool } from '../runner/isolate-host/host-pool.ts';
+import { createRunSession } from '../runner/run-session.ts';
 import { childPids, cpuDelta, forkChild, machineCpuMs, snapshotCpu } from './proc.ts';
 import { summarize, type Summary } from './stats.ts';
 
@@ -215,7 +216,7 @@ export async function hostPoolFloor(size = 2, warmup = 30, samples = 300, durati
   const limits = { timeoutMs: 30_000, cpuMs: 30_000, memoryMb: 64, outputBytes: 1024 * 1024 };
   const signal = new AbortController().signal;
   const runOnce = async () => {
-    const r = await pool.run('1+1', limits, signal, () => {});
+    const r = await pool.run('1+1', limits, createRunSession({ signal, timeoutMs: limits.timeoutMs, output: () => {} }));
     if (r.status !== 'succeeded' || r.result.value !== 2) throw new Error(`host pool run: ${JSON.stringify(r).slice(0, 300)}`);
   };
   try {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { containerBench, dockerUnavailable, type ContainerBenchResult } from './containers.ts';
 import { cedarBench } from './cedar.ts';
 import { auditBench, auditReport } from './audit.ts';
+import { brokerCallsBench, type BrokerCallsBenchResult } from './broker-calls.ts';
 import { securityPathCost, type SecurityPathResult } from './security-path.ts';
 import { storageBench, TARGET_REDIS_RATIO, type StorageBenchResult } from './storage.ts';
 import { latencyRun, throughputLevel, type LatencyResult, type LevelResult } from './e2e.ts';
@@ -52,8 +53,9 @@ const TARGET_SECURITY_ADDED_MS = 0.5;
  * BENCH_ONLY=containers runs just the container section; BENCH_ONLY=latency just the sequential
  * latency figures (floors, e2e, security path: a quick loop while tuning); BENCH_ONLY=storage
  * just the Redis bytes per task; BENCH_ONLY=audit just the audit section (sealer throughput,
- * trace bundle verification); BENCH_CONTAINERS=0 skips the container section (and the
- * container case of the storage section).
+ * trace bundle verification); BENCH_ONLY=calls just the brokered capability call round trips;
+ * BENCH_CONTAINERS=0 skips the container section (and the container case of the storage and
+ * calls sections).
  */
 const ONLY = process.env['BENCH_ONLY'] ?? '';
 const WITH_CONTAINERS = process.env['BENCH_CONTAINERS'] !== '0';
@@ -148,6 +150,51 @@ function containerReport(part: ContainerSection): { lines: string[]; ratios: Rec
       coldRatio: { value: cold, target: TARGET_COLD_RATIO, pass: cold <= TARGET_COLD_RATIO },
     },
   };
+}
+
+/** The brokered-call section (issue 10): sandbox → runner → broker fixture → back. */
+async function runCallsSection(redis: BenchRedis): Promise<BrokerCallsBenchResult> {
+  return brokerCallsBench(redis, log, WITH_CONTAINERS);
+}
+
+function callsReport(r: BrokerCallsBenchResult): { lines: string[]; ratios: Record<string, unknown> } {
+  const lines = [section('Brokered capability calls: round trip from the sandbox to a broker that answers at once (ms)')];
+  const row = (name: string, s: Summary, note: string): Row => [
+    name,
+    ...p(s),
+    s.n,
+    (s.p50 / r.direct.p50).toFixed(2),
+    `+${fmtMs(s.p50 - r.direct.p50)}`,
+    note,
+  ];
+  lines.push(
+    table(
+      ['path', 'p50', 'p99', 'n', 'p50 / direct', 'added p50', 'note'],
+      [
+        row('direct: Node http POST → fixture', r.direct, 'keep-alive, own process'),
+        row('isolate: caps.bench.echo() → runner → fixture', r.isolate, 'isolate → host IPC → runner → HTTP'),
+        ...(r.python
+          ? [row('python: caps.bench.echo() → runner → fixture', r.python, 'socket → supervisor → attach stream → runner → HTTP')]
+          : []),
+      ],
+    ),
+  );
+  if (!r.python) lines.push(`python case skipped: ${r.pythonSkipped ?? '?'}`);
+  lines.push(
+    '(the broker work itself — token check, policy, record, the target — is measured on the harness side; add it to "added p50")',
+  );
+  const ratio = (s: Summary | null) => (s ? { p50: s.p50, p99: s.p99, ratioP50: s.p50 / r.direct.p50, addedP50Ms: s.p50 - r.direct.p50 } : null);
+  return { lines, ratios: { isolate: ratio(r.isolate), python: ratio(r.python) } };
+}
+
+/** BENCH_ONLY=calls: the brokered-call section alone. */
+async function mainCallsOnly(): Promise<void> {
+  benchRedis = await claimRedisDb();
+  const calls = await runCallsSection(benchRedis);
+  await cleanup();
+  const report = callsReport(calls);
+  process.stdout.write(`${report.lines.join('\n')}\n`);
+  writeResults({ at: new Date().toISOString(), commit: gitCommit(), calls, callsRatios: report.ratios });
 }
 
 /** The storage section: Redis bytes per task in the worst case (exact, not a timing). */
@@ -320,6 +367,8 @@ async function main(): Promise<void> {
   stack = null;
   const backgroundAfter = await machineBusyPct(1000);
   const containers = await runContainerSection(benchRedis);
+  log('calls: brokered capability call round trips');
+  const calls = await runCallsSection(benchRedis);
   log('storage: Redis bytes per task, worst case');
   const storage = await runStorageSection(benchRedis);
   log('audit: sealer throughput and trace bundle verification');
@@ -471,6 +520,8 @@ async function main(): Promise<void> {
   );
   const containerPart = containerReport(containers);
   out.push(...containerPart.lines);
+  const callsPart = callsReport(calls);
+  out.push(...callsPart.lines);
   const storagePart = storageReport(storage);
   out.push(...storagePart.lines);
   const auditPart = auditReport(audit, peak?.tasksPerSecond ?? null);
@@ -492,6 +543,7 @@ async function main(): Promise<void> {
     trace,
     throughput: levels,
     containers,
+    calls,
     storage,
     security,
     cedar,
@@ -501,6 +553,7 @@ async function main(): Promise<void> {
       audit: auditPart.ratios,
       securityAddedP50: { value: security.addedP50, target: TARGET_SECURITY_ADDED_MS, pass: security.addedP50 < TARGET_SECURITY_ADDED_MS },
       containers: containerPart.ratios,
+      calls: callsPart.ratios,
       latency: { value: latencyRatio, target: TARGET_LATENCY_RATIO, pass: latencyRatio <= TARGET_LATENCY_RATIO, noisy: latencyNoisy },
       throughput: {
         value: throughputRatio,
@@ -523,7 +576,9 @@ try {
         ? mainStorageOnly()
         : ONLY === 'audit'
           ? mainAuditOnly()
-          : main());
+          : ONLY === 'calls'
+            ? mainCallsOnly()
+            : main());
   process.exit(0);
 } catch (err) {
   await abort(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);

@@ -3,15 +3,15 @@
 #
 #   1. airlock-base:<hash>  debootstrap --variant=minbase <suite> + python3 + nodejs, security
 #                           updates applied, docs/caches/setuid bits stripped, `docker import`ed.
-#   2. airlock-sandbox-<runtime>:<hash> and :v2 for runtime in python, node, bash:
+#   2. airlock-sandbox-<runtime>:<hash> and :v3 for runtime in python, node, bash:
 #                           images/sandbox/Dockerfile with --build-arg RUNTIME=<runtime> FROM that
-#                           base (pinned by image ID): users sandbox (10001) and airlock (10000), the supervisor,
-#                           /etc/airlock-runtime, WORKDIR /work.
+#                           base (pinned by image ID): users sandbox (10001) and airlock (10000), the supervisor
+#                           and its call relay, the capability clients, /etc/airlock-runtime, WORKDIR /work.
 #
 # <hash> is a hash of the build inputs (base: the recipe in images/lib.sh, suite, mirrors, package
 # list; runtime: the base hash, the runtime, the build step, the Dockerfile, the supervisor). An
 # image whose hash tag already exists is not rebuilt, so a second run is a no-op that takes well
-# under a second. The runner uses the stable `:v2` tags (v2 = supervisor protocol version); see
+# under a second. The runner uses the stable `:v3` tags (v3 = supervisor protocol version); see
 # images/README.md.
 #
 #   bash images/build.sh            build what is missing, print the resolved tags
@@ -40,7 +40,7 @@ RUNTIMES=(python node bash)
 # One shared base for all runtimes (see README "Why one base"): the supervisor needs python3 in
 # every image anyway, nodejs is the only extra. bash + coreutils come with minbase.
 BASE_PACKAGES=python3,nodejs
-STABLE_TAG=v2
+STABLE_TAG=v3
 PRUNE=0
 
 for arg in "$@"; do
@@ -60,7 +60,9 @@ resolve_apt_sources
 build_runtime() {
   local rt=$1
   new_ctx
-  cp "$HERE/sandbox/Dockerfile" "$HERE/supervisor/supervisor.py" "$CTX/"
+  cp "$HERE/sandbox/Dockerfile" "$HERE/supervisor/supervisor.py" "$HERE/supervisor/call_relay.py" \
+    "$HERE/clients/python/airlock.py" "$HERE/clients/bash/airlock-call" "$CTX/"
+  cp -r "$HERE/clients/node/airlock" "$CTX/node-airlock"
   docker_build "airlock-sandbox-$rt:${RT_HASH[$rt]}" "$rt-${RT_HASH[$rt]}" \
     --build-arg "BASE_IMAGE=$BASE_ID" --build-arg "RUNTIME=$rt" \
     --label "airlock.inputs-hash=${RT_HASH[$rt]}" --label "airlock.base-hash=$BASE_HASH"
@@ -74,7 +76,9 @@ for rt in "${RUNTIMES[@]}"; do
   RT_HASH[$rt]=$({
     echo "base=$BASE_HASH runtime=$rt"
     declare -f build_runtime docker_build
-    sha256sum "$HERE/sandbox/Dockerfile" "$HERE/supervisor/supervisor.py" | cut -d' ' -f1
+    sha256sum "$HERE/sandbox/Dockerfile" "$HERE/supervisor/supervisor.py" "$HERE/supervisor/call_relay.py" \
+      "$HERE/clients/python/airlock.py" "$HERE/clients/bash/airlock-call" \
+      "$HERE/clients/node/airlock/index.js" "$HERE/clients/node/airlock/package.json" | cut -d' ' -f1
   } | sha)
 done
 
@@ -102,8 +106,8 @@ else
   say "all images up to date (base $BASE_HASH)"
 fi
 
-# Stable aliases: always re-pointed (cheap), so a rebuilt hash is what `:v2` means. Older stable
-# tags (`:v1`, another protocol) are left alone: runners of older checkouts keep using them.
+# Stable aliases: always re-pointed (cheap), so a rebuilt hash is what `:v3` means. Older stable
+# tags (`:v1`, `:v2`, another protocol) are left alone: runners of older checkouts keep using them.
 for rt in "${RUNTIMES[@]}"; do
   docker tag "airlock-sandbox-$rt:${RT_HASH[$rt]}" "airlock-sandbox-$rt:$STABLE_TAG"
 done

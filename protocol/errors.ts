@@ -23,6 +23,12 @@ export const ErrorCodeSchema = z.enum([
   'pids_limit',
   /** A container filled its scratch space. */
   'disk_limit',
+  /**
+   * The code failed after a capability call was answered `capability_uncertain`: an earlier
+   * attempt started that call and it never settled, so it may or may not have taken effect and
+   * was not run again. A human resolves it (the trace says which call).
+   */
+  'capability_uncertain',
   /** Airlock itself failed (runner lost, sandbox host crashed for no reason of the task's). */
   'internal',
 ]);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CapabilityNameSchema } from './capability.ts';
 import { InputFileSchema, LimitsSchema, ResolvedMountSchema, RuntimeSchema } from './task.ts';
 
 /**
@@ -23,6 +24,11 @@ export const JobPayloadSchema = z.strictObject({
   args: z.array(z.string()).optional(),
   /** Grants to mount, already authorized by the harness. */
   mounts: z.array(ResolvedMountSchema).optional(),
+  /**
+   * The capabilities the task declared at creation (already checked against policy): the only
+   * ones its code can call, and the only ones that appear on its `caps` client.
+   */
+  capabilities: z.array(CapabilityNameSchema).max(256).optional(),
 }).refine((job) => job.stdin === undefined || job.stdinBase64 === undefined, {
   message: 'stdin and stdinBase64 are exclusive',
   path: ['stdinBase64'],

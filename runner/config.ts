@@ -100,6 +100,23 @@ export const ConfigSchema = z.object({
    * directory (across hosts, one shared directory). See protocol/blobs/.
    */
   BLOB_DIR: z.string().startsWith('/', 'BLOB_DIR must be an absolute path').default('/var/lib/airlock/blobs'),
+  /**
+   * The harness broker's listener, where this runner sends the capability calls of the tasks it
+   * runs (`POST <BROKER_URL>/v1/broker/calls`), each authenticated with the broker token of its
+   * task attempt. Only runners should reach it. The default is the harness's broker port on the
+   * same host.
+   */
+  BROKER_URL: z.string().url().default('http://127.0.0.1:8081'),
+  /**
+   * Longest wait for the broker's answer to one call; a task's remaining wall time caps it too.
+   * No answer in time: the code gets `capability_timeout` (the call is not resent).
+   */
+  BROKER_CALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  /**
+   * Resends of a call after a transport fault (connection refused or reset, 502/503/504). Safe:
+   * the broker answers a call it already ran from its record. Then `capability_unavailable`.
+   */
+  BROKER_CALL_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   /** How often this runner deletes the blobs of tasks that expired; 0 = never. @defaultValue 10 min */
   BLOB_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(10 * 60_000),
 });

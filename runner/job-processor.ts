@@ -4,8 +4,10 @@ import { JobPayloadSchema } from '../protocol/job.ts';
 import type { ExecuteResult, InputFile, StoredTaskResult } from '../protocol/task.ts';
 import type { TaskStore } from '../protocol/task-store.ts';
 import type { RunnerBackend } from './backends/types.ts';
+import { NO_BROKER, withUncertainCall, type CallBroker } from './broker/call-broker.ts';
 import type { CancelListener } from './cancel-listener.ts';
 import { OutputForwarder } from './output-forwarder.ts';
+import { createRunSession, WallDeadline } from './run-session.ts';
 
 export interface JobProcessorOptions {
   store: TaskStore;
@@ -13,6 +15,8 @@ export interface JobProcessorOptions {
   cancels: CancelListener;
   /** Where the files a task wrote under /out are kept (never in Redis). */
   blobs: BlobStore;
+  /** Makes each attempt's capability calls. @defaultValue NO_BROKER (every call refused) */
+  calls?: CallBroker;
 }
 
 /**
@@ -25,12 +29,14 @@ export class JobProcessor {
   readonly #backend: RunnerBackend;
   readonly #cancels: CancelListener;
   readonly #blobs: BlobStore;
+  readonly #calls: CallBroker;
 
   constructor(options: JobProcessorOptions) {
     this.#store = options.store;
     this.#backend = options.backend;
     this.#cancels = options.cancels;
     this.#blobs = options.blobs;
+    this.#calls = options.calls ?? NO_BROKER;
   }
 
   readonly process = async (job: Job): Promise<void> => {
@@ -47,9 +53,24 @@ export class JobProcessor {
       if (start.outcome === 'gone') return;
       if (start.outcome === 'mismatch') throw new UnrecoverableError('job payload does not match its task');
       const forwarder = new OutputForwarder({ store: this.#store, taskId: payload.taskId, offsets: start.outputOffsets });
-      const outcome = await this.#backend.execute(payload, tracked.signal, {
+      const deadline = new WallDeadline(payload.limits.timeoutMs);
+      const calls = await this.#calls.open(payload, start.attempts, { signal: tracked.signal, deadline });
+      const session = createRunSession({
+        signal: tracked.signal,
+        timeoutMs: payload.limits.timeoutMs,
+        deadline,
         output: (stream, data) => forwarder.push(stream, data),
+        call: calls.call,
       });
+      let outcome;
+      try {
+        outcome = await this.#backend.execute(payload, session);
+      } finally {
+        // Calls the code did not await finish before the task ends; a stopped run's are aborted.
+        const stopped = outcome === undefined || outcome.status === 'cancelled' || outcome.status === 'timed_out';
+        await calls.finish(stopped);
+      }
+      outcome = withUncertainCall(outcome, calls.uncertain);
       // The output key is the result's output (stored once): all of it is there before the
       // status says the task ended.
       await forwarder.flush();

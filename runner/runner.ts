@@ -8,6 +8,8 @@ import { TaskStore } from '../protocol/task-store.ts';
 import { DockerBackend, type DockerBackendOptions } from './backends/docker.ts';
 import { IsolateBackend } from './backends/isolate.ts';
 import type { RunnerBackend } from './backends/types.ts';
+import { BrokerClient } from './broker/broker-client.ts';
+import { BrokerCalls } from './broker/call-broker.ts';
 import { CancelListener } from './cancel-listener.ts';
 import { dockerRequired, type Config } from './config.ts';
 import { IsolateHostPool } from './isolate-host/host-pool.ts';
@@ -71,6 +73,14 @@ export async function startRunner(
   const heartbeat = setInterval(() => void beat(), HEARTBEAT_MS);
   const cancels = await CancelListener.create(redis);
   const blobs = new FsBlobStore(config.BLOB_DIR);
+  // Capability calls of the tasks this runner runs go to the harness broker with each attempt's
+  // token (made here when the attempt starts, never stored or sent anywhere else).
+  const brokerClient = new BrokerClient({
+    url: config.BROKER_URL,
+    callTimeoutMs: config.BROKER_CALL_TIMEOUT_MS,
+    retries: config.BROKER_CALL_RETRIES,
+  });
+  const calls = new BrokerCalls({ redis, client: brokerClient });
   let sweeper: BlobSweeper | null = null;
   const started: {
     kind: BackendKind;
@@ -86,6 +96,7 @@ export async function startRunner(
     for (const s of started) await s.worker.close(force);
     for (const s of started) await s.backend.dispose();
     await cancels.close();
+    brokerClient.dispose();
     for (const s of started) s.connection.disconnect();
   };
 
@@ -97,7 +108,7 @@ export async function startRunner(
       if (!made) continue;
       // Only container tasks leave files: the blob directory must be usable before they run.
       if (kind === 'docker') await blobs.init();
-      const processor = new JobProcessor({ store, backend: made.backend, cancels, blobs });
+      const processor = new JobProcessor({ store, backend: made.backend, cancels, blobs, calls });
       // BullMQ does not close connections it was handed: keep it to disconnect on close.
       const connection = redis.duplicate();
       const worker = new Worker(

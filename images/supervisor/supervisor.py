@@ -1,10 +1,11 @@
-"""Airlock in-sandbox supervisor, protocol v2 (schema: images/README.md).
+"""Airlock in-sandbox supervisor, protocol v3 (schema: images/README.md).
 
 Runs as the container's main process (under `--init`). It waits for ONE JSON line on stdin (the
 runner attaches to a pre-started container and sends the task), has the input files and the
 program written under /work, runs the program, streams its stdout/stderr back as JSON-line frames
-on stdout, reports the exit status and resource usage, lists /out and exits. One task per
-container: the container is never reused.
+on stdout, relays the program's capability calls to the runner (`call` frames out, `result` lines
+back on stdin; call_relay.py), reports the exit status and resource usage, lists /out and exits.
+One task per container: the container is never reused.
 
 The frames are the task's result, so the program must not be able to write them. The supervisor
 and the program therefore never share a uid while the program runs: the container starts as root
@@ -25,6 +26,7 @@ import ctypes
 import hashlib
 import json
 import os
+import re
 import resource
 import selectors
 import signal
@@ -35,7 +37,13 @@ import threading
 import time
 import traceback
 
-PROTOCOL = 2
+# The relay sits beside this file (root-owned, read-only); -I keeps the script's directory off
+# sys.path, so it is named explicitly.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # -I ignores PYTHONDONTWRITEBYTECODE; the image ships the .pyc
+from call_relay import CallRelay  # noqa: E402
+
+PROTOCOL = 3
 WORK = "/work"
 OUT = "/out"
 CHUNK = 64 * 1024
@@ -45,7 +53,9 @@ PROGRAMS = {
     "node": ("main.js", ["node"]),
     "bash": ("main.sh", ["bash"]),
 }
-KEYS = {"v", "runtime", "code", "cmd", "args", "stdin", "files", "env", "outInlineMaxBytes", "outMaxFiles"}
+KEYS = {"v", "runtime", "code", "cmd", "args", "stdin", "files", "env", "outInlineMaxBytes", "outMaxFiles", "capabilities"}
+# Same rule as protocol/capability.ts CapabilityNameSchema.
+CAPABILITY_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62})+")
 DEFAULT_OUT_MAX_FILES = 1000
 # Longest error message sent (the runner refuses longer ones as a protocol violation).
 MAX_MESSAGE_CHARS = 2000
@@ -76,6 +86,52 @@ def send(frame):
     """Writes one frame as a JSON line. Blocks when the runner reads slowly (backpressure)."""
     _out.write(json.dumps(frame, separators=(",", ":")).encode() + b"\n")
     _out.flush()
+
+
+def send_raw(line):
+    """Writes one frame that is already a JSON line (the relay's `call` frames)."""
+    _out.write(line)
+    _out.flush()
+
+
+class LineReader:
+    """Lines from the runner on a file descriptor (stdin), read with os.read so that nothing sits
+    in a buffer the select loop cannot see: the task line first (blocking), then, during the run,
+    the runner's `result` lines as they come."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.parts = []
+        self.eof = False
+        self.backlog = []
+
+    def feed(self):
+        """Reads once (blocks unless the fd is ready); returns the lines it completed."""
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            self.eof = True
+            return []
+        lines, start = [], 0
+        while True:
+            nl = chunk.find(b"\n", start)
+            if nl < 0:
+                if start < len(chunk):
+                    self.parts.append(chunk[start:])
+                return lines
+            self.parts.append(chunk[start:nl])
+            lines.append(b"".join(self.parts))
+            self.parts = []
+            start = nl + 1
+
+    def first_line(self):
+        """The task line; what was sent before EOF when no newline came (b"" for nothing)."""
+        while not self.eof:
+            lines = self.feed()
+            if lines:
+                self.backlog = lines[1:]
+                return lines[0]
+        line, self.parts = b"".join(self.parts), []
+        return line
 
 
 def send_error(code, message):
@@ -271,6 +327,12 @@ def parse(line):
     if program:
         files.append((program, code))  # last: an input file cannot take its place
 
+    capabilities = msg.get("capabilities", [])
+    if not isinstance(capabilities, list) or len(capabilities) > 256 or not all(
+        isinstance(c, str) and len(c) <= 128 and CAPABILITY_NAME.fullmatch(c) for c in capabilities
+    ):
+        raise BadRequest("capabilities: expected at most 256 capability names")
+
     env = msg.get("env", {})
     if not isinstance(env, dict) or not all(
         isinstance(k, str) and k and "=" not in k and "\0" not in k and isinstance(v, str) and "\0" not in v
@@ -279,6 +341,9 @@ def parse(line):
         raise BadRequest("env: expected an object of string values with valid names")
     for k, v in env.items():
         utf8(k + v, "env")
+    # What the in-sandbox clients offer as functions (`caps.tickets.create`); names are not secret.
+    if capabilities:
+        env = {**env, "AIRLOCK_CAPABILITIES": ",".join(capabilities)}
 
     caps = {}
     for key, default in (("outInlineMaxBytes", 0), ("outMaxFiles", DEFAULT_OUT_MAX_FILES)):
@@ -502,8 +567,8 @@ class SpawnFailed(Exception):
         self.message = message
 
 
-def run(launcher, argv, program, stdin, files, env):
-    """Runs the program; streams frames; returns the exit frame."""
+def run(launcher, argv, program, stdin, files, env, reader, relay):
+    """Runs the program; streams frames; relays its calls; returns the exit frame."""
     # SIGCHLD wakes the select loop through a pipe, so the main child's exit is noticed even while
     # a background grandchild still holds stdout/stderr open.
     wake_r, wake_w = os.pipe()
@@ -522,15 +587,30 @@ def run(launcher, argv, program, stdin, files, env):
     sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
     sel.register(wake_r, selectors.EVENT_READ, None)
     streams = 2
+    # The runner's answers to the program's calls come on stdin; the calls come on the socket.
+    for line in reader.backlog:
+        relay.on_result(sel, line)
+    if not reader.eof:
+        sel.register(reader.fd, selectors.EVENT_READ, reader)
+    relay.register(sel)
 
     def pump(timeout):
         nonlocal streams
-        for key, _ in sel.select(timeout):
+        for key, events in sel.select(timeout):
             if key.data is None:
                 try:
                     os.read(wake_r, 4096)
                 except BlockingIOError:
                     pass
+                continue
+            if key.data is reader:
+                for line in reader.feed():
+                    relay.on_result(sel, line)
+                if reader.eof:
+                    sel.unregister(reader.fd)
+                continue
+            if key.data is relay:
+                relay.on_ready(sel, key, events, send_raw)
                 continue
             data = os.read(key.fd, CHUNK)
             if data:
@@ -547,6 +627,10 @@ def run(launcher, argv, program, stdin, files, env):
     # container's pid namespace except init and us: CAP_KILL, whatever their uid), then drain what
     # is still buffered in the pipes: writers are gone, so EOF follows promptly.
     kill_all()
+    # Nobody is left to call or to answer: the socket closes, results still coming are ignored.
+    relay.close(sel)
+    if not reader.eof:
+        sel.unregister(reader.fd)
     deadline = time.monotonic() + 5
     while streams and time.monotonic() < deadline:
         pump(0.5)
@@ -750,8 +834,13 @@ def main():
         # runner sees a container that ended without taking the task (a platform error).
         print(f"airlock supervisor: cannot separate from the program: {e}", file=sys.stderr, flush=True)
         return 3
+    # Before anything of the task's uid exists: the socket is ours before the program can look.
+    relay = CallRelay(SUPERVISOR_UID)
+    if relay.problem:
+        print(f"airlock supervisor: {relay.problem}", file=sys.stderr, flush=True)
     launcher = Launcher()
-    line = sys.stdin.buffer.readline()
+    reader = LineReader(sys.stdin.fileno())
+    line = reader.first_line()
     if not line.strip():
         launcher.discard()
         send_error("bad_request", "no task on stdin")
@@ -765,7 +854,7 @@ def main():
     del line
 
     try:
-        exit_frame = run(launcher, argv, program, stdin, files, env)
+        exit_frame = run(launcher, argv, program, stdin, files, env, reader, relay)
     except SpawnFailed as e:
         kill_all()
         reap_all()

@@ -10,8 +10,8 @@ import type Docker from 'dockerode';
 import type { OutputStream } from '../../protocol/task.ts';
 import { completeUtf8Length } from '../../protocol/utf8.ts';
 import { ATTACH_OPTIONS } from './container-pool.ts';
-import { FrameReader, type ExitFrame, type FilesFrame } from './supervisor-protocol.ts';
-import type { ExecuteSink } from './types.ts';
+import { buildCallResult, FrameReader, type ExitFrame, type FilesFrame } from './supervisor-protocol.ts';
+import type { RunSession } from './types.ts';
 
 /** Why the runner stopped the container before the supervisor said `done`. */
 export type KillReason = 'timeout' | 'cancelled' | 'output_limit' | 'disk_limit' | 'protocol';
@@ -31,8 +31,8 @@ export interface SessionOptions {
    */
   outputBytes: number;
   maxFrameBytes: number;
-  signal: AbortSignal;
-  sink: ExecuteSink;
+  /** Output goes here; its signal cancels the run; its deadline starts with the request. */
+  session: RunSession;
   /** Polled while the run lasts; a message stops the run with `disk_limit`. */
   guard?: { intervalMs: number; check: () => Promise<string | null> };
   /** Read just before a kill (the cgroup disappears with the container). */
@@ -73,7 +73,7 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
   // A cold container cancelled before its start is never started (and then never closes the stream).
   let started = !o.startAfterAttach;
   try {
-    if (!started && !o.signal.aborted) {
+    if (!started && !o.session.signal.aborted) {
       await o.container.start();
       started = true;
     }
@@ -106,7 +106,7 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
       finished = true;
       clearTimeout(timers.wall);
       clearInterval(timers.guard);
-      o.signal.removeEventListener('abort', onAbort);
+      o.session.signal.removeEventListener('abort', onAbort);
       socket.destroy();
       // An incomplete sequence at the very end stays: the output is then not UTF-8 (and is
       // handed to the client as base64), never silently changed.
@@ -147,7 +147,7 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
       if (bytes.length === 0) return;
       sent[stream].push(bytes);
       sentBytes[stream] += bytes.length;
-      o.sink.output(stream, bytes);
+      o.session.output(stream, bytes);
     };
     const emit = (stream: OutputStream, data: Buffer) => {
       if (truncated[stream]) return;
@@ -180,6 +180,13 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
           endedAt = performance.now();
         } else if (f.t === 'files') outcome.files = f;
         else if (f.t === 'error') outcome.error = { code: f.code, message: f.message };
+        else if (f.t === 'call') {
+          // Numbered by the session in the order the frames come (the order the program made
+          // them); the answer goes back on the supervisor's stdin while the run lasts.
+          void o.session.call(f.name, f.input).then((result) => {
+            if (!finished && !outcome.killed && !socket.destroyed) socket.write(buildCallResult(f.id, result));
+          });
+        }
         else if (f.t === 'done') {
           outcome.done = true;
           endedAt ??= performance.now();
@@ -198,9 +205,10 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
 
     // A pooled stream whose container died while it waited is already gone: no event will come.
     if (socket.destroyed) return onEnd();
-    if (o.signal.aborted) return onAbort();
-    o.signal.addEventListener('abort', onAbort, { once: true });
+    if (o.session.signal.aborted) return onAbort();
+    o.session.signal.addEventListener('abort', onAbort, { once: true });
     t0 = performance.now();
+    o.session.deadline.start();
     socket.write(o.request);
     timers.wall = setTimeout(
       () => kill('timeout', `Wall time exceeded ${o.timeoutMs} ms`),

@@ -55,6 +55,15 @@ function tmpfsOptions(sizeMb: number): string {
  */
 const SEALED_TMPFS = 'ro,noexec,nosuid,nodev,size=4k,mode=0755';
 
+/** The supervisor's uid (the `airlock` user of images/). */
+export const SUPERVISOR_UID = 10000;
+
+/**
+ * Where the supervisor listens for the program's capability calls: a tiny tmpfs owned by the
+ * supervisor, mode 0755 (the program may traverse it and connect to the socket, not write).
+ */
+const SOCKET_TMPFS = `rw,noexec,nosuid,nodev,size=16k,nr_inodes=16,uid=${SUPERVISOR_UID},gid=${SUPERVISOR_UID},mode=0755`;
+
 /**
  * The capabilities the container starts with, all of them for the supervisor's own start-up
  * (images/supervisor/supervisor.py `become_supervisor`): SETPCAP to empty the bounding set of
@@ -144,6 +153,9 @@ export function buildHostConfig(limits: ContainerLimits, mounts: readonly BindMo
       '/work': tmpfsOptions(limits.scratchMb),
       '/out': tmpfsOptions(limits.outMb),
       '/dev/shm': SEALED_TMPFS,
+      // The capability socket's directory: the supervisor's (uid 10000) alone to write, so the
+      // program can connect to /run/airlock/caps.sock but never replace it (call_relay.py).
+      '/run/airlock': SOCKET_TMPFS,
       '/dev/mqueue': SEALED_TMPFS,
     },
     MaskedPaths: [...MASKED_PATHS],

@@ -24,7 +24,7 @@ import {
   SANDBOX_IMAGE_TAG,
   type ContainerRuntime,
 } from './supervisor-protocol.ts';
-import type { ExecuteSink, RunnerBackend } from './types.ts';
+import type { RunnerBackend, RunSession } from './types.ts';
 
 /** How long after a task's run its container's removal (and the pool refill) waits. */
 const CLEANUP_DELAY_MS = 100;
@@ -65,7 +65,7 @@ export interface DockerBackendOptions {
   nofile?: number;
   /** Tasks with rw grants are stopped (`disk_limit`) when the staging disk has less left. @defaultValue 512 */
   stagingMinFreeMb?: number;
-  /** Image tag = supervisor protocol version. @defaultValue SANDBOX_IMAGE_TAG ('v2') */
+  /** Image tag = supervisor protocol version. @defaultValue SANDBOX_IMAGE_TAG ('v3') */
   imageTag?: string;
   log?: (msg: string) => void;
 }
@@ -120,7 +120,7 @@ export class DockerBackend implements RunnerBackend {
   }
 
   /**
-   * Checks the engine, resolves each `airlock-sandbox-<runtime>:v2` tag to its image ID once (a
+   * Checks the engine, resolves each `airlock-sandbox-<runtime>:v3` tag to its image ID once (a
    * rebuild later never mixes two images), removes the installation's containers that an earlier
    * life of this runner or a runner that is gone left behind (docker-orphans.ts), and starts
    * filling the warm pool and the periodic sweep. Throws when the engine does not answer or an
@@ -171,7 +171,7 @@ export class DockerBackend implements RunnerBackend {
     return this.#pool;
   }
 
-  async execute(job: JobPayload, signal: AbortSignal, sink: ExecuteSink): Promise<ExecuteResult> {
+  async execute(job: JobPayload, session: RunSession): Promise<ExecuteResult> {
     if (this.#disposing) throw new Error('docker backend is disposed');
     if (!isContainerRuntime(job.runtime))
       throw new Error(`runtime ${job.runtime} does not run in a container`);
@@ -182,11 +182,11 @@ export class DockerBackend implements RunnerBackend {
       outMaxBytes: limits.outMb * MiB,
       outMaxFiles: OUT_MAX_FILES,
     };
-    if (signal.aborted) return cancelledBeforeStart();
+    if (session.signal.aborted) return cancelledBeforeStart();
     const grants = await prepareGrants(job.mounts ?? [], this.#o.stagingRoot);
     try {
       const poolable = !job.mounts?.length && limits.memoryMb === this.#pool.limits.memoryMb;
-      let run = await this.#run(job, limits, grants, signal, sink, poolable);
+      let run = await this.#run(job, limits, grants, session, poolable);
       const untouched = (r: Run) =>
         r.outcome.frames === 0 && !r.outcome.killed && !r.state?.oomKilled;
       if (run.warm && untouched(run)) {
@@ -194,7 +194,7 @@ export class DockerBackend implements RunnerBackend {
         this.#o.log?.(
           `warm container ended without taking the task; retrying cold: ${run.outcome.diagnostics}`,
         );
-        run = await this.#run(job, limits, grants, signal, sink, false);
+        run = await this.#run(job, limits, grants, session, false);
       }
       if (untouched(run)) {
         throw new Error(
@@ -219,8 +219,7 @@ export class DockerBackend implements RunnerBackend {
     job: JobPayload,
     limits: ContainerLimits,
     grants: TaskMounts,
-    signal: AbortSignal,
-    sink: ExecuteSink,
+    session: RunSession,
     poolable: boolean,
   ): Promise<Run> {
     const rt = job.runtime as ContainerRuntime;
@@ -248,8 +247,7 @@ export class DockerBackend implements RunnerBackend {
         outputBytes: job.limits.outputBytes,
         // The files frame carries /out inline as base64, plus per-file JSON.
         maxFrameBytes: maxFrameBytes(limits.outMb * MiB),
-        signal,
-        sink,
+        session,
         ...(grants.hasStaged
           ? { guard: stagingGuard(this.#o.stagingRoot, this.#o.stagingMinFreeMb * MiB) }
           : {}),

@@ -5,8 +5,9 @@ import type { ExecuteResult, TaskResult } from '../../protocol/task.ts';
 import { GrantPathError } from '../grants/errors.ts';
 import { TaskMounts } from '../grants/task-mounts.ts';
 import type { IsolateHostPool } from '../isolate-host/host-pool.ts';
+import { encodeReply } from '../isolate-host/request-channel.ts';
 import { prepareCode } from './prepare-code.ts';
-import type { ExecuteSink, RunnerBackend } from './types.ts';
+import type { RunnerBackend, RunSession } from './types.ts';
 
 export interface IsolateBackendOptions {
   pool: IsolateHostPool;
@@ -31,7 +32,7 @@ export class IsolateBackend implements RunnerBackend {
     this.#stagingRoot = options.stagingRoot ?? path.join(os.tmpdir(), 'airlock-staging');
   }
 
-  async execute(job: JobPayload, signal: AbortSignal, sink: ExecuteSink): Promise<ExecuteResult> {
+  async execute(job: JobPayload, session: RunSession): Promise<ExecuteResult> {
     const prepared = await prepareCode(job.runtime, job.code);
     if (!prepared.ok) {
       return {
@@ -61,7 +62,11 @@ export class IsolateBackend implements RunnerBackend {
       usedBytes: m.staged?.quota.usedBytes ?? 0,
     }));
     try {
-      const result = await this.#pool.run(prepared.source, job.limits, signal, (s, d) => sink.output(s, d), bridgeMounts);
+      const result = await this.#pool.run(prepared.source, job.limits, session, {
+        mounts: bridgeMounts,
+        capabilities: job.capabilities ?? [],
+        channels: { caps: (name, body) => capsCall(session, name, body) },
+      });
       // Changes reach the real grants only when the task succeeded, reported the same way as for
       // containers (a refusal is a result; an I/O error throws: infrastructure).
       return await mounts.settle(result);
@@ -74,4 +79,16 @@ export class IsolateBackend implements RunnerBackend {
   async dispose(): Promise<void> {
     await this.#pool.dispose();
   }
+}
+
+/** One `caps` request of the task (name, input as JSON) as a call of its session. */
+async function capsCall(session: RunSession, name: string, body: string): Promise<string> {
+  let input: unknown;
+  try {
+    input = JSON.parse(body);
+  } catch {
+    return encodeReply({ ok: false, code: 'capability_invalid_input', message: `${name.slice(0, 128)}: the input is not JSON` });
+  }
+  const result = await session.call(name, input);
+  return encodeReply(result.ok ? { ok: true, value: result.output } : { ok: false, ...result.error });
 }

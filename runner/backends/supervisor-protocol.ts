@@ -1,6 +1,7 @@
 /**
- * The runner's side of the in-sandbox supervisor protocol v2 (images/README.md): the one request
- * line, the frames that come back, and the demultiplexer for Docker's attach stream.
+ * The runner's side of the in-sandbox supervisor protocol v3 (images/README.md): the request
+ * line, the frames that come back (program output, capability calls, exit, files), the result
+ * lines that answer calls, and the demultiplexer for Docker's attach stream.
  *
  * The frames are written by the supervisor, which the program cannot reach (another uid, not
  * dumpable, another session; images/supervisor/supervisor.py). They still come from inside the
@@ -12,6 +13,7 @@
 import { z } from 'zod';
 import type { JobPayload } from '../../protocol/job.ts';
 import { RelativePathSchema } from '../../protocol/task.ts';
+import type { CallResult } from './types.ts';
 
 /** Runtimes that run in a container image with the supervisor. */
 export const CONTAINER_RUNTIMES = ['python', 'node', 'bash'] as const;
@@ -23,10 +25,11 @@ export function isContainerRuntime(runtime: string): runtime is ContainerRuntime
 
 /**
  * Version of the supervisor protocol, and the stable tag of the images that speak it
- * (`airlock-sandbox-<runtime>:v2`, images/build.sh). v2: the supervisor starts as root and
- * separates itself from the program (v1 images ran both as 10001).
+ * (`airlock-sandbox-<runtime>:v3`, images/build.sh). v3: capability calls (`call` frames,
+ * `result` lines on stdin, the clients' socket); v2: the supervisor starts as root and separates
+ * itself from the program (v1 images ran both as 10001).
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const SANDBOX_IMAGE_TAG = `v${PROTOCOL_VERSION}`;
 
 /** Files listed from /out at most; one more and the task fails `disk_limit` (docs/errors.md). */
@@ -58,8 +61,14 @@ export function buildRequest(job: JobPayload, outInlineMaxBytes: number): string
     ...(job.files?.length ? { files: job.files } : {}),
     outInlineMaxBytes,
     outMaxFiles: OUT_MAX_FILES,
+    ...(job.capabilities?.length ? { capabilities: job.capabilities } : {}),
   };
   return `${JSON.stringify(request)}\n`;
+}
+
+/** The line (with its newline) that answers the supervisor's `call` frame `id`. */
+export function buildCallResult(id: number, result: CallResult): string {
+  return `${JSON.stringify({ t: 'result', id, ...result })}\n`;
 }
 
 const ScratchSchema = z.object({
@@ -105,6 +114,8 @@ export const FrameSchema = z.discriminatedUnion('t', [
   ExitFrameSchema,
   FilesFrameSchema,
   z.object({ t: z.literal('error'), code: z.string().max(64), message: z.string().max(4096) }),
+  /** A capability call of the program, relayed from the sandbox's socket; `id` is the supervisor's. */
+  z.object({ t: z.literal('call'), id: z.number().int().positive(), name: z.string().min(1).max(128), input: z.unknown() }),
   z.object({ t: z.literal('done') }),
 ]);
 export type Frame = z.infer<typeof FrameSchema>;

@@ -1,12 +1,43 @@
+import type { CapabilityError } from '../../protocol/capability.ts';
 import type { JobPayload } from '../../protocol/job.ts';
 import type { ExecuteResult, OutputStream } from '../../protocol/task.ts';
 
+/** What one capability call gives back to the code: its output, or an error with a stable code. */
+export type CallResult = { ok: true; output: unknown } | { ok: false; error: CapabilityError };
+
 /**
- * Where a backend sends output while the code runs. Must not throw. Bytes go as they are (a
- * string is UTF-8 text); a backend never splits a UTF-8 character across two calls.
+ * The wall clock of one run, shared by the backend (whose own timers stop the code) and the
+ * capability calls (a call never outlives the run that made it).
  */
-export interface ExecuteSink {
+export interface RunDeadline {
+  /** The run's wall-time limit (`limits.timeoutMs` of the job). */
+  readonly timeoutMs: number;
+  /** Marks the moment the code starts, when the backend's own wall timer starts. Idempotent. */
+  start(): void;
+  /** Milliseconds left before the wall time is up (`timeoutMs` until {@link start}). */
+  remainingMs(): number;
+}
+
+/**
+ * One run as a two-way session between a backend and the job processor, which makes it: output
+ * goes out, capability calls go out and their results come back, and both sides see the same
+ * cancel signal and deadline. Every member is safe to use from any backend callback: none throws.
+ */
+export interface RunSession {
+  /** Aborts when the task is cancelled: the backend stops the run promptly (status `cancelled`). */
+  readonly signal: AbortSignal;
+  readonly deadline: RunDeadline;
+  /**
+   * Where output goes while the code runs. Never throws. Bytes go as they are (a string is UTF-8
+   * text); a backend never splits a UTF-8 character across two calls.
+   */
   output(stream: OutputStream, data: string | Uint8Array): void;
+  /**
+   * Performs one capability call the code made, numbered in the order calls are made (so a
+   * backend calls it in the order the code did). Never throws and never rejects: a refused,
+   * failed or unreachable call resolves `{ ok: false, error }` with a stable code.
+   */
+  call(name: string, input: unknown): Promise<CallResult>;
 }
 
 /**
@@ -14,12 +45,12 @@ export interface ExecuteSink {
  * - `execute` never throws for faults of the code (syntax error, throw, timeout, OOM, output
  *   flood, cancel): it returns them in `ExecuteResult.error` with a stable code. It throws only
  *   for infrastructure faults (and then the job may be retried).
- * - Aborting `signal` stops the run promptly and resolves with status `cancelled`.
+ * - Aborting `session.signal` stops the run promptly and resolves with status `cancelled`.
  * - Nothing (isolate, context, container) is reused across calls.
  * - `dispose` is idempotent and stops everything the backend started.
  */
 export interface RunnerBackend {
   readonly name: string;
-  execute(job: JobPayload, signal: AbortSignal, sink: ExecuteSink): Promise<ExecuteResult>;
+  execute(job: JobPayload, session: RunSession): Promise<ExecuteResult>;
   dispose(): Promise<void>;
 }

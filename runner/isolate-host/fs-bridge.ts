@@ -1,4 +1,5 @@
 import { GrantPathError, createQuota, list, readFile, stat, writeFile, type Quota } from '../grants/safe-path.ts';
+import type { ChannelHandler, ChannelReply } from './request-channel.ts';
 
 /** A grant as an isolate task sees it through the `fs` global. */
 export interface BridgeMount {
@@ -16,10 +17,10 @@ export interface BridgeMount {
 const MAX_READ_BYTES = 8 * 1024 * 1024;
 
 /**
- * The host side of the isolate's `fs` global. Every operation resolves the path inside one
- * mount with the symlink-proof functions of runner/grants/safe-path.ts, and answers with a
- * string the bootstrap decodes: `"1" + JSON` or `"0" + message`. Nothing else crosses back —
- * never a host object or a host error with its stack.
+ * The host side of the isolate's `fs` global, the first client of the request/reply channel
+ * (request-channel.ts). Every operation resolves the path inside one mount with the
+ * symlink-proof functions of runner/grants/safe-path.ts, and answers with a value or
+ * `{ code, message }`, which the bootstrap turns into an Error of the isolate's realm.
  */
 export class FsBridge {
   readonly #mounts: { mount: BridgeMount; quota: Quota }[];
@@ -31,30 +32,44 @@ export class FsBridge {
       .map((mount) => ({ mount, quota: createQuota(mount.maxBytes, mount.usedBytes) }));
   }
 
-  async call(op: unknown, path: unknown, arg: unknown): Promise<string> {
+  /** The channel handler: the body is the JSON array `[path, data]` the bootstrap sends. */
+  readonly handle: ChannelHandler = async (op, body) => {
+    let args: unknown;
+    try {
+      args = JSON.parse(body);
+    } catch {
+      args = null;
+    }
+    if (!Array.isArray(args)) return { ok: false, code: 'bad_request', message: 'malformed fs request' };
+    return this.call(op, args[0], args[1]);
+  };
+
+  /** One operation. Never rejects. */
+  async call(op: unknown, path: unknown, arg: unknown): Promise<ChannelReply> {
     try {
       if (typeof path !== 'string') throw new GrantPathError('path_invalid', '', 'path must be a string');
       const { mount, quota, rel } = this.#resolve(path);
       switch (op) {
         case 'read':
-          return `1${JSON.stringify((await readFile(mount.root, rel, Math.min(mount.maxBytes, MAX_READ_BYTES))).toString('utf8'))}`;
+          return ok((await readFile(mount.root, rel, Math.min(mount.maxBytes, MAX_READ_BYTES))).toString('utf8'));
         case 'write':
-          if (mount.mode !== 'rw') return `0read_only: ${mount.path} is mounted read-only`;
-          if (typeof arg !== 'string') return '0path_invalid: write needs string data';
+          if (mount.mode !== 'rw') return fail('read_only', `${mount.path} is mounted read-only`);
+          if (typeof arg !== 'string') return fail('path_invalid', 'write needs string data');
           await writeFile(mount.root, rel, arg, quota);
-          return '1null';
+          return ok(null);
         case 'list':
-          return `1${JSON.stringify(await list(mount.root, rel))}`;
+          return ok(await list(mount.root, rel));
         case 'stat': {
           const s = await stat(mount.root, rel);
-          return `1${JSON.stringify({ type: s.type, size: s.size, mtimeMs: s.mtimeMs })}`;
+          return ok({ type: s.type, size: s.size, mtimeMs: s.mtimeMs });
         }
         default:
-          return '0unsupported: unknown fs operation';
+          return fail('unsupported', 'unknown fs operation');
       }
     } catch (err) {
-      if (err instanceof GrantPathError) return `0${err.code}: ${err.message}`;
-      return '0io_error: the file operation failed';
+      // The message already starts with the code; the bootstrap shows `code: message`, as before.
+      if (err instanceof GrantPathError) return fail(err.code, err.message);
+      return fail('io_error', 'the file operation failed');
     }
   }
 
@@ -65,4 +80,12 @@ export class FsBridge {
     }
     throw new GrantPathError('not_found', path, 'no grant is mounted there');
   }
+}
+
+function ok(value: unknown): ChannelReply {
+  return { ok: true, value };
+}
+
+function fail(code: string, message: string): ChannelReply {
+  return { ok: false, code, message };
 }

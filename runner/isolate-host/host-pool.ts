@@ -2,8 +2,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ErrorCode } from '../../protocol/errors.ts';
-import type { ExecuteResult, Limits, OutputStream } from '../../protocol/task.ts';
-import { HostMessageSchema, type RunMessage } from './messages.ts';
+import type { ExecuteResult, Limits } from '../../protocol/task.ts';
+import type { RunSession } from '../backends/types.ts';
+import { HostMessageSchema, type ReplyMessage, type RunMessage } from './messages.ts';
+import { encodeReply } from './request-channel.ts';
 
 export interface IsolateHostPoolOptions {
   /** Number of isolate host processes, i.e. tasks run at once. */
@@ -52,6 +54,15 @@ interface Host {
   onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | null;
   stderrTail: string;
 }
+
+/**
+ * Serves one request channel of a running task in the runner (e.g. `caps`); resolves with the
+ * encoded answer (request-channel.ts `encodeReply`). Should not reject (a rejection is answered
+ * as an internal error).
+ */
+export type PoolChannelHandler = (op: string, body: string) => Promise<string>;
+
+const INTERNAL_REPLY = { ok: false, code: 'internal', message: 'the request failed in the runner' } as const;
 
 const HOST_ENTRY = fileURLToPath(new URL('./host.ts', import.meta.url));
 const PAGE_BYTES = 4096;
@@ -203,15 +214,22 @@ export class IsolateHostPool {
 
   /**
    * Runs prepared JavaScript on a host. Never throws for faults of the code; throws only when
-   * the pool is disposed.
+   * the pool is disposed. Output goes to `session`, and the task's requests on `channels` are
+   * answered while it runs.
    */
   async run(
     source: string,
     limits: Limits,
-    signal: AbortSignal,
-    onOutput: (stream: OutputStream, data: string) => void,
-    mounts: RunMessage['mounts'] = [],
+    session: RunSession,
+    options: {
+      mounts?: RunMessage['mounts'];
+      /** The task's declared capabilities (its `caps` global). */
+      capabilities?: readonly string[];
+      channels?: Readonly<Record<string, PoolChannelHandler>>;
+    } = {},
   ): Promise<ExecuteResult> {
+    const { signal } = session;
+    const channels = options.channels ?? {};
     if (this.#disposed) throw new Error('isolate host pool is disposed');
     const host = await this.#acquire();
     // A crash is classified by the host's stderr: only this task's lines may count.
@@ -259,18 +277,30 @@ export class IsolateHostPool {
       });
       const usage = () => ({ wallMs: Math.round(performance.now() - started), cpuMs: 0 });
 
-      host.onMessage = (raw) => {
+      const onMessage = (raw: unknown) => {
         const parsed = HostMessageSchema.safeParse(raw);
         if (!parsed.success) return;
         const message = parsed.data;
         if (message.type === 'output') {
           output[message.stream] += message.data;
-          onOutput(message.stream, message.data);
+          session.output(message.stream, message.data);
+        } else if (message.type === 'request') {
+          const handler = Object.hasOwn(channels, message.channel) ? channels[message.channel] : undefined;
+          const answer = handler
+            ? handler(message.op, message.body).catch(() => encodeReply(INTERNAL_REPLY))
+            : Promise.resolve(encodeReply({ ok: false, code: 'unsupported', message: 'no such channel' }));
+          void answer.then((reply) => {
+            // Only to this run: once it ended, the host has moved on (and drops unknown ids).
+            if (host.onMessage !== onMessage) return;
+            const m: ReplyMessage = { version: 'v1', type: 'reply', id: message.id, reply };
+            host.child.send(m);
+          });
         } else if (message.type === 'result') {
           // The host now prepares its next isolate and says `ready` when done.
           finish(message.result);
         }
       };
+      host.onMessage = onMessage;
       host.onExit = (code, exitSignal) => {
         const cause = killedFor ?? classifyCrash(code, exitSignal, host.stderrTail, limits);
         finish({
@@ -280,7 +310,16 @@ export class IsolateHostPool {
           usage: usage(),
         });
       };
-      const message: RunMessage = { version: 'v1', type: 'run', source, limits, mounts: [...mounts] };
+      const message: RunMessage = {
+        version: 'v1',
+        type: 'run',
+        source,
+        limits,
+        mounts: [...(options.mounts ?? [])],
+        capabilities: [...(options.capabilities ?? [])],
+        channels: Object.keys(channels),
+      };
+      session.deadline.start();
       host.child.send(message);
     });
   }

@@ -15,7 +15,8 @@ import type { ExecuteResult, Limits, OutputStream } from '../../protocol/task.ts
 import { completeUtf8Length } from '../../protocol/utf8.ts';
 import { BOOTSTRAP_SOURCE } from './bootstrap.ts';
 import { FsBridge } from './fs-bridge.ts';
-import { RunMessageSchema, type HostMessage, type RunMessage } from './messages.ts';
+import { MAX_REQUEST_BODY_CHARS, ParentMessageSchema, type HostMessage, type RunMessage } from './messages.ts';
+import { encodeReply, RequestChannel } from './request-channel.ts';
 
 /**
  * Memory limit of the isolate prepared ahead of demand; other sizes are created on demand. The
@@ -36,14 +37,10 @@ type StopReason = 'timeout' | 'cpu' | 'output';
 /** Per-run state the output callback writes into. */
 interface RunState {
   limits: Limits | null;
-  /** The task's grants behind the `fs` global (none until a task starts). */
-  fs: FsBridge;
-  /**
-   * `fs` calls of this run still working in this process. The isolate does not have to await
-   * them, so one can still be writing to a staged copy when the code ends; the result waits for
-   * them (see `execute`), because the runner diffs and then deletes the copy once it has it.
-   */
-  inflight: Set<Promise<string>>;
+  /** Where the isolate's requests go: `fs` (the task's grants) here, other channels to the runner. */
+  channel: RequestChannel;
+  /** Requests forwarded to the runner, awaiting its `reply`, by id. */
+  forwarded: Map<number, (reply: string) => void>;
   bytes: { stdout: number; stderr: number };
   text: { stdout: string; stderr: string };
   truncated: { stdout: boolean; stderr: boolean };
@@ -56,7 +53,7 @@ interface RunState {
 interface Warm {
   isolate: ivm.Isolate;
   memoryMb: number;
-  run: ivm.Reference<(source: string) => string | Promise<string>>;
+  run: ivm.Reference<(source: string, capabilities: string[]) => string | Promise<string>>;
   state: RunState;
 }
 
@@ -67,8 +64,8 @@ function send(message: HostMessage): void {
 function newState(): RunState {
   return {
     limits: null,
-    fs: new FsBridge([]),
-    inflight: new Set(),
+    channel: new RequestChannel({ local: {} }),
+    forwarded: new Map(),
     bytes: { stdout: 0, stderr: 0 },
     text: { stdout: '', stderr: '' },
     truncated: { stdout: false, stderr: false },
@@ -146,34 +143,48 @@ async function prepare(memoryMb: number): Promise<Warm> {
   const context = await isolate.createContext();
   const state = newState();
   const callback = new ivm.Callback((stream: unknown, text: unknown) => onOutput(state, stream, text));
-  // `fs.*` requests: fire-and-forget from the isolate; the answer goes back through `deliver`.
+  // Requests of the client globals (`fs`, …): fire-and-forget from the isolate; the answer goes
+  // back through `deliver`.
   let deliver: ivm.Reference<(id: number, reply: string) => void> | null = null;
-  const fsCallback = new ivm.Callback(
-    (id: unknown, op: unknown, path: unknown, arg: unknown) => {
+  const requestCallback = new ivm.Callback(
+    (id: unknown, channel: unknown, op: unknown, body: unknown) => {
       // Once the isolate is gone the run is over: nothing may touch its grants any more (and
-      // `execute` has stopped counting calls). A call the code made before its result settled
-      // is queued ahead of that result (isolated-vm runs both as tasks of this thread, in
-      // order), so it gets here before `execute` disposes the isolate; only calls of a run that
-      // was stopped (timeout, cpu, output), or made after the result, are dropped.
+      // `execute` has stopped waiting for requests). A request the code made before its result
+      // settled is queued ahead of that result (isolated-vm runs both as tasks of this thread,
+      // in order), so it gets here before `execute` disposes the isolate; only requests of a run
+      // that was stopped (timeout, cpu, output), or made after the result, are dropped.
       if (isolate.isDisposed) return;
-      const call = state.fs.call(op, path, arg);
-      state.inflight.add(call);
-      void call.then((reply) => {
-        state.inflight.delete(call);
-        return deliver?.apply(undefined, [Number(id), reply], { arguments: { copy: true }, timeout: 1000 }).catch(() => {});
-      });
+      void state.channel.handle(channel, op, body).then((reply) =>
+        deliver?.apply(undefined, [Number(id), reply], { arguments: { copy: true }, timeout: 1000 }).catch(() => {}),
+      );
     },
     { ignored: true },
   );
-  const pair = (await context.evalClosure(BOOTSTRAP_SOURCE, [callback, fsCallback], {
+  const pair = (await context.evalClosure(BOOTSTRAP_SOURCE, [callback, requestCallback], {
     result: { reference: true },
     // DKR-9: a timeout on every run. The bootstrap is ours, but it must never hang a host.
     timeout: 5000,
   })) as ivm.Reference<unknown[]>;
-  const run = (await pair.get(0, { reference: true })) as ivm.Reference<(source: string) => string | Promise<string>>;
+  const run = (await pair.get(0, { reference: true })) as Warm['run'];
   deliver = (await pair.get(1, { reference: true })) as ivm.Reference<(id: number, reply: string) => void>;
   // The context object itself is not needed: the bootstrap's `run` keeps it alive.
   return { isolate, memoryMb, run, state };
+}
+
+/** Ids of forwarded requests: never reused in this process, so a late reply cannot be mistaken. */
+let nextForwardId = 1;
+/** Sends a request of the running task to the runner; resolves with the runner's `reply`. */
+function forward(state: RunState, channel: string, op: string, body: string): Promise<string> {
+  if (body.length > MAX_REQUEST_BODY_CHARS || op.length > 256) {
+    return Promise.resolve(
+      encodeReply({ ok: false, code: 'too_large', message: `a request body is limited to ${MAX_REQUEST_BODY_CHARS} characters` }),
+    );
+  }
+  const id = nextForwardId++;
+  return new Promise((resolve) => {
+    state.forwarded.set(id, resolve);
+    send({ version: 'v1', type: 'request', id, channel, op, body });
+  });
 }
 
 const emptyResult = (state: RunState) => ({
@@ -188,7 +199,10 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
   const { isolate, state } = warm;
   const { limits } = message;
   state.limits = limits;
-  state.fs = new FsBridge(message.mounts);
+  state.channel = new RequestChannel({
+    local: { fs: new FsBridge(message.mounts).handle },
+    remote: { channels: message.channels, forward: (channel, op, body) => forward(state, channel, op, body) },
+  });
   let stopReason: StopReason | null = null;
   state.stop = (reason) => {
     if (stopReason || isolate.isDisposed) return;
@@ -203,7 +217,7 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
   let outcome: { ok: true; envelope: string } | { ok: false; error: unknown };
   try {
     const source = `${message.source}\n//# sourceURL=${TASK_FILENAME}`;
-    const envelope = await warm.run.apply(undefined, [source], {
+    const envelope = await warm.run.apply(undefined, [source, message.capabilities], {
       arguments: { copy: true },
       result: { promise: true, copy: true },
       timeout: limits.timeoutMs,
@@ -224,10 +238,12 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
   // Every `fs` call the code started, awaited or not, finishes before the result goes out:
   // the runner then reads the staged copies as final and deletes them, so a write still running
   // would be lost, misreported, or left behind in a deleted copy. No new call can start now
-  // (the isolate is disposed). `FsBridge.call` never rejects. No timer of our own: the runner
+  // (the isolate is disposed). Handlers never reject. No timer of our own: the runner
   // kills this host at `timeoutMs` + `killGraceMs` (host-pool.ts), so a stuck call ends the
   // task as a timeout, with no writer left behind; a result sent early would recreate the race.
-  await Promise.all(state.inflight);
+  // Requests forwarded to the runner are the runner's to finish: their answers are dropped.
+  await state.channel.settled();
+  state.forwarded.clear();
   flush(state);
   const result = emptyResult(state);
 
@@ -310,22 +326,34 @@ async function warmUp(): Promise<void> {
   send({ version: 'v1', type: 'ready' });
 }
 
+/** The run in progress (its requests may get replies). */
+let running: RunState | null = null;
+
 process.on('message', (raw: unknown) => {
-  const parsed = RunMessageSchema.safeParse(raw);
-  if (!parsed.success || busy) {
+  const parsed = ParentMessageSchema.safeParse(raw);
+  if (parsed.success && parsed.data.type === 'reply') {
+    // A reply for a run that ended is dropped (its isolate is gone).
+    const resolve = running?.forwarded.get(parsed.data.id);
+    running?.forwarded.delete(parsed.data.id);
+    resolve?.(parsed.data.reply);
+    return;
+  }
+  if (!parsed.success || parsed.data.type !== 'run' || busy) {
     process.stderr.write(`isolate host: refused message (busy=${busy})\n`);
     return;
   }
+  const message = parsed.data;
   busy = true;
   void (async () => {
-    const message = parsed.data;
     let current = warm;
     warm = null;
     if (!current || current.memoryMb !== message.limits.memoryMb) {
       if (current) current.isolate.dispose();
       current = await prepare(message.limits.memoryMb);
     }
+    running = current.state;
     const result = await execute(current, message);
+    running = null;
     send({ version: 'v1', type: 'result', result });
     busy = false;
     await warmUp();

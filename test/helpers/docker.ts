@@ -10,7 +10,7 @@ import Docker from 'dockerode';
 import type { JobPayload } from '../../protocol/job.ts';
 import type { Limits, OutputStream, ResolvedMount, Runtime } from '../../protocol/task.ts';
 import { RUNNER_LABEL } from '../../runner/backends/docker-config.ts';
-import type { ExecuteSink } from '../../runner/backends/types.ts';
+import type { OutputSink } from './session.ts';
 import { scanGrant } from '../../runner/grants/scan.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -77,7 +77,7 @@ export function job(
  */
 export function recordingSink(
   onFirst?: (stream: OutputStream, data: Buffer) => void,
-): ExecuteSink & {
+): OutputSink & {
   out: Record<OutputStream, string>;
   bytes: Record<OutputStream, Buffer>;
   calls: Record<OutputStream, Buffer[]>;

@@ -19,6 +19,7 @@ import { IsolateBackend } from '../../runner/backends/isolate.ts';
 import type { RunnerBackend } from '../../runner/backends/types.ts';
 import { IsolateHostPool } from '../../runner/isolate-host/host-pool.ts';
 import { docker, dockerGate, job, recordingSink, removeContainersOf } from '../helpers/docker.ts';
+import { session } from '../helpers/session.ts';
 
 interface ContractPrograms {
   runtime: Runtime;
@@ -51,7 +52,7 @@ function runBackendContract(
   describe(`RunnerBackend contract: ${name}`, { skip }, () => {
     let backend: RunnerBackend;
     const run = (code: string, limits: Partial<Limits> = {}, signal = never) =>
-      backend.execute(job(p.runtime, code, { limits }), signal, recordingSink());
+      backend.execute(job(p.runtime, code, { limits }), session(signal, recordingSink()));
 
     before(async () => {
       backend = await newBackend();
@@ -62,7 +63,7 @@ function runBackendContract(
 
     test('success: value and stdout', async () => {
       const sink = recordingSink();
-      const r = await backend.execute(job(p.runtime, p.success.code), never, sink);
+      const r = await backend.execute(job(p.runtime, p.success.code), session(never, sink));
       assert.equal(r.status, 'succeeded', JSON.stringify(r.error));
       assert.equal(r.error, undefined);
       assert.deepEqual(r.result.value, p.success.value);
@@ -90,7 +91,7 @@ function runBackendContract(
         t0 = performance.now();
         ac.abort();
       });
-      const r = await backend.execute(job(p.runtime, p.announcedForever, { limits: { timeoutMs: 20_000 } }), ac.signal, sink);
+      const r = await backend.execute(job(p.runtime, p.announcedForever, { limits: { timeoutMs: 20_000 } }), session(ac.signal, sink));
       const ms = performance.now() - t0;
       assert.equal(sink.out.stdout, 'up\n', 'aborted after the program started');
       assert.equal(r.status, 'cancelled');
@@ -130,7 +131,7 @@ function runBackendContract(
       const other = await newBackend();
       await other.dispose();
       await other.dispose();
-      await assert.rejects(other.execute(job(p.runtime, p.success.code), never, recordingSink()));
+      await assert.rejects(other.execute(job(p.runtime, p.success.code), session(never, recordingSink())));
     });
   });
 }

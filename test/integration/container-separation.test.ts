@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { JobPayload } from '../../protocol/job.ts';
 import { DockerBackend } from '../../runner/backends/docker.ts';
 import { dockerGate, docker, job, recordingSink, removeContainersOf } from '../helpers/docker.ts';
+import { session } from '../helpers/session.ts';
 
 const skip = await dockerGate();
 const RUNNER_ID = `test-separation-${randomUUID()}`;
@@ -73,7 +74,7 @@ print(json.dumps({"signals": sigs}), flush=True)
 
 describe("the supervisor is out of the program's reach (real containers)", { skip }, () => {
   let backend: DockerBackend;
-  const run = (j: JobPayload) => backend.execute(j, never, recordingSink());
+  const run = (j: JobPayload) => backend.execute(j, session(never, recordingSink()));
 
   before(async () => {
     backend = await DockerBackend.create({

@@ -34,6 +34,7 @@ import {
   recordingSink,
   removeContainersOf,
 } from '../helpers/docker.ts';
+import { session } from '../helpers/session.ts';
 
 const skip = await dockerGate();
 const RUNNER_ID = `test-grants-${randomUUID()}`;
@@ -110,7 +111,7 @@ const CHANGE = [
 
 describe('DockerBackend grants (real engine, real host dirs)', { skip }, () => {
   let backend: DockerBackend;
-  const run = (j: JobPayload, signal = never) => backend.execute(j, signal, recordingSink());
+  const run = (j: JobPayload, signal = never) => backend.execute(j, session(signal, recordingSink()));
   const stagingEmpty = async () =>
     assert.deepEqual(await readdir(STAGING), [], 'no staged copy left behind');
 
@@ -221,8 +222,7 @@ print(sorted(w))`;
       const sink = recordingSink(() => cancel && ac.abort());
       const r = await backend.execute(
         job('python', code, { mounts: [mount('g', dir, 'rw')], limits }),
-        ac.signal,
-        sink,
+        session(ac.signal, sink),
       );
       assert.equal(r.error?.code, expected, r.error?.message);
       assert.deepEqual(r.result.changes ?? [], []);
@@ -342,8 +342,7 @@ except OSError as e:
       const t0 = performance.now();
       const r = await guarded.execute(
         job('python', code, { mounts: [mount('g', dir, 'rw', 1e9)] }),
-        never,
-        recordingSink(),
+        session(never, recordingSink()),
       );
       assert.equal(r.error?.code, 'disk_limit', r.error?.message);
       assert.match(r.error?.message ?? '', /staging disk/);

@@ -36,6 +36,7 @@ import {
   recordingSink,
   removeContainersOf,
 } from '../helpers/docker.ts';
+import { session } from '../helpers/session.ts';
 
 const skip = await dockerGate();
 const RUNNER_ID = `test-docker-${randomUUID()}`;
@@ -47,7 +48,7 @@ process.env['AIRLOCK_TEST_SENTINEL'] = 'host-secret';
 
 describe('DockerBackend (real engine)', { skip }, () => {
   let backend: DockerBackend;
-  const run = (j: JobPayload, signal = never) => backend.execute(j, signal, recordingSink());
+  const run = (j: JobPayload, signal = never) => backend.execute(j, session(signal, recordingSink()));
 
   before(async () => {
     backend = await DockerBackend.create({
@@ -112,8 +113,7 @@ describe('DockerBackend (real engine)', { skip }, () => {
               },
             ],
           }),
-          never,
-          sink,
+          session(never, sink),
         );
         assert.equal(r.status, 'succeeded', JSON.stringify(r.error ?? r.result.stderr));
         assert.equal(r.error, undefined);
@@ -280,8 +280,7 @@ describe('DockerBackend (real engine)', { skip }, () => {
         job('python', 'while True:\n    print("flood" * 100)', {
           limits: { outputBytes: 100_000 },
         }),
-        never,
-        sink,
+        session(never, sink),
       );
       assert.equal(r.error?.code, 'output_limit');
       assert.equal(r.status, 'failed');
@@ -370,7 +369,7 @@ print(json.dumps({
     'sock': [p for p in ('/var/run/docker.sock', '/run/docker.sock') if os.path.exists(p)],
     'capEff': status('CapEff'), 'capBnd': status('CapBnd'), 'noNewPrivs': status('NoNewPrivs'), 'seccomp': status('Seccomp'),
     'uid': os.getuid(), 'rootRo': 'ro' in root[3].split(','),
-    'writes': {d: write(d) for d in ['/', '/etc', '/home', '/var/tmp', '/dev/shm', '/dev/mqueue', '/dev', '/tmp', '/work', '/out']},
+    'writes': {d: write(d) for d in ['/', '/etc', '/home', '/var/tmp', '/dev/shm', '/dev/mqueue', '/dev', '/run/airlock', '/tmp', '/work', '/out']},
     'writable': sorted(writable),
 }))`;
       const r = await run(job('python', code));
@@ -402,6 +401,7 @@ print(json.dumps({
         '/dev/shm': 'EROFS', // sealed by an empty read-only tmpfs (docker-config.ts)
         '/dev/mqueue': 'EROFS',
         '/dev': 'EROFS', // Docker's root-owned /dev tmpfs, under a read-only bind (READONLY_PATHS)
+        '/run/airlock': 'EACCES', // the capability socket's tmpfs: the supervisor's (10000) alone
         '/tmp': 'ok',
         '/work': 'ok',
         '/out': 'ok',
@@ -409,10 +409,13 @@ print(json.dumps({
       assert.deepEqual(p['writable'], ['/out', '/tmp', '/work']);
     });
 
-    test('every reachable mount is read-only except /tmp, /work, /out and rw grants (mountinfo, strict)', async () => {
+    test('every reachable mount is read-only except /tmp, /work, /out, rw grants and the supervisor\'s socket directory (mountinfo, strict)', async () => {
       const roDir = await mkdtemp(path.join(tmpdir(), 'airlock-mounts-ro-'));
       const rwDir = await mkdtemp(path.join(tmpdir(), 'airlock-mounts-rw-'));
       await writeFile(path.join(roDir, 'a.txt'), 'a');
+      // /run/airlock is writable by the supervisor (uid 10000) only: the program's writes there
+      // fail EACCES (the test above), and its socket cannot be replaced (container-caps.test.ts).
+      const WRITABLE_MOUNTS = ['/mnt/rw', '/out', '/run/airlock', '/tmp', '/work'];
       const code = String.raw`
 import json
 mounts = []
@@ -444,12 +447,12 @@ print(json.dumps(mounts))`;
         const show = (ms: Entry[]) => ms.map((m) => `${m.point} (${m.fstype} ${m.opts.join(',')})`);
         assert.deepEqual(
           show(mounts.filter((m) => reachable(m) && rw(m))).sort(),
-          show(mounts.filter((m) => reachable(m) && rw(m) && ['/mnt/rw', '/out', '/tmp', '/work'].includes(m.point))).sort(),
+          show(mounts.filter((m) => reachable(m) && rw(m) && WRITABLE_MOUNTS.includes(m.point))).sort(),
           'nothing else reachable is writable',
         );
         assert.deepEqual(
           mounts.filter((m) => reachable(m) && rw(m)).map((m) => m.point).sort(),
-          ['/mnt/rw', '/out', '/tmp', '/work'],
+          WRITABLE_MOUNTS,
         );
         for (const p of ['/', '/proc', '/dev', '/dev/pts', '/sys', '/sys/fs/cgroup', '/mnt/ro'])
           assert.ok(mounts.some((m) => m.point === p && reachable(m) && !rw(m)), `${p} is mounted read-only`);
@@ -488,7 +491,7 @@ print(json.dumps(mounts))`;
         abortedAt = performance.now();
         ac.abort();
       });
-      const r = await backend.execute(job('python', hostnameThenSleep), ac.signal, sink);
+      const r = await backend.execute(job('python', hostnameThenSleep), session(ac.signal, sink));
       const ms = performance.now() - abortedAt;
       assert.equal(r.status, 'cancelled');
       assert.equal(r.error?.code, 'cancelled');
@@ -534,8 +537,7 @@ print(json.dumps(mounts))`;
       const sink = recordingSink();
       const r = await backend.execute(
         job('python', hostnameThenSleep, { limits: { timeoutMs: 800 } }),
-        never,
-        sink,
+        session(never, sink),
       );
       assert.equal(r.error?.code, 'timeout');
       assert.equal(

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const RUNTIMES = ['python', 'node', 'bash'] as const;
 type Runtime = (typeof RUNTIMES)[number];
-const image = (rt: Runtime) => `airlock-sandbox-${rt}:v2`;
+const image = (rt: Runtime) => `airlock-sandbox-${rt}:v3`;
 const TEST_LABEL = 'airlock.test=1';
 const UID = 10001;
 
@@ -48,6 +48,8 @@ const HARDENED = [
   '--init',
   '--tmpfs', tmpfs('/work'),
   '--tmpfs', tmpfs('/out'),
+  // The capability socket's directory, the supervisor's (uid 10000) alone to write.
+  '--tmpfs', '/run/airlock:rw,noexec,nosuid,nodev,size=16k,uid=10000,gid=10000,mode=0755',
   // As the runner's HostConfig: output is read over attach, never logged to host disk.
   '--log-driver', 'none',
   '--label', TEST_LABEL,
@@ -89,10 +91,10 @@ async function dockerOk(args: string[], input?: string): Promise<string> {
   return r.stdout.trim();
 }
 
-// --- supervisor protocol v2 ------------------------------------------------------------------
+// --- supervisor protocol v3 ------------------------------------------------------------------
 
 interface Task {
-  v: 2;
+  v: 3;
   runtime?: Runtime;
   code?: string;
   cmd?: string[];
@@ -303,7 +305,7 @@ describe('sandbox images', { skip: engineProblem ?? false }, () => {
   };
   for (const rt of RUNTIMES) {
     test(`${rt}: runs code through the supervisor under the hardened flag set`, async () => {
-      const o = await runTask(rt, { v: 2, runtime: rt, code: hello[rt] });
+      const o = await runTask(rt, { v: 3, runtime: rt, code: hello[rt] });
       assert.equal(o.error, undefined);
       assert.equal(o.stdout.toString(), '1\n');
       assert.equal(o.stderr.toString(), '');
@@ -354,7 +356,7 @@ print(json.dumps({
 `;
   for (const rt of RUNTIMES) {
     test(`${rt}: inside, only lo exists, no capabilities, no-new-privs, seccomp filter, read-only root`, async () => {
-      const o = await runTask(rt, { v: 2, cmd: ['python3', '-c', PROBE] });
+      const o = await runTask(rt, { v: 3, cmd: ['python3', '-c', PROBE] });
       assert.equal(o.exit?.code, 0, o.stderr.toString());
       const p = JSON.parse(o.stdout.toString()) as Record<string, unknown>;
       assert.deepEqual(p['sysClassNet'], ['lo']);
@@ -393,7 +395,7 @@ print(json.dumps({
         'os.symlink("/etc/passwd", "/out/link")',
       ].join('\n');
       const o = await runTask('python', {
-        v: 2,
+        v: 3,
         runtime: 'python',
         code,
         args: ['x', 'y z'],
@@ -426,7 +428,7 @@ print(json.dumps({
 
     test('over the inline cap, /out files are listed with hashes but no content', async () => {
       const o = await runTask('bash', {
-        v: 2,
+        v: 3,
         runtime: 'bash',
         code: 'head -c 3000 /dev/zero > /out/z',
         outInlineMaxBytes: 100,
@@ -449,7 +451,7 @@ print(json.dumps({
         ['bash', 'kill -40 $$', null, 'SIG40'], // a real-time signal
       ];
       for (const [rt, code, exitCode, signal] of cases) {
-        const o = await runTask(rt, { v: 2, runtime: rt, code });
+        const o = await runTask(rt, { v: 3, runtime: rt, code });
         assert.equal(o.exit?.code, exitCode, `${rt}: ${code}`);
         assert.equal(o.exit?.signal, signal, `${rt}: ${code}`);
         assert.equal(o.containerExit, 0, 'the supervisor itself succeeded');
@@ -458,7 +460,7 @@ print(json.dumps({
 
     test('CPU time and peak RSS come from getrusage of all children', async () => {
       const o = await runTask('python', {
-        v: 2,
+        v: 3,
         runtime: 'python',
         code: [
           'import time, subprocess',
@@ -479,7 +481,7 @@ print(json.dumps({
 
     test('processes left behind are killed when the program exits; output written before is kept', async () => {
       const o = await runTask('bash', {
-        v: 2,
+        v: 3,
         runtime: 'bash',
         code: 'echo early; (sleep 0.3; echo late) & sleep 600 & disown; echo main-done',
       });
@@ -490,7 +492,7 @@ print(json.dumps({
 
     test('a large output stream arrives complete and in order', async () => {
       const o = await runTask('node', {
-        v: 2,
+        v: 3,
         runtime: 'node',
         code: 'const b = Buffer.alloc(3 * 1024 * 1024); for (let i = 0; i < b.length; i++) b[i] = (i * 7) % 251; process.stdout.write(b);',
       });
@@ -501,13 +503,13 @@ print(json.dumps({
     });
 
     test('bad requests get an error frame and supervisor exit code 2', async () => {
-      const wrongRuntime = await runTask('bash', { v: 2, runtime: 'python', code: 'print(1)' });
+      const wrongRuntime = await runTask('bash', { v: 3, runtime: 'python', code: 'print(1)' });
       assert.equal(wrongRuntime.error?.code, 'bad_request');
       assert.match(wrongRuntime.error?.message ?? '', /runs 'bash' tasks/);
       assert.equal(wrongRuntime.containerExit, 2);
 
       const escape = await runTask('python', {
-        v: 2,
+        v: 3,
         runtime: 'python',
         code: 'print(1)',
         files: [{ path: '../etc/x', contentBase64: '' }],
@@ -516,18 +518,18 @@ print(json.dumps({
       assert.equal(escape.exit, undefined, 'nothing ran');
 
       const badVersion = await runTask('python', {
-        v: 1 as 2, // v1 images ran the program as the supervisor's uid
+        v: 2 as 3, // v2 images know no capability calls (and v1 ones ran the program as the supervisor's uid)
         runtime: 'python',
         code: 'print(1)',
       });
       assert.equal(badVersion.error?.code, 'bad_request');
 
-      const missing = await runTask('python', { v: 2, cmd: ['no-such-program'] });
+      const missing = await runTask('python', { v: 3, cmd: ['no-such-program'] });
       assert.equal(missing.error?.code, 'spawn_failed');
 
       // JSON may carry a lone surrogate; no argv, environment or file can.
       const surrogate = await runTask('python', {
-        v: 2,
+        v: 3,
         runtime: 'python',
         code: 'print(1)',
         args: ['\ud800'],
@@ -546,7 +548,7 @@ print(json.dumps({
         'without CAP_SETPCAP (cannot empty the bounding set)': withoutSetpcap,
       };
       for (const [what, flags] of Object.entries(cases)) {
-        const task = line({ v: 2, runtime: 'python', code: 'open("/out/ran", "w")' });
+        const task = line({ v: 3, runtime: 'python', code: 'open("/out/ran", "w")' });
         const r = await docker(['run', '-i', '--rm', ...flags, image('python')], task);
         assert.equal(r.code, 3, `${what}: ${r.stderr}`);
         assert.equal(r.stdout, '', `${what}: no frame at all`);
@@ -566,7 +568,7 @@ print(json.dumps({
         'still waiting',
       );
       const { outcome, supervisorStderr } = await apiRunTask(id, {
-        v: 2,
+        v: 3,
         runtime: 'python',
         code: 'import sys; print(sys.stdin.read()[::-1])',
         stdin: b64('olleh'),
@@ -579,7 +581,7 @@ print(json.dumps({
 
     test('timings: hardened docker run vs start of a pre-created vs attach to a pre-started container (printed)', async () => {
       const N = 5;
-      const task = { v: 2 as const, runtime: 'python' as const, code: 'print(1)' };
+      const task = { v: 3 as const, runtime: 'python' as const, code: 'print(1)' };
       const results: Record<string, number[]> = {};
       const record = (name: string, ms: number) => (results[name] ??= []).push(ms);
 

@@ -14,6 +14,7 @@ import type { FileChange, ResolvedMount } from '../../protocol/task.ts';
 import { IsolateBackend } from '../../runner/backends/isolate.ts';
 import { IsolateHostPool } from '../../runner/isolate-host/host-pool.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
+import { session } from '../helpers/session.ts';
 
 let backend: IsolateBackend;
 let base: string;
@@ -42,8 +43,7 @@ const limits = { timeoutMs: 3000, cpuMs: 3000, memoryMb: 64, outputBytes: 1 << 2
 function run(code: string, mounts: ResolvedMount[], extra: Partial<typeof limits> = {}) {
   return backend.execute(
     { version: 'v1', taskId: randomUUID(), tenantId: 't', agentId: 'a', runtime: 'javascript', code, limits: { ...limits, ...extra }, mounts },
-    new AbortController().signal,
-    { output() {} },
+    session(new AbortController().signal, { output() {} }),
   );
 }
 const ro = (): ResolvedMount => ({ grant: 'data', hostPath: grantDir, path: '/mnt/data', mode: 'ro', maxBytes: 1 << 20 });
@@ -133,8 +133,7 @@ describe('fs global on a writable grant (staged)', () => {
     // delay; without that output the task would time out and fail this test.
     const p = backend.execute(
       { version: 'v1', taskId: randomUUID(), tenantId: 't', agentId: 'a', runtime: 'javascript', code: 'await fs.write("/mnt/data/hello.txt", "x"); console.log("written"); while (true) {}', limits, mounts: [rw()] },
-      ac.signal,
-      { output: () => ac.abort() },
+      session(ac.signal, { output: () => ac.abort() }),
     );
     assert.equal((await p).status, 'cancelled');
     assert.deepEqual(await manifest(grantDir), before);
@@ -231,13 +230,12 @@ describe('two writable grants: refusals are reported as for container tasks', ()
     let done = false;
     return backend.execute(
       { version: 'v1', taskId: randomUUID(), tenantId: 't', agentId: 'a', runtime: 'javascript', code: CODE, limits, mounts },
-      new AbortController().signal,
-      {
+      session(new AbortController().signal, {
         output() {
           if (!done) meanwhile();
           done = true;
         },
-      },
+      }),
     );
   }
 

@@ -16,6 +16,7 @@ import type { JobPayload } from '../../protocol/job.ts';
 import type { ExecuteResult, Limits, OutputStream, Runtime } from '../../protocol/task.ts';
 import { IsolateBackend } from '../../runner/backends/isolate.ts';
 import { IsolateHostPool } from '../../runner/isolate-host/host-pool.ts';
+import { session } from '../helpers/session.ts';
 
 /** Generous by default so that only the limit a case is about can trip. */
 const LIMITS: Limits = { timeoutMs: 5000, cpuMs: 5000, memoryMb: 64, outputBytes: 4096 };
@@ -68,13 +69,12 @@ async function run(
   const started = performance.now();
   const r = await (options.on ?? backend).execute(
     job,
-    options.signal ?? new AbortController().signal,
-    {
+    session(options.signal ?? new AbortController().signal, {
       output: (stream, data) => {
         streamed[stream] += data;
         options.onOutput?.();
       },
-    },
+    }),
   );
   return { r, streamed, ms: performance.now() - started };
 }
@@ -128,7 +128,7 @@ describe('no host objects are reachable', () => {
       ['undefined', 'undefined', 'undefined', 'undefined'],
     );
   });
-  test('the only globals beyond ECMAScript and V8 built-ins are console and fs', async () => {
+  test('the only globals beyond ECMAScript and V8 built-ins are console, fs and caps', async () => {
     const builtins =
       `Object Function Array Number parseFloat parseInt Infinity NaN undefined Boolean String
       Symbol Date Promise RegExp Error AggregateError EvalError RangeError ReferenceError SyntaxError
@@ -140,7 +140,22 @@ describe('no host objects are reachable', () => {
     const o = await run(
       `Object.getOwnPropertyNames(globalThis).filter((k) => !${JSON.stringify(builtins)}.includes(k))`,
     );
-    assertValue(o, ['console', 'fs']);
+    assertValue(o, ['console', 'fs', 'caps']);
+  });
+  test('caps holds only functions of the isolate\'s own realm (no host object), frozen', async () => {
+    const o = await run(
+      `const seen = [];
+       const walk = (v, path) => {
+         for (const k of Reflect.ownKeys(v)) {
+           const x = v[k];
+           seen.push([path + '.' + String(k), typeof x, typeof x === 'function' ? x.constructor === Function : Object.getPrototypeOf(x) === Object.prototype]);
+           if (x && typeof x === 'object') walk(x, path + '.' + String(k));
+         }
+       };
+       walk(caps, 'caps');
+       [seen, Object.isFrozen(caps), Reflect.set(caps, 'call', 1), caps.call.constructor('return this')() === globalThis]`,
+    );
+    assertValue(o, [[['caps.call', 'function', true]], true, false, true]);
   });
   test('dynamic import() is refused inside the isolate (runtime_error "Not supported")', async () => {
     assertError(

@@ -1,7 +1,7 @@
 /** The sandbox container's HostConfig (DKR-1..7). Pure function: no Docker needed, nothing faked. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildContainerSpec, buildHostConfig, SANDBOX_UID } from '../../runner/backends/docker-config.ts';
+import { buildContainerSpec, buildHostConfig, SANDBOX_UID, SUPERVISOR_UID } from '../../runner/backends/docker-config.ts';
 
 // Docker's defaults (what the engine fills in for a create request without them).
 const DOCKER_MASKED = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
@@ -51,6 +51,13 @@ describe('buildHostConfig', () => {
         assert.ok(opts.split(',').includes(o), `${path} has ${o}: ${opts}`);
       }
     }
+  });
+  test('the capability socket directory is a tiny tmpfs of the supervisor, not writable by the program', () => {
+    const opts = (hc.Tmpfs?.['/run/airlock'] ?? '').split(',');
+    for (const o of ['noexec', 'nosuid', 'nodev', 'size=16k', `uid=${SUPERVISOR_UID}`, `gid=${SUPERVISOR_UID}`, 'mode=0755']) {
+      assert.ok(opts.includes(o), `/run/airlock has ${o}: ${opts.join(',')}`);
+    }
+    assert.notEqual(SUPERVISOR_UID, SANDBOX_UID);
   });
   test('no Docker socket, no binds unless asked, no host log files', () => {
     assert.deepEqual(hc.Mounts, []);

@@ -1,0 +1,172 @@
+/**
+ * Brokered capability call round trip (issue 10): sandbox → runner → broker → back, from an
+ * isolate task and from a Python container task, beside a direct HTTP call from Node to the same
+ * broker. The broker here is a fixture in the bench process that answers every call at once (the
+ * harness broker's own work — token check, policy, record, target — is measured on its side and
+ * joined with these figures later), so the numbers are what the sandbox and the runner add.
+ *
+ * How it is timed: the code in the sandbox makes its calls one after the other, and the fixture
+ * notes when each arrives. The gap between two arrivals is one full round trip (answer back to the
+ * sandbox, the next call out to the fixture), on one clock, the same way for all three paths: the
+ * baseline is a separate Node process POSTing in a loop (bench/broker-direct-child.ts).
+ * Real parts: a runner process (bench/stack.ts), isolate hosts, the Docker backend and a real v3
+ * image with the real Python client; tasks are queued as the harness queues them (record + job).
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { JobPayload } from '../protocol/job.ts';
+import { containerQueueName } from '../protocol/redis-keys.ts';
+import type { Runtime } from '../protocol/task.ts';
+import { TaskStore } from '../protocol/task-store.ts';
+import { dockerUnavailable } from './containers.ts';
+import { forkChild } from './proc.ts';
+import { startStack, type BenchRedis, type Stack } from './stack.ts';
+import { summarize, type Summary } from './stats.ts';
+
+const CHILD = fileURLToPath(new URL('./broker-direct-child.ts', import.meta.url));
+
+export interface BrokerCallsBenchResult {
+  /** Node → fixture, plain HTTP keep-alive. */
+  direct: Summary;
+  isolate: Summary;
+  python: Summary | null;
+  pythonSkipped?: string;
+  settings: { warmup: number; samples: number };
+  errors: string[];
+}
+
+/** The fixture: answers each call at once and notes when it arrived, per task. */
+async function startFixture(): Promise<{ url: string; arrivals: Map<string, number[]>; close: () => Promise<void> }> {
+  const arrivals = new Map<string, number[]>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = performance.now();
+      const call = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { taskId: string; input: unknown };
+      const list = arrivals.get(call.taskId) ?? [];
+      list.push(at);
+      arrivals.set(call.taskId, list);
+      const body = JSON.stringify({ ok: true, output: call.input });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    arrivals,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Round trips from the arrival times of consecutive calls, warm-up dropped. */
+function gaps(times: readonly number[], warmup: number): number[] {
+  const out: number[] = [];
+  for (let i = warmup + 1; i < times.length; i++) out.push(times[i]! - times[i - 1]!);
+  return out;
+}
+
+async function runTask(stack: Stack, store: TaskStore, queues: Record<'isolate' | 'container', Queue>, runtime: Runtime, code: string): Promise<string> {
+  const id = randomUUID();
+  const limits = { timeoutMs: 120_000, cpuMs: 120_000, memoryMb: runtime === 'javascript' ? 64 : 256, outputBytes: 1024 * 1024 };
+  await store.create({
+    id,
+    tenantId: 'bench',
+    agentId: 'bench',
+    status: 'queued',
+    runtime,
+    createdAt: new Date().toISOString(),
+    limits,
+    metadata: {},
+    attempts: 0,
+  });
+  const payload: JobPayload = {
+    version: 'v1',
+    taskId: id,
+    tenantId: 'bench',
+    agentId: 'bench',
+    runtime,
+    code,
+    limits,
+    capabilities: ['bench.echo'],
+  };
+  await queues[runtime === 'javascript' ? 'isolate' : 'container'].add('run', payload, { jobId: id, removeOnComplete: true, removeOnFail: true });
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const task = await store.get(id);
+    if (task && ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(task.status)) {
+      if (task.status !== 'succeeded') throw new Error(`${runtime} bench task ${task.status}: ${JSON.stringify(task.error ?? task.result).slice(0, 500)}`);
+      return id;
+    }
+    if (Date.now() > deadline || !stack.runner.isAlive()) throw new Error(`${runtime} bench task did not finish:\n${stack.runner.tail()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function brokerCallsBench(
+  benchRedis: BenchRedis,
+  log: (msg: string) => void,
+  withContainers = true,
+  settings = { warmup: 50, samples: 300 },
+): Promise<BrokerCallsBenchResult> {
+  const errors: string[] = [];
+  const total = settings.warmup + settings.samples + 1;
+  const fixture = await startFixture();
+  let stack: Stack | null = null;
+  const redis = new Redis(benchRedis.url, { maxRetriesPerRequest: null });
+  redis.on('error', () => {});
+  try {
+    log(`calls: direct Node → fixture × ${total}`);
+    const direct = forkChild(CHILD, [fixture.url, String(total)]);
+    await direct.exited;
+    if ((fixture.arrivals.get('direct')?.length ?? 0) !== total) throw new Error(`direct baseline failed: ${direct.stderr()}`);
+
+    const docker = withContainers ? await dockerUnavailable() : 'BENCH_CONTAINERS=0';
+    stack = await startStack(benchRedis, 1, {
+      BROKER_URL: fixture.url,
+      RUNNER_BACKENDS: docker ? 'isolate' : 'isolate,docker',
+      ...(docker ? {} : { REQUIRE_DOCKER: '1', WARM_POOL_SIZE: '1', CONTAINER_CONCURRENCY: '1' }),
+    });
+    const store = new TaskStore({ redis, retentionMs: 15 * 60_000 });
+    const queues = {
+      isolate: new Queue(stack.queueName, { connection: redis.duplicate() }),
+      container: new Queue(containerQueueName(stack.queueName), { connection: redis.duplicate() }),
+    };
+    try {
+      log(`calls: isolate task making ${total} sequential calls`);
+      const iso = await runTask(stack, store, queues, 'javascript', `for (let i = 0; i < ${total}; i++) await caps.bench.echo({ i });`);
+      let python: Summary | null = null;
+      if (!docker) {
+        log(`calls: python task making ${total} sequential calls`);
+        const py = await runTask(stack, store, queues, 'python', `from airlock import caps\nfor i in range(${total}):\n    caps.bench.echo(i=i)`);
+        python = summarize(gaps(fixture.arrivals.get(py) ?? [], settings.warmup));
+      }
+      return {
+        direct: summarize(gaps(fixture.arrivals.get('direct') ?? [], settings.warmup)),
+        isolate: summarize(gaps(fixture.arrivals.get(iso) ?? [], settings.warmup)),
+        python,
+        ...(docker ? { pythonSkipped: docker } : {}),
+        settings,
+        errors,
+      };
+    } finally {
+      await queues.isolate.obliterate({ force: true }).catch(() => undefined);
+      await queues.container.obliterate({ force: true }).catch(() => undefined);
+      await Promise.all([queues.isolate.close(), queues.container.close()]);
+    }
+  } finally {
+    await stack?.stop();
+    await fixture.close();
+    redis.disconnect();
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The runner's HTTP client of the harness broker: one capability call = one
+ * `POST <BROKER_URL>/v1/broker/calls` (protocol/capability.ts), authenticated with the broker
+ * token of the task attempt (`Authorization: Bearer`, never logged, never anywhere else).
+ *
+ * Transport faults (refused or reset connections, 502/503/504) are retried a bounded number of
+ * times: the broker's exactly-once key (task, seq, name, input hash) makes a resent call safe —
+ * a call it already ran is answered from its record. A call that gets no answer in time is not
+ * resent (it may be running): the code gets `capability_timeout`. Nothing here throws: every
+ * outcome is a {@link CallResult} with a stable code.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { BrokerCallResultSchema, type BrokerCallRequest } from '../../protocol/capability.ts';
+import type { CallResult } from '../backends/types.ts';
+
+export interface BrokerClientOptions {
+  /** The broker's base URL (runner config BROKER_URL), e.g. `http://127.0.0.1:8081`. */
+  url: string;
+  /** Longest wait for one answer, whatever the task's deadline allows. @defaultValue 60000 */
+  callTimeoutMs?: number;
+  /** Resends after a transport fault. @defaultValue 2 */
+  retries?: number;
+  /** Wait before the first resend (doubled each time). @defaultValue 100 */
+  retryDelayMs?: number;
+  /** Largest answer accepted, in bytes. @defaultValue 8 MiB */
+  maxResponseBytes?: number;
+}
+
+const CALLS_PATH = '/v1/broker/calls';
+
+/** A fault worth resending the call for (the broker may never have seen it, or failed before answering). */
+class TransportFault extends Error {}
+/** No answer in the time left: not resent (the call may be running). */
+class TimeoutFault extends Error {}
+
+export class BrokerClient {
+  readonly #url: URL;
+  readonly #agent: http.Agent;
+  readonly #callTimeoutMs: number;
+  readonly #retries: number;
+  readonly #retryDelayMs: number;
+  readonly #maxResponseBytes: number;
+
+  constructor(options: BrokerClientOptions) {
+    this.#url = new URL(CALLS_PATH, options.url);
+    if (this.#url.protocol !== 'http:' && this.#url.protocol !== 'https:') {
+      throw new Error(`BROKER_URL must be http(s), not ${this.#url.protocol}`);
+    }
+    // Keep-alive: a call should not pay a TCP handshake (the broker is one hop away).
+    const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16 };
+    this.#agent = this.#url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.#callTimeoutMs = options.callTimeoutMs ?? 60_000;
+    this.#retries = options.retries ?? 2;
+    this.#retryDelayMs = options.retryDelayMs ?? 100;
+    this.#maxResponseBytes = options.maxResponseBytes ?? 8 * 1024 * 1024;
+  }
+
+  /**
+   * Sends one call and returns the broker's answer. `budgetMs` caps the whole call, resends
+   * included (the task's remaining wall time); `signal` aborts it (cancel, end of the run).
+   */
+  async call(request: BrokerCallRequest, token: string, signal: AbortSignal, budgetMs: number): Promise<CallResult> {
+    const body = JSON.stringify(request);
+    const giveUpAt = performance.now() + Math.min(budgetMs, this.#callTimeoutMs);
+    for (let attempt = 0; ; attempt++) {
+      const leftMs = giveUpAt - performance.now();
+      if (signal.aborted) return aborted();
+      if (leftMs <= 0) return timedOut(request.name, budgetMs);
+      try {
+        return await this.#post(body, token, signal, leftMs, request.name);
+      } catch (err) {
+        if (signal.aborted) return aborted();
+        if (err instanceof TimeoutFault) return timedOut(request.name, Math.round(Math.min(budgetMs, this.#callTimeoutMs)));
+        if (!(err instanceof TransportFault) || attempt >= this.#retries) {
+          return unavailable(`${request.name}: the broker could not be reached (${(err as Error).message})`);
+        }
+        const waitMs = Math.min(this.#retryDelayMs * 2 ** attempt, Math.max(0, giveUpAt - performance.now()));
+        await sleep(waitMs, signal);
+      }
+    }
+  }
+
+  /** Closes idle keep-alive connections. Idempotent. */
+  dispose(): void {
+    this.#agent.destroy();
+  }
+
+  #post(body: string, token: string, signal: AbortSignal, timeoutMs: number, name: string): Promise<CallResult> {
+    return new Promise<CallResult>((resolve, reject) => {
+      const req = (this.#url.protocol === 'https:' ? https : http).request(this.#url, {
+        method: 'POST',
+        agent: this.#agent,
+        signal,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          authorization: `Bearer ${token}`,
+        },
+      });
+      const timer = setTimeout(() => req.destroy(new TimeoutFault('timeout')), timeoutMs);
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(err instanceof TimeoutFault || signal.aborted ? err : new TransportFault(err.code ?? err.message));
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (bytes > this.#maxResponseBytes) {
+            clearTimeout(timer);
+            res.destroy();
+            resolve(failed(`${name}: the broker's answer is larger than ${this.#maxResponseBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', () => undefined); // 'close' follows; the request's error handler reports
+        res.on('end', () => {
+          clearTimeout(timer);
+          const status = res.statusCode ?? 0;
+          if (status === 502 || status === 503 || status === 504) {
+            reject(new TransportFault(`HTTP ${status}`));
+          } else if (status === 413) {
+            // The broker's body limit is below the runner's input cap: the input is too large.
+            resolve({ ok: false, error: { code: 'capability_invalid_input', message: `${name}: the input is too large for the broker (HTTP 413)` } });
+          } else if (status !== 200) {
+            // 401/403: the token is not (or no longer) this attempt's — the task ended or moved.
+            resolve(unavailable(`${name}: the broker refused the call (HTTP ${status})`));
+          } else {
+            resolve(parseAnswer(Buffer.concat(chunks), name));
+          }
+        });
+      });
+      req.end(body);
+    });
+  }
+}
+
+function parseAnswer(raw: Buffer, name: string): CallResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return unavailable(`${name}: the broker's answer is not JSON`);
+  }
+  const parsed = BrokerCallResultSchema.safeParse(json);
+  if (!parsed.success) return unavailable(`${name}: the broker's answer does not follow the protocol`);
+  return parsed.data.ok ? { ok: true, output: parsed.data.output ?? null } : { ok: false, error: parsed.data.error };
+}
+
+function unavailable(message: string): CallResult {
+  return { ok: false, error: { code: 'capability_unavailable', message } };
+}
+
+function failed(message: string): CallResult {
+  return { ok: false, error: { code: 'capability_failed', message } };
+}
+
+function timedOut(name: string, ms: number): CallResult {
+  return { ok: false, error: { code: 'capability_timeout', message: `${name}: no answer within ${ms} ms` } };
+}
+
+function aborted(): CallResult {
+  return unavailable('the call was aborted: the task was cancelled or has ended');
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
