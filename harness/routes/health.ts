@@ -5,13 +5,12 @@ import { z } from 'zod';
 import { RuntimeSchema } from '../../protocol/task.ts';
 import { NotReadyError } from '../problems.ts';
 import { liveRunners, unreadyBackends, type LiveRunner } from '../runners/runner-directory.ts';
-import type { RuntimeAvailability } from '../runners/runtime-availability.ts';
+import { runtimesServed, whyUnavailable } from '../runners/runtime-availability.ts';
 import { ProblemSchema } from '../schemas/tasks.ts';
 
 export interface HealthRoutesOptions {
   redis: Redis;
   runnerStaleMs: number;
-  runtimes: RuntimeAvailability;
 }
 
 /**
@@ -47,11 +46,10 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
       },
     },
     async () => {
+      // A fresh look (not task creation's cached one): a probe must see a runner that just came.
       let live: LiveRunner[];
-      let runtimes: Awaited<ReturnType<RuntimeAvailability['all']>>;
       try {
         live = await liveRunners(options.redis, options.runnerStaleMs);
-        runtimes = await options.runtimes.all();
       } catch {
         throw new NotReadyError('Redis is not reachable');
       }
@@ -64,10 +62,10 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
         const detail = [...counts].map(([p, n]) => `${p} (${n} of ${live.length} runners)`).join('; ');
         throw new NotReadyError(`No runner is ready: ${detail}`);
       }
-      const missing = RuntimeSchema.options.filter((rt) => !runtimes[rt]);
-      const unavailable = await Promise.all(
-        missing.map(async (rt) => `${rt}: ${(await options.runtimes.whyUnavailable(rt)) ?? 'unavailable'}`),
-      );
+      const runtimes = runtimesServed(live);
+      const unavailable = RuntimeSchema.options
+        .filter((rt) => !runtimes[rt])
+        .map((rt) => `${rt}: ${whyUnavailable(live, rt) ?? 'unavailable'}`);
       return {
         status: 'ready' as const,
         runners: live.length,

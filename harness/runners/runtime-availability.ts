@@ -13,6 +13,24 @@ export interface RuntimeAvailabilityOptions {
   cacheMs?: number;
 }
 
+/** Why none of `runners` can run `runtime` now, or null when one can. */
+export function whyUnavailable(runners: readonly LiveRunner[], runtime: Runtime): string | null {
+  const backend = runnerBackendOf(runtime);
+  if (serves(runners, backend)) return null;
+  if (runners.length === 0) return 'no runner is running';
+  return backend === 'isolate'
+    ? 'no live runner has its isolate backend ready'
+    : 'no live runner has a Docker engine and the sandbox images (container runtimes: python, node, bash)';
+}
+
+/** Every runtime and whether one of `runners` can run it now (for /readyz). */
+export function runtimesServed(runners: readonly LiveRunner[]): Record<Runtime, boolean> {
+  return Object.fromEntries(RuntimeSchema.options.map((rt) => [rt, serves(runners, runnerBackendOf(rt))])) as Record<
+    Runtime,
+    boolean
+  >;
+}
+
 /** Whether a task of `runtime` could be taken now: null if so, else why not. */
 export interface RuntimeCheck {
   whyUnavailable(runtime: Runtime): Promise<string | null>;
@@ -40,22 +58,7 @@ export class RuntimeAvailability implements RuntimeCheck {
 
   /** Null when `runtime` can run now; otherwise why not (for the problem's detail). */
   async whyUnavailable(runtime: Runtime): Promise<string | null> {
-    const runners = await this.#runners();
-    const backend = runnerBackendOf(runtime);
-    if (serves(runners, backend)) return null;
-    if (runners.length === 0) return 'no runner is running';
-    return backend === 'isolate'
-      ? 'no live runner has its isolate backend ready'
-      : 'no live runner has a Docker engine and the sandbox images (container runtimes: python, node, bash)';
-  }
-
-  /** Every runtime and whether it can run now (for /readyz). */
-  async all(): Promise<Record<Runtime, boolean>> {
-    const runners = await this.#runners();
-    return Object.fromEntries(RuntimeSchema.options.map((rt) => [rt, serves(runners, runnerBackendOf(rt))])) as Record<
-      Runtime,
-      boolean
-    >;
+    return whyUnavailable(await this.#runners(), runtime);
   }
 
   #runners(): Promise<LiveRunner[]> {
