@@ -15,6 +15,7 @@ import { adminPolicyRoutes } from './routes/admin-policies.ts';
 import { healthRoutes } from './routes/health.ts';
 import { anyRuntime, RuntimeAvailability } from './runners/runtime-availability.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { runtimeRoutes } from './routes/runtimes.ts';
 import { adminGrantRoutes } from './routes/admin-grants.ts';
 import { GrantStore } from './grants/grant-store.ts';
 import type { IdentityStore } from './identity/identity-store.ts';
@@ -32,6 +33,10 @@ import { adminStorageRoutes } from './storage/admin-storage-routes.ts';
 import type { AuditProducer } from '../protocol/audit/producer.ts';
 import type { AuditReader } from './audit/audit-reader.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { registerOpenApi } from './openapi/openapi-plugin.ts';
+
+/** The API's version in the OpenAPI document (package.json's). */
+const API_VERSION = '0.1.0';
 
 export interface AppDeps {
   config: Config;
@@ -118,6 +123,8 @@ export async function buildApp(
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandler(app, config.PROBLEM_BASE_URL, { storeDown: () => deps.redis.status !== 'ready' });
 
+  // Before any route: the OpenAPI document is collected as routes are added.
+  await registerOpenApi(app, API_VERSION);
   const runtimes = new RuntimeAvailability({ redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
   await app.register(healthRoutes, { redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
 
@@ -179,6 +186,7 @@ export async function buildApp(
     await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principals, principalOf });
     await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
+    await v1.register(runtimeRoutes, { config, tasks, policy, runtimes, principalOf });
     await v1.register(taskRoutes, {
       grants, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
       runtimes: config.TASKS_REQUIRE_LIVE_RUNNER ? runtimes : anyRuntime });

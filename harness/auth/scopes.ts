@@ -174,6 +174,7 @@ export function routeAction(method: string, url: string): Action | null | undefi
     case 'GET /v1/audit/checkpoint':
     case 'GET /v1/audit/public-key':
     case 'GET /v1/audit/consistency':
+    case 'GET /v1/runtimes':
       return null;
     default:
       return undefined;

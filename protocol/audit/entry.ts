@@ -35,6 +35,9 @@ export const AuditDecisionSchema = VerdictSchema.extend({
 export type AuditDecision = z.infer<typeof AuditDecisionSchema>;
 
 /** What a producer appends (before sealing). `tenant` absent = the system log. */
+/** Any JSON value; named so the OpenAPI document can refer to this recursive type. */
+export const JsonValueSchema = z.json().meta({ id: 'JsonValue' });
+
 export const AuditDraftSchema = z.strictObject({
   time: z.iso.datetime(),
   tenant: AuditTenantSchema.optional(),
@@ -51,7 +54,7 @@ export const AuditDraftSchema = z.strictObject({
   sessionId: IdSchema.optional(),
   requestId: IdSchema.optional(),
   decision: AuditDecisionSchema.optional(),
-  details: z.record(z.string().max(100), z.json()).optional(),
+  details: z.record(z.string().max(100), JsonValueSchema).optional(),
 });
 export type AuditDraft = z.infer<typeof AuditDraftSchema>;
 

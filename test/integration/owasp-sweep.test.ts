@@ -222,6 +222,15 @@ const noBody: BodySpec = { caller: 'admin', base: () => ({}) };
 const SPEC: Record<string, RouteSpec> = {
   'GET /healthz': { public: true },
   'GET /readyz': { public: true },
+  'GET /openapi.json': { public: true },
+  'GET /docs': { public: true },
+  // Same for everyone of any tenant: the runtimes and the configured limits, no tenant data.
+  'GET /v1/runtimes': {
+    collection: {
+      callers: ['admin', 'agent', 'twin', 'member', 'token'],
+      expect: (body) => assert.equal((body['runtimes'] as unknown[]).length, 5),
+    },
+  },
 
   'POST /v1/tasks': {
     body: {
