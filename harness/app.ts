@@ -6,6 +6,7 @@ import type { BlobStore } from '../protocol/blobs/blob-store.ts';
 import type { TaskStore } from '../protocol/task-store.ts';
 import type { Authenticator, Principal } from './auth/principal.ts';
 import type { Config } from './config.ts';
+import { registerBodyDepthLimit } from './plugins/body-depth.ts';
 import { Idempotency } from './plugins/idempotency.ts';
 import { frameworkErrorsHandler, registerProblemHandler } from './plugins/problem-handler.ts';
 import { ForbiddenError, UnauthorizedError } from './problems.ts';
@@ -122,6 +123,7 @@ export async function buildApp(
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandler(app, config.PROBLEM_BASE_URL, { storeDown: () => deps.redis.status !== 'ready' });
+  registerBodyDepthLimit(app);
 
   // Before any route: the OpenAPI document is collected as routes are added.
   await registerOpenApi(app, API_VERSION);

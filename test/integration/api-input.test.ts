@@ -149,6 +149,30 @@ describe('POST /v1/tasks body', () => {
     });
   });
 
+  test('a body nested deeper than 64 → 400 invalid_request on every route with a body, also where no schema reads it (it was a 500: stack overflow in the Idempotency-Key fingerprint)', async () => {
+    const deep = (n: number) => [`${'['.repeat(n)}${']'.repeat(n)}`, `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`];
+    await changesNothing(async () => {
+      for (const raw of deep(20_000)) assertProblem(await post(raw, { 'content-type': 'application/json' }), 400, 'invalid_request');
+    });
+    for (const raw of [...deep(65), ...deep(20_000)]) {
+      const res = await stack.app.inject({
+        method: 'DELETE',
+        url: `/v1/tasks/${randomUUID()}`,
+        headers: { ...stack.headers('alice'), 'content-type': 'application/json' },
+        payload: raw,
+      });
+      assertProblem(res, 400, 'invalid_request');
+    }
+    // 64 deep is still a body (refused by the route's own rules, not for its depth).
+    const ok = await stack.app.inject({
+      method: 'DELETE',
+      url: `/v1/tasks/${randomUUID()}`,
+      headers: { ...stack.headers('alice'), 'content-type': 'application/json' },
+      payload: deep(64)[0],
+    });
+    assertProblem(ok, 404, 'not_found');
+  });
+
   test('wrong types, out-of-range numbers and unknown runtimes → 400 with JSON pointers', async () => {
     const cap = stack.deps.config;
     const cases: [Record<string, unknown>, string[]][] = [
