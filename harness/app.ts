@@ -32,6 +32,8 @@ import { adminStorageRoutes } from './storage/admin-storage-routes.ts';
 import type { AuditProducer } from '../protocol/audit/producer.ts';
 import type { AuditReader } from './audit/audit-reader.ts';
 import { auditRoutes } from './routes/audit.ts';
+import type { CredentialStore } from './vault/credential-store.ts';
+import { adminCredentialRoutes } from './vault/admin-credentials-routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -55,6 +57,8 @@ export interface AppDeps {
   audit: AuditProducer;
   /** Reads the sealed audit logs (AUDIT_DIR). */
   auditReader: AuditReader;
+  /** The credentials vault (values sealed at rest; opened only by the broker). */
+  credentials: CredentialStore;
   /** Fastify logger option (false in tests). */
   logger?: boolean | { level: string };
 }
@@ -179,6 +183,7 @@ export async function buildApp(
     await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principals, principalOf });
     await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
+    await v1.register(adminCredentialRoutes, { credentials: deps.credentials, idempotency, audit: deps.audit, principalOf });
     await v1.register(taskRoutes, {
       grants, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
       runtimes: config.TASKS_REQUIRE_LIVE_RUNNER ? runtimes : anyRuntime });
