@@ -33,6 +33,9 @@ import type { AuditProducer } from '../protocol/audit/producer.ts';
 import type { AuditReader } from './audit/audit-reader.ts';
 import { auditRoutes } from './routes/audit.ts';
 import type { CredentialStore } from './vault/credential-store.ts';
+import { adminCapabilityRoutes } from './capabilities/admin-capabilities-routes.ts';
+import { CapabilityStore } from './capabilities/capability-store.ts';
+import { discoveryRoutes } from './capabilities/discovery-routes.ts';
 import { adminCredentialRoutes } from './vault/admin-credentials-routes.ts';
 
 export interface AppDeps {
@@ -184,8 +187,11 @@ export async function buildApp(
     await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
     await v1.register(adminCredentialRoutes, { credentials: deps.credentials, idempotency, audit: deps.audit, principalOf });
+    const capabilities = new CapabilityStore(deps.redis);
+    await v1.register(adminCapabilityRoutes, { capabilities, idempotency, audit: deps.audit, principalOf });
+    await v1.register(discoveryRoutes, { capabilities, policy, principalOf });
     await v1.register(taskRoutes, {
-      grants, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
+      grants, capabilities, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
       runtimes: config.TASKS_REQUIRE_LIVE_RUNNER ? runtimes : anyRuntime });
   });
   return app;
