@@ -38,6 +38,11 @@ import { registerOpenApi } from './openapi/openapi-plugin.ts';
 
 /** The API's version in the OpenAPI document (package.json's). */
 const API_VERSION = '0.1.0';
+import type { CredentialStore } from './vault/credential-store.ts';
+import { adminCapabilityRoutes } from './capabilities/admin-capabilities-routes.ts';
+import { CapabilityStore } from './capabilities/capability-store.ts';
+import { discoveryRoutes } from './capabilities/discovery-routes.ts';
+import { adminCredentialRoutes } from './vault/admin-credentials-routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -61,6 +66,8 @@ export interface AppDeps {
   audit: AuditProducer;
   /** Reads the sealed audit logs (AUDIT_DIR). */
   auditReader: AuditReader;
+  /** The credentials vault (values sealed at rest; opened only by the broker). */
+  credentials: CredentialStore;
   /** Fastify logger option (false in tests). */
   logger?: boolean | { level: string };
 }
@@ -189,8 +196,12 @@ export async function buildApp(
     await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
     await v1.register(runtimeRoutes, { config, tasks, policy, runtimes, principalOf });
+    await v1.register(adminCredentialRoutes, { credentials: deps.credentials, idempotency, audit: deps.audit, principalOf });
+    const capabilities = new CapabilityStore(deps.redis);
+    await v1.register(adminCapabilityRoutes, { capabilities, idempotency, audit: deps.audit, principalOf });
+    await v1.register(discoveryRoutes, { capabilities, policy, principalOf });
     await v1.register(taskRoutes, {
-      grants, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
+      grants, capabilities, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
       runtimes: config.TASKS_REQUIRE_LIVE_RUNNER ? runtimes : anyRuntime });
   });
   return app;
