@@ -14,6 +14,7 @@
  * never settled is then not re-run on a retried task but ends it `capability_uncertain`).
  */
 import { z } from 'zod';
+import { JsonValueSchema } from '../../protocol/json-value.ts';
 import { CapabilityNameSchema, CapabilityRiskSchema } from '../../protocol/capability.ts';
 import { CredentialNameSchema } from '../vault/credential-store.ts';
 
@@ -23,7 +24,7 @@ export const PLACEHOLDER = /\{input((?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}/g;
 const HeaderNameSchema = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/, 'must be an HTTP header name');
 const NoLineBreaks = z.string().max(4096).refine((v) => !/[\r\n\0]/.test(v), 'must not contain CR, LF or NUL');
 /** A JSON Schema: an object (its validity is checked by Ajv on PUT). */
-const JsonSchemaSchema = z.record(z.string(), z.json());
+const JsonSchemaSchema = z.record(z.string(), JsonValueSchema);
 
 /** `host` or `host:port` (port `*` = any), `*.example.com` for its subdomains. */
 export const HostPatternSchema = z
@@ -42,7 +43,7 @@ export const HttpConnectorSchema = z.strictObject({
     .refine(fixedOrigin, 'must be an absolute http(s) URL whose scheme, host and port contain no placeholder'),
   headers: z.record(HeaderNameSchema, NoLineBreaks).optional(),
   query: z.record(z.string().min(1).max(200), z.string().max(4096)).optional(),
-  body: z.union([z.literal('input'), z.json()]).optional(),
+  body: z.union([z.literal('input'), JsonValueSchema]).optional(),
   credential: CredentialNameSchema.optional(),
   idempotencyHeader: IdempotencyHeaderSchema.optional(),
 });
@@ -83,7 +84,7 @@ export const CapabilityBodySchema = z.strictObject({
   /** Calls per minute per agent (every agent of the tenant has its own budget). */
   rateLimit: z.strictObject({ perMinute: z.number().int().min(1).max(1_000_000) }).optional(),
   compensation: z
-    .strictObject({ capability: CapabilityNameSchema, input: z.json().optional() })
+    .strictObject({ capability: CapabilityNameSchema, input: JsonValueSchema.optional() })
     .optional(),
   implementation: ImplementationSchema,
 });

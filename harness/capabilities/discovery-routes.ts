@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { JsonValueSchema } from '../../protocol/json-value.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import { NoQuerySchema, ProblemSchema } from '../schemas/tasks.ts';
@@ -19,8 +20,8 @@ const ItemSchema = z.strictObject({
   description: z.string(),
   risk: z.string(),
   timeoutMs: z.number(),
-  input: z.record(z.string(), z.json()),
-  output: z.record(z.string(), z.json()).optional(),
+  input: z.record(z.string(), JsonValueSchema),
+  output: z.record(z.string(), JsonValueSchema).optional(),
 });
 
 /**

@@ -5,6 +5,7 @@
  * (its sha256 instead): `buildAuditDraft` refuses entries that look otherwise (secret-guard.ts).
  */
 import { z } from 'zod';
+import { JsonValueSchema } from '../json-value.ts';
 import { findSecret } from './secret-guard.ts';
 
 const Hex64Schema = z.string().regex(/^[0-9a-f]{64}$/);
@@ -35,9 +36,6 @@ export const AuditDecisionSchema = VerdictSchema.extend({
 export type AuditDecision = z.infer<typeof AuditDecisionSchema>;
 
 /** What a producer appends (before sealing). `tenant` absent = the system log. */
-/** Any JSON value; named so the OpenAPI document can refer to this recursive type. */
-export const JsonValueSchema = z.json().meta({ id: 'JsonValue' });
-
 export const AuditDraftSchema = z.strictObject({
   time: z.iso.datetime(),
   tenant: AuditTenantSchema.optional(),
