@@ -35,6 +35,8 @@ import type { AuditProducer } from '../protocol/audit/producer.ts';
 import type { AuditReader } from './audit/audit-reader.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { registerOpenApi } from './openapi/openapi-plugin.ts';
+import { HarnessMetrics } from './metrics/harness-metrics.ts';
+import { registerMetrics } from './metrics/metrics-route.ts';
 
 /** The API's version in the OpenAPI document (package.json's). */
 const API_VERSION = '0.1.0';
@@ -134,6 +136,8 @@ export async function buildApp(
 
   // Before any route: the OpenAPI document is collected as routes are added.
   await registerOpenApi(app, API_VERSION);
+  // Before the routes too: its onResponse hook must cover every one of them.
+  registerMetrics(app, new HarnessMetrics({ queues: [deps.queue, deps.containerQueue] }), config.METRICS_TOKEN);
   const runtimes = new RuntimeAvailability({ redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
   await app.register(healthRoutes, { redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
 

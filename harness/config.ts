@@ -175,6 +175,11 @@ export const ConfigSchema = z
     /** Base of the `type` URI of problem responses (RFC 9457). */
     PROBLEM_BASE_URL: z.string().url().default('https://airlock.dev/problems/'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /**
+     * Operator token for `GET /metrics` (Prometheus): scrapers send `Authorization: Bearer <it>`.
+     * Unset: /metrics answers 404 (the metrics name routes and volumes, not for tenants).
+     */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   })
   .superRefine((c, ctx) => {
     if (c.TASK_DEFAULT_TIMEOUT_MS > c.TASK_MAX_TIMEOUT_MS) {

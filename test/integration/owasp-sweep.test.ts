@@ -224,6 +224,8 @@ const SPEC: Record<string, RouteSpec> = {
   'GET /readyz': { public: true },
   'GET /openapi.json': { public: true },
   'GET /docs': { public: true },
+  // The operator's scrape (METRICS_TOKEN); 404 in the sweep's stack, which sets none.
+  'GET /metrics': { public: true },
   // Same for everyone of any tenant: the runtimes and the configured limits, no tenant data.
   'GET /v1/runtimes': {
     collection: {
