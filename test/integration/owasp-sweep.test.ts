@@ -874,12 +874,16 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
       await ok(call('DELETE', `/v1/tasks/${first.json().id}`, A.twinKey, undefined, null));
     });
 
-    test('DELETE /v1/tasks/:id, DELETE /v1/admin/grants/:name, POST …/keys: B replaying A’s key and URL gets 404', async () => {
+    test('DELETE /v1/tasks/:id, DELETE of a grant, credential or capability, POST …/keys: B replaying A’s key and URL gets 404', async () => {
       const task = (await ok(call('POST', '/v1/tasks', A.twinKey, { runtime: 'javascript', code: '2' }), 201)).json().id;
       await ok(call('PUT', `/v1/admin/grants/idem-${RUN}`, A.admin.key, { hostPath: A.grantDir, mode: 'ro', maxBytes: 1, allowedAgents: [] }), 201);
+      await ok(call('PUT', `/v1/admin/credentials/idem-${RUN}`, A.admin.key, credentialBody(A)), 201);
+      await ok(call('PUT', `/v1/admin/capabilities/idem_${RUN}.lookup`, A.admin.key, capabilityBody(A)), 201);
       const cases: [string, string, Caller, unknown, number][] = [
         ['DELETE', `/v1/tasks/${task}`, 'twin', undefined, 200],
         ['DELETE', `/v1/admin/grants/idem-${RUN}`, 'admin', undefined, 204],
+        ['DELETE', `/v1/admin/credentials/idem-${RUN}`, 'admin', undefined, 204],
+        ['DELETE', `/v1/admin/capabilities/idem_${RUN}.lookup`, 'admin', undefined, 204],
         ['POST', `/v1/admin/agents/${A.agent.id}/keys`, 'admin', { name: 'idem' }, 201],
       ];
       for (const [method, url, owner, payload, status] of cases) {
@@ -894,6 +898,25 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
         }
         const replay = await ok(call(method, url, keyOf(A, owner), payload, key), status);
         assert.equal(replay.headers['idempotent-replayed'], 'true', url);
+      }
+    });
+
+    test('PUT of a credential or a capability: B’s admin with A’s key, URL and body creates B’s own', async () => {
+      const cases: [string, Record<string, unknown>][] = [
+        [`/v1/admin/credentials/idem-put-${RUN}`, credentialBody(A)],
+        [`/v1/admin/capabilities/idem_put_${RUN}.lookup`, capabilityBody(A)],
+      ];
+      for (const [url, body] of cases) {
+        const key = randomUUID();
+        await ok(call('PUT', url, A.admin.key, body, key), 201);
+        const res = await ok(call('PUT', url, B.admin.key, body, key), 201);
+        assert.equal(res.headers['idempotent-replayed'], undefined, url);
+        // Two objects: B deletes its own, A's is still there (and A's retry is still a replay).
+        await ok(call('DELETE', url, B.admin.key), 204);
+        await ok(call('GET', url, A.admin.key, undefined, null));
+        const replay = await ok(call('PUT', url, A.admin.key, body, key), 201);
+        assert.equal(replay.headers['idempotent-replayed'], 'true', url);
+        await ok(call('DELETE', url, A.admin.key), 204);
       }
     });
 
