@@ -1064,6 +1064,44 @@ describe('API3 mass assignment: undeclared fields are refused, nothing is create
   });
 });
 
+describe('API3: names of another tenant’s broker objects in a capability definition', () => {
+  test('a capability naming B’s credential or B’s capability is stored exactly like one naming an unknown name', async () => {
+    // The names resolve in the capability's own tenant only: the PUT must not tell whether B has
+    // such a credential or capability (no oracle), and B's objects stay untouched.
+    const impl = capabilityBody(A).implementation;
+    const cases: [string, Record<string, unknown>, Record<string, unknown>, string[], string[]][] = [
+      [
+        'implementation.credential',
+        { ...capabilityBody(A), implementation: { ...impl, credential: B.ownCredential } },
+        { ...capabilityBody(A), implementation: { ...impl, credential: `no-such-credential-${RUN}` } },
+        [B.ownCredential],
+        [`no-such-credential-${RUN}`],
+      ],
+      [
+        'compensation.capability',
+        { ...capabilityBody(A), compensation: { capability: B.ownCapability } },
+        { ...capabilityBody(A), compensation: { capability: `no_such_${RUN}.lookup` } },
+        [B.ownCapability],
+        [`no_such_${RUN}.lookup`],
+      ],
+    ];
+    await unchanged(async () => {
+      for (const [label, ofB, unknown, namesB, namesUnknown] of cases) {
+        const answers = [];
+        for (const body of [ofB, unknown]) {
+          const url = `/v1/admin/capabilities/named_${RUN}.lookup`;
+          const res = await call('PUT', url, A.admin.key, body);
+          answers.push(res);
+          if (res.statusCode < 300) await ok(call('DELETE', url, A.admin.key), 204);
+        }
+        const [onB, onUnknown] = answers as [LightMyRequestResponse, LightMyRequestResponse];
+        assert.equal(onB.statusCode, 201, `${label}: ${onB.body}`);
+        assert.deepEqual(shape(onB, namesB), shape(onUnknown, namesUnknown), label);
+      }
+    });
+  });
+});
+
 /* ------------------------------------------------------------------------------------------ */
 /* API5: broken function level authorization.                                                 */
 /* ------------------------------------------------------------------------------------------ */
