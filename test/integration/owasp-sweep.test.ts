@@ -241,7 +241,9 @@ before(async () => {
 });
 
 after(async () => {
-  await stack.deps.redis.del(`airlock:policies:{${TENANT_A}}`, `airlock:policies:{${TENANT_B}}`);
+  await stack.deps.redis.del(
+    ...[TENANT_A, TENANT_B].flatMap((t) => [`airlock:policies:{${t}}`, `airlock:vault:{${t}}`, `airlock:capabilities:{${t}}`]),
+  );
   await stack.close();
 });
 
