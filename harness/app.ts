@@ -35,6 +35,7 @@ import type { AuditProducer } from '../protocol/audit/producer.ts';
 import type { AuditReader } from './audit/audit-reader.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { registerOpenApi } from './openapi/openapi-plugin.ts';
+import { mcpRoutes } from './mcp/mcp-route.ts';
 import { HarnessMetrics } from './metrics/harness-metrics.ts';
 import { registerMetrics } from './metrics/metrics-route.ts';
 
@@ -199,6 +200,7 @@ export async function buildApp(
     await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principals, principalOf });
     await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
+    await v1.register(mcpRoutes, { root: app, allowedOrigins: config.MCP_ALLOWED_ORIGINS });
     await v1.register(runtimeRoutes, { config, tasks, policy, runtimes, principalOf });
     await v1.register(adminCredentialRoutes, { credentials: deps.credentials, idempotency, audit: deps.audit, principalOf });
     const capabilities = new CapabilityStore(deps.redis);

@@ -180,6 +180,14 @@ export const ConfigSchema = z
      * Unset: /metrics answers 404 (the metrics name routes and volumes, not for tenants).
      */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    /**
+     * Origins (scheme://host[:port]) whose pages may call POST /mcp; a request with any other
+     * `Origin` header is refused. MCP clients that are not browsers send none. Comma-separated.
+     */
+    MCP_ALLOWED_ORIGINS: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
   })
   .superRefine((c, ctx) => {
     if (c.TASK_DEFAULT_TIMEOUT_MS > c.TASK_MAX_TIMEOUT_MS) {
