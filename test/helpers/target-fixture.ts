@@ -35,6 +35,7 @@ export async function startTargetFixture(secrets: TargetSecrets, host = '127.0.0
   const refunds: TargetFixture['refunds'] = [];
   const answersByKey = new Map<string, { status: number; body: unknown }>();
   let nextTicket = 1;
+  const hungOnce = new Set<string>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -84,6 +85,15 @@ export async function startTargetFixture(secrets: TargetSecrets, host = '127.0.0
         return res.end();
       }
       if (url.pathname === '/hang') return; // never answers
+      if (url.pathname === '/hang-once') {
+        // The first request of an id never gets an answer; later ones do (a crashed caller's retry).
+        const id = url.searchParams.get('id') ?? '';
+        if (!hungOnce.has(id)) {
+          hungOnce.add(id);
+          return;
+        }
+        return json(200, { released: id });
+      }
       if (url.pathname === '/fail') return json(503, { error: 'down' });
       if (url.pathname === '/big') {
         res.writeHead(200, { 'content-type': 'text/plain' });
