@@ -163,6 +163,13 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
   }
 
   const run = await execute(deps.exec, capability, ctx.call.input ?? null, credential, ctx.key, abort);
+  if (abort.aborted) {
+    // The runner gave up on the call (the task was cancelled, or the runner died): nobody hears
+    // the answer. A call that was sent stays `started` — its effect is unknown, so a retried
+    // attempt re-runs it with its key or finds it uncertain — and one never sent is released.
+    if (!run.sent) await deps.records.release(ctx.call.taskId, ctx.call.seq, ctx.key);
+    return answered(deps, ctx, run.result, 'failure', { aborted: true, sent: run.sent, targetMs: run.targetMs });
+  }
   const result = redactor.value(checkOutput(capability, run.result)) as BrokerCallResult;
   const resultSha256 = await deps.records.settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true);
   return answered(deps, ctx, result, result.ok ? 'success' : 'failure', {
