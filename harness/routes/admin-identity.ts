@@ -252,8 +252,9 @@ export async function adminIdentityRoutes(
         `Agent ${request.params.id}`,
       );
       // Kill switch: the agent's keys and tokens are refused from now on; its live tasks end.
-      const cancelledTasks = await cancelAgentTasks(options, principal.tenantId, agent.id);
-      return reply.send({ agent: toAgentView(agent), cancelledTasks });
+      const cancelled = await cancelAgentTasks(options, principal.tenantId, agent.id, { principal, request });
+      request.auditChange = { target: `agent:${agent.id}`, after: { disabled: true }, details: { killSwitch: true, cancelledTasks: cancelled.slice(0, 200), cancelledCount: cancelled.length } };
+      return reply.send({ agent: toAgentView(agent), cancelledTasks: cancelled.length });
     },
   );
 
