@@ -3,7 +3,7 @@ import { AuditEntryError, type AuditDraft, type AuditDraftInput, type AuditOutco
 import { grantChangesDetail } from './audit/grant-changes.ts';
 import { AUDIT_LUA, type AuditProducer } from './audit/producer.ts';
 import { LuaScript } from './lua-script.ts';
-import { auditShard, auditStreamKey, redisChannels, redisKeys } from './redis-keys.ts';
+import { redisChannels, redisKeys } from './redis-keys.ts';
 import { reservationFor, TenantStorage } from './storage-usage.ts';
 import { decode, encode, parseStoredEvent, type StoredEvent, type TaskPatch, type TaskRecord } from './task-record.ts';
 import { APPEND_OUTPUT, CHUNK_BYTES, readOutputRange, type OutputRef } from './task-output.ts';
@@ -13,8 +13,13 @@ import { encodeOutput } from './utf8.ts';
 export { TaskRecordSchema, type StoredEvent, type TaskPatch, type TaskRecord } from './task-record.ts';
 
 /*
- * Audit helpers of the task scripts (after AUDIT_LUA): the audit stream is always KEYS[#KEYS];
- * an empty stamp (a store built without a producer, e.g. in tests) appends nothing. `audited`
+ * Audit helpers of the task scripts (after AUDIT_LUA). A stamp takes 7 ARGV from `at`: the audit
+ * stream's name, then its 6 fields; an empty name (a store built without a producer, e.g. in
+ * tests) appends nothing. The stream is named in ARGV, not declared in KEYS: Redis checks a
+ * script's KEYS against the user's root permissions, where the harness and runner users have no
+ * audit key; the XADD inside is checked key by key, and their ACL selector `(%W~airlock:audit:*
+ * +xadd)` allows exactly that (deploy/redis/users.acl.template, STANDARDS AUD-2). The stream
+ * carries the task's hash tag, so it is in the script's cluster slot all the same. `audited`
  * copies the task record's tenant, agent and metadata when the record exists (KEYS[1], or
  * KEYS[2] for the bound create, whose KEYS[1] is the marker).
  */
@@ -25,15 +30,15 @@ local function audited(at)
   for i = 1, 2 do
     if KEYS[i] and string.sub(KEYS[i], 1, 13) == 'airlock:task:' and redis.call('EXISTS', KEYS[i]) == 1 then task = KEYS[i] end
   end
-  audit_append(KEYS[#KEYS], at, task)
+  audit_append(ARGV[at], at + 1, task)
 end
 local function unaudited(at)
-  if ARGV[at] ~= '' then audit_void(KEYS[#KEYS], at) end
+  if ARGV[at] ~= '' then audit_void(ARGV[at], at + 1) end
 end
 `;
 
 /** No audit producer: the script appends nothing. */
-const NO_STAMP = ['', '', '', '', '', ''] as const;
+const NO_STAMP = ['', '', '', '', '', '', ''] as const;
 
 /**
  * The audit entry of a task change: who made it and why, beyond what the store fills in (task
@@ -48,7 +53,7 @@ function outcomeOf(status: TaskStatus): AuditOutcome {
 
 /*
  * The only way a task's status changes. It refuses to leave a terminal state (terminal states
- * never change) and appends the status event, the change's audit entry (ARGV 7..12, see
+ * never change) and appends the status event, the change's audit entry (ARGV 7..13, see
  * AUDIT_LUA; empty = not audited) and notifies listeners in the same atomic step, so readers
  * never see a status without its event, and no status changes without its entry (the entry is
  * appended first: a failed append ends the script before anything changed). The notification names the new status (see
@@ -56,8 +61,8 @@ function outcomeOf(status: TaskStatus): AuditOutcome {
  * Into a terminal state (ARGV[6] > 0, the default retention): the record, its events and its
  * output expire after the record's own retention (else the default), and the answer says what
  * the three keys hold (MEMORY USAGE) for the tenant's storage accounting.
- * KEYS: task, events, output, audit stream. ARGV: status, allowed from, event JSON, channel,
- * message, ttl, 6 audit stamp fields, ...record fields.
+ * KEYS: task, events, output. ARGV: status, allowed from, event JSON, channel, message, ttl,
+ * audit stream + 6 stamp fields, ...record fields.
  * Returns {1[, tenantId, ttl, bytes]}, {0} refused, {-1} missing.
  */
 const TRANSITION = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
@@ -70,7 +75,7 @@ end
 if not allowed then unaudited(7) return {0} end
 audited(7)
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
-if #ARGV > 12 then redis.call('HSET', KEYS[1], unpack(ARGV, 13)) end
+if #ARGV > 13 then redis.call('HSET', KEYS[1], unpack(ARGV, 14)) end
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 local ttl = tonumber(ARGV[6])
@@ -93,18 +98,18 @@ return {1}
  * stderr length} when started (a retried attempt's output goes after what an earlier attempt
  * wrote, and the record says where it starts), {0} when the task is gone or already terminal
  * (nothing to do), {-1} when the job's tenant or agent is not the task's (a forged or corrupted
- * job: refused). Audited: ARGV 7..12 the stamp of `task.started` (first attempt), 13..18 that
+ * job: refused). Audited: ARGV 7..13 the stamp of `task.started` (first attempt), 14..20 that
  * of `task.retried` (a later one: an earlier runner was lost); the other is voided.
- * KEYS: task, events, output, audit stream. ARGV: tenantId, agentId, event JSON, channel,
- * message, startedAt, 2 × 6 audit stamp fields.
+ * KEYS: task, events, output. ARGV: tenantId, agentId, event JSON, channel, message, startedAt,
+ * 2 × (audit stream + 6 stamp fields).
  */
 const START = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
 local rec = redis.call('HMGET', KEYS[1], 'status', 'tenantId', 'agentId', 'attempts')
 local cur = rec[1]
-if (not cur) or (cur ~= 'queued' and cur ~= 'running') then unaudited(7) unaudited(13) return {0} end
-if rec[2] ~= ARGV[1] or rec[3] ~= ARGV[2] then unaudited(7) unaudited(13) return {-1} end
+if (not cur) or (cur ~= 'queued' and cur ~= 'running') then unaudited(7) unaudited(14) return {0} end
+if rec[2] ~= ARGV[1] or rec[3] ~= ARGV[2] then unaudited(7) unaudited(14) return {-1} end
 local attempts = (tonumber(rec[4]) or 0) + 1
-if attempts == 1 then audited(7) unaudited(13) else unaudited(7) audited(13) end
+if attempts == 1 then audited(7) unaudited(14) else unaudited(7) audited(14) end
 redis.call('HSET', KEYS[1], 'status', 'running', 'startedAt', ARGV[6], 'attempts', tostring(attempts))
 local lens = redis.call('HMGET', KEYS[3], 'stdout:len', 'stderr:len')
 local out = tonumber(lens[1] or '') or 0
@@ -133,10 +138,10 @@ return 1
  * -1 the key belongs to another request — also when the task exists but its binding expired
  * (the request that made it can no longer be told from this one), -2 the key's task was made
  * and has expired since.
- * Audited: the `task.created` entry (ARGV 5..10) is appended first when the task is written,
+ * Audited: the `task.created` entry (ARGV 5..11) is appended first when the task is written,
  * voided otherwise.
- * KEYS: marker, task, events, audit stream. ARGV: fingerprint, bound marker JSON, marker TTL ms,
- * queued event JSON, 6 audit stamp fields, ...hash fields.
+ * KEYS: marker, task, events. ARGV: fingerprint, bound marker JSON, marker TTL ms, queued event
+ * JSON, audit stream + 6 stamp fields, ...hash fields.
  */
 const CREATE_BOUND = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
 local raw = redis.call('GET', KEYS[1])
@@ -149,20 +154,20 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end
 if marker and marker['state'] ~= 'claimed' then unaudited(5) return -2 end
 audited(5)
-redis.call('HSET', KEYS[2], unpack(ARGV, 11))
+redis.call('HSET', KEYS[2], unpack(ARGV, 12))
 redis.call('XADD', KEYS[3], '*', 'e', ARGV[4])
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `);
 
 /*
- * Writes a new task (no Idempotency-Key): its `task.created` entry (ARGV 2..7) first, then the
- * record and its first event. KEYS: task, events, audit stream. ARGV: queued event JSON,
- * 6 audit stamp fields, ...hash fields.
+ * Writes a new task (no Idempotency-Key): its `task.created` entry (ARGV 2..8) first, then the
+ * record and its first event. KEYS: task, events. ARGV: queued event JSON, audit stream +
+ * 6 stamp fields, ...hash fields.
  */
 const CREATE = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
 audited(2)
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[1])
 return 1
 `);
@@ -244,12 +249,13 @@ export class TaskStore {
   }
 
   /**
-   * The 6 stamp fields of a task change's entry (empty without a producer). The entry routes by
-   * the task id, to the audit stream that shares the task's hash tag.
+   * The stream and 6 stamp fields of a task change's entry (empty without a producer). The entry
+   * routes by the task id, to the audit stream that shares the task's hash tag.
    */
   #stamp(taskId: string, action: string, outcome: AuditOutcome, details: AuditDetails, note: TaskAuditNote = {}): readonly string[] {
     if (!this.#audit) return NO_STAMP;
-    return this.#audit.stamp({ ...note, taskId, action, outcome, details: { ...details, ...note.details } }).fields;
+    const s = this.#audit.stamp({ ...note, taskId, action, outcome, details: { ...details, ...note.details } });
+    return [s.key, ...s.fields];
   }
 
   /** `task.created`: the principal's note plus the task's tenant, agent, metadata, runtime and limits. */
@@ -284,7 +290,7 @@ export class TaskStore {
     const event: TaskEvent = { type: 'status', status: 'queued', at: task.createdAt };
     await CREATE.run(
       this.#redis,
-      [redisKeys.task(task.id), redisKeys.events(task.id), auditKey(task.id)],
+      [redisKeys.task(task.id), redisKeys.events(task.id)],
       [JSON.stringify(event), ...this.#createdStamp(task, note), ...Object.entries(encode(task)).flat()],
     );
     await this.index(task);
@@ -305,7 +311,7 @@ export class TaskStore {
     const event: TaskEvent = { type: 'status', status: 'queued', at: task.createdAt };
     const res = await CREATE_BOUND.run(
       this.#redis,
-      [binding.key, redisKeys.task(task.id), redisKeys.events(task.id), auditKey(task.id)],
+      [binding.key, redisKeys.task(task.id), redisKeys.events(task.id)],
       [
         binding.fingerprint,
         binding.value,
@@ -379,7 +385,7 @@ export class TaskStore {
     }
     const [code, tenantId, ttlMs, redisBytes] = (await TRANSITION.run(
       this.#redis,
-      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId), auditKey(taskId)],
+      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
       [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, to), ttl, ...stamp, ...fields],
     )) as [number, string?, number?, number?];
     if (code !== 1) return false;
@@ -415,7 +421,7 @@ export class TaskStore {
     const retried = this.#stamp(taskId, 'task.retried', 'success', { ...details, previousAttemptLost: true }, note);
     const [code, attempts, stdout, stderr] = (await START.run(
       this.#redis,
-      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId), auditKey(taskId)],
+      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
       [owner.tenantId, owner.agentId, JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, 'running'), startedAt, ...started, ...retried],
     )) as [number, number?, number?, number?];
     if (code === 1) {
@@ -515,11 +521,6 @@ export class TaskStore {
   async forgetFromIndex(tenantId: string, agentId: string, taskId: string): Promise<void> {
     await this.#redis.zrem(redisKeys.agentTasks(tenantId, agentId), taskId);
   }
-}
-
-/** The audit stream of a task's entries: the shard of its id (same hash tag as its keys). */
-function auditKey(taskId: string): string {
-  return auditStreamKey(auditShard(taskId));
 }
 
 type AuditDetails = NonNullable<AuditDraft['details']>;

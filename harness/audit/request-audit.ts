@@ -204,7 +204,7 @@ export class RequestAudit {
           route: routeOf(request),
           params: safeParams(request.params),
           status: statusCode,
-          ...(change ? (JSON.parse(JSON.stringify(change)) as Record<string, never>) : {}),
+          ...(change ? flatChange(change) : {}),
         },
       });
     } catch (err) {
@@ -228,6 +228,12 @@ export function adminAction(request: FastifyRequest): string {
   // POST …/disable is a verb of its own.
   const action = last === 'disable' || last === 'enable' || last === 'revoke' ? ['admin', ...words] : ['admin', ...words, verb];
   return action.join('.').slice(0, 64);
+}
+
+/** `target`, `before`, `after` and the route's own details, side by side (JSON values only). */
+function flatChange(change: NonNullable<FastifyRequest['auditChange']>): Record<string, never> {
+  const { details, ...rest } = change;
+  return JSON.parse(JSON.stringify({ ...rest, ...details })) as Record<string, never>;
 }
 
 function safeParams(params: unknown): Record<string, string> {
