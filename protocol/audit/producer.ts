@@ -21,7 +21,7 @@ import { buildAuditDraft, type AuditDraft } from './entry.ts';
 
 /** One stamped entry, ready for XADD (directly, in a MULTI, or passed to a Lua script). */
 export interface AuditStamp {
-  /** Stream key (`airlock:audit:{sNN}`): declare it in the script's KEYS. */
+  /** Stream key (`airlock:audit:{sNN}`): pass it to a script in ARGV, not KEYS (see AUDIT_LUA). */
   key: string;
   shard: number;
   /** `p, <id>, n, <counter>, e, <json>`: always 6 strings, in this order. */
@@ -123,7 +123,9 @@ export class AuditProducer {
 /**
  * Lua helpers for scripts that append their audit entry in the same atomic step as the change it
  * records. Paste `AUDIT_LUA` at the top of a script, pass `stamp.fields` as 6 consecutive ARGV
- * starting at `at`, and declare `stamp.key` in KEYS (same hash tag as the keys the script changes):
+ * starting at `at` and `stamp.key` in ARGV too — not in KEYS: Redis checks a script's KEYS
+ * against the user's root permissions, and the harness and runner ACL users may only XADD to
+ * audit keys (a selector). The key has the same hash tag as the task keys the script changes:
  *   audit_append(stream_key, at, task_key_or_nil)  -- XADD the entry; with a task key, also copies
  *                                                 -- its tenantId, agentId and metadata verbatim
  *   audit_void(stream_key, at)                     -- the change was refused: consume the counter
