@@ -172,6 +172,12 @@ export const ConfigSchema = z
     CAPABILITY_MAX_REQUEST_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
     /** Largest answer a capability call reads from a target. @defaultValue 4 MiB */
     CAPABILITY_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+    /**
+     * Also record allowed reads: a principal reading its own task (record, events, files,
+     * trace) and auditors/admins reading the audit log. Off by default (they would flood the log;
+     * reading the log would write to it). Denied reads and every other decision are always recorded.
+     */
+    AUDIT_READS: BoolEnv.default(false),
     /** Base of the `type` URI of problem responses (RFC 9457). */
     PROBLEM_BASE_URL: z.string().url().default('https://airlock.dev/problems/'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

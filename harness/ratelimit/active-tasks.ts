@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript } from '../../protocol/lua-script.ts';
-import { redisKeys } from '../../protocol/redis-keys.ts';
+import { redisKeys, taskKeyPart } from '../../protocol/redis-keys.ts';
 import { TERMINAL_STATUSES } from '../../protocol/task.ts';
 
 /*
@@ -14,8 +14,8 @@ import { TERMINAL_STATUSES } from '../../protocol/task.ts';
  * member is still being removed). One atomic step, one round trip. Task records are read by name
  * (not declared in KEYS): fine on a standalone Redis, which is what Airlock runs on. An empty
  * member only prunes.
- * ARGV: now, member, set TTL ms, reservation cutoff ms, task key prefix, task key suffix,
- * terminal statuses (comma-separated).
+ * ARGV: now, member, set TTL ms, reservation cutoff ms, task key prefix, (unused), terminal
+ * statuses (comma-separated).
  */
 const ADMIT = new LuaScript(`
 local terminal = {}
@@ -26,7 +26,7 @@ for i = 1, #members, 2 do
   if string.sub(m, 1, 2) == 'r:' then
     if tonumber(members[i + 1]) < tonumber(ARGV[4]) then redis.call('ZREM', KEYS[1], m) end
   else
-    local status = redis.call('HGET', ARGV[5] .. m .. ARGV[6], 'status')
+    local status = redis.call('HGET', ARGV[5] .. m, 'status')
     if (not status) or terminal[status] then redis.call('ZREM', KEYS[1], m) end
   end
 end
@@ -37,8 +37,11 @@ end
 return redis.call('ZCARD', KEYS[1])
 `);
 
-/** `airlock:task:{` and `}`: the task key around an id, from protocol (kept in sync by construction). */
-const [TASK_KEY_PREFIX = '', TASK_KEY_SUFFIX = ''] = redisKeys.task('\u0000').split('\u0000');
+/**
+ * `airlock:task:`: members are the task-key part after it (`{s07}:<id>`, protocol's
+ * `taskKeyPart`): the hash tag depends on the id, and Lua cannot compute it.
+ */
+const TASK_KEY_PREFIX = redisKeys.task('x').slice(0, -taskKeyPart('x').length);
 const TERMINAL_LIST = [...TERMINAL_STATUSES].join(',');
 
 /* Replaces a reservation by the task it became. */
@@ -111,7 +114,7 @@ export class ActiveTasks {
 
   /** The reservation's request created `taskId`: the task now holds the slot until it ends. */
   async confirm(reservation: Reservation, taskId: string): Promise<void> {
-    await CONFIRM.run(this.#redis, [reservation.key], [reservation.member, Date.now(), taskId, this.#setTtlMs]);
+    await CONFIRM.run(this.#redis, [reservation.key], [reservation.member, Date.now(), taskKeyPart(taskId), this.#setTtlMs]);
   }
 
   /** The reservation's request created nothing: free the slot. */
@@ -129,7 +132,7 @@ export class ActiveTasks {
     return (await ADMIT.run(
       this.#redis,
       [key],
-      [now, member, this.#setTtlMs, now - this.#reservationTtlMs, TASK_KEY_PREFIX, TASK_KEY_SUFFIX, TERMINAL_LIST],
+      [now, member, this.#setTtlMs, now - this.#reservationTtlMs, TASK_KEY_PREFIX, '', TERMINAL_LIST],
     )) as number;
   }
 }
