@@ -9,10 +9,11 @@
  * refused (403), as the MCP transport spec requires against DNS rebinding.
  */
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import type { FastifyInstance } from 'fastify';
+import { JSONRPCMessageSchema, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AirlockApi } from '../../mcp/airlock-tools.ts';
 import { createAirlockMcpServer } from '../../mcp/server.ts';
-import { ForbiddenError } from '../problems.ts';
+import { ForbiddenError, InvalidRequestError } from '../problems.ts';
 
 export interface McpRouteOptions {
   /** The root app: tools call its /v1 routes through inject. */
@@ -26,6 +27,7 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
     if (origin !== undefined && !options.allowedOrigins.includes(origin)) {
       throw new ForbiddenError(`Origin ${origin.slice(0, 200)} may not use the MCP endpoint (MCP_ALLOWED_ORIGINS)`);
     }
+    checkTransport(request);
     const authorization = request.headers.authorization ?? '';
     const api: AirlockApi = {
       async call(method, path, body, idempotencyKey) {
@@ -58,4 +60,23 @@ export async function mcpRoutes(app: FastifyInstance, options: McpRouteOptions):
     });
     await transport.handleRequest(request.raw, reply.raw, request.body);
   });
+}
+
+/**
+ * What the transport would refuse with a JSON-RPC error body, refused first as problems like
+ * every other 4xx of the harness: the Accept header the streamable HTTP transport requires, a
+ * body that is one JSON-RPC 2.0 message, a known MCP-Protocol-Version.
+ */
+function checkTransport(request: FastifyRequest): void {
+  const accept = request.headers.accept ?? '';
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+    throw new InvalidRequestError('MCP clients must send Accept: application/json, text/event-stream');
+  }
+  if (!JSONRPCMessageSchema.safeParse(request.body).success) {
+    throw new InvalidRequestError('The body must be one JSON-RPC 2.0 message');
+  }
+  const version = request.headers['mcp-protocol-version'];
+  if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(String(version))) {
+    throw new InvalidRequestError(`Unsupported MCP-Protocol-Version; supported: ${SUPPORTED_PROTOCOL_VERSIONS.join(', ')}`);
+  }
 }
