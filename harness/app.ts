@@ -37,6 +37,8 @@ import { auditRoutes } from './routes/audit.ts';
 import { RequestAudit } from './audit/request-audit.ts';
 import { registerOpenApi } from './openapi/openapi-plugin.ts';
 import { mcpRoutes } from './mcp/mcp-route.ts';
+import { adminWebhookRoutes } from './webhooks/admin-webhooks-routes.ts';
+import type { WebhookSecrets } from './webhooks/webhook-secrets.ts';
 import { HarnessMetrics } from './metrics/harness-metrics.ts';
 import { registerMetrics } from './metrics/metrics-route.ts';
 
@@ -73,6 +75,8 @@ export interface AppDeps {
   auditReader: AuditReader;
   /** The credentials vault (values sealed at rest; opened only by the broker). */
   credentials: CredentialStore;
+  /** The tenants' webhook signing secrets (harness/webhooks/). */
+  webhookSecrets: WebhookSecrets;
   /** Fastify logger option (false in tests). */
   logger?: boolean | { level: string };
 }
@@ -229,6 +233,7 @@ export async function buildApp(
     await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principals, principalOf });
     await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
+    await v1.register(adminWebhookRoutes, { secrets: deps.webhookSecrets, idempotency, audit: deps.audit, principalOf });
     await v1.register(mcpRoutes, { root: app, allowedOrigins: config.MCP_ALLOWED_ORIGINS });
     await v1.register(runtimeRoutes, { config, tasks, policy, runtimes, principalOf });
     await v1.register(adminCredentialRoutes, { credentials: deps.credentials, idempotency, audit: deps.audit, principalOf });
@@ -236,7 +241,7 @@ export async function buildApp(
     await v1.register(adminCapabilityRoutes, { capabilities, idempotency, audit: deps.audit, principalOf });
     await v1.register(discoveryRoutes, { capabilities, policy, principalOf });
     await v1.register(taskRoutes, {
-      grants, capabilities, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
+      grants, capabilities, webhookSecrets: deps.webhookSecrets, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
       runtimes: config.TASKS_REQUIRE_LIVE_RUNNER ? runtimes : anyRuntime });
   });
   return app;

@@ -187,6 +187,20 @@ export const ConfigSchema = z
      */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     /**
+     * Webhook receivers deliveries may reach although their address is loopback, private or
+     * otherwise refused: `host:port` pairs, comma-separated, as CAPABILITY_PRIVATE_TARGETS. Operator only.
+     */
+    WEBHOOK_PRIVATE_TARGETS: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean)),
+    /** Tries of one webhook delivery (the first and its retries). @defaultValue 8 */
+    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+    /** Delay before the first retry; it doubles each time (1 s, 2 s, 4 s, …). @defaultValue 1000 */
+    WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(1).default(1000),
+    /** How long one delivery waits for the receiver's answer. @defaultValue 10000 */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    /**
      * Origins (scheme://host[:port]) whose pages may call POST /mcp; a request with any other
      * `Origin` header is refused. MCP clients that are not browsers send none. Comma-separated.
      */

@@ -14,6 +14,9 @@ import type { Config } from './config.ts';
 import { LostJobReconciler } from './tasks/lost-job-reconciler.ts';
 import { TaskNotifier } from './tasks/task-notifier.ts';
 import { CredentialStore } from './vault/credential-store.ts';
+import { parsePrivateTargets } from './broker/outbound/private-targets.ts';
+import { WebhookDelivery } from './webhooks/webhook-delivery.ts';
+import { WebhookSecrets } from './webhooks/webhook-secrets.ts';
 import { loadVaultKeyring } from './vault/vault-keys.ts';
 
 export interface HarnessDeps extends AppDeps {
@@ -82,6 +85,22 @@ export async function createHarnessDeps(
     );
   }
   const credentials = new CredentialStore(redis, vaultKeys);
+  const webhookSecrets = new WebhookSecrets(redis, vaultKeys);
+  const webhooks = new WebhookDelivery({
+    redis,
+    queueConnection,
+    queueName: `${queueName}-webhooks`,
+    store,
+    notifier,
+    secrets: webhookSecrets,
+    opened: parsePrivateTargets(config.WEBHOOK_PRIVATE_TARGETS),
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    backoffMs: config.WEBHOOK_BACKOFF_MS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    log: (msg, fields) => {
+      if (config.LOG_LEVEL !== 'silent') console.error(JSON.stringify({ level: 40, msg, ...fields }));
+    },
+  });
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -98,8 +117,10 @@ export async function createHarnessDeps(
     audit,
     auditReader,
     credentials,
+    webhookSecrets,
     close() {
       closing ??= (async () => {
+        await webhooks.close();
         stopAuditHeartbeat();
         await audit.heartbeat();
         for (const r of reconcilers) await r.close();

@@ -57,6 +57,8 @@ export const TaskRecordSchema = z.strictObject({
   principalKind: z.enum(['agent', 'user']).optional(),
   /** The user the creating agent acted for (RFC 8693 delegation), if any. */
   actingFor: z.string().min(1).max(200).optional(),
+  /** Where the harness POSTs the task when it ends (harness/webhooks/). */
+  callbackUrl: z.string().max(2048).optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 

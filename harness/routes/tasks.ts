@@ -13,7 +13,7 @@ import type { GrantStore } from '../grants/grant-store.ts';
 import { resolveMounts } from '../grants/resolve-mounts.ts';
 import type { Idempotency } from '../plugins/idempotency.ts';
 import { problemBody } from '../plugins/problem-handler.ts';
-import { ForbiddenError, NotFoundError, RuntimeUnavailableError } from '../problems.ts';
+import { ForbiddenError, InvalidRequestError, NotFoundError, RuntimeUnavailableError } from '../problems.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import type { RuntimeCheck } from '../runners/runtime-availability.ts';
 import {
@@ -27,6 +27,7 @@ import {
 } from '../schemas/tasks.ts';
 import type { TaskNotifier } from '../tasks/task-notifier.ts';
 import type { TaskService } from '../tasks/task-service.ts';
+import type { WebhookSecrets } from '../webhooks/webhook-secrets.ts';
 
 export interface TaskRoutesOptions {
   config: Config;
@@ -41,6 +42,8 @@ export interface TaskRoutesOptions {
   capabilities: CapabilityStore;
   /** Which runtimes some live runner serves now (a task no runner would take is refused). */
   runtimes: RuntimeCheck;
+  /** A task with a callbackUrl needs its tenant's webhook secret to be set. */
+  webhookSecrets: WebhookSecrets;
   principalOf: (request: FastifyRequest) => Principal;
 }
 
@@ -111,6 +114,11 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
             `No runner can run ${request.body.runtime} tasks now: ${why}. Nothing was created; retry later with the same Idempotency-Key`,
           );
         }
+      }
+      if (request.body.callbackUrl && !(await options.webhookSecrets.info(principal.tenantId)).configured) {
+        throw new InvalidRequestError(
+          'callbackUrl needs a webhook signing secret for this tenant: an admin makes one with POST /v1/admin/webhooks/secret',
+        );
       }
       const waitMs = (request.body.wait ?? 0) * 1000;
       // The key names the task (created now, or by an earlier try of this same request).

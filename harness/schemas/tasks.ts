@@ -40,6 +40,7 @@ export const TaskViewSchema = z.strictObject({
   result: TaskResultSchema.optional(),
   error: TaskErrorSchema.optional(),
   usage: UsageSchema.optional(),
+  callbackUrl: z.string().optional(),
 });
 export type TaskView = z.infer<typeof TaskViewSchema>;
 
@@ -56,6 +57,7 @@ export function toTaskView(task: TaskRecord): TaskView {
     ...(task.result ? { result: task.result } : {}),
     ...(task.error ? { error: task.error } : {}),
     ...(task.usage ? { usage: task.usage } : {}),
+    ...(task.callbackUrl ? { callbackUrl: task.callbackUrl } : {}),
   };
 }
 
@@ -114,6 +116,19 @@ export function createTaskBodySchema(config: Config) {
     mounts: z.array(MountRequestSchema).max(8).optional(),
     /** Capabilities the code may call (checked against policy now; nothing else is callable). */
     capabilities: z.array(CapabilityNameSchema).max(256).optional(),
+    /**
+     * Where to POST the task when it ends (Standard Webhooks, signed with the tenant's secret;
+     * README "Webhooks"). http(s) only, no user or password; the address is checked on delivery.
+     */
+    callbackUrl: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .refine((u) => {
+        if (!URL.canParse(u)) return true; // the url check above says why
+        const p = new URL(u);
+        return !p.username && !p.password;
+      }, 'must not contain a user or password')
+      .optional(),
   }).superRefine((body, ctx) => {
     if (backendOf(body.runtime) === 'isolate') {
       for (const field of ['stdin', 'stdinBase64', 'files', 'args'] as const) {

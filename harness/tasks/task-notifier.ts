@@ -16,12 +16,14 @@ export type TaskListener = (what: TaskStatus | 'output' | null) => void;
 export class TaskNotifier {
   readonly #subscriber: Redis;
   readonly #listeners = new Map<string, Set<TaskListener>>();
+  readonly #everyTask = new Set<(taskId: string, what: TaskStatus | 'output' | null) => void>();
 
   private constructor(subscriber: Redis) {
     this.#subscriber = subscriber;
     subscriber.on('message', (_channel: string, message: string) => {
       const { taskId, what } = parseTaskNotification(message);
       for (const listener of this.#listeners.get(taskId) ?? []) listener(what);
+      for (const listener of this.#everyTask) listener(taskId, what);
     });
   }
 
@@ -41,6 +43,12 @@ export class TaskNotifier {
       set.delete(listener);
       if (set.size === 0) this.#listeners.delete(taskId);
     };
+  }
+
+  /** Calls `listener` after each new event of every task (webhook dispatch). Returns the unsubscribe function. */
+  subscribeAll(listener: (taskId: string, what: TaskStatus | 'output' | null) => void): () => void {
+    this.#everyTask.add(listener);
+    return () => this.#everyTask.delete(listener);
   }
 
   async close(): Promise<void> {

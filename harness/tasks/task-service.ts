@@ -157,6 +157,7 @@ export class TaskService {
       limits,
       metadata: body.metadata ?? {},
       attempts: 0,
+      ...(body.callbackUrl ? { callbackUrl: body.callbackUrl } : {}),
       ...(body.capabilities?.length
         ? {
             capabilities: [...new Set(body.capabilities)],

@@ -306,6 +306,12 @@ const SPEC: Record<string, RouteSpec> = {
   // The operator's scrape (METRICS_TOKEN); 404 in the sweep's stack, which sets none.
   'GET /metrics': { public: true },
   'POST /mcp': { mcp: true },
+
+  // The webhook signing secret: B's admin sees whether B has one, never A's secret.
+  'GET /v1/admin/webhooks': {
+    collection: { callers: ['admin'], expect: (body) => assert.equal(typeof body['configured'], 'boolean') },
+  },
+  'POST /v1/admin/webhooks/secret': { body: { caller: 'admin', base: () => ({}) } },
   // Same for everyone of any tenant: the runtimes and the configured limits, no tenant data.
   'GET /v1/runtimes': {
     collection: {
