@@ -11,6 +11,7 @@
  *   GET    /faults                         {pending}: faults not yet triggered
  *   GET    /keys                           {keys}: Idempotency-Key of each POST /v1/tasks seen
  *   DELETE /keys                           forget them
+ *   GET    /streams                        {streams}: each event-stream request seen, {url, lastEventId}
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,6 +32,8 @@ export interface FaultProxy {
   faults: Fault[];
   /** Idempotency-Key of each POST /v1/tasks that reached the proxy, in order. */
   keys: string[];
+  /** Each GET …/events that reached the proxy, with its Last-Event-ID (null: none), in order. */
+  streams: { url: string; lastEventId: string | null }[];
   close(): Promise<void>;
 }
 
@@ -50,8 +53,13 @@ function closeServer(server: http.Server): Promise<void> {
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const faults: Fault[] = [];
   const keys: string[] = [];
+  const streams: FaultProxy['streams'] = [];
   const server = http.createServer((req, res) => {
     if (req.method === 'POST' && req.url === '/v1/tasks') keys.push(String(req.headers['idempotency-key']));
+    if (req.method === 'GET' && req.url?.endsWith('/events')) {
+      const lastEventId = req.headers['last-event-id'];
+      streams.push({ url: req.url, lastEventId: typeof lastEventId === 'string' ? lastEventId : null });
+    }
     const i = faults.findIndex((f) => f.match(req));
     const fault = i >= 0 ? faults.splice(i, 1)[0] : undefined;
     if (fault?.kind === '429') {
@@ -73,13 +81,18 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         res.writeHead(up.statusCode ?? 502, up.headers);
         if (fault?.kind === 'cut-stream-after-first-event') {
           let seen = '';
+          let cut = false;
           up.on('data', (chunk: Buffer) => {
+            // Chunks already parsed from the same read still arrive after destroy(): ignore them.
+            if (cut) return;
             seen += chunk.toString();
             const end = seen.indexOf('\n\n');
             if (end >= 0) {
-              res.write(seen.slice(0, end + 2));
+              cut = true;
               up.destroy();
-              req.socket.destroy();
+              // Cut once the event is handed to the kernel: destroying the socket at once could
+              // drop it unsent, and a stream cut before any event tests no resume.
+              res.write(seen.slice(0, end + 2), () => req.socket.destroy());
             }
           });
           return;
@@ -116,6 +129,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       }
       if (req.method === 'GET' && req.url === '/faults') return reply(200, { pending: faults.length });
       if (req.method === 'GET' && req.url === '/keys') return reply(200, { keys });
+      if (req.method === 'GET' && req.url === '/streams') return reply(200, { streams });
       if (req.method === 'DELETE' && req.url === '/keys') {
         keys.length = 0;
         return reply(200, { keys });
@@ -130,6 +144,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     controlUrl,
     faults,
     keys,
+    streams,
     close: async () => {
       await Promise.all([closeServer(server), closeServer(control)]);
     },

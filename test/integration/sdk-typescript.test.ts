@@ -131,6 +131,11 @@ describe('TypeScript SDK against a real Airlock', () => {
     }
     assert.equal(last, 'succeeded');
     assert.equal(proxy.faults.length, 0, 'the stream was cut once');
+    assert.deepEqual(
+      proxy.streams.filter((s) => s.url === `/v1/tasks/${created.id}/events`).map((s) => s.lastEventId),
+      [null, ids[0]],
+      'resumed after the one event the cut stream carried',
+    );
     assert.equal(new Set(ids).size, ids.length, 'no event twice');
     assert.deepEqual(ids, [...ids].sort((a, b) => {
       const [am, as] = a.split('-').map(Number) as [number, number];
