@@ -7,8 +7,8 @@
  * Idempotency-Key, a connection dropped after the task was created (the same task, exactly one),
  * an event stream cut mid-task resumed with Last-Event-ID, the async client's parity.
  *
- * The interpreter is the first of $PYTHON, `python3` and /usr/bin/python3 that imports httpx and
- * pytest (Debian's python3-httpx and python3-pytest, which `npm test` installs: they serve the
+ * The interpreter is $PYTHON if set, else the first of `python3` and /usr/bin/python3 that imports
+ * httpx and pytest (Debian's python3-httpx and python3-pytest, which `npm test` installs: they serve the
  * system Python, which may not be the first `python3` on the PATH). Without one the test is
  * skipped with the reason — except with CI=true, where it fails.
  */
@@ -25,10 +25,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SDK_DIR = path.join(ROOT, 'clients/python');
 const PYTEST_TIMEOUT_MS = 240_000;
 
-/** The first interpreter that has the SDK's dependency and test runner, or null. */
+/** The first interpreter that has the SDK's dependency and test runner, or null (as scripts/setup.mjs looks). */
 function findPython(): string | null {
-  const candidates = [process.env['PYTHON'], 'python3', '/usr/bin/python3'].filter((c): c is string => Boolean(c));
-  for (const python of new Set(candidates)) {
+  const candidates = process.env['PYTHON'] ? [process.env['PYTHON']] : ['python3', '/usr/bin/python3'];
+  for (const python of candidates) {
     const probe = spawnSync(python, ['-c', 'import httpx, pytest'], { stdio: 'ignore', timeout: 20_000 });
     if (probe.status === 0) return python;
   }
