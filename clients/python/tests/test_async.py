@@ -65,6 +65,35 @@ def test_async_dropped_connection_and_429_use_one_key_and_make_one_task(proxy: F
     asyncio.run(main())
 
 
+def test_cancelling_async_run_cancels_the_task(proxy: FaultProxy) -> None:
+    async def main() -> None:
+        async with AsyncAirlock(base_url=proxy.url) as airlock:
+            before = {t["id"] for t in (await airlock.tasks.list(limit=100))["items"]}
+            busy = "const t = Date.now(); while (Date.now() - t < 20000) {}"
+            # wait=0: run() follows the events at once (during a create's wait the id is unknown).
+            runner = asyncio.ensure_future(airlock.run(busy, timeout_ms=30000, wait=0))
+            started = None
+            for _ in range(200):
+                running = [t for t in (await airlock.tasks.list(status="running", limit=100))["items"] if t["id"] not in before]
+                if running:
+                    started = running[0]["id"]
+                    break
+                await asyncio.sleep(0.05)
+            assert started, "the task started running"
+            runner.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await runner
+            status = ""
+            for _ in range(100):
+                status = (await airlock.tasks.get(started))["status"]
+                if status == "cancelled":
+                    break
+                await asyncio.sleep(0.1)
+            assert status == "cancelled", "cancelling run() cancelled the task, long before its 20 s"
+
+    asyncio.run(main())
+
+
 def test_async_event_stream_resumes(proxy: FaultProxy) -> None:
     async def main() -> None:
         async with AsyncAirlock(base_url=proxy.url) as airlock:

@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import threading
 import time
 import uuid
-from typing import Set
+from typing import List, Set
 
 import pytest
 
@@ -50,6 +52,21 @@ def test_run_returns_the_finished_task_and_get_list_runtimes_agree(proxy: FaultP
         assert (task["status"], task["result"]["value"], task["metadata"]) == ("succeeded", 42, {"sessionId": "py"})
         assert "hi from python" in task["result"]["stdout"]
         assert task["limits"]["timeoutMs"] == 5000
+
+
+def test_request_reaches_any_route_and_list_filters(proxy: FaultProxy) -> None:
+    with client(proxy) as airlock:
+        assert isinstance(airlock.request("GET", "/v1/capabilities")["items"], list)
+        done = airlock.run("3")
+        succeeded = airlock.tasks.list(status="succeeded", limit=100)["items"]
+        assert succeeded and all(t["status"] == "succeeded" for t in succeeded)
+        assert done["id"] in {t["id"] for t in succeeded}
+        assert airlock.tasks.list(status="failed", limit=100)["items"] == [] or done["id"] not in {
+            t["id"] for t in airlock.tasks.list(status="failed", limit=100)["items"]
+        }
+        # A bad query parameter is the server's 400, typed.
+        with pytest.raises(BadRequestError):
+            airlock.tasks.list(limit=0)
 
 
 def test_a_task_that_outlives_the_wait_is_followed_to_its_end(proxy: FaultProxy) -> None:
@@ -178,3 +195,36 @@ def test_cancel_stops_a_running_task_and_trace_lists_its_audit_entries(proxy: Fa
         trace = airlock.tasks.trace(created["id"])
         assert trace["taskId"] == created["id"]
         assert isinstance(trace["entries"], list)
+
+
+def test_interrupting_run_cancels_the_task(proxy: FaultProxy) -> None:
+    """Ctrl-C (a real SIGINT to this thread) while run() follows the events cancels the task."""
+    with client(proxy) as airlock, client(proxy) as watcher:
+        before = my_task_ids(airlock)
+        started: List[str] = []
+
+        def interrupt_once_running() -> None:
+            for _ in range(200):
+                running = [t["id"] for t in watcher.tasks.list(status="running", limit=100)["items"] if t["id"] not in before]
+                if running:
+                    started.extend(running)
+                    break
+                time.sleep(0.05)
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+        assert threading.current_thread() is threading.main_thread()
+        thread = threading.Thread(target=interrupt_once_running)
+        thread.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                airlock.run("const t = Date.now(); while (Date.now() - t < 20000) {}", timeout_ms=30000, wait=0)
+        finally:
+            thread.join()
+        assert started, "the task started running"
+        status = ""
+        for _ in range(100):
+            status = airlock.tasks.get(started[0])["status"]
+            if status == "cancelled":
+                break
+            time.sleep(0.1)
+        assert status == "cancelled", "the interrupt cancelled the task, long before its 20 s"

@@ -90,12 +90,17 @@ class Airlock:
         mounts: Optional[Sequence[Mount]] = None,
         capabilities: Optional[Sequence[str]] = None,
         metadata: Optional[TaskMetadata] = None,
+        wait: float = 60,
         idempotency_key: Optional[str] = None,
     ) -> Task:
-        """Runs code and returns the finished task: creates it (waiting up to 60 s in the
-        request), then follows its events until it ends. Interrupted (Ctrl-C), it cancels the task."""
+        """Runs code and returns the finished task: creates it, waiting up to ``wait`` seconds
+        (≤ 60) in that request, then follows its events until it ends.
+
+        Interrupted (Ctrl-C) while following the events, it cancels the task. While the create is
+        still waiting the task's id is not known yet, so the task runs on: pass a smaller
+        ``wait`` to be able to cancel sooner."""
         task = self.tasks.create(
-            runtime, code, wait=60, timeout_ms=timeout_ms, memory_mb=memory_mb, files=files, stdin=stdin, args=args,
+            runtime, code, wait=wait, timeout_ms=timeout_ms, memory_mb=memory_mb, files=files, stdin=stdin, args=args,
             mounts=mounts, capabilities=capabilities, metadata=metadata, idempotency_key=idempotency_key,
         )
         if task["status"] in TERMINAL_STATUSES:
