@@ -1,6 +1,6 @@
 /**
  * A loopback proxy for the SDK tests that puts real failures between a client and a listening
- * harness: it answers 429 once, drops a connection after the harness answered (the work is done,
+ * harness: it answers 429 (or 503) once, drops a connection after the harness answered (the work is done,
  * the client never hears it), or cuts an event stream after its first event. Each fault is armed
  * for the next matching request only; everything else is forwarded untouched.
  *
@@ -16,8 +16,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultKind = '429' | 'drop-after-answer' | 'cut-stream-after-first-event';
-export const FAULT_KINDS: readonly FaultKind[] = ['429', 'drop-after-answer', 'cut-stream-after-first-event'];
+export type FaultKind = '429' | '503' | 'drop-after-answer' | 'cut-stream-after-first-event';
+export const FAULT_KINDS: readonly FaultKind[] = ['429', '503', 'drop-after-answer', 'cut-stream-after-first-event'];
 
 /** What the proxy does with the next request that matches; then it forwards as usual. */
 export interface Fault {
@@ -62,10 +62,14 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
     const i = faults.findIndex((f) => f.match(req));
     const fault = i >= 0 ? faults.splice(i, 1)[0] : undefined;
-    if (fault?.kind === '429') {
+    if (fault?.kind === '429' || fault?.kind === '503') {
+      // Answered here, never forwarded: the harness does nothing.
       req.resume();
-      res.writeHead(429, { 'content-type': 'application/problem+json', 'retry-after': '1' });
-      res.end(JSON.stringify({ type: 'about:blank', title: 'Too Many Requests', status: 429, code: 'quota_exceeded' }));
+      const [status, title, code] = fault.kind === '429'
+        ? [429, 'Too Many Requests', 'quota_exceeded']
+        : [503, 'Service Unavailable', 'temporarily_unavailable'];
+      res.writeHead(status, { 'content-type': 'application/problem+json', 'retry-after': '1' });
+      res.end(JSON.stringify({ type: 'about:blank', title, status, code }));
       return;
     }
     const upstream = http.request(
