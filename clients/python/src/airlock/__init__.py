@@ -21,7 +21,23 @@ from ._errors import (
     error_from_problem,
 )
 from ._sse import SseEvent, SseParser
-from ._types import FileInput, Mount, Runtime, RuntimeInfo, Runtimes, Task, TaskList, TaskMetadata, TaskResult, TaskStatus
+from ._types import (
+    FileChange,
+    FileInput,
+    Mount,
+    OutputFile,
+    Runtime,
+    RuntimeInfo,
+    Runtimes,
+    Task,
+    TaskError,
+    TaskLimits,
+    TaskList,
+    TaskMetadata,
+    TaskResult,
+    TaskStatus,
+    TaskUsage,
+)
 
 __version__ = "0.1.0"
 
@@ -47,8 +63,10 @@ __all__ = [
     "error_from_problem",
     "SseEvent",
     "SseParser",
+    "FileChange",
     "FileInput",
     "Mount",
+    "OutputFile",
     "Runtime",
     "RuntimeInfo",
     "Runtimes",
@@ -57,4 +75,7 @@ __all__ = [
     "TaskMetadata",
     "TaskResult",
     "TaskStatus",
+    "TaskError",
+    "TaskLimits",
+    "TaskUsage",
 ]

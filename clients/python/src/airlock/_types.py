@@ -1,5 +1,7 @@
-"""Shapes of the API's JSON (see /openapi.json), as TypedDicts: hints for editors and type
-checkers; at run time they are plain dicts."""
+"""Shapes of the API's JSON, as TypedDicts: hints for editors and type checkers; at run time
+they are plain dicts. Written by hand from /openapi.json; tests/test_schema.py compares every
+one with the document the server serves (field names, which are required, enums), so they
+cannot drift unnoticed."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Literal, Optional, TypedDict
@@ -46,12 +48,25 @@ class _TaskResultRequired(TypedDict):
     stderrTruncated: bool
 
 
+class _FileChangeRequired(TypedDict):
+    grant: str
+    path: str
+    change: Literal["created", "modified", "deleted"]
+
+
+class FileChange(_FileChangeRequired, total=False):
+    """A change the task made in a mounted grant."""
+
+    size: int
+    sha256: str
+
+
 class TaskResult(_TaskResultRequired, total=False):
     stdoutEncoding: Literal["base64"]
     stderrEncoding: Literal["base64"]
     exitCode: Optional[int]
     files: List[OutputFile]
-    changes: List[Dict[str, Any]]
+    changes: List[FileChange]
 
 
 class TaskError(TypedDict):
@@ -68,9 +83,12 @@ class _TaskRequired(TypedDict):
     metadata: TaskMetadata
 
 
-class TaskUsage(TypedDict, total=False):
+class _TaskUsageRequired(TypedDict):
     wallMs: float
     cpuMs: float
+
+
+class TaskUsage(_TaskUsageRequired, total=False):
     peakMemoryBytes: int
 
 
@@ -87,14 +105,17 @@ class TaskList(TypedDict):
     nextCursor: Optional[str]
 
 
-class RuntimeInfo(TypedDict, total=False):
+class _RuntimeInfoRequired(TypedDict):
     name: Runtime
     language: str
     backend: Literal["isolate", "container"]
     available: bool
-    unavailableReason: str
     allowed: bool
     limits: Dict[str, Any]
+
+
+class RuntimeInfo(_RuntimeInfoRequired, total=False):
+    unavailableReason: str
 
 
 class Runtimes(TypedDict):
