@@ -245,3 +245,23 @@ def test_interrupting_run_cancels_the_task(proxy: FaultProxy) -> None:
                 break
             time.sleep(0.1)
         assert status == "cancelled", "the interrupt cancelled the task, long before its 20 s"
+
+
+def test_a_stream_whose_credential_is_revoked_raises_unauthorized(proxy: FaultProxy) -> None:
+    """The server's last word on a stream whose token was revoked is an `error` event: a 401."""
+    with client(proxy) as airlock:
+        # request(): a route the SDK does not name, idempotent POST; a 204 answers None.
+        minted = airlock.request("POST", "/v1/tokens", json={"expiresInSeconds": 300}, idempotent=True)
+        assert minted["tokenType"] == "task+jwt"
+        with client(proxy, api_key=minted["token"]) as holder:
+            created = holder.tasks.create("javascript", "const t = Date.now(); while (Date.now() - t < 8000) {}", wait=0)
+            events = holder.tasks.events(created["id"])
+            next(events)  # the stream is open
+            assert airlock.request("DELETE", f"/v1/tokens/{minted['jti']}") is None
+            started = time.monotonic()
+            with pytest.raises(UnauthorizedError) as revoked:
+                for _ in events:
+                    pass
+            assert revoked.value.code == "unauthorized"
+            assert time.monotonic() - started < 5, "ended by the revocation, not by the task"
+        airlock.tasks.cancel(created["id"])
