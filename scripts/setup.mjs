@@ -8,6 +8,8 @@
 //   Docker engine      scripts/ensure-docker.sh (Debian's docker.io, dockerd started)
 //   sandbox images     images/build.sh (offline debootstrap build, 1-2 min the first time)
 //   docker compose     deploy/ensure-compose.sh (tests only: the compose stack test)
+//   Python SDK deps    Debian's python3-httpx and python3-pytest (apt-get; tests only: the
+//                      Python SDK's tests, test/integration/sdk-python.test.ts)
 //
 // Containers are optional outside CI: where Docker cannot run (no root, inside an unprivileged
 // container, not Linux) or installing it failed, Airlock runs JavaScript and TypeScript only and
@@ -33,7 +35,7 @@ const QUIET_STEP_MS = 15_000;
 
 /**
  * @typedef {{ ok: boolean, reason?: string, off?: boolean }} Outcome
- * @typedef {{ redis: Outcome, containers: Outcome, installed: string[] }} SetupResult
+ * @typedef {{ redis: Outcome, containers: Outcome, python: Outcome, installed: string[] }} SetupResult
  */
 
 /**
@@ -61,8 +63,10 @@ export async function setup({
   const containers = wantContainers
     ? await ensureContainers({ install, retry, log, installed, state, compose: purpose !== 'start' })
     : { ok: false, off: true, reason: 'RUNNER_BACKENDS does not list docker' };
+  // Only the tests need Python (`npm start` does not): the SDK's dependency and test runner.
+  const python = purpose === 'start' ? { ok: true, off: true } : await ensurePythonSdkDeps({ install, log, installed });
   if (installed.length > 0) log.info(`set-up installed: ${installed.join(', ')}`);
-  return { redis, containers, installed };
+  return { redis, containers, python, installed };
 }
 
 /** The command prefix that makes us root: none (we are), `sudo -n`, or null (cannot). */
@@ -133,6 +137,35 @@ async function ensureRedis({ install, log, installed }) {
     return { ok: false, reason: `installing redis-server failed (see the apt output above): ${how}` };
   }
   installed.push('redis-server');
+  return { ok: true };
+}
+
+/** Debian's packages the Python SDK (clients/python) needs to be tested. */
+export const PYTHON_SDK_PACKAGES = ['python3-httpx', 'python3-pytest'];
+
+/**
+ * The first Python that imports httpx and pytest: $PYTHON if set, else `python3`, else
+ * /usr/bin/python3 (Debian's packages serve the system Python, which a pyenv or venv `python3`
+ * earlier on the PATH hides). Null if none does. test/integration/sdk-python.test.ts looks the same way.
+ */
+export function pythonWithSdkDeps() {
+  const candidates = process.env.PYTHON ? [process.env.PYTHON] : ['python3', '/usr/bin/python3'];
+  return candidates.find((py) => spawnSync(py, ['-c', 'import httpx, pytest'], { stdio: 'ignore', timeout: 20_000 }).status === 0) ?? null;
+}
+
+/** python3-httpx and python3-pytest from Debian's packages, unless some Python has them already. */
+async function ensurePythonSdkDeps({ install, log, installed }) {
+  if (pythonWithSdkDeps()) return { ok: true };
+  const how = `install them (Debian/Ubuntu: sudo apt-get install ${PYTHON_SDK_PACKAGES.join(' ')}) or set PYTHON to a Python that has httpx and pytest`;
+  if (!install) return { ok: false, reason: `no Python with httpx and pytest, and AIRLOCK_NO_INSTALL=1: ${how}` };
+  const prefix = rootPrefix();
+  if (prefix === null) return { ok: false, reason: `no Python with httpx and pytest, and installing them needs root (or passwordless sudo): ${how}` };
+  if (!hasBinary('apt-get')) return { ok: false, reason: `no Python with httpx and pytest, and this is not a Debian-like system: ${how}` };
+  log.info(`installing ${PYTHON_SDK_PACKAGES.join(' ')} from Debian's packages (apt-get) for the Python SDK's tests…`);
+  if (!(await aptInstall(log, prefix, PYTHON_SDK_PACKAGES)) || !pythonWithSdkDeps()) {
+    return { ok: false, reason: `installing ${PYTHON_SDK_PACKAGES.join(' ')} failed (see the apt output above): ${how}` };
+  }
+  installed.push(...PYTHON_SDK_PACKAGES);
   return { ok: true };
 }
 
@@ -216,6 +249,7 @@ async function ensureContainers({ install, retry, log, installed, state, compose
 export function describe(result) {
   const lines = [];
   if (!result.redis.ok) lines.push(`Redis: ${result.redis.reason}`);
+  if (result.python && !result.python.ok) lines.push(`Python SDK tests: ${result.python.reason}`);
   const { containers } = result;
   if (containers.ok) lines.push('containers: ready (python, node, bash)');
   else if (containers.off) lines.push(`containers: off (${containers.reason}): JavaScript and TypeScript only`);
@@ -232,7 +266,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   }
   const log = createLog({ proc: 'setup' });
   const result = await setup({ purpose, retry: process.argv.includes('--retry') || purpose === 'ci', log });
-  for (const line of describe(result)) (result.redis.ok && result.containers.ok ? log.info : log.warn)(line);
-  const fatal = !result.redis.ok || (purpose === 'ci' && !result.containers.ok);
+  for (const line of describe(result)) (result.redis.ok && result.containers.ok && result.python.ok ? log.info : log.warn)(line);
+  const fatal = !result.redis.ok || (purpose === 'ci' && (!result.containers.ok || !result.python.ok));
   process.exit(fatal ? 1 : 0);
 }

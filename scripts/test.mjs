@@ -1,5 +1,6 @@
 // `npm test [unit|integration]`: sets up what is missing (scripts/setup.mjs, as `npm start`
-// does: npm dependencies, redis-server, the Docker engine, the sandbox images, docker compose),
+// does: npm dependencies, redis-server, the Docker engine, the sandbox images, docker compose,
+// Debian's python3-httpx and python3-pytest for the Python SDK's tests),
 // typechecks, then runs the suites with Node's test runner. Integration tests use a real Redis
 // (REDIS_URL, else 127.0.0.1:6379, else a private redis-server started here) and, for container
 // tests, the real Docker engine. Where containers cannot be set up, their tests are skipped
@@ -60,6 +61,13 @@ if (!integration) {
     }
     log.warn(`${line} — container tests are skipped (AIRLOCK_SKIP_DOCKER=1)`);
     env.AIRLOCK_SKIP_DOCKER = '1';
+  }
+  if (!prepared.python.ok) {
+    if (ci) {
+      log.error(`Python SDK tests: ${prepared.python.reason} — with CI=true they are never skipped`);
+      process.exit(1);
+    }
+    log.warn(`Python SDK tests: ${prepared.python.reason} — they are skipped`);
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * The TypeScript SDK (clients/typescript), BUILT with tsc and imported from its output, against
- * a real listening harness with a real runner and Redis. Between them sits a loopback proxy of
- * this test's own that can answer 429 once, drop a connection after the harness answered, or
- * cut an event stream, so the SDK's retries are tested against real failures:
+ * a real listening harness with a real runner and Redis. Between them sits a loopback proxy
+ * (test/helpers/fault-proxy.ts) that can answer 429 once, drop a connection after the harness
+ * answered, or cut an event stream, so the SDK's retries are tested against real failures:
  * - the committed OpenAPI document and generated types are what the app produces now;
  * - run() returns the finished task; typed errors carry the problem's code;
  * - a 429 is honoured (Retry-After waited) and retried with the same Idempotency-Key;
@@ -13,7 +13,6 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,77 +20,15 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { generate } from '../../scripts/sdk-generate.ts';
 import type * as SdkModule from '../../clients/typescript/src/index.ts';
+import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.ts';
 import { AGENTS, startStack, type Stack } from '../helpers/stack.ts';
 
 type Sdk = typeof SdkModule;
 const SDK_DIR = fileURLToPath(new URL('../../clients/typescript/', import.meta.url));
 
-/** What the proxy does with the next request that matches; then it forwards as usual. */
-type Fault = { match: (req: http.IncomingMessage) => boolean; kind: '429' | 'drop-after-answer' | 'cut-stream-after-first-event' };
-
-interface Proxy {
-  url: string;
-  faults: Fault[];
-  /** Idempotency-Key of each POST /v1/tasks that reached the proxy, in order. */
-  keys: string[];
-  close(): Promise<void>;
-}
-
-async function startProxy(target: string): Promise<Proxy> {
-  const faults: Fault[] = [];
-  const keys: string[] = [];
-  const server = http.createServer((req, res) => {
-    if (req.method === 'POST' && req.url === '/v1/tasks') keys.push(String(req.headers['idempotency-key']));
-    const i = faults.findIndex((f) => f.match(req));
-    const fault = i >= 0 ? faults.splice(i, 1)[0] : undefined;
-    if (fault?.kind === '429') {
-      req.resume();
-      res.writeHead(429, { 'content-type': 'application/problem+json', 'retry-after': '1' });
-      res.end(JSON.stringify({ type: 'about:blank', title: 'Too Many Requests', status: 429, code: 'quota_exceeded' }));
-      return;
-    }
-    const upstream = http.request(
-      new URL(req.url ?? '/', target),
-      { method: req.method, headers: { ...req.headers, host: new URL(target).host } },
-      (up) => {
-        if (fault?.kind === 'drop-after-answer') {
-          // The harness did the work and answered; the client never hears it.
-          up.resume();
-          up.on('end', () => req.socket.destroy());
-          return;
-        }
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        if (fault?.kind === 'cut-stream-after-first-event') {
-          let seen = '';
-          up.on('data', (chunk: Buffer) => {
-            seen += chunk.toString();
-            const end = seen.indexOf('\n\n');
-            if (end >= 0) {
-              res.write(seen.slice(0, end + 2));
-              up.destroy();
-              req.socket.destroy();
-            }
-          });
-          return;
-        }
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', () => req.socket.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    faults,
-    keys,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
-}
-
 describe('TypeScript SDK against a real Airlock', () => {
   let stack: Stack;
-  let proxy: Proxy;
+  let proxy: FaultProxy;
   let sdk: Sdk;
   let buildDir: string;
   before(async () => {
@@ -103,7 +40,7 @@ describe('TypeScript SDK against a real Airlock', () => {
     sdk = (await import(path.join(buildDir, 'index.js'))) as Sdk;
     stack = await startStack();
     await stack.app.listen({ port: 0, host: '127.0.0.1' });
-    proxy = await startProxy(`http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`);
+    proxy = await startFaultProxy(`http://127.0.0.1:${(stack.app.server.address() as AddressInfo).port}`);
   });
   after(async () => {
     await proxy?.close();
@@ -194,6 +131,11 @@ describe('TypeScript SDK against a real Airlock', () => {
     }
     assert.equal(last, 'succeeded');
     assert.equal(proxy.faults.length, 0, 'the stream was cut once');
+    assert.deepEqual(
+      proxy.streams.filter((s) => s.url === `/v1/tasks/${created.id}/events`).map((s) => s.lastEventId),
+      [null, ids[0]],
+      'resumed after the one event the cut stream carried',
+    );
     assert.equal(new Set(ids).size, ids.length, 'no event twice');
     assert.deepEqual(ids, [...ids].sort((a, b) => {
       const [am, as] = a.split('-').map(Number) as [number, number];
