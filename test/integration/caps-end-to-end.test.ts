@@ -173,7 +173,7 @@ describe('isolate tasks', () => {
   });
 });
 
-describe('python container tasks', { skip: skipDocker }, () => {
+describe('container tasks', { skip: skipDocker }, () => {
   let stack: Stack;
   before(async () => {
     stack = await startStack({
@@ -229,5 +229,40 @@ print(json.dumps({"t": t, "denied": denied, "r": r, "env": dict(os.environ), "fi
     assert.equal(out.filesHaveSecret, false, 'no file of the container holds a credential');
     assert.ok(!JSON.stringify(out.env).includes(SECRETS.tickets) && !JSON.stringify(out.env).includes(SECRETS.payments));
     await assertNoSecretAnywhere(stack, task.id);
+  });
+  test('Node `require("airlock")` and Bash `airlock-call` reach the fixture through the broker, the echo redacted', { timeout: 120_000 }, async () => {
+    const order = `nb-${randomUUID()}`;
+    const node = await runTask(stack, {
+      runtime: 'node',
+      capabilities: ['tickets.create', 'payments.refund'],
+      timeoutMs: 60_000,
+      code: `const { caps } = require('airlock');
+(async () => {
+  const t = await caps.tickets.create({ title: 'From Node' });
+  const r = await caps.call('payments.refund', { order: '${order}', amount: 11 });
+  console.log(JSON.stringify({ t, r }));
+})();`,
+    });
+    assert.equal(node.status, 'succeeded', JSON.stringify(node));
+    const out = JSON.parse((node['result'] as { stdout: string }).stdout) as { t: { seenAuthorization: string; title: string }; r: { refunded: number } };
+    assert.equal(out.t.title, 'From Node');
+    assert.equal(out.t.seenAuthorization, 'Bearer [REDACTED]');
+    assert.equal(out.r.refunded, 11);
+    const bash = await runTask(stack, {
+      runtime: 'bash',
+      capabilities: ['payments.refund'],
+      timeoutMs: 60_000,
+      code: `airlock-call payments.refund '{"order":"${order}","amount":12}'; echo "rc=$?"
+airlock-call payments.refund '{"order":"${order}","amount":5000}' 2>err.json; echo "denied=$?"; cat err.json`,
+    });
+    assert.equal(bash.status, 'succeeded', JSON.stringify(bash));
+    const stdout = (bash['result'] as { stdout: string }).stdout;
+    assert.match(stdout, /"refunded": ?12/);
+    assert.match(stdout, /rc=0/);
+    assert.match(stdout, /denied=3/);
+    assert.match(stdout, /capability_denied/);
+    assert.deepEqual(target.refunds.filter((r) => r.order === order).map((r) => r.amount), [11, 12]);
+    await assertNoSecretAnywhere(stack, node.id);
+    await assertNoSecretAnywhere(stack, bash.id);
   });
 });
