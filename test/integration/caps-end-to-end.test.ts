@@ -45,10 +45,25 @@ async function setUp(stack: Stack): Promise<void> {
     risk: 'write',
     implementation: { type: 'http', method: 'POST', url: `${base}/refunds/{input.order}`, body: { amount: '{input.amount}' }, credential: 'payments' },
   });
-  await activatePolicies(stack, ADMIN_KEY, `${permitInvoke('e2e-caps', ['tickets.create', 'payments.refund'])}
+  await putCapability(stack, ADMIN_KEY, 'hang.wait', {
+    description: 'Never answers',
+    input: obj({ id: { type: 'string' } }, ['id']),
+    risk: 'read',
+    timeoutMs: 60_000,
+    implementation: { type: 'http', method: 'GET', url: `${base}/hang?id={input.id}` },
+  });
+  await activatePolicies(stack, ADMIN_KEY, `${permitInvoke('e2e-caps', ['tickets.create', 'payments.refund', 'hang.wait'])}
     @id("refund-limit") forbid (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"payments.refund")
       when { resource.numbers.hasTag("amount") && resource.numbers.getTag("amount") > 1000 };`);
   await new Promise((r) => setTimeout(r, 1100)); // the broker's policy cache
+}
+
+async function waitFor(what: string, ok: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function runTask(stack: Stack, body: Record<string, unknown>): Promise<Record<string, unknown> & { status: string; id: string }> {
@@ -82,11 +97,18 @@ const r = await caps.call('payments.refund', { order: 'ORDER', amount: 5 });
 console.log('echo:', t.seenAuthorization);
 ({ t, denied, r })`;
 
+before(async () => {
+  redis = new Redis(REDIS_URL);
+  target = await startTargetFixture(SECRETS);
+});
+after(async () => {
+  await target.close();
+  redis.disconnect();
+});
+
 describe('isolate tasks', () => {
   let stack: Stack;
   before(async () => {
-    redis = new Redis(REDIS_URL);
-    target = await startTargetFixture(SECRETS);
     stack = await startStack({
       broker: true,
       harnessEnv: {
@@ -121,6 +143,25 @@ describe('isolate tasks', () => {
     await assertNoSecretAnywhere(stack, task.id);
   });
 
+  test('cancelling a task aborts its call in flight, all the way to the target', { timeout: 60_000 }, async () => {
+    const hangId = randomUUID();
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/tasks',
+      headers: stack.headers('alice'),
+      payload: { runtime: 'javascript', code: `await caps.hang.wait({ id: '${hangId}' })`, capabilities: ['hang.wait'], timeoutMs: 50_000 },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const id = res.json().id as string;
+    const until = (what: string, ok: () => boolean) => waitFor(what, ok);
+    await until('the call to reach the target', () => target.seen.some((s) => s.url === `/hang?id=${hangId}`));
+    const cancelled = await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${id}`, headers: stack.headers('alice') });
+    assert.equal(cancelled.json().status, 'cancelled');
+    await until('the target to see the connection closed', () => target.hangsClosed.includes(hangId));
+    const calls = (await auditDrafts(redis, id)).filter((e) => e.action === 'capability.call');
+    assert.equal((calls.at(-1)?.details as { aborted?: boolean } | undefined)?.aborted, true, JSON.stringify(calls));
+  });
+
   test('an undeclared capability is not callable', { timeout: 60_000 }, async () => {
     const task = await runTask(stack, {
       runtime: 'javascript',
@@ -132,11 +173,9 @@ describe('isolate tasks', () => {
   });
 });
 
-describe('python container tasks', { skip: skipDocker }, () => {
+describe('container tasks', { skip: skipDocker }, () => {
   let stack: Stack;
   before(async () => {
-    redis ??= new Redis(REDIS_URL);
-    target ??= await startTargetFixture(SECRETS);
     stack = await startStack({
       broker: true,
       runnerEnv: { RUNNER_BACKENDS: 'docker', WARM_POOL_SIZE: '1' },
@@ -152,8 +191,6 @@ describe('python container tasks', { skip: skipDocker }, () => {
   after(async () => {
     await resetPolicies(stack, ADMIN_KEY);
     await stack.close();
-    await target.close();
-    redis.disconnect();
   });
 
   test('`from airlock import caps` reaches the fixture through the broker; the credential is nowhere in the container', { timeout: 120_000 }, async () => {
@@ -192,5 +229,40 @@ print(json.dumps({"t": t, "denied": denied, "r": r, "env": dict(os.environ), "fi
     assert.equal(out.filesHaveSecret, false, 'no file of the container holds a credential');
     assert.ok(!JSON.stringify(out.env).includes(SECRETS.tickets) && !JSON.stringify(out.env).includes(SECRETS.payments));
     await assertNoSecretAnywhere(stack, task.id);
+  });
+  test('Node `require("airlock")` and Bash `airlock-call` reach the fixture through the broker, the echo redacted', { timeout: 120_000 }, async () => {
+    const order = `nb-${randomUUID()}`;
+    const node = await runTask(stack, {
+      runtime: 'node',
+      capabilities: ['tickets.create', 'payments.refund'],
+      timeoutMs: 60_000,
+      code: `const { caps } = require('airlock');
+(async () => {
+  const t = await caps.tickets.create({ title: 'From Node' });
+  const r = await caps.call('payments.refund', { order: '${order}', amount: 11 });
+  console.log(JSON.stringify({ t, r }));
+})();`,
+    });
+    assert.equal(node.status, 'succeeded', JSON.stringify(node));
+    const out = JSON.parse((node['result'] as { stdout: string }).stdout) as { t: { seenAuthorization: string; title: string }; r: { refunded: number } };
+    assert.equal(out.t.title, 'From Node');
+    assert.equal(out.t.seenAuthorization, 'Bearer [REDACTED]');
+    assert.equal(out.r.refunded, 11);
+    const bash = await runTask(stack, {
+      runtime: 'bash',
+      capabilities: ['payments.refund'],
+      timeoutMs: 60_000,
+      code: `airlock-call payments.refund '{"order":"${order}","amount":12}'; echo "rc=$?"
+airlock-call payments.refund '{"order":"${order}","amount":5000}' 2>err.json; echo "denied=$?"; cat err.json`,
+    });
+    assert.equal(bash.status, 'succeeded', JSON.stringify(bash));
+    const stdout = (bash['result'] as { stdout: string }).stdout;
+    assert.match(stdout, /"refunded": ?12/);
+    assert.match(stdout, /rc=0/);
+    assert.match(stdout, /denied=3/);
+    assert.match(stdout, /capability_denied/);
+    assert.deepEqual(target.refunds.filter((r) => r.order === order).map((r) => r.amount), [11, 12]);
+    await assertNoSecretAnywhere(stack, node.id);
+    await assertNoSecretAnywhere(stack, bash.id);
   });
 });

@@ -46,8 +46,18 @@ function fillJson(template: unknown, input: unknown): unknown {
   return template;
 }
 
+/**
+ * A value for a URL placeholder, percent-encoded. `.` and `..` are refused: the URL parser would
+ * take them as dot segments and the input could walk the admin's path (`/refunds/..` is `/`).
+ */
+function urlComponent(value: string): string {
+  const encoded = encodeURIComponent(value);
+  if (encoded === '.' || encoded === '..') throw new TemplateInputError(`"${encoded}" cannot go into the URL path`);
+  return encoded;
+}
+
 export function buildConnectorRequest(connector: HttpConnector, input: unknown): OutboundRequest {
-  const url = new URL(fill(connector.url, input, encodeURIComponent));
+  const url = new URL(fill(connector.url, input, urlComponent));
   for (const [k, v] of Object.entries(connector.query ?? {})) url.searchParams.set(k, fill(v, input, (s) => s));
   const headers: Record<string, string> = { accept: 'application/json' };
   for (const [k, v] of Object.entries(connector.headers ?? {})) {

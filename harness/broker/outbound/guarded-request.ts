@@ -104,15 +104,22 @@ async function oneHop(request: OutboundRequest, options: GuardOptions, first: bo
   for (const [k, v] of Object.entries(request.headers)) if (!HOP_BY_HOP.has(k.toLowerCase())) headers[k] = v;
   if (request.body) headers['content-length'] = String(request.body.length);
   return new Promise<OutboundAnswer>((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? https : http).request(url, {
-      method: request.method,
-      headers,
-      lookup,
-      signal: options.signal,
-      agent: false,
-      // TLS is verified against the name (SNI and certificate), not the address.
-      ...(url.protocol === 'https:' ? { servername: url.hostname.replace(/^\[|\]$/g, '') } : {}),
-    });
+    let req: http.ClientRequest;
+    try {
+      req = (url.protocol === 'https:' ? https : http).request(url, {
+        method: request.method,
+        headers,
+        lookup,
+        signal: options.signal,
+        agent: false,
+        // TLS is verified against the name (SNI and certificate), not the address.
+        ...(url.protocol === 'https:' ? { servername: url.hostname.replace(/^\[|\]$/g, '') } : {}),
+      });
+    } catch (err) {
+      // A header value Node refuses (characters outside Latin-1, say): the request is not valid.
+      reject(new OutboundRefusedError(`the request cannot be sent: ${(err as Error).message}`));
+      return;
+    }
     req.on('error', reject);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
