@@ -181,10 +181,13 @@ export async function buildApp(
       containerQueue: deps.containerQueue,
       store: deps.store,
       notifier: deps.notifier,
-      access: async (principal, action, task, request) =>
-        (await policy.decide(request ?? null, principal, action, {
+      access: async (principal, action, task, request) => {
+        // The decision's audit entry names the task's prompt snippet and session.
+        if (request) request.auditTask = { id: task.id, metadata: task.metadata };
+        return (await policy.decide(request ?? null, principal, action, {
           type: 'Task', id: task.id, ownerId: task.agentId, runtime: task.runtime,
-        })).allowed,
+        })).allowed;
+      },
       // The kill switch sweeps agents' tasks only (a disabled user's tasks keep running), so
       // only agents are re-checked; config agents are not in the store and never disabled.
       ownerDisabled: async (principal) =>

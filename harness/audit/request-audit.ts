@@ -19,6 +19,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** What an admin route changed, for its `admin.*` result entry (`before`/`after` where it applies). */
     auditChange?: { target?: string; before?: unknown; after?: unknown; details?: Record<string, unknown> };
+    /** The task a decision of this request is about (its metadata goes into the entry). */
+    auditTask?: { id: string; metadata: { userId?: string | undefined; promptSnippet?: string | undefined; sessionId?: string | undefined } };
   }
 }
 
@@ -90,10 +92,15 @@ export class RequestAudit {
   /** `authz.decision`: every policy decision, except allowed plain reads unless AUDIT_READS. */
   async decision(request: FastifyRequest | null, principal: Principal, d: Decision, resource: AuthzResource): Promise<void> {
     if (!this.#reads && isPlainRead(principal, d, resource)) return;
+    const task = resource.type === 'Task' && request?.auditTask?.id === resource.id ? request.auditTask.metadata : undefined;
     await this.append(
       {
         ...principalFields(principal),
         ...(resource.type === 'Task' ? { taskId: resource.id } : {}),
+        // The task's prompt snippet and session (its metadata's userId is the owner's end user,
+        // not this principal's: kept out, `userId` says whom this principal acts for).
+        ...(task?.promptSnippet !== undefined ? { promptSnippet: task.promptSnippet } : {}),
+        ...(task?.sessionId !== undefined ? { sessionId: task.sessionId } : {}),
         ...(request ? { requestId: request.id } : {}),
         action: 'authz.decision',
         outcome: d.allowed ? 'success' : 'denied',

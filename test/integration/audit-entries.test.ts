@@ -116,6 +116,8 @@ describe('task lifecycle entries, written with each transition', () => {
     assert.equal(denied?.decision?.allowed, false);
     assert.match(denied?.decision?.policySetHash ?? '', /^[0-9a-f]{64}$/);
     assert.equal(denied?.keyId, agent2.keyId);
+    assert.equal(denied?.promptSnippet, 'add one to twenty', 'the task\'s prompt snippet');
+    assert.equal(denied?.sessionId, 'sess-42');
     const reads = sealedEntries(fx.logDir(acme.tenantId)).filter((e) => e.taskId === taskId && e.action === 'authz.decision');
     assert.equal(reads.length, 1, 'only the denied read is recorded');
   });
