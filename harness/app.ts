@@ -169,6 +169,7 @@ export async function buildApp(
     });
     v1.addHook('onResponse', async (request, reply) => {
       if (isAdminChange(request) && request.principal) await audit.adminResult(request, reply.statusCode);
+      if (request.auditDeferred) await audit.flushDeferred(request);
     });
     const principalOf = (request: FastifyRequest): Principal => {
       if (!request.principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
