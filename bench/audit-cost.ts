@@ -1,8 +1,8 @@
 /**
  * What the audit trail adds to a trivial isolate task end to end: the same `1+1` POST-with-wait,
- * sent alternately to the stack as shipped (the harness appends task.created in the create
- * script, the runner task.started and task.succeeded in its transitions; plus the tasks.create
- * decision entry) and to a benchmark-only harness and runner assembled without audit entries
+ * sent alternately to the stack as shipped (the harness appends task.created, which carries the
+ * create decision, in the create script; the runner task.started and task.succeeded in its
+ * transitions) and to a benchmark-only harness and runner assembled without audit entries
  * (bench/harness-without-audit.ts, bench/runner-without-audit.ts) on a queue of their own, same
  * Redis. Alternating cancels drift between the two series.
  */

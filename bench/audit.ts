@@ -175,7 +175,7 @@ export function auditReport(
       table(
         ['e2e `1+1` (POST with wait)', 'p50', 'p99', 'n', 'note'],
         [
-          ['with the audit trail', cost.withAudit.p50.toFixed(2), cost.withAudit.p99.toFixed(2), String(cost.withAudit.n), 'the service as shipped (4 entries per task)'],
+          ['with the audit trail', cost.withAudit.p50.toFixed(2), cost.withAudit.p99.toFixed(2), String(cost.withAudit.n), 'the service as shipped (3 entries per task)'],
           ['without (bench-only assembly)', cost.withoutAudit.p50.toFixed(2), cost.withoutAudit.p99.toFixed(2), String(cost.withoutAudit.n), 'bench/{harness,runner}-without-audit.ts'],
         ],
       ),
