@@ -22,6 +22,7 @@ import { AuditProducer } from '../protocol/audit/producer.ts';
 import { TRACE_BUNDLE_FORMAT, verifyTraceBundle, type TraceBundle } from '../protocol/audit/verify-bundle.ts';
 import { AUDIT_SHARDS, auditStreamKey } from '../protocol/redis-keys.ts';
 import { Sealer } from '../sealer/sealer.ts';
+import type { AuditCostResult } from './audit-cost.ts';
 import { section, table } from './report.ts';
 import { summarize, type Summary } from './stats.ts';
 
@@ -135,9 +136,15 @@ export async function auditBench(redisUrl: string, log: (m: string) => void = ()
 /** Issue 9 targets. */
 const TARGET_BUNDLE_VERIFY_MS = 100;
 const TARGET_SEALER_VS_PEAK_TASKS = 10;
+/** Issue 9: the audit trail adds under 0.2 ms to the e2e `1+1` latency at p50. */
+const TARGET_AUDIT_ADDED_MS = 0.2;
 
 /** The report section; `peakTasksPerSecond` from the throughput run of the same bench (null alone). */
-export function auditReport(r: AuditBenchResult, peakTasksPerSecond: number | null): { lines: string[]; ratios: Record<string, unknown> } {
+export function auditReport(
+  r: AuditBenchResult,
+  peakTasksPerSecond: number | null,
+  cost: AuditCostResult | null = null,
+): { lines: string[]; ratios: Record<string, unknown> } {
   const f = (n: number) => n.toFixed(1);
   const b = r.bundleVerify;
   const lines = [
@@ -162,7 +169,22 @@ export function auditReport(r: AuditBenchResult, peakTasksPerSecond: number | nu
     lines.push(`sealer entries/s ÷ peak tasks/s = ${ratio.toFixed(1)} (target ≥ ${TARGET_SEALER_VS_PEAK_TASKS}) → ${pass ? 'PASS' : 'MISS'}`);
     ratios['sealerVsPeakTasks'] = { value: ratio, target: TARGET_SEALER_VS_PEAK_TASKS, pass };
   }
-  lines.push('e2e `1+1` latency with audit on vs off: not measured yet (the task path appends no entries before phase 2).');
+  if (cost) {
+    const pass = cost.addedP50 < TARGET_AUDIT_ADDED_MS;
+    lines.push(
+      table(
+        ['e2e `1+1` (POST with wait)', 'p50', 'p99', 'n', 'note'],
+        [
+          ['with the audit trail', cost.withAudit.p50.toFixed(2), cost.withAudit.p99.toFixed(2), String(cost.withAudit.n), 'the service as shipped (3 entries per task)'],
+          ['without (bench-only assembly)', cost.withoutAudit.p50.toFixed(2), cost.withoutAudit.p99.toFixed(2), String(cost.withoutAudit.n), 'bench/{harness,runner}-without-audit.ts'],
+        ],
+      ),
+    );
+    lines.push(`audit adds ${cost.addedP50.toFixed(3)} ms at p50 (target < ${TARGET_AUDIT_ADDED_MS}) → ${pass ? 'PASS' : 'MISS'}; ${cost.errors} errors`);
+    ratios['auditAddedP50'] = { value: cost.addedP50, target: TARGET_AUDIT_ADDED_MS, pass };
+  } else {
+    lines.push('e2e `1+1` latency with audit on vs off: not measured in this run.');
+  }
   return { lines, ratios };
 }
 

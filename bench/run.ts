@@ -11,6 +11,7 @@ import path from 'node:path';
 import { containerBench, dockerUnavailable, type ContainerBenchResult } from './containers.ts';
 import { cedarBench } from './cedar.ts';
 import { auditBench, auditReport } from './audit.ts';
+import { auditCost, type AuditCostResult } from './audit-cost.ts';
 import { brokerCallsBench, type BrokerCallsBenchResult } from './broker-calls.ts';
 import { securityPathCost, type SecurityPathResult } from './security-path.ts';
 import { storageBench, TARGET_REDIS_RATIO, type StorageBenchResult } from './storage.ts';
@@ -293,10 +294,13 @@ async function mainStorageOnly(): Promise<void> {
 async function mainAuditOnly(): Promise<void> {
   benchRedis = await claimRedisDb();
   const audit = await auditBench(benchRedis.url, log);
+  stack = await startStack(benchRedis, SETTINGS.isolateHosts);
+  log(`audit cost: ${SETTINGS.securityWarmup} + ${SETTINGS.securitySamples} tasks each, alternating with and without audit entries`);
+  const cost = await auditCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples, SETTINGS.isolateHosts);
   await cleanup();
-  const report = auditReport(audit, null);
+  const report = auditReport(audit, null, cost);
   process.stdout.write(`${report.lines.join('\n')}\n`);
-  writeResults({ at: new Date().toISOString(), commit: gitCommit(), audit, auditRatios: report.ratios });
+  writeResults({ at: new Date().toISOString(), commit: gitCommit(), audit, auditCost: cost, auditRatios: report.ratios });
 }
 
 /** BENCH_ONLY=latency: floors, sequential e2e latency and the security path; no throughput. */
@@ -393,6 +397,8 @@ async function main(): Promise<void> {
   const cedar = cedarBench();
   log(`security path: ${SETTINGS.securityWarmup} + ${SETTINGS.securitySamples} tasks each, alternating with and without it`);
   const security: SecurityPathResult = await securityPathCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples);
+  log(`audit cost: ${SETTINGS.securityWarmup} + ${SETTINGS.securitySamples} tasks each, alternating with and without audit entries`);
+  const auditCostResult: AuditCostResult = await auditCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples, SETTINGS.isolateHosts);
   const queueName = stack.queueName;
   await stack.stop();
   stack = null;
@@ -555,7 +561,7 @@ async function main(): Promise<void> {
   out.push(...callsPart.lines);
   const storagePart = storageReport(storage);
   out.push(...storagePart.lines);
-  const auditPart = auditReport(audit, peak?.tasksPerSecond ?? null);
+  const auditPart = auditReport(audit, peak?.tasksPerSecond ?? null, auditCostResult);
   out.push(...auditPart.lines);
   out.push('cancel latency: not measured (no cheap, honest observation point from outside the runner).');
   out.push(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s; Redis database ${benchRedis === null ? 'released' : 'NOT released'}; queue ${queueName}`);
@@ -579,6 +585,7 @@ async function main(): Promise<void> {
     security,
     cedar,
     audit,
+    auditCost: auditCostResult,
     ratios: {
       storage: storagePart.ratios,
       audit: auditPart.ratios,

@@ -195,6 +195,7 @@ export async function buildApp(
     });
     v1.addHook('onResponse', async (request, reply) => {
       if (isAdminChange(request) && request.principal) await audit.adminResult(request, reply.statusCode);
+      if (request.auditDeferred) await audit.flushDeferred(request);
     });
     const principalOf = (request: FastifyRequest): Principal => {
       if (!request.principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
@@ -207,10 +208,13 @@ export async function buildApp(
       containerQueue: deps.containerQueue,
       store: deps.store,
       notifier: deps.notifier,
-      access: async (principal, action, task, request) =>
-        (await policy.decide(request ?? null, principal, action, {
+      access: async (principal, action, task, request) => {
+        // The decision's audit entry names the task's prompt snippet and session.
+        if (request) request.auditTask = { id: task.id, metadata: task.metadata };
+        return (await policy.decide(request ?? null, principal, action, {
           type: 'Task', id: task.id, ownerId: task.agentId, runtime: task.runtime,
-        })).allowed,
+        })).allowed;
+      },
       // The kill switch sweeps agents' tasks only (a disabled user's tasks keep running), so
       // only agents are re-checked; config agents are not in the store and never disabled.
       ownerDisabled: async (principal) =>

@@ -28,6 +28,11 @@ export interface HarnessDeps extends AppDeps {
 export async function createHarnessDeps(
   config: Config,
   queueName = config.AIRLOCK_TASK_QUEUE,
+  /**
+   * BENCHMARK ONLY (bench/harness-without-audit.ts): `audit: false` builds a task store that
+   * writes no audit entries. harness/server.ts never passes it, and no setting changes it.
+   */
+  assembly: { audit?: boolean } = {},
 ): Promise<HarnessDeps> {
   // Fail fast instead of queueing commands while Redis is down (the request gets a 500/503).
   const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
@@ -49,7 +54,7 @@ export async function createHarnessDeps(
     redis,
     retentionMs: config.TASK_RETENTION_MS,
     defaultQuotaBytes: config.STORAGE_QUOTA_BYTES,
-    audit,
+    ...(assembly.audit === false ? {} : { audit }),
   });
   const blobs = new FsBlobStore(config.BLOB_DIR);
   const notifier = await TaskNotifier.create(redis);

@@ -98,18 +98,20 @@ return {1}
  * stderr length} when started (a retried attempt's output goes after what an earlier attempt
  * wrote, and the record says where it starts), {0} when the task is gone or already terminal
  * (nothing to do), {-1} when the job's tenant or agent is not the task's (a forged or corrupted
- * job: refused). Audited: ARGV 7..13 the stamp of `task.started` (first attempt), 14..20 that
- * of `task.retried` (a later one: an earlier runner was lost); the other is voided.
+ * job: refused). Audited: ARGV 7..13 the stamp of `task.started` (ARGV[14] = 'first') or of
+ * `task.retried` ('later': an earlier runner was lost); when the attempt is not the kind the
+ * stamp is for, it is voided, nothing changes and the answer is {-2}: call again with the other.
  * KEYS: task, events, output. ARGV: tenantId, agentId, event JSON, channel, message, startedAt,
- * 2 × (audit stream + 6 stamp fields).
+ * audit stream + 6 stamp fields, 'first' | 'later'.
  */
 const START = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
 local rec = redis.call('HMGET', KEYS[1], 'status', 'tenantId', 'agentId', 'attempts')
 local cur = rec[1]
-if (not cur) or (cur ~= 'queued' and cur ~= 'running') then unaudited(7) unaudited(14) return {0} end
-if rec[2] ~= ARGV[1] or rec[3] ~= ARGV[2] then unaudited(7) unaudited(14) return {-1} end
+if (not cur) or (cur ~= 'queued' and cur ~= 'running') then unaudited(7) return {0} end
+if rec[2] ~= ARGV[1] or rec[3] ~= ARGV[2] then unaudited(7) return {-1} end
 local attempts = (tonumber(rec[4]) or 0) + 1
-if attempts == 1 then audited(7) unaudited(14) else unaudited(7) audited(14) end
+if ARGV[7] ~= '' and (ARGV[14] == 'first') ~= (attempts == 1) then unaudited(7) return {-2} end
+audited(7)
 redis.call('HSET', KEYS[1], 'status', 'running', 'startedAt', ARGV[6], 'attempts', tostring(attempts))
 local lens = redis.call('HMGET', KEYS[3], 'stdout:len', 'stderr:len')
 local out = tonumber(lens[1] or '') or 0
@@ -414,16 +416,25 @@ export class TaskStore {
   > {
     const startedAt = new Date().toISOString();
     const event: TaskEvent = { type: 'status', status: 'running', at: startedAt };
-    // The attempt number is the script's to decide: both entries are stamped, one is voided.
+    // Whether this is a first attempt is the script's to decide (the record's count); the
+    // queue's count is the guess that picks the entry stamped first (right but after a lost
+    // start), and a wrong guess costs one more round trip.
     const details: AuditDetails = runner ? { runnerId: runner.runnerId, attempt: runner.attempt } : {};
     const note: TaskAuditNote = { tenant: owner.tenantId, agentId: owner.agentId };
-    const started = this.#stamp(taskId, 'task.started', 'success', details, note);
-    const retried = this.#stamp(taskId, 'task.retried', 'success', { ...details, previousAttemptLost: true }, note);
-    const [code, attempts, stdout, stderr] = (await START.run(
-      this.#redis,
-      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
-      [owner.tenantId, owner.agentId, JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, 'running'), startedAt, ...started, ...retried],
-    )) as [number, number?, number?, number?];
+    const guessLater = (runner?.attempt ?? 1) > 1;
+    let code = -2;
+    let attempts, stdout, stderr;
+    for (const later of [guessLater, !guessLater]) {
+      const stamp = later
+        ? this.#stamp(taskId, 'task.retried', 'success', { ...details, previousAttemptLost: true }, note)
+        : this.#stamp(taskId, 'task.started', 'success', details, note);
+      [code, attempts, stdout, stderr] = (await START.run(
+        this.#redis,
+        [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
+        [owner.tenantId, owner.agentId, JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, 'running'), startedAt, ...stamp, later ? 'later' : 'first'],
+      )) as [number, number?, number?, number?];
+      if (code !== -2) break;
+    }
     if (code === 1) {
       return { outcome: 'started', attempts: Number(attempts), outputOffsets: { stdout: Number(stdout), stderr: Number(stderr) } };
     }

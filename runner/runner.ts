@@ -41,6 +41,12 @@ export async function startRunner(
   config: Config,
   log: (msg: string) => void = () => {},
   queueName: string = TASK_QUEUE,
+  /**
+   * BENCHMARK ONLY (bench/runner-without-audit.ts, to measure what the audit trail costs):
+   * `audit: false` writes no audit entries. The service (runner/worker.ts) never passes it, and
+   * no setting changes it.
+   */
+  assembly: { audit?: boolean } = {},
 ): Promise<Runner> {
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   // Every connection reports each failed reconnect: once a minute per message is plenty.
@@ -50,8 +56,9 @@ export async function startRunner(
   // Every task transition this runner makes appends its audit entry in the same script; the
   // heartbeat lets the sealer notice entries removed from the end of a stream (AUD-3).
   const audit = new AuditProducer({ redis });
-  const stopAuditHeartbeat = audit.startHeartbeat();
-  const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS, audit });
+  const audited = assembly.audit !== false;
+  const stopAuditHeartbeat = audited ? audit.startHeartbeat() : () => {};
+  const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS, ...(audited ? { audit } : {}) });
   const installationId = await installationIdOf(redis);
   // Before the heartbeat below: a fixed RUNNER_ID must not be another live runner's (the Docker
   // backend removes the containers labelled with its own id at start).
@@ -176,7 +183,7 @@ export async function startRunner(
         clearInterval(heartbeat);
         stopAuditHeartbeat();
         if (redisUp) {
-          await audit.heartbeat();
+          if (audited) await audit.heartbeat();
           await redis.zrem(redisKeys.runners, config.RUNNER_ID).catch(() => 0);
           await readiness.withdraw();
         }

@@ -19,6 +19,15 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** What an admin route changed, for its `admin.*` result entry (`before`/`after` where it applies). */
     auditChange?: { target?: string; before?: unknown; after?: unknown; details?: Record<string, unknown> };
+    /**
+     * Allowed `tasks.create` and `grants.mount` decisions not appended on their own: the
+     * `task.created` entry carries them, in the script that creates the task (one round trip
+     * less per task). Set `consumed` once that entry is written; otherwise they are appended
+     * when the request ends (`flushDeferred`).
+     */
+    auditDeferred?: { drafts: AuditDraftInput[]; consumed: boolean };
+    /** The task a decision of this request is about (its metadata goes into the entry). */
+    auditTask?: { id: string; metadata: { userId?: string | undefined; promptSnippet?: string | undefined; sessionId?: string | undefined } };
   }
 }
 
@@ -90,10 +99,14 @@ export class RequestAudit {
   /** `authz.decision`: every policy decision, except allowed plain reads unless AUDIT_READS. */
   async decision(request: FastifyRequest | null, principal: Principal, d: Decision, resource: AuthzResource): Promise<void> {
     if (!this.#reads && isPlainRead(principal, d, resource)) return;
-    await this.append(
-      {
+    const task = resource.type === 'Task' && request?.auditTask?.id === resource.id ? request.auditTask.metadata : undefined;
+    const draft: AuditDraftInput = {
         ...principalFields(principal),
         ...(resource.type === 'Task' ? { taskId: resource.id } : {}),
+        // The task's prompt snippet and session (its metadata's userId is the owner's end user,
+        // not this principal's: kept out, `userId` says whom this principal acts for).
+        ...(task?.promptSnippet !== undefined ? { promptSnippet: task.promptSnippet } : {}),
+        ...(task?.sessionId !== undefined ? { sessionId: task.sessionId } : {}),
         ...(request ? { requestId: request.id } : {}),
         action: 'authz.decision',
         outcome: d.allowed ? 'success' : 'denied',
@@ -109,9 +122,26 @@ export class RequestAudit {
             : {}),
         },
         ...(request ? { details: { method: request.method, route: routeOf(request) } } : {}),
-      },
-      request,
-    );
+    };
+    if (request && d.allowed && (d.action === 'tasks.create' || d.action === 'grants.mount')) {
+      (request.auditDeferred ??= { drafts: [], consumed: false }).drafts.push(draft);
+      return;
+    }
+    await this.append(draft, request);
+  }
+
+  /**
+   * When a request ends: its deferred decisions, unless the `task.created` entry carried them
+   * (no task was created: a refusal after the decision, a retry that found its task). Nothing
+   * was changed on them, so a failure here is logged, not answered.
+   */
+  async flushDeferred(request: FastifyRequest): Promise<void> {
+    const deferred = request.auditDeferred;
+    if (!deferred || deferred.consumed) return;
+    deferred.consumed = true;
+    for (const draft of deferred.drafts) {
+      await this.#audit.append(draft).catch((err: unknown) => request.log.error({ err }, 'deferred decision entry could not be written'));
+    }
   }
 
   /**

@@ -73,6 +73,7 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
       const principal = principalOf(request);
       const { id } = request.params;
       const task = await store.get(id);
+      if (task) request.auditTask = { id, metadata: task.metadata };
       const owner =
         task !== null &&
         task.tenantId === principal.tenantId &&

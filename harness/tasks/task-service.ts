@@ -184,15 +184,35 @@ export class TaskService {
     task.retentionMs = (await this.#store.admit(task)).retentionMs;
     // The `task.created` entry, written with the record: who, the decision that allowed it, the
     // code's SHA-256 (never the code), runtime, limits and mounts (the store adds the metadata).
+    // The allowed create and mount decisions of the request go into this entry, not entries
+    // of their own (harness/audit/request-audit.ts, auditDeferred).
     const decision = request?.authzDecisions?.find((d) => d.action === 'tasks.create');
+    const mountDecisions = (request?.authzDecisions ?? []).filter((d) => d.action === 'grants.mount');
+    const details = {
+      ...(body.files?.length ? { inputFiles: body.files.length } : {}),
+      ...(mountDecisions.length > 0
+        ? { mountDecisions: mountDecisions.map((d) => ({ resource: d.resource.slice(0, 300), allowed: d.allowed, policyIds: d.policyIds.slice(0, 20) })) }
+        : {}),
+    };
     const note: TaskCreatedNote = {
       ...taskNote(principal, request),
       codeSha256: createHash('sha256').update(body.code).digest('hex'),
       mounts: mounts.map((m) => ({ grant: m.grant, path: m.path, mode: m.mode })),
       ...(decision
-        ? { decision: { action: decision.action, resource: decision.resource.slice(0, 300), allowed: decision.allowed, policyIds: decision.policyIds, policySetHash: decision.policySetHash } }
+        ? {
+            decision: {
+              action: decision.action,
+              resource: decision.resource.slice(0, 300),
+              allowed: decision.allowed,
+              policyIds: decision.policyIds,
+              policySetHash: decision.policySetHash,
+              ...(decision.shadow
+                ? { shadow: { allowed: decision.shadow.allowed, policyIds: decision.shadow.policyIds, policySetHash: decision.shadow.policySetHash } }
+                : {}),
+            },
+          }
         : {}),
-      ...(body.files?.length ? { details: { inputFiles: body.files.length } } : {}),
+      ...(Object.keys(details).length > 0 ? { details } : {}),
     };
     let created = true;
     let write: Promise<void>;
@@ -203,6 +223,7 @@ export class TaskService {
       // disabled check, the add with jobId = task id) — so a harness that died between the
       // record and the enqueue leaves no task without its job once the client retries.
       const outcome = await this.#store.createBound(task, binding, note);
+      if (outcome === 'created' && request?.auditDeferred) request.auditDeferred.consumed = true;
       if (outcome === 'conflict') {
         throw new IdempotencyKeyReusedError(
           'This Idempotency-Key was used for a different request, or for a task whose key has expired; use a new key',
@@ -218,7 +239,9 @@ export class TaskService {
       }
       write = this.#store.index(task);
     } else {
-      write = this.#store.create(task, note);
+      write = this.#store.create(task, note).then(() => {
+        if (request?.auditDeferred) request.auditDeferred.consumed = true;
+      });
     }
     const [, disabled] = await Promise.all([write, this.#ownerDisabled(principal)]);
     if (disabled) {

@@ -116,6 +116,8 @@ describe('task lifecycle entries, written with each transition', () => {
     assert.equal(denied?.decision?.allowed, false);
     assert.match(denied?.decision?.policySetHash ?? '', /^[0-9a-f]{64}$/);
     assert.equal(denied?.keyId, agent2.keyId);
+    assert.equal(denied?.promptSnippet, 'add one to twenty', 'the task\'s prompt snippet');
+    assert.equal(denied?.sessionId, 'sess-42');
     const reads = sealedEntries(fx.logDir(acme.tenantId)).filter((e) => e.taskId === taskId && e.action === 'authz.decision');
     assert.equal(reads.length, 1, 'only the denied read is recorded');
   });
@@ -186,6 +188,27 @@ describe('task lifecycle entries, written with each transition', () => {
     assert.equal(await readFile(path.join(grantRoot, 'out.txt'), 'utf8'), 'hello grant');
     const [created] = await sealed(acme.tenantId, (e) => e.taskId === taskId && e.action === 'task.created');
     assert.deepEqual(created?.details?.['mounts'], [{ grant: 'notes', path: '/mnt/notes', mode: 'rw' }]);
+    // The allowed create and mount decisions travel in task.created (no entries of their own).
+    assert.equal((created?.details?.['mountDecisions'] as { allowed: boolean }[])[0]?.allowed, true);
+    const own = sealedEntries(fx.logDir(acme.tenantId)).filter((e) => e.requestId === created?.requestId && e.action === 'authz.decision');
+    assert.deepEqual(own, []);
+  });
+
+  test('a create refused after its allowed decision: the allowed create decision and the denied mount are both entries', async () => {
+    const put = await stack.app.inject({
+      method: 'PUT',
+      url: '/v1/admin/grants/private',
+      headers: bearer(acme.adminKey),
+      payload: { hostPath: grantRoot, mode: 'ro', maxBytes: 1_000_000, allowedAgents: [agent2.id] },
+    });
+    assert.equal(put.statusCode, 201, put.body);
+    const res = await createTask(agent.key, { runtime: 'javascript', code: '1', mounts: [{ grant: 'private', path: '/mnt/p', mode: 'ro' }] });
+    assert.equal(res.statusCode, 403, res.body);
+    const requestId = (res.json().instance as string).replace('urn:uuid:', '');
+    const entries = await sealed(acme.tenantId, (e) => e.requestId === requestId && e.action === 'authz.decision', 2);
+    const byAction = Object.fromEntries(entries.map((e) => [e.decision?.action, e.outcome]));
+    assert.deepEqual(byAction, { 'tasks.create': 'success', 'grants.mount': 'denied' });
+    assert.ok(!sealedEntries(fx.logDir(acme.tenantId)).some((e) => e.requestId === requestId && e.action === 'task.created'));
   });
 });
 

@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { pollTask, REDIS_URL, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
 import { runAgents } from '../helpers/run-agents.ts';
 import type { TaskEvent } from '../../protocol/task.ts';
+import { auditShard, auditStreamKey } from '../../protocol/redis-keys.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -148,6 +149,15 @@ async function statusEvents(id: string): Promise<string[]> {
     .map((e) => e.status);
 }
 
+/** The task's audit entries as the transport stream holds them (no sealer runs here): action and details. */
+async function auditTrail(id: string): Promise<{ action: string; details: Record<string, unknown> }[]> {
+  const rows = await stack.deps.redis.xrange(auditStreamKey(auditShard(id)), '-', '+');
+  return rows
+    .map(([, f]) => f[f.indexOf('e') + 1])
+    .filter((e): e is string => e !== undefined && e.includes(`"taskId":"${id}"`))
+    .map((e) => JSON.parse(e) as { action: string; details: Record<string, unknown> });
+}
+
 describe('a runner killed mid-task', () => {
   test(
     'SIGKILL once: the task is retried on another runner and succeeds (attempts 2)',
@@ -173,6 +183,11 @@ describe('a runner killed mid-task', () => {
         const record = await stack.deps.store.get(id);
         assert.equal(record?.attempts, 2);
         assert.deepEqual(await statusEvents(id), ['queued', 'running', 'running', 'succeeded']);
+        // The audit trail: the second start is a retry, each names its runner and attempt.
+        const trail = await auditTrail(id);
+        assert.deepEqual(trail.map((e) => e.action), ['task.created', 'task.started', 'task.retried', 'task.succeeded']);
+        assert.deepEqual([trail[1]?.details['runnerId'], trail[1]?.details['attempt']], [first.id, 1]);
+        assert.deepEqual([trail[2]?.details['runnerId'], trail[2]?.details['attempt']], [second.id, 2]);
       }),
   );
 
@@ -212,6 +227,10 @@ describe('a runner killed mid-task', () => {
         // The third runner never ran it: the job failed without a third attempt.
         assert.equal((await stack.deps.store.get(id))?.attempts, 2);
         assert.deepEqual(await statusEvents(id), ['queued', 'running', 'running', 'failed']);
+        const trail = await auditTrail(id);
+        assert.deepEqual(trail.map((e) => e.action), ['task.created', 'task.started', 'task.retried', 'task.failed']);
+        assert.deepEqual(trail[3]?.details['error'], { code: 'internal' });
+        assert.equal(trail[3]?.details['endedBy'], 'lost-job-reconciler');
         const job = await stack.deps.queue.getJob(id);
         assert.equal(await job?.getState(), 'failed');
         assert.equal(job?.failedReason, 'job stalled more than allowable limit');
