@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BoolEnv, describeEnvError } from '../protocol/env.ts';
+import { DEFAULT_QUEUE_PREFIX } from '../protocol/redis-connection.ts';
 import { TASK_QUEUE } from '../protocol/redis-keys.ts';
 
 export const ConfigSchema = z
@@ -28,6 +29,16 @@ export const ConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,200}$/, 'must be 1-200 characters of A-Z a-z 0-9 _ . -')
       .default(TASK_QUEUE),
+    /**
+     * Prefix of every BullMQ key (`<prefix>:<queue>:…`). Must match the runners'. Default
+     * `bull` (BullMQ's own, what existing installations have); on a Redis Cluster set a hash
+     * tag, `{airlock}`, so each queue's keys share a slot (docs/scaling.md). Changing it on a
+     * live installation orphans the jobs queued under the old one.
+     */
+    AIRLOCK_QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.{}-]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 _ . - { }')
+      .default(DEFAULT_QUEUE_PREFIX),
     /** JSON file of agents and the SHA-256 of their API keys (see README). Optional. */
     AIRLOCK_AGENTS_FILE: z.string().optional(),
     /**

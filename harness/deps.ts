@@ -32,9 +32,11 @@ export async function createHarnessDeps(
     redis.once('end', () => reject(new Error(`cannot connect to Redis at ${config.REDIS_URL}`)));
   });
   const queueConnection = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-  const queue = new Queue(queueName, { connection: queueConnection });
+  // The one place the harness's queues get their options (prefix: docs/scaling.md).
+  const queueOptions = { connection: queueConnection, prefix: config.AIRLOCK_QUEUE_PREFIX };
+  const queue = new Queue(queueName, queueOptions);
   queue.on('error', () => {});
-  const containerQueue = new Queue(containerQueueName(queueName), { connection: queueConnection });
+  const containerQueue = new Queue(containerQueueName(queueName), queueOptions);
   containerQueue.on('error', () => {});
   const store = new TaskStore({
     redis,

@@ -116,6 +116,7 @@ export async function startRunner(
         processor.process,
         {
           connection,
+          prefix: config.AIRLOCK_QUEUE_PREFIX,
           concurrency: made.concurrency,
           lockDuration: config.RUNNER_LOCK_MS,
           stalledInterval: config.RUNNER_STALLED_CHECK_MS ?? config.RUNNER_LOCK_MS,

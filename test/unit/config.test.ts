@@ -43,6 +43,16 @@ describe('harness config', () => {
   });
 });
 
+describe('AIRLOCK_QUEUE_PREFIX (harness and runner)', () => {
+  test("defaults to BullMQ's own prefix (existing queues stay reachable); a hash tag is accepted; ':' is refused", () => {
+    for (const load of [loadHarnessConfig, loadRunnerConfig]) {
+      assert.equal(load({}).AIRLOCK_QUEUE_PREFIX, 'bull');
+      assert.equal(load({ AIRLOCK_QUEUE_PREFIX: '{airlock}' }).AIRLOCK_QUEUE_PREFIX, '{airlock}');
+      assert.throws(() => load({ AIRLOCK_QUEUE_PREFIX: 'a:b' }), /AIRLOCK_QUEUE_PREFIX/);
+    }
+  });
+});
+
 describe('runner config', () => {
   test('defaults', () => {
     const c = loadRunnerConfig({});
