@@ -2,7 +2,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.airlock/**', 'images/**', 'bench/results/**'] },
+  { ignores: ['node_modules/**', '.airlock/**', 'images/**', 'bench/results/**', 'clients/*/dist/**'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

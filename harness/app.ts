@@ -17,6 +17,7 @@ import { adminPolicyRoutes } from './routes/admin-policies.ts';
 import { healthRoutes } from './routes/health.ts';
 import { anyRuntime, RuntimeAvailability } from './runners/runtime-availability.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { runtimeRoutes } from './routes/runtimes.ts';
 import { adminGrantRoutes } from './routes/admin-grants.ts';
 import { GrantStore } from './grants/grant-store.ts';
 import type { IdentityStore } from './identity/identity-store.ts';
@@ -34,6 +35,17 @@ import { adminStorageRoutes } from './storage/admin-storage-routes.ts';
 import type { AuditProducer } from '../protocol/audit/producer.ts';
 import type { AuditReader } from './audit/audit-reader.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { registerOpenApi } from './openapi/openapi-plugin.ts';
+import { HarnessMetrics } from './metrics/harness-metrics.ts';
+import { registerMetrics } from './metrics/metrics-route.ts';
+
+/** The API's version in the OpenAPI document (package.json's). */
+const API_VERSION = '0.1.0';
+import type { CredentialStore } from './vault/credential-store.ts';
+import { adminCapabilityRoutes } from './capabilities/admin-capabilities-routes.ts';
+import { CapabilityStore } from './capabilities/capability-store.ts';
+import { discoveryRoutes } from './capabilities/discovery-routes.ts';
+import { adminCredentialRoutes } from './vault/admin-credentials-routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -57,6 +69,8 @@ export interface AppDeps {
   audit: AuditProducer;
   /** Reads the sealed audit logs (AUDIT_DIR). */
   auditReader: AuditReader;
+  /** The credentials vault (values sealed at rest; opened only by the broker). */
+  credentials: CredentialStore;
   /** Fastify logger option (false in tests). */
   logger?: boolean | { level: string };
 }
@@ -126,6 +140,10 @@ export async function buildApp(
   registerBodyDepthLimit(app);
   registerHostHeaderCheck(app);
 
+  // Before any route: the OpenAPI document is collected as routes are added.
+  await registerOpenApi(app, API_VERSION);
+  // Before the routes too: its onResponse hook must cover every one of them.
+  registerMetrics(app, new HarnessMetrics({ queues: [deps.queue, deps.containerQueue] }), config.METRICS_TOKEN);
   const runtimes = new RuntimeAvailability({ redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
   await app.register(healthRoutes, { redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
 
@@ -187,8 +205,13 @@ export async function buildApp(
     await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principals, principalOf });
     await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
+    await v1.register(runtimeRoutes, { config, tasks, policy, runtimes, principalOf });
+    await v1.register(adminCredentialRoutes, { credentials: deps.credentials, idempotency, audit: deps.audit, principalOf });
+    const capabilities = new CapabilityStore(deps.redis);
+    await v1.register(adminCapabilityRoutes, { capabilities, idempotency, audit: deps.audit, principalOf });
+    await v1.register(discoveryRoutes, { capabilities, policy, principalOf });
     await v1.register(taskRoutes, {
-      grants, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
+      grants, capabilities, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
       runtimes: config.TASKS_REQUIRE_LIVE_RUNNER ? runtimes : anyRuntime });
   });
   return app;

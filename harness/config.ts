@@ -151,9 +151,46 @@ export const ConfigSchema = z
      * shared read-only volume). The harness never writes there.
      */
     AUDIT_DIR: z.string().min(1).default('/var/lib/airlock/audit'),
+    /**
+     * Keys that encrypt the credentials vault at rest (AES-256-GCM): one or more 32-byte keys,
+     * base64, comma-separated. The first seals new values; all of them open stored ones (each
+     * value names its key), so a key rotates by listing the new one first. Unset = a key is made
+     * at start (logged warning): credentials stored then cannot be read after a restart.
+     * `npm start` keeps one in `.airlock/vault-key`.
+     */
+    AIRLOCK_VAULT_KEY: z.string().min(1).optional(),
+    /**
+     * The broker's own listener (capability calls from runners, `POST /v1/broker/calls`): only
+     * broker tokens of running task attempts are accepted there, never an API key. Loopback by
+     * default; where runners run on other hosts, bind an address only they reach.
+     */
+    BROKER_HOST: z.string().default('127.0.0.1'),
+    /** Port of the broker listener (the runners' BROKER_URL). 0 = any free port. */
+    BROKER_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
+    /** Start the broker listener with the harness. */
+    BROKER_ENABLED: BoolEnv.default(true),
+    /**
+     * Internal targets capability calls may reach although their address is loopback, private,
+     * link-local or otherwise refused: `host:port` pairs, comma-separated (`10.0.0.5:443`,
+     * `127.0.0.1:9000`, `[::1]:8443`, or a name: `tickets.internal:443`, whose resolved
+     * addresses are then allowed on that port). For the operator only, never a tenant admin.
+     */
+    CAPABILITY_PRIVATE_TARGETS: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean)),
+    /** Largest request body a capability call sends to a target. @defaultValue 1 MiB */
+    CAPABILITY_MAX_REQUEST_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+    /** Largest answer a capability call reads from a target. @defaultValue 4 MiB */
+    CAPABILITY_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
     /** Base of the `type` URI of problem responses (RFC 9457). */
     PROBLEM_BASE_URL: z.string().url().default('https://airlock.dev/problems/'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /**
+     * Operator token for `GET /metrics` (Prometheus): scrapers send `Authorization: Bearer <it>`.
+     * Unset: /metrics answers 404 (the metrics name routes and volumes, not for tenants).
+     */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   })
   .superRefine((c, ctx) => {
     if (c.TASK_DEFAULT_TIMEOUT_MS > c.TASK_MAX_TIMEOUT_MS) {

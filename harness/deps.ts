@@ -13,6 +13,8 @@ import { TokenService } from './identity/token-service.ts';
 import type { Config } from './config.ts';
 import { LostJobReconciler } from './tasks/lost-job-reconciler.ts';
 import { TaskNotifier } from './tasks/task-notifier.ts';
+import { CredentialStore } from './vault/credential-store.ts';
+import { loadVaultKeyring } from './vault/vault-keys.ts';
 
 export interface HarnessDeps extends AppDeps {
   /** Closes every connection and listener these deps opened. Idempotent. */
@@ -71,6 +73,15 @@ export async function createHarnessDeps(
   const audit = new AuditProducer({ redis });
   const stopAuditHeartbeat = audit.startHeartbeat();
   const auditReader = new AuditReader({ dir: config.AUDIT_DIR });
+  const vaultKeys = loadVaultKeyring(config.AIRLOCK_VAULT_KEY);
+  if (vaultKeys.ephemeral && config.LOG_LEVEL !== 'silent') {
+    process.emitWarning(
+      'AIRLOCK_VAULT_KEY is not set: the credentials vault uses a key made for this process only; ' +
+        'credentials stored now cannot be read after a restart',
+      { code: 'AIRLOCK_EPHEMERAL_VAULT_KEY' },
+    );
+  }
+  const credentials = new CredentialStore(redis, vaultKeys);
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -86,6 +97,7 @@ export async function createHarnessDeps(
     configPrincipals: configKeys,
     audit,
     auditReader,
+    credentials,
     close() {
       closing ??= (async () => {
         stopAuditHeartbeat();

@@ -4,6 +4,7 @@
  * the stored record: `decode` rebuilds `result.stdout`/`stderr` from the output key.
  */
 import { z } from 'zod';
+import { CapabilityNameSchema } from './capability.ts';
 import { TaskErrorSchema } from './errors.ts';
 import { OutputRefSchema, resultOutput, streamBytes, type OutputRef } from './task-output.ts';
 import {
@@ -47,6 +48,15 @@ export const TaskRecordSchema = z.strictObject({
    * the runner that started the attempt knows the token. Never shown by the API.
    */
   brokerTokenSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /**
+   * The capabilities the task declared (checked against policy at creation): the broker refuses
+   * any other. With `principalKind` and `actingFor`, who the broker asks Cedar about per call.
+   */
+  capabilities: z.array(CapabilityNameSchema).max(256).optional(),
+  /** Whether the task's owner (`agentId`) is an agent or a user. Absent on older records: agent. */
+  principalKind: z.enum(['agent', 'user']).optional(),
+  /** The user the creating agent acted for (RFC 8693 delegation), if any. */
+  actingFor: z.string().min(1).max(200).optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 
@@ -65,7 +75,7 @@ export interface StoredEvent {
   event: TaskEvent;
 }
 
-const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts', 'retentionMs', 'outputBase'] as const;
+const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts', 'retentionMs', 'outputBase', 'capabilities'] as const;
 
 /** A stored event: a status event, an output reference, or (stored by an older version) inline output. */
 export function parseStoredEvent(raw: string): TaskEvent | OutputRef {

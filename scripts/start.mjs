@@ -71,6 +71,15 @@ if (!process.env.AIRLOCK_TOKEN_SIGNING_KEY && !existsSync(signingKeyFile)) {
   writeFileSync(signingKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
 }
 const signingKey = process.env.AIRLOCK_TOKEN_SIGNING_KEY ?? readFileSync(signingKeyFile, 'utf8');
+// The key that seals the credentials vault, kept too (without one the harness makes one per
+// start and stored credentials become unreadable). A development key: production sets
+// AIRLOCK_VAULT_KEY from its own secret store.
+const vaultKeyFile = path.join(state, 'vault-key');
+if (!process.env.AIRLOCK_VAULT_KEY && !existsSync(vaultKeyFile)) {
+  writeFileSync(vaultKeyFile, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  log.warn(`made a development vault key in ${vaultKeyFile}; in production set AIRLOCK_VAULT_KEY from a secret store`);
+}
+const vaultKey = process.env.AIRLOCK_VAULT_KEY ?? readFileSync(vaultKeyFile, 'utf8').trim();
 const port = process.env.PORT ?? '8080';
 const host = process.env.HOST ?? '127.0.0.1';
 const devLimits = Object.fromEntries(Object.entries(DEV_LIMITS).map(([k, v]) => [k, process.env[k] ?? v]));
@@ -185,6 +194,7 @@ run('harness', ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], 
   AIRLOCK_DEV_API_KEY: devKey,
   AIRLOCK_ADMIN_API_KEY: adminKey,
   AIRLOCK_TOKEN_SIGNING_KEY: signingKey,
+  AIRLOCK_VAULT_KEY: vaultKey,
 });
 run('runner', ['--no-node-snapshot', '--import', 'tsx', 'runner/worker.ts'], {
   ...common,

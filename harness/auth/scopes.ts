@@ -159,6 +159,9 @@ export function routeAction(method: string, url: string): Action | null | undefi
   if (url.startsWith('/v1/admin/')) return 'admin';
   switch (`${method === 'HEAD' ? 'GET' : method} ${url}`) {
     case 'POST /v1/tasks':
+    // What a task may declare: needed to write its code.
+    case 'GET /v1/capabilities':
+    case 'GET /v1/capabilities.d.ts':
       return 'tasks:create';
     case 'GET /v1/tasks':
     case 'GET /v1/tasks/:id':
@@ -174,6 +177,7 @@ export function routeAction(method: string, url: string): Action | null | undefi
     case 'GET /v1/audit/checkpoint':
     case 'GET /v1/audit/public-key':
     case 'GET /v1/audit/consistency':
+    case 'GET /v1/runtimes':
       return null;
     default:
       return undefined;

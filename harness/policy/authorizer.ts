@@ -212,9 +212,19 @@ function request(
     case 'Tenant':
       if (resource.id !== principal.tenantId) entities.push({ uid: resourceUid, attrs: {}, parents: [] });
       break;
-    case 'Capability':
-      entities.push({ uid: resourceUid, attrs: { risk: resource.risk }, parents: [tenant], tags: inputTags(resource.input) });
+    case 'Capability': {
+      // Integer input fields also as Long tags of a second entity, so a policy can compare
+      // them (`resource.numbers.getTag("amount") < 1000`): String tags cannot be ordered.
+      const numbersUid = uid('CapabilityNumbers', resource.id);
+      entities.push({
+        uid: resourceUid,
+        attrs: { risk: resource.risk, numbers: { __entity: numbersUid } },
+        parents: [tenant],
+        tags: inputTags(resource.input),
+      });
+      entities.push({ uid: numbersUid, attrs: {}, parents: [], tags: numberTags(resource.input) });
       break;
+    }
   }
   return {
     principal: principalUid,
@@ -225,6 +235,15 @@ function request(
     preparsedSchemaName: SCHEMA_NAME,
     validateRequest: true,
   };
+}
+
+/** The input's integer fields (within Cedar's Long range) as Long tags. */
+function numberTags(input: Readonly<Record<string, unknown>> | undefined): Record<string, number> {
+  const tags: Record<string, number> = {};
+  for (const [name, value] of Object.entries(input ?? {})) {
+    if (typeof value === 'number' && Number.isSafeInteger(value)) tags[name] = value;
+  }
+  return tags;
 }
 
 /** A capability invocation's input as Cedar tags: strings verbatim, other values as JSON text. */

@@ -7,6 +7,8 @@ import type { TaskStore } from '../../protocol/task-store.ts';
 import { alwaysAuthenticated, CredentialWatch } from '../auth/credential-watch.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
+import type { CapabilityStore } from '../capabilities/capability-store.ts';
+import { checkDeclared } from '../capabilities/invocable.ts';
 import type { GrantStore } from '../grants/grant-store.ts';
 import { resolveMounts } from '../grants/resolve-mounts.ts';
 import type { Idempotency } from '../plugins/idempotency.ts';
@@ -35,6 +37,8 @@ export interface TaskRoutesOptions {
   idempotency: Idempotency;
   grants: GrantStore;
   policy: PolicyGate;
+  /** The capability registry (declared capabilities are checked at creation). */
+  capabilities: CapabilityStore;
   /** Which runtimes some live runner serves now (a task no runner would take is refused). */
   runtimes: RuntimeCheck;
   principalOf: (request: FastifyRequest) => Principal;
@@ -52,7 +56,7 @@ const errorResponses = { 400: ProblemSchema, 401: ProblemSchema, 404: ProblemSch
 
 /** The tasks API: submit, poll, list, stream events, cancel. */
 export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOptions): Promise<void> {
-  const { config, tasks, store, blobs, notifier, idempotency, grants, policy, runtimes, principalOf } = options;
+  const { config, tasks, store, blobs, notifier, idempotency, grants, policy, capabilities, runtimes, principalOf } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   const claim = (request: FastifyRequest, reply: FastifyReply, required: boolean) =>
@@ -92,6 +96,10 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
           type: 'Grant', id: grant.name, mode: grant.mode, allowedAgents: grant.allowedAgents,
         }, { mode }),
       );
+      // Capabilities too: each must exist in the tenant and be invocable by the caller.
+      if (request.body.capabilities?.length) {
+        await checkDeclared(capabilities, policy, request, principal, request.body.capabilities);
+      }
       // Nobody would take a task of a runtime no live runner serves: refuse it now (nothing
       // created, no concurrency slot kept) rather than leave it queued. A retry that joins the
       // task an earlier try made is not asked: that task exists and is answered as it is.

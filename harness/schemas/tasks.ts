@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CapabilityNameSchema } from '../../protocol/capability.ts';
 import { TaskErrorSchema } from '../../protocol/errors.ts';
 import {
   InputFileSchema,
@@ -111,6 +112,8 @@ export function createTaskBodySchema(config: Config) {
     args: z.array(z.string().max(4096)).max(256).optional(),
     /** Grants to mount: `{ grant, path, mode }`. */
     mounts: z.array(MountRequestSchema).max(8).optional(),
+    /** Capabilities the code may call (checked against policy now; nothing else is callable). */
+    capabilities: z.array(CapabilityNameSchema).max(256).optional(),
   }).superRefine((body, ctx) => {
     if (backendOf(body.runtime) === 'isolate') {
       for (const field of ['stdin', 'stdinBase64', 'files', 'args'] as const) {

@@ -154,6 +154,13 @@ export class TaskService {
       limits,
       metadata: body.metadata ?? {},
       attempts: 0,
+      ...(body.capabilities?.length
+        ? {
+            capabilities: [...new Set(body.capabilities)],
+            principalKind: principal.kind,
+            ...(principal.actingFor !== undefined ? { actingFor: principal.actingFor } : {}),
+          }
+        : {}),
     };
     // Kill-switch race: this request was authenticated before its agent was disabled, but the
     // disable's sweep (harness/identity/kill-switch.ts) may have listed the agent's tasks before
@@ -221,6 +228,7 @@ export class TaskService {
       ...(body.files ? { files: body.files } : {}),
       ...(body.args ? { args: body.args } : {}),
       ...(mounts.length > 0 ? { mounts: [...mounts] } : {}),
+      ...(task.capabilities?.length ? { capabilities: [...task.capabilities] } : {}),
     };
     const queue = backend === 'isolate' ? this.#queue : this.#containerQueue;
     // jobId = task id: a second add of the same task is ignored by BullMQ.

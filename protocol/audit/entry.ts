@@ -5,6 +5,7 @@
  * (its sha256 instead): `buildAuditDraft` refuses entries that look otherwise (secret-guard.ts).
  */
 import { z } from 'zod';
+import { JsonValueSchema } from '../json-value.ts';
 import { findSecret } from './secret-guard.ts';
 
 const Hex64Schema = z.string().regex(/^[0-9a-f]{64}$/);
@@ -51,7 +52,7 @@ export const AuditDraftSchema = z.strictObject({
   sessionId: IdSchema.optional(),
   requestId: IdSchema.optional(),
   decision: AuditDecisionSchema.optional(),
-  details: z.record(z.string().max(100), z.json()).optional(),
+  details: z.record(z.string().max(100), JsonValueSchema).optional(),
 });
 export type AuditDraft = z.infer<typeof AuditDraftSchema>;
 

@@ -9,6 +9,10 @@
  *   exactly what it answers for an unknown id (404 not_found; 403 where B's caller may not use
  *   the route at all), and changes nothing of A. Collection routes show B only B's objects.
  *   The same Idempotency-Key used by tenant B never replays tenant A's answer.
+ * - The broker's objects (vault credentials, capability definitions, discovery): both tenants
+ *   define some, A's carry a secret marker that no answer to B contains; B's discovery lists B's
+ *   capabilities only; and a credential VALUE is in no answer at all, A's own admin's included
+ *   (every request the sweep makes goes through `call`, which checks body and headers).
  * - API3 BOPLA / mass assignment: each POST/PUT/PATCH route refuses every field it does not
  *   declare (tenantId, ownerId, approved, status, id, createdAt, mounts, …) with 400
  *   invalid_request pointing at the field, and creates nothing. Another tenant's object named
@@ -21,13 +25,14 @@
  * TaskStore the way the runner does it (helpers/owasp-fixtures.ts `finishTaskWithFile`).
  */
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { HTTPMethods, LightMyRequestResponse } from 'fastify';
 import { z } from 'zod';
+import { DEFAULT_POLICIES_TEXT } from '../../harness/policy/policy-set.ts';
 import { bearer, createPrincipalWithKey, requestToken } from '../helpers/identity.ts';
 import {
   captureRoutes,
@@ -47,6 +52,22 @@ const TENANT_B = `owasp-b-${RUN}`;
 const SECRET_A = `secret-of-a-${RUN}`;
 const LIMIT_A = 987_653;
 const SHADOW_ID_A = `shadow-marker-${RUN}`;
+/** What B's credential value and capability description carry instead of SECRET_A. */
+const PLAIN_B = `plain-of-b-${RUN}`;
+/**
+ * Every credential value the test stores (both tenants' and the mass assignment sweep's): a value
+ * goes into the vault and never comes out, so `call` fails on any answer, A's own included, that
+ * contains one (body or headers).
+ */
+const CREDENTIAL_VALUES: string[] = [];
+/** The value of the mass assignment sweep's PUT bodies (refused, but never echoed either). */
+const SWEEP_VALUE = `sweep-value-${randomUUID()}`;
+CREDENTIAL_VALUES.push(SWEEP_VALUE);
+/** Capabilities both tenants define under the same name (A's description carries SECRET_A). */
+const COMMON_CAPABILITY = 'common.lookup';
+/** Lets every principal of the tenant invoke every capability, so discovery lists the tenant's all. */
+const capsPolicy = (tenantId: string) =>
+  `${DEFAULT_POLICIES_TEXT}\n@id("caps-for-${tenantId}") permit (principal, action == Airlock::Action::"capabilities.invoke", resource);`;
 
 interface Cred {
   id: string;
@@ -68,6 +89,12 @@ interface World {
   grantDir: string;
   /** A grant only this tenant has; both also have one named `common`. */
   ownGrant: string;
+  /** SECRET_A for A, PLAIN_B for B: in the value of `ownCredential` and every capability's description. */
+  marker: string;
+  /** A credential only this tenant has (header X-Api-Key); both also have a bearer one named `common`. */
+  ownCredential: string;
+  /** A capability only this tenant has (`only_a_<run>.lookup`); both also define COMMON_CAPABILITY. */
+  ownCapability: string;
   /** Tasks of `twin`: A has a queued one and a finished one with an output file; B a queued one. */
   tasks: string[];
 }
@@ -98,12 +125,16 @@ async function call(
 ): Promise<LightMyRequestResponse> {
   const headers: Record<string, string> = bearer(key);
   if (idempotencyKey !== null) headers['idempotency-key'] = `"${idempotencyKey}"`;
-  return stack.app.inject({
+  const res = await stack.app.inject({
     method: method as HTTPMethods,
     url,
     headers,
     ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
   });
+  // A credential value never comes out of the vault, whoever asks (its own tenant's admin too).
+  const answer = `${JSON.stringify(res.headers)}\n${res.body}`;
+  for (const value of CREDENTIAL_VALUES) assert.ok(!answer.includes(value), `${method} ${url} answers a credential value`);
+  return res;
 }
 
 async function ok(res: LightMyRequestResponse | Promise<LightMyRequestResponse>, status = 200) {
@@ -112,7 +143,21 @@ async function ok(res: LightMyRequestResponse | Promise<LightMyRequestResponse>,
   return r;
 }
 
-async function buildWorld(tenantId: string, twinKey: string, ownGrant: string): Promise<World> {
+/** A capability definition of world w (HTTP GET with w's own credential; its description carries w's marker). */
+const capabilityBody = (w: Pick<World, 'marker' | 'ownCredential'>) => ({
+  description: `Looks a ticket up (${w.marker})`,
+  input: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'string' } } },
+  risk: 'read',
+  implementation: { type: 'http', method: 'GET', url: 'https://tickets.example/api/tickets/{input.id}', credential: w.ownCredential },
+});
+/** A new credential value (recorded in CREDENTIAL_VALUES) of a credential of world w. */
+const credentialBody = (w: Pick<World, 'marker'>) => {
+  const value = `${w.marker}-value-${randomUUID()}`;
+  CREDENTIAL_VALUES.push(value);
+  return { type: 'header', header: 'X-Api-Key', value };
+};
+
+async function buildWorld(tenantId: string, twinKey: string, ownGrant: string, marker: string): Promise<World> {
   const admin = await createTenantWithId(stack, BOOTSTRAP_KEY, tenantId);
   const adminKey = admin.adminKey;
   const agent = await createPrincipalWithKey(stack, adminKey, 'agent');
@@ -129,7 +174,21 @@ async function buildWorld(tenantId: string, twinKey: string, ownGrant: string): 
       201,
     );
   }
+  // The broker's objects, through the real admin API: a bearer credential `common` and one of
+  // its own, a capability COMMON_CAPABILITY and one of its own; a policy that lets everyone of
+  // the tenant invoke them all (discovery lists every capability of the tenant, none of another).
+  const side = tenantId === TENANT_A ? 'a' : 'b';
+  const objects = { marker, ownCredential: `cred-only-${side}-${RUN}`, ownCapability: `only_${side}_${RUN}.lookup` };
+  const commonValue = `common-value-${randomUUID()}`;
+  CREDENTIAL_VALUES.push(commonValue);
+  await ok(call('PUT', '/v1/admin/credentials/common', adminKey, { type: 'bearer', value: commonValue }), 201);
+  await ok(call('PUT', `/v1/admin/credentials/${objects.ownCredential}`, adminKey, credentialBody(objects)), 201);
+  for (const name of [COMMON_CAPABILITY, objects.ownCapability]) {
+    await ok(call('PUT', `/v1/admin/capabilities/${name}`, adminKey, capabilityBody(objects)), 201);
+  }
+  await ok(call('PUT', '/v1/admin/policies/active', adminKey, { text: capsPolicy(tenantId) }));
   return {
+    ...objects,
     tenantId,
     admin: { id: admin.adminId, key: adminKey, keyId: admin.adminKeyId },
     agent,
@@ -163,8 +222,8 @@ before(async () => {
   );
   stack = captured.result;
   routes = captured.routes;
-  A = await buildWorld(TENANT_A, twins.keys[TENANT_A]!, `grant-only-a-${RUN}`);
-  B = await buildWorld(TENANT_B, twins.keys[TENANT_B]!, `grant-only-b-${RUN}`);
+  A = await buildWorld(TENANT_A, twins.keys[TENANT_A]!, `grant-only-a-${RUN}`, SECRET_A);
+  B = await buildWorld(TENANT_B, twins.keys[TENANT_B]!, `grant-only-b-${RUN}`, PLAIN_B);
 
   // Tenant A: a queued task, a finished one with output and a file, a quota override, a shadow policy.
   const submit = (w: World) => ok(call('POST', '/v1/tasks', w.twinKey, { runtime: 'javascript', code: '1' }), 201);
@@ -182,7 +241,9 @@ before(async () => {
 });
 
 after(async () => {
-  await stack.deps.redis.del(`airlock:policies:{${TENANT_A}}`, `airlock:policies:{${TENANT_B}}`);
+  await stack.deps.redis.del(
+    ...[TENANT_A, TENANT_B].flatMap((t) => [`airlock:policies:{${t}}`, `airlock:vault:{${t}}`, `airlock:capabilities:{${t}}`]),
+  );
   await stack.close();
 });
 
@@ -208,20 +269,43 @@ interface RouteSpec {
     ownerStatus?: number;
     /** What B's admin gets, for A's object and for an unknown one alike (default 404). */
     adminStatus?: number;
+    /**
+     * A PUT that creates the object in the caller's tenant (adminStatus 201): checks that B's
+     * answer is B's own new object (never A's, replaced); the sweep deletes it afterwards.
+     */
+    created?: (body: Record<string, unknown>, label: string) => void;
   };
-  /** Tenant collection: which B callers read it, and what exactly B must see. */
-  collection?: { callers: Caller[]; expect: (body: Record<string, unknown>, caller: Caller) => void };
+  /**
+   * Tenant collection: which B callers read it, and what exactly B must see (`text`: the answer
+   * is not JSON, `expect` gets `{ text }`).
+   */
+  collection?: { callers: Caller[]; text?: true; expect: (body: Record<string, unknown>, caller: Caller) => void };
   body?: BodySpec;
 }
 
 const ids = (body: Record<string, unknown>) => (body['items'] as { id: string }[]).map((i) => i.id).toSorted();
 const POLICY_TEXT = '@id("x") permit (principal, action, resource);';
 const keysBody: BodySpec = { caller: 'admin', base: () => ({ name: 'k' }) };
+const names = (body: Record<string, unknown>) => (body['items'] as { name: string }[]).map((i) => i.name);
+/** A PUT's answer is a new object (created now), not a replaced one (whose createdAt is older). */
+const isNew = (body: Record<string, unknown>, label: string) => assert.equal(body['createdAt'], body['updatedAt'], `${label}: replaced, not created`);
+const allB: Caller[] = ['admin', 'agent', 'twin', 'member', 'token'];
 const noBody: BodySpec = { caller: 'admin', base: () => ({}) };
 
 const SPEC: Record<string, RouteSpec> = {
   'GET /healthz': { public: true },
   'GET /readyz': { public: true },
+  'GET /openapi.json': { public: true },
+  'GET /docs': { public: true },
+  // The operator's scrape (METRICS_TOKEN); 404 in the sweep's stack, which sets none.
+  'GET /metrics': { public: true },
+  // Same for everyone of any tenant: the runtimes and the configured limits, no tenant data.
+  'GET /v1/runtimes': {
+    collection: {
+      callers: ['admin', 'agent', 'twin', 'member', 'token'],
+      expect: (body) => assert.equal((body['runtimes'] as unknown[]).length, 5),
+    },
+  },
 
   'POST /v1/tasks': {
     body: {
@@ -318,7 +402,11 @@ const SPEC: Record<string, RouteSpec> = {
   // Grants are named per tenant: B's PUT on a name only A has creates B's own grant (201, as for
   // an unknown name), never replaces A's (200).
   'PUT /v1/admin/grants/:name': {
-    object: { payload: (w) => ({ hostPath: w.grantDir, mode: 'ro', maxBytes: 10, allowedAgents: ['*'] }), adminStatus: 201 },
+    object: {
+      payload: (w) => ({ hostPath: w.grantDir, mode: 'ro', maxBytes: 10, allowedAgents: ['*'] }),
+      adminStatus: 201,
+      created: (body, label) => assert.equal(body['hostPath'], B.grantDir, `${label}: B's own new grant`),
+    },
     body: {
       caller: 'admin',
       base: () => ({ hostPath: A.grantDir, mode: 'ro', maxBytes: 10, allowedAgents: ['*'] }),
@@ -353,9 +441,13 @@ const SPEC: Record<string, RouteSpec> = {
     collection: {
       callers: ['admin'],
       expect: (body) => {
+        // B's active set is B's own (the shipped policies plus B's capability permit), no shadow.
         assert.equal(body['shadow'], null);
-        assert.equal((body['active'] as { isDefault: boolean }).isDefault, true);
-        assert.equal(body['version'], 0);
+        const active = body['active'] as { isDefault: boolean; text: string; policyIds: string[] };
+        assert.equal(active.isDefault, false);
+        assert.equal(active.text, capsPolicy(TENANT_B));
+        assert.ok(active.policyIds.includes(`caps-for-${TENANT_B}`));
+        assert.equal(body['version'], 1);
       },
     },
   },
@@ -364,6 +456,96 @@ const SPEC: Record<string, RouteSpec> = {
   'DELETE /v1/admin/policies/active': {},
   'PUT /v1/admin/policies/shadow': { body: { caller: 'admin', base: () => ({ text: POLICY_TEXT }) } },
   'DELETE /v1/admin/policies/shadow': {},
+
+  // The vault: a value goes in and never comes out (`call` checks every answer). Credentials are
+  // named per tenant like grants: B's PUT on a name only A has creates B's own (201), never
+  // replaces A's (which would be 200).
+  'GET /v1/admin/credentials': {
+    collection: {
+      callers: ['admin'],
+      expect: (body) => {
+        assert.deepEqual(names(body), ['common', B.ownCredential].toSorted());
+        for (const item of body['items'] as Record<string, unknown>[]) {
+          assert.deepEqual(Object.keys(item).toSorted(), ['createdAt', 'keyId', 'name', 'type', 'updatedAt', ...(item['type'] === 'header' ? ['header'] : [])].toSorted());
+        }
+      },
+    },
+  },
+  'PUT /v1/admin/credentials/:name': {
+    object: {
+      payload: (w) => credentialBody(w),
+      adminStatus: 201,
+      created: (body, label) => {
+        assert.deepEqual([body['type'], body['header']], ['header', 'X-Api-Key'], label);
+        isNew(body, label);
+      },
+    },
+    body: { caller: 'admin', base: () => ({ type: 'header', header: 'X-Api-Key', value: SWEEP_VALUE }) },
+  },
+  'GET /v1/admin/credentials/:name': { object: {} },
+  'DELETE /v1/admin/credentials/:name': { object: { ownerStatus: 204 } },
+
+  // The capability registry: per tenant too; B's COMMON_CAPABILITY is B's definition.
+  'GET /v1/admin/capabilities': {
+    collection: {
+      callers: ['admin'],
+      expect: (body) => {
+        assert.deepEqual(names(body), [COMMON_CAPABILITY, B.ownCapability].toSorted());
+        for (const item of body['items'] as Record<string, unknown>[]) assert.deepEqual(item, { ...item, ...capabilityBody(B) });
+      },
+    },
+  },
+  'PUT /v1/admin/capabilities/:name': {
+    object: {
+      payload: (w) => capabilityBody(w),
+      adminStatus: 201,
+      created: (body, label) => {
+        assert.equal(body['description'], capabilityBody(B).description, `${label}: B's own new capability`);
+        isNew(body, label);
+      },
+    },
+    body: {
+      caller: 'admin',
+      base: () => capabilityBody(A),
+      nested: () => [
+        [{ ...capabilityBody(A), implementation: { ...capabilityBody(A).implementation, tenantId: TENANT_B } }, '/body/implementation/tenantId'],
+        [{ ...capabilityBody(A), implementation: { ...capabilityBody(A).implementation, hostPath: '/' } }, '/body/implementation/hostPath'],
+        [{ ...capabilityBody(A), rateLimit: { perMinute: 1, tenantId: TENANT_B } }, '/body/rateLimit/tenantId'],
+        [{ ...capabilityBody(A), compensation: { capability: COMMON_CAPABILITY, tenantId: TENANT_B } }, '/body/compensation/tenantId'],
+      ],
+    },
+  },
+  'GET /v1/admin/capabilities/:name': { object: {} },
+  'DELETE /v1/admin/capabilities/:name': { object: { ownerStatus: 204 } },
+
+  // Discovery: every caller of B may invoke every capability of B (B's policy), so B's callers
+  // see exactly B's two, with B's descriptions, and never an implementation (URL, credential).
+  'GET /v1/capabilities': {
+    collection: {
+      callers: allB,
+      expect: (body) => {
+        assert.deepEqual(names(body), [COMMON_CAPABILITY, B.ownCapability].toSorted());
+        for (const item of body['items'] as Record<string, unknown>[]) {
+          assert.equal(item['description'], capabilityBody(B).description);
+          assert.deepEqual(Object.keys(item).toSorted(), ['description', 'input', 'name', 'risk', 'timeoutMs']);
+        }
+      },
+    },
+  },
+  'GET /v1/capabilities.d.ts': {
+    collection: {
+      callers: allB,
+      text: true,
+      expect: (body) => {
+        const text = String(body['text']);
+        const declared = [...text.matchAll(/call\(name: "([^"]+)"/g)].map((m) => m[1]);
+        assert.deepEqual(declared.toSorted(), [COMMON_CAPABILITY, B.ownCapability].toSorted());
+        assert.ok(text.includes(PLAIN_B), 'B’s descriptions');
+        assert.ok(!text.includes(`only_a_${RUN}`), 'A’s capability namespace');
+        assert.ok(!text.includes('tickets.example'), 'an implementation URL');
+      },
+    },
+  },
 };
 
 const routeKey = (r: { method: string; url: string }) => `${r.method} ${r.url}`;
@@ -388,6 +570,8 @@ interface ObjectIds {
   user: string;
   keyId: string;
   grant: string;
+  credential: string;
+  capability: string;
   jti: string;
   file: string;
   tenant: string;
@@ -399,15 +583,20 @@ const unknownIds = (): ObjectIds => ({
   user: `usr_${hex(20)}`,
   keyId: hex(24),
   grant: `no-such-grant-${hex(8)}`,
+  credential: `no-such-credential-${hex(8)}`,
+  capability: `no_such.c${hex(8)}`,
   jti: randomUUID(),
   file: 'report.txt',
   tenant: `no-such-tenant-${hex(8)}`,
 });
 /** Tenant A's objects, in two sets so every object of A is the target of every route of its kind. */
-const objectSets = (w: World): ObjectIds[] => [
-  { task: w.tasks[0]!, agent: w.agent.id, user: w.member.id, keyId: w.agent.keyId, grant: w.ownGrant, jti: w.token.jti, file: 'report.txt', tenant: w.tenantId },
-  { task: w.tasks[1]!, agent: w.agent.id, user: w.admin.id, keyId: w.member.keyId, grant: w.ownGrant, jti: w.userToken.jti, file: 'report.txt', tenant: w.tenantId },
-];
+const objectSets = (w: World): ObjectIds[] => {
+  const named = { grant: w.ownGrant, credential: w.ownCredential, capability: w.ownCapability, file: 'report.txt', tenant: w.tenantId };
+  return [
+    { ...named, task: w.tasks[0]!, agent: w.agent.id, user: w.member.id, keyId: w.agent.keyId, jti: w.token.jti },
+    { ...named, task: w.tasks[1]!, agent: w.agent.id, user: w.admin.id, keyId: w.member.keyId, jti: w.userToken.jti },
+  ];
+};
 
 /** The route's URL for these objects; fails for a path parameter it does not know (extend it). */
 function fill(url: string, o: ObjectIds): string {
@@ -416,7 +605,9 @@ function fill(url: string, o: ObjectIds): string {
     .replace(/^\/v1\/admin\/agents\/:id/, `/v1/admin/agents/${o.agent}`)
     .replace(/^\/v1\/admin\/users\/:id/, `/v1/admin/users/${o.user}`)
     .replace(/:keyId$/, o.keyId)
-    .replace(/:name$/, o.grant)
+    .replace(/^\/v1\/admin\/grants\/:name$/, `/v1/admin/grants/${o.grant}`)
+    .replace(/^\/v1\/admin\/credentials\/:name$/, `/v1/admin/credentials/${o.credential}`)
+    .replace(/^\/v1\/admin\/capabilities\/:name$/, `/v1/admin/capabilities/${o.capability}`)
     .replace(/:jti$/, o.jti)
     .replace(/:tenantId$/, o.tenant)
     .replace(/\*$/, o.file);
@@ -442,6 +633,17 @@ async function snapshot(w: World): Promise<string> {
   for (const u of users.json().items as { id: string }[]) await see('keys', `/v1/admin/users/${u.id}/keys`, w.admin.key);
   const grants = await see('grants', '/v1/admin/grants', w.admin.key);
   for (const g of grants.json().items as { name: string }[]) await see('grant', `/v1/admin/grants/${g.name}`, w.admin.key);
+  const credentials = await see('credentials', '/v1/admin/credentials', w.admin.key);
+  for (const c of credentials.json().items as { name: string }[]) {
+    await see('credential', `/v1/admin/credentials/${c.name}`, w.admin.key);
+    // The value itself (only the broker opens it), hashed: a replaced value shows here.
+    const revealed = await stack.deps.credentials.reveal(w.tenantId, c.name);
+    out.push(['value', 0, createHash('sha256').update(JSON.stringify(revealed)).digest('hex')]);
+  }
+  const capabilities = await see('capabilities', '/v1/admin/capabilities', w.admin.key);
+  for (const c of capabilities.json().items as { name: string }[]) await see('capability', `/v1/admin/capabilities/${c.name}`, w.admin.key);
+  await see('discovery', '/v1/capabilities', w.twinKey);
+  await see('declarations', '/v1/capabilities.d.ts', w.member.key);
   await see('limits', '/v1/admin/limits', w.admin.key);
   await see('storage', `/v1/admin/storage/tenants/${w.tenantId}`, BOOTSTRAP_KEY);
   await see('policies', '/v1/admin/policies', w.admin.key);
@@ -571,9 +773,14 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
             if (code) {
               assertProblem(onA, status, code, label, r.method);
             } else {
+              // A PUT creating B's own object under the name: both are B's, new, and removed below.
+              const { created } = spec(r).object!;
+              assert.ok(created, `${label}: a ${status} needs object.created in SPEC`);
               assert.equal(onA.statusCode, status, `${label}: ${onA.body}`);
-              assert.equal(onA.json().hostPath, B.grantDir, `${label}: B's own new grant`);
-              createdInB.push(objects.grant, unknown.grant);
+              assert.equal(onUnknown.statusCode, status, `${label} (unknown): ${onUnknown.body}`);
+              created(onA.json(), label);
+              created(onUnknown.json(), `${label} (unknown)`);
+              createdInB.push(fill(r.url, objects), fill(r.url, unknown));
             }
             assert.deepEqual(
               shape(onA, Object.values(objects)),
@@ -581,8 +788,8 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
               `${label}: differs from an unknown id`,
             );
             assert.ok(!onA.body.includes(SECRET_A), `${label}: leaks A's data`);
-            // B's grants created by the PUT are removed before the snapshot is compared.
-            for (const name of createdInB.splice(0)) await ok(call('DELETE', `/v1/admin/grants/${name}`, B.admin.key), 204);
+            // B's objects created by the PUT are removed before the snapshot is compared.
+            for (const url of createdInB.splice(0)) await ok(call('DELETE', url, B.admin.key), 204);
             checked++;
           }
         }
@@ -620,6 +827,10 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
       String(LIMIT_A),
       A.grantDir,
       A.ownGrant,
+      A.ownCredential,
+      A.ownCapability,
+      `only_a_${RUN}`,
+      `caps-for-${TENANT_A}`,
       ...A.tasks,
       ...(['admin', 'agent', 'member', 'approver', 'scopedAdmin'] as const).flatMap((c) => [A[c].id, A[c].keyId]),
       A.token.jti,
@@ -631,7 +842,7 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
         const label = `${caller} of B: GET ${r.url}`;
         const plain = await ok(call('GET', r.url, keyOf(B, caller), undefined, null));
         for (const m of markers) assert.ok(!plain.body.includes(m), `${label} shows ${m}`);
-        expect(plain.json(), caller);
+        expect(spec(r).collection!.text ? { text: plain.body } : plain.json(), caller);
         // A tenant named in the query never widens the collection.
         const url = `${r.url}?tenantId=${TENANT_A}`;
         const named = await call('GET', url, keyOf(B, caller), undefined, null);
@@ -667,12 +878,16 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
       await ok(call('DELETE', `/v1/tasks/${first.json().id}`, A.twinKey, undefined, null));
     });
 
-    test('DELETE /v1/tasks/:id, DELETE /v1/admin/grants/:name, POST …/keys: B replaying A’s key and URL gets 404', async () => {
+    test('DELETE /v1/tasks/:id, DELETE of a grant, credential or capability, POST …/keys: B replaying A’s key and URL gets 404', async () => {
       const task = (await ok(call('POST', '/v1/tasks', A.twinKey, { runtime: 'javascript', code: '2' }), 201)).json().id;
       await ok(call('PUT', `/v1/admin/grants/idem-${RUN}`, A.admin.key, { hostPath: A.grantDir, mode: 'ro', maxBytes: 1, allowedAgents: [] }), 201);
+      await ok(call('PUT', `/v1/admin/credentials/idem-${RUN}`, A.admin.key, credentialBody(A)), 201);
+      await ok(call('PUT', `/v1/admin/capabilities/idem_${RUN}.lookup`, A.admin.key, capabilityBody(A)), 201);
       const cases: [string, string, Caller, unknown, number][] = [
         ['DELETE', `/v1/tasks/${task}`, 'twin', undefined, 200],
         ['DELETE', `/v1/admin/grants/idem-${RUN}`, 'admin', undefined, 204],
+        ['DELETE', `/v1/admin/credentials/idem-${RUN}`, 'admin', undefined, 204],
+        ['DELETE', `/v1/admin/capabilities/idem_${RUN}.lookup`, 'admin', undefined, 204],
         ['POST', `/v1/admin/agents/${A.agent.id}/keys`, 'admin', { name: 'idem' }, 201],
       ];
       for (const [method, url, owner, payload, status] of cases) {
@@ -687,6 +902,25 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
         }
         const replay = await ok(call(method, url, keyOf(A, owner), payload, key), status);
         assert.equal(replay.headers['idempotent-replayed'], 'true', url);
+      }
+    });
+
+    test('PUT of a credential or a capability: B’s admin with A’s key, URL and body creates B’s own', async () => {
+      const cases: [string, Record<string, unknown>][] = [
+        [`/v1/admin/credentials/idem-put-${RUN}`, credentialBody(A)],
+        [`/v1/admin/capabilities/idem_put_${RUN}.lookup`, capabilityBody(A)],
+      ];
+      for (const [url, body] of cases) {
+        const key = randomUUID();
+        await ok(call('PUT', url, A.admin.key, body, key), 201);
+        const res = await ok(call('PUT', url, B.admin.key, body, key), 201);
+        assert.equal(res.headers['idempotent-replayed'], undefined, url);
+        // Two objects: B deletes its own, A's is still there (and A's retry is still a replay).
+        await ok(call('DELETE', url, B.admin.key), 204);
+        await ok(call('GET', url, A.admin.key, undefined, null));
+        const replay = await ok(call('PUT', url, A.admin.key, body, key), 201);
+        assert.equal(replay.headers['idempotent-replayed'], 'true', url);
+        await ok(call('DELETE', url, A.admin.key), 204);
       }
     });
 
@@ -834,6 +1068,44 @@ describe('API3 mass assignment: undeclared fields are refused, nothing is create
   });
 });
 
+describe('API3: names of another tenant’s broker objects in a capability definition', () => {
+  test('a capability naming B’s credential or B’s capability is stored exactly like one naming an unknown name', async () => {
+    // The names resolve in the capability's own tenant only: the PUT must not tell whether B has
+    // such a credential or capability (no oracle), and B's objects stay untouched.
+    const impl = capabilityBody(A).implementation;
+    const cases: [string, Record<string, unknown>, Record<string, unknown>, string[], string[]][] = [
+      [
+        'implementation.credential',
+        { ...capabilityBody(A), implementation: { ...impl, credential: B.ownCredential } },
+        { ...capabilityBody(A), implementation: { ...impl, credential: `no-such-credential-${RUN}` } },
+        [B.ownCredential],
+        [`no-such-credential-${RUN}`],
+      ],
+      [
+        'compensation.capability',
+        { ...capabilityBody(A), compensation: { capability: B.ownCapability } },
+        { ...capabilityBody(A), compensation: { capability: `no_such_${RUN}.lookup` } },
+        [B.ownCapability],
+        [`no_such_${RUN}.lookup`],
+      ],
+    ];
+    await unchanged(async () => {
+      for (const [label, ofB, unknown, namesB, namesUnknown] of cases) {
+        const answers = [];
+        for (const body of [ofB, unknown]) {
+          const url = `/v1/admin/capabilities/named_${RUN}.lookup`;
+          const res = await call('PUT', url, A.admin.key, body);
+          answers.push(res);
+          if (res.statusCode < 300) await ok(call('DELETE', url, A.admin.key), 204);
+        }
+        const [onB, onUnknown] = answers as [LightMyRequestResponse, LightMyRequestResponse];
+        assert.equal(onB.statusCode, 201, `${label}: ${onB.body}`);
+        assert.deepEqual(shape(onB, namesB), shape(onUnknown, namesUnknown), label);
+      }
+    });
+  });
+});
+
 /* ------------------------------------------------------------------------------------------ */
 /* API5: broken function level authorization.                                                 */
 /* ------------------------------------------------------------------------------------------ */
@@ -878,6 +1150,19 @@ describe('control', () => {
       const res = await ok(call(r.method, url, owner(url), undefined, null));
       if (r.url.endsWith('/files/*') && r.method === 'GET') assert.equal(res.body, SECRET_A);
     }
+    // A's own broker objects are there, its descriptions included, and A's answers carry no
+    // credential value either (`call` checks each one).
+    const own = [COMMON_CAPABILITY, A.ownCapability].toSorted();
+    assert.deepEqual(names((await ok(call('GET', '/v1/admin/credentials', A.admin.key, undefined, null))).json()), ['common', A.ownCredential].toSorted());
+    assert.deepEqual(names((await ok(call('GET', '/v1/admin/capabilities', A.admin.key, undefined, null))).json()), own);
+    for (const caller of allB) {
+      const listed = (await ok(call('GET', '/v1/capabilities', keyOf(A, caller), undefined, null))).json();
+      assert.deepEqual(names(listed), own, caller);
+      assert.ok(JSON.stringify(listed).includes(SECRET_A), caller);
+      assert.ok((await ok(call('GET', '/v1/capabilities.d.ts', keyOf(A, caller), undefined, null))).body.includes(`"${A.ownCapability}"`), caller);
+    }
+    const auditLog = (await ok(call('GET', '/v1/audit?limit=100', A.admin.key, undefined, null))).json();
+    assert.ok(JSON.stringify(auditLog).includes(A.ownCredential), 'the audit log records the credential put');
     const writes = objectRoutes
       .filter((x) => x.method !== 'GET')
       .toSorted((x, y) => Number(x.url.endsWith('/disable')) - Number(y.url.endsWith('/disable')));

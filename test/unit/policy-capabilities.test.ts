@@ -52,7 +52,7 @@ const FETCH_POLICY = compilePolicySet(`
 
 describe('capabilities in the shipped set', () => {
   test('nothing is invocable by default (least privilege), whatever the risk', () => {
-    for (const risk of ['low', 'high']) {
+    for (const risk of ['read', 'irreversible']) {
       const d = decide(defaults, 'capabilities.invoke', capability('repo.readFile', risk, { path: 'README.md' }), ctx('repo.readFile'));
       assert.equal(d.allowed, false);
       assert.deepEqual(d.policyIds, []);
@@ -60,11 +60,13 @@ describe('capabilities in the shipped set', () => {
     }
   });
 
-  test('high-risk capabilities need approval, low-risk ones do not', () => {
-    const high = decide(defaults, 'capabilities.requireApproval', capability('email.send', 'high'), ctx('email.send'));
+  test('irreversible capabilities need approval, read and write ones do not', () => {
+    const high = decide(defaults, 'capabilities.requireApproval', capability('email.send', 'irreversible'), ctx('email.send'));
     assert.equal(high.allowed, true);
-    assert.deepEqual(high.policyIds, ['high-risk-needs-approval']);
-    assert.equal(decide(defaults, 'capabilities.requireApproval', capability('repo.readFile', 'low'), ctx('repo.readFile')).allowed, false);
+    assert.deepEqual(high.policyIds, ['irreversible-needs-approval']);
+    for (const risk of ['read', 'write']) {
+      assert.equal(decide(defaults, 'capabilities.requireApproval', capability('repo.readFile', risk), ctx('repo.readFile')).allowed, false);
+    }
   });
 });
 
@@ -145,5 +147,30 @@ describe('fail closed', () => {
     assert.equal(d.shadow?.allowed, false);
     assert.ok((d.shadow?.errors.length ?? 0) > 0);
     assert.equal(d.shadow?.policySetHash, broken.hash);
+  });
+});
+
+describe('integer input fields as Long tags (resource.numbers)', () => {
+  const REFUNDS = compilePolicySet(`
+    @id("refunds") permit (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"payments.refund");
+    @id("refund-limit") forbid (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"payments.refund")
+      when { resource.numbers.hasTag("amount") && resource.numbers.getTag("amount") > 1000 };
+    @id("refund-integer") forbid (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"payments.refund")
+      when { resource.hasTag("amount") && !resource.numbers.hasTag("amount") };
+  `);
+  const refund = (input: Record<string, unknown>) =>
+    decide(REFUNDS, 'capabilities.invoke', capability('payments.refund', 'write', input), ctx('payments.refund'));
+
+  test('a policy compares an amount numerically: under the limit allowed, over it (or not an integer) denied', () => {
+    assert.equal(refund({ amount: 5 }).allowed, true);
+    assert.equal(refund({ amount: 1000 }).allowed, true);
+    const over = refund({ amount: 1001 });
+    assert.equal(over.allowed, false);
+    assert.deepEqual(over.policyIds, ['refund-limit']);
+    assert.equal(refund({ amount: '5' }).allowed, false, 'a string is not a number');
+    assert.equal(refund({ amount: 5.5 }).allowed, false, 'not an integer: no Long tag');
+    // Without input (how a task's declaration and discovery are decided) the forbids do not apply.
+    assert.equal(refund({}).allowed, true);
+    assert.equal(refund({ amount: 2 ** 60 }).allowed, false, 'beyond the safe integers: no Long tag');
   });
 });

@@ -1,0 +1,82 @@
+/**
+ * JSON Schemas of capability inputs and outputs (draft 2020-12, Ajv): compiled once per distinct
+ * schema (cached by the SHA-256 of its canonical text) and checked when an admin stores a
+ * capability, so a schema that does not compile is a 400 then, never a failure at call time.
+ * `x-airlock-redact: true` marks a field to leave out of the audit log (its value, not its hash).
+ */
+import { createHash } from 'node:crypto';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { canonicalJson } from '../../protocol/audit/canonical-json.ts';
+
+export const REDACT_KEYWORD = 'x-airlock-redact';
+
+// ajv-formats is CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+
+function makeAjv(): Ajv2020 {
+  // strict: unknown keywords and ambiguous schemas are errors (a typo would silently not check);
+  // no remote $refs can load (no loadSchema): a schema is self-contained.
+  const ajv = new Ajv2020({ strict: true, allErrors: true, validateFormats: true, allowUnionTypes: true });
+  addFormats(ajv);
+  ajv.addKeyword({ keyword: REDACT_KEYWORD, schemaType: 'boolean' });
+  return ajv;
+}
+
+const ajv = makeAjv();
+const cache = new Map<string, ValidateFunction>();
+const MAX_CACHED = 1000;
+
+export interface SchemaProblem {
+  /** JSON Pointer into the data (`/title`), or into the schema for a schema that does not compile. */
+  pointer: string;
+  detail: string;
+}
+
+/** Compiles `schema`, or returns why it cannot be. */
+export function compileSchema(schema: unknown): { ok: true; validate: ValidateFunction } | { ok: false; problem: string } {
+  const key = createHash('sha256').update(canonicalJson(schema ?? null)).digest('hex');
+  const hit = cache.get(key);
+  if (hit) return { ok: true, validate: hit };
+  try {
+    const validate = ajv.compile(schema as object);
+    if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
+    cache.set(key, validate);
+    return { ok: true, validate };
+  } catch (err) {
+    return { ok: false, problem: (err as Error).message };
+  }
+}
+
+/** Problems of `data` against a compiled schema (empty = valid). At most 20. */
+export function schemaProblems(validate: ValidateFunction, data: unknown): SchemaProblem[] {
+  if (validate(data)) return [];
+  return (validate.errors ?? []).slice(0, 20).map((e: ErrorObject) => ({
+    pointer: e.instancePath || '/',
+    detail: `${e.instancePath || 'the value'} ${e.message ?? 'is not valid'}${e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: string }).additionalProperty)})` : ''}`,
+  }));
+}
+
+/**
+ * `value` without the fields its schema marks `x-airlock-redact: true` (followed through
+ * `properties`, `items` and `prefixItems`; the top level too). For the audit log.
+ */
+export function withoutRedacted(schema: unknown, value: unknown): unknown {
+  if (!schema || typeof schema !== 'object') return value;
+  const s = schema as Record<string, unknown>;
+  if (s[REDACT_KEYWORD] === true) return undefined;
+  if (Array.isArray(value)) {
+    const prefix = Array.isArray(s['prefixItems']) ? (s['prefixItems'] as unknown[]) : [];
+    return value.map((v, i) => withoutRedacted(i < prefix.length ? prefix[i] : s['items'], v)).filter((v) => v !== undefined);
+  }
+  if (value && typeof value === 'object') {
+    const props = (s['properties'] && typeof s['properties'] === 'object' ? s['properties'] : {}) as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const kept = withoutRedacted(Object.hasOwn(props, k) ? props[k] : undefined, v);
+      if (kept !== undefined) out[k] = kept;
+    }
+    return out;
+  }
+  return value;
+}
