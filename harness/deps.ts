@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { asCommandClient, createRedisClient, duplicateClient } from '../protocol/redis-connection.ts';
 import { FsBlobStore } from '../protocol/blobs/fs-blob-store.ts';
 import { containerQueueName } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
@@ -27,13 +27,14 @@ export async function createHarnessDeps(
   queueName = config.AIRLOCK_TASK_QUEUE,
 ): Promise<HarnessDeps> {
   // Fail fast instead of queueing commands while Redis is down (the request gets a 500/503).
-  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  // A standalone Redis or a Redis Cluster (REDIS_CLUSTER_NODES): protocol/redis-connection.ts.
+  const redis = asCommandClient(createRedisClient(config, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
   redis.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     redis.once('ready', resolve);
     redis.once('end', () => reject(new Error(`cannot connect to Redis at ${config.REDIS_URL}`)));
   });
-  const queueConnection = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+  const queueConnection = duplicateClient(redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
   // The one place the harness's queues get their options (prefix: docs/scaling.md).
   const queueOptions = { connection: queueConnection, prefix: config.AIRLOCK_QUEUE_PREFIX };
   const queue = new Queue(queueName, queueOptions);

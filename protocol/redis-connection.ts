@@ -72,6 +72,44 @@ export function createRedisClient(config: RedisConnectionConfig, options: RedisO
   return new Cluster(nodes, clusterOptions);
 }
 
+/**
+ * The client as the stores see it. They are written against ioredis' command API, which `Redis`
+ * and `Cluster` share (a Cluster routes each command, and each script by its declared keys, to
+ * the node serving its slot); what differs — `duplicate` — goes through duplicateClient. That
+ * they run unchanged on a real cluster is what test/integration/cluster-stack.test.ts checks.
+ */
+export function asCommandClient(client: Redis | Cluster): Redis {
+  return client as Redis;
+}
+
+/**
+ * A second connection like `client` (for a subscriber or a blocking consumer), with `options`
+ * on top of its own. `Redis#duplicate(options)` and `Cluster#duplicate(nodes, options)` differ:
+ * an options object given to the latter would be taken for its node list.
+ */
+export function duplicateClient(client: Redis | Cluster, options: RedisOptions = {}): Redis {
+  if (client instanceof Cluster) {
+    return asCommandClient(
+      client.duplicate([], {
+        redisOptions: { ...client.options.redisOptions, ...options },
+        ...(options.enableOfflineQueue !== undefined ? { enableOfflineQueue: options.enableOfflineQueue } : {}),
+      }),
+    );
+  }
+  return client.duplicate(options);
+}
+
+/** Config refinement: on a cluster, a queue prefix without a hash tag cannot work. */
+export function checkQueuePrefix(c: RedisConnectionConfig & { AIRLOCK_QUEUE_PREFIX?: string | undefined }, ctx: z.RefinementCtx): void {
+  if ((c.REDIS_CLUSTER_NODES ?? []).length > 0 && c.AIRLOCK_QUEUE_PREFIX !== undefined && !hasHashTag(c.AIRLOCK_QUEUE_PREFIX)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['AIRLOCK_QUEUE_PREFIX'],
+      message: `on a Redis Cluster it must hold a hash tag, e.g. ${CLUSTER_QUEUE_PREFIX} (or leave it unset)`,
+    });
+  }
+}
+
 /** The BullMQ `prefix` option for this configuration (see DEFAULT_QUEUE_PREFIX). */
 export function queuePrefixFor(config: RedisConnectionConfig, configured: string | undefined): string {
   return configured ?? ((config.REDIS_CLUSTER_NODES ?? []).length > 0 ? CLUSTER_QUEUE_PREFIX : DEFAULT_QUEUE_PREFIX);
