@@ -22,6 +22,8 @@ export type Appendfsync = 'everysec' | 'always';
 
 export interface DurabilityModeResult {
   appendfsync: Appendfsync;
+  /** Floor: one Redis write (SET) at a time, straight to this Redis (ms): the fsync alone. */
+  redisWrite: Summary;
   /** Sequential submissions, one at a time (ms). */
   latency: Summary;
   /** Submissions answered 201 per second with `concurrency` in flight. */
@@ -74,6 +76,23 @@ async function startAofRedis(dir: string, appendfsync: Appendfsync): Promise<{ u
   };
 }
 
+/** Sequential SETs of 100 bytes on a connection of its own. */
+async function redisWriteFloor(url: string, samples: number): Promise<Summary> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    const value = 'x'.repeat(100);
+    const times: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const t0 = performance.now();
+      await redis.set(`airlock-bench:durability:${i % 100}`, value);
+      times.push(performance.now() - t0);
+    }
+    return summarize(times);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function submit(stack: Stack): Promise<{ ok: boolean; ms: number; error?: string }> {
   const t0 = performance.now();
   try {
@@ -93,6 +112,7 @@ async function measureMode(aofRoot: string, appendfsync: Appendfsync, log: (m: s
   const redis = await startAofRedis(dir, appendfsync);
   let stack: Stack | null = null;
   try {
+    const redisWrite = await redisWriteFloor(redis.url, num('BENCH_DURABILITY_FLOOR_SAMPLES', 2000));
     stack = await startStack({ baseUrl: redis.url, url: redis.url, db: 0, serverPid: redis.child.pid ?? null }, 2);
     const warmup = num('BENCH_DURABILITY_WARMUP', 300);
     const samples = num('BENCH_DURABILITY_SAMPLES', 500);
@@ -127,6 +147,7 @@ async function measureMode(aofRoot: string, appendfsync: Appendfsync, log: (m: s
     const elapsedS = (performance.now() - t0) / 1000;
     return {
       appendfsync,
+      redisWrite,
       latency: summarize(sequential),
       perSecond: loaded.length / elapsedS,
       loadedLatency: summarize(loaded),
@@ -149,12 +170,17 @@ export async function durabilityBench(log: (m: string) => void): Promise<Durabil
 }
 
 export function durabilityReport(r: DurabilityBenchResult): { lines: string[]; ratios: Record<string, unknown> } {
-  const lines = [section(`Durability: task submission (POST /v1/tasks, no wait) by Redis appendfsync; AOF in ${r.aofDir}`)];
+  const lines = [
+    section(`Durability: task submission (POST /v1/tasks, no wait) by Redis appendfsync; AOF in ${r.aofDir} (ms)`),
+    '(SET = one Redis write, sequential: the fsync alone; seq = one submission at a time; loaded = at c in flight)',
+  ];
   lines.push(
     table(
-      ['appendfsync', 'seq p50', 'seq p99', `tasks/s (c=${r.modes[0]?.concurrency})`, 'loaded p50', 'loaded p99', 'err', 'what a crash can lose'],
+      ['appendfsync', 'SET p50', 'SET p99', 'seq p50', 'seq p99', `tasks/s (c=${r.modes[0]?.concurrency})`, 'loaded p50', 'loaded p99', 'err', 'what a crash can lose'],
       r.modes.map((m) => [
         m.appendfsync,
+        fmtMs(m.redisWrite.p50),
+        fmtMs(m.redisWrite.p99),
         fmtMs(m.latency.p50),
         fmtMs(m.latency.p99),
         m.perSecond.toFixed(0),
