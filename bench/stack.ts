@@ -162,6 +162,7 @@ export async function startStack(
 ): Promise<Stack> {
   const prof = cpuProfArgs();
   const port = await freePort();
+  const brokerPort = await freePort();
   const apiKey = `bench_${randomBytes(24).toString('base64url')}`;
   const runnerId = `bench-${randomUUID()}`;
   const queueName = taskQueueEnvSupported() ? `airlock-bench-${randomUUID()}` : TASK_QUEUE;
@@ -191,14 +192,17 @@ export async function startStack(
     'harness',
     // The flags the harness ships with (harness/README.md), then any extra ones.
     [...prof, ...harnessNodeFlags(), '--import', 'tsx', 'harness/server.ts'],
-    { ...harnessEnv, PORT: String(port) },
+    { ...harnessEnv, PORT: String(port), BROKER_PORT: String(brokerPort) },
     ROOT,
   );
   const runner = spawnService(
     'runner',
     [...prof, '--no-node-snapshot', '--import', 'tsx', 'runner/worker.ts'],
     // Isolate tasks only: no container backend (warm containers would add load and noise).
-    { ...common, ISOLATE_HOSTS: String(isolateHosts), RUNNER_ID: runnerId, RUNNER_BACKENDS: 'isolate', ...runnerEnv },
+    {
+      ...common, ISOLATE_HOSTS: String(isolateHosts), RUNNER_ID: runnerId, RUNNER_BACKENDS: 'isolate',
+      BROKER_URL: `http://127.0.0.1:${brokerPort}`, ...runnerEnv,
+    },
     ROOT,
   );
   const baseUrl = `http://127.0.0.1:${port}`;

@@ -2,9 +2,10 @@
 # Generates the secrets of the docker-compose stack (docker-compose.yml) — never commit them:
 #
 #   <dir>/passwords.env  the source of truth (0600): Redis passwords of the harness, runner,
-#                        healthcheck and admin users, AIRLOCK_DEV_API_KEY, AIRLOCK_ADMIN_API_KEY
+#                        sealer, healthcheck and admin users, AIRLOCK_DEV_API_KEY, AIRLOCK_ADMIN_API_KEY
 #   <dir>/harness.env    env_file of the harness: REDIS_URL with the harness user, the API keys
 #   <dir>/runner.env     env_file of the runner: REDIS_URL with the runner user
+#   <dir>/sealer.env     REDIS_URL with the audit sealer's user (reads the audit streams only)
 #   <dir>/redis.env      env_file of redis: REDISCLI_AUTH for its healthcheck (a PING-only user)
 #   <dir>/users.acl      Redis ACL file from deploy/redis/users.acl.template (password hashes only,
 #                        0644 so the redis user in the container can read it)
@@ -67,7 +68,7 @@ if [ -f "$SRC" ] && [ "$ROTATE" = 0 ]; then
 fi
 
 generated=()
-for name in HARNESS_REDIS_PASSWORD RUNNER_REDIS_PASSWORD HEALTHCHECK_REDIS_PASSWORD ADMIN_REDIS_PASSWORD; do
+for name in HARNESS_REDIS_PASSWORD RUNNER_REDIS_PASSWORD SEALER_REDIS_PASSWORD HEALTHCHECK_REDIS_PASSWORD ADMIN_REDIS_PASSWORD; do
   if [ -z "${V[$name]:-}" ]; then V[$name]=$(rand_hex); generated+=("$name"); fi
   [[ "${V[$name]}" =~ ^[A-Za-z0-9._~-]{16,}$ ]] || die "$name in $SRC must be 16+ characters of A-Z a-z 0-9 . _ ~ - (it goes into a URL)"
 done
@@ -97,7 +98,7 @@ put() {
   echo "# Airlock stack secrets, written by deploy/setup.sh. Keep private; never commit."
   echo "# Edit a value and re-run deploy/setup.sh to regenerate the derived files; an empty"
   echo "# API key disables that key."
-  for name in HARNESS_REDIS_PASSWORD RUNNER_REDIS_PASSWORD HEALTHCHECK_REDIS_PASSWORD ADMIN_REDIS_PASSWORD \
+  for name in HARNESS_REDIS_PASSWORD RUNNER_REDIS_PASSWORD SEALER_REDIS_PASSWORD HEALTHCHECK_REDIS_PASSWORD ADMIN_REDIS_PASSWORD \
     AIRLOCK_DEV_API_KEY AIRLOCK_ADMIN_API_KEY; do
     echo "$name=${V[$name]}"
   done
@@ -109,6 +110,7 @@ put() {
   [ -z "${V[AIRLOCK_ADMIN_API_KEY]}" ] || echo "AIRLOCK_ADMIN_API_KEY=${V[AIRLOCK_ADMIN_API_KEY]}"
 } | put "$DIR/harness.env" 600
 echo "REDIS_URL=redis://runner:${V[RUNNER_REDIS_PASSWORD]}@redis:6379" | put "$DIR/runner.env" 600
+echo "REDIS_URL=redis://sealer:${V[SEALER_REDIS_PASSWORD]}@redis:6379" | put "$DIR/sealer.env" 600
 echo "REDISCLI_AUTH=${V[HEALTHCHECK_REDIS_PASSWORD]}" | put "$DIR/redis.env" 600
 
 # ACL file: drop comments/blank lines, join `\` continuations, substitute password hashes.
@@ -118,7 +120,7 @@ acl=$(awk '
   /\\$/ { sub(/[ \t]*\\$/, " ", line); next }
   { print line; line = "" }
   END { if (line != "") print line }' "$TEMPLATE")
-for name in HARNESS_REDIS_PASSWORD RUNNER_REDIS_PASSWORD HEALTHCHECK_REDIS_PASSWORD ADMIN_REDIS_PASSWORD; do
+for name in HARNESS_REDIS_PASSWORD RUNNER_REDIS_PASSWORD SEALER_REDIS_PASSWORD HEALTHCHECK_REDIS_PASSWORD ADMIN_REDIS_PASSWORD; do
   hash=$(printf '%s' "${V[$name]}" | sha256sum | cut -d' ' -f1)
   acl=${acl//@${name}_SHA256@/$hash}
 done
@@ -126,7 +128,7 @@ if [[ "$acl" == *@*_SHA256@* ]]; then die "unknown placeholder left in $TEMPLATE
 printf '%s\n' "$acl" | put "$DIR/users.acl" 644
 
 if [ ${#generated[@]} -gt 0 ]; then say "generated: ${generated[*]}"; else say "kept existing values"; fi
-say "wrote $DIR/{passwords.env,harness.env,runner.env,redis.env,users.acl}"
+say "wrote $DIR/{passwords.env,harness.env,runner.env,sealer.env,redis.env,users.acl}"
 if [ "$DIR" = "$HERE/secrets" ] && command -v git >/dev/null && git -C "$HERE/.." rev-parse --git-dir >/dev/null 2>&1; then
   git -C "$HERE/.." check-ignore -q "$DIR/passwords.env" || say "WARNING: $DIR/passwords.env is not git-ignored!"
 fi

@@ -35,17 +35,20 @@ import { adminStorageRoutes } from './storage/admin-storage-routes.ts';
 import type { AuditProducer } from '../protocol/audit/producer.ts';
 import type { AuditReader } from './audit/audit-reader.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { RequestAudit } from './audit/request-audit.ts';
 import { registerOpenApi } from './openapi/openapi-plugin.ts';
+import { mcpRoutes } from './mcp/mcp-route.ts';
 import { HarnessMetrics } from './metrics/harness-metrics.ts';
 import { registerMetrics } from './metrics/metrics-route.ts';
 
-/** The API's version in the OpenAPI document (package.json's). */
-const API_VERSION = '0.1.0';
 import type { CredentialStore } from './vault/credential-store.ts';
 import { adminCapabilityRoutes } from './capabilities/admin-capabilities-routes.ts';
 import { CapabilityStore } from './capabilities/capability-store.ts';
 import { discoveryRoutes } from './capabilities/discovery-routes.ts';
 import { adminCredentialRoutes } from './vault/admin-credentials-routes.ts';
+
+/** The API's version in the OpenAPI document (package.json's). */
+const API_VERSION = '0.1.0';
 
 export interface AppDeps {
   config: Config;
@@ -87,19 +90,26 @@ declare module 'fastify' {
 }
 
 /** Installs the security path of every /v1 request on the /v1 scope. */
-export type SecurityPath = (v1: FastifyInstance, ctx: { deps: AppDeps; rateLimits: RateLimits }) => void;
+export type SecurityPath = (
+  v1: FastifyInstance,
+  ctx: { deps: AppDeps; rateLimits: RateLimits; audit: RequestAudit },
+) => void;
 
 /**
  * The security path: rate limits (first, so a client IP with too many failed authentications is
  * refused before its credential is looked at), authentication (before body parsing), and the
  * scope checks of scoped credentials (task tokens, API keys with scopes).
  */
-export const standardSecurityPath: SecurityPath = (v1, { deps, rateLimits }) => {
+export const standardSecurityPath: SecurityPath = (v1, { deps, rateLimits, audit }) => {
   rateLimits.register(v1);
   v1.addHook('onRequest', async (request) => {
     const authorization = request.headers.authorization;
     const principal = await deps.authenticator.authenticate(authorization);
-    if (!principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
+    if (!principal) {
+      // Recorded (source IP, never the credential) before the 401 goes out; 503 if it cannot be.
+      await audit.authFailed(request);
+      throw new UnauthorizedError('Send Authorization: Bearer <API key>');
+    }
     request.principal = principal;
     request.stillAuthenticated = async () =>
       samePrincipal(principal, await deps.authenticator.authenticate(authorization));
@@ -107,6 +117,13 @@ export const standardSecurityPath: SecurityPath = (v1, { deps, rateLimits }) => 
   v1.addHook('preValidation', enforceRouteScope);
   v1.addHook('preHandler', enforceTaskScopes);
 };
+
+/** A write to the admin API, or a token revocation: recorded as an admin change. */
+function isAdminChange(request: FastifyRequest): boolean {
+  if (request.method === 'GET' || request.method === 'HEAD') return false;
+  const url = request.routeOptions.url ?? '';
+  return url.startsWith('/v1/admin/') || (request.method === 'DELETE' && url === '/v1/tokens/:jti');
+}
 
 /**
  * Builds the harness HTTP app. Never listens: server.ts does, tests use `inject`. `security` is
@@ -149,7 +166,10 @@ export async function buildApp(
 
   await app.register(async (v1) => {
     const rateLimits = rateLimitsFromConfig(config, deps.redis);
-    security(v1, { deps, rateLimits });
+    // Every refusal, decision and admin change is an audit entry, written before it takes effect.
+    const audit = new RequestAudit({ audit: deps.audit, reads: config.AUDIT_READS });
+    rateLimits.onReject = (request, violated) => audit.rateLimited(request, violated);
+    security(v1, { deps, rateLimits, audit });
     // Cedar policies decide task creation, reads and cancels, grant mounts and admin access.
     const policies = new PolicyStore(deps.redis);
     const policy =
@@ -161,12 +181,22 @@ export async function buildApp(
           const user = await deps.identity.getPrincipal(tenantId, 'user', userId);
           return user && !user.disabled ? user.roles : null;
         },
+        (request, principal, decision, resource) => audit.decision(request, principal, decision, resource),
       );
     v1.addHook('preValidation', async (request) => {
       if (!request.routeOptions.url?.startsWith('/v1/admin/')) return;
       const principal = principalOf(request);
       const decision = await policy.decide(request, principal, 'admin.manage', { type: 'Tenant', id: principal.tenantId });
       if (!decision.allowed) throw new ForbiddenError('This route needs the admin role');
+    });
+    // Admin changes (and token revocation): `admin.request` before the handler runs (it does not
+    // run if that cannot be written), then `admin.<what>` with the answer's status and, where
+    // the route says, before/after.
+    v1.addHook('preHandler', async (request) => {
+      if (isAdminChange(request)) await audit.adminRequest(request);
+    });
+    v1.addHook('onResponse', async (request, reply) => {
+      if (isAdminChange(request) && request.principal) await audit.adminResult(request, reply.statusCode);
     });
     const principalOf = (request: FastifyRequest): Principal => {
       if (!request.principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
@@ -205,6 +235,7 @@ export async function buildApp(
     await v1.register(adminLimitsRoutes, { rateLimits, idempotency, principals, principalOf });
     await v1.register(adminStorageRoutes, { storage: deps.store.storage, idempotency, principalOf });
     await v1.register(adminPolicyRoutes, { policies, idempotency, principalOf });
+    await v1.register(mcpRoutes, { root: app, allowedOrigins: config.MCP_ALLOWED_ORIGINS });
     await v1.register(runtimeRoutes, { config, tasks, policy, runtimes, principalOf });
     await v1.register(adminCredentialRoutes, { credentials: deps.credentials, idempotency, audit: deps.audit, principalOf });
     const capabilities = new CapabilityStore(deps.redis);

@@ -189,6 +189,12 @@ export const ConfigSchema = z
     CAPABILITY_MAX_REQUEST_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
     /** Largest answer a capability call reads from a target. @defaultValue 4 MiB */
     CAPABILITY_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+    /**
+     * Also record allowed reads: a principal reading its own task (record, events, files,
+     * trace) and auditors/admins reading the audit log. Off by default (they would flood the log;
+     * reading the log would write to it). Denied reads and every other decision are always recorded.
+     */
+    AUDIT_READS: BoolEnv.default(false),
     /** Base of the `type` URI of problem responses (RFC 9457). */
     PROBLEM_BASE_URL: z.string().url().default('https://airlock.dev/problems/'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -197,6 +203,14 @@ export const ConfigSchema = z
      * Unset: /metrics answers 404 (the metrics name routes and volumes, not for tenants).
      */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    /**
+     * Origins (scheme://host[:port]) whose pages may call POST /mcp; a request with any other
+     * `Origin` header is refused. MCP clients that are not browsers send none. Comma-separated.
+     */
+    MCP_ALLOWED_ORIGINS: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
   })
   .superRefine((c, ctx) => {
     checkQueuePrefix(c, ctx);

@@ -41,10 +41,15 @@ export async function createHarnessDeps(
   queue.on('error', () => {});
   const containerQueue = new Queue(containerQueueName(queueName), queueOptions);
   containerQueue.on('error', () => {});
+  // Appends on the fail-fast connection: a change whose entry cannot be written is not made.
+  // The task store appends each transition's entry in the script that makes it.
+  const audit = new AuditProducer({ redis });
+  const stopAuditHeartbeat = audit.startHeartbeat();
   const store = new TaskStore({
     redis,
     retentionMs: config.TASK_RETENTION_MS,
     defaultQuotaBytes: config.STORAGE_QUOTA_BYTES,
+    audit,
   });
   const blobs = new FsBlobStore(config.BLOB_DIR);
   const notifier = await TaskNotifier.create(redis);
@@ -70,9 +75,6 @@ export async function createHarnessDeps(
     },
   });
   const authenticator = new CredentialAuthenticator({ configKeys, identity, tokens });
-  // Appends on the fail-fast connection: a change whose entry cannot be written is not made.
-  const audit = new AuditProducer({ redis });
-  const stopAuditHeartbeat = audit.startHeartbeat();
   const auditReader = new AuditReader({ dir: config.AUDIT_DIR });
   const vaultKeys = loadVaultKeyring(config.AIRLOCK_VAULT_KEY);
   if (vaultKeys.ephemeral && config.LOG_LEVEL !== 'silent') {

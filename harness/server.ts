@@ -4,15 +4,16 @@
  */
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
+import { createBrokerApp } from './broker/create-broker.ts';
 import { loadConfig } from './config.ts';
 import { createHarnessDeps } from './deps.ts';
 
 const config = loadConfig();
 const deps = await createHarnessDeps(config);
-const app = await buildApp({
-  ...deps,
-  logger: config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL },
-});
+const logger = config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL };
+const app = await buildApp({ ...deps, logger });
+// The broker's own listener (capability calls from runners): never reachable with an API key.
+const broker = config.BROKER_ENABLED ? await createBrokerApp({ ...deps, logger }) : null;
 
 // Fault signals keep their default action (die, so a supervisor restarts the harness). Caught
 // like SIGTERM, a fault is answered from the event loop and the faulting instruction runs again:
@@ -23,6 +24,7 @@ closeWithGrace({ delay: 10_000, skip: [...FAULT_SIGNALS] }, async ({ signal, err
   if (err) app.log.error({ err }, 'closing after an error');
   else app.log.info(`${signal}: closing`);
   await app.close();
+  await broker?.close();
   await deps.close();
 });
 
@@ -35,3 +37,4 @@ if (process.channel) {
 }
 
 await app.listen({ port: config.PORT, host: config.HOST });
+await broker?.listen({ port: config.BROKER_PORT, host: config.BROKER_HOST });

@@ -2,31 +2,39 @@ import { createHash } from 'node:crypto';
 
 /**
  * The hash tag of every key that belongs to one task (record, events, output, idempotency
- * binding, capability calls…): keys a script touches together must share a cluster slot. Always
- * build per-task keys with it, never with the id directly, so the tag can change in one place.
+ * binding, capability calls…): keys a script touches together must share a cluster slot. It is
+ * the tag of the task's audit shard (`{s07}`), so a script that changes a task also appends the
+ * audit entry of that change to the shard's stream in the same atomic step (one slot). Always
+ * build per-task keys with `taskKeyPart`, never with the id directly, so the tag can change in
+ * one place.
  */
 export function taskTag(taskId: string): string {
-  return `{${taskId}}`;
+  return auditShardTag(auditShard(taskId));
+}
+
+/** The part of a per-task key that names the task: its hash tag, then its id (`{s07}:<id>`). */
+export function taskKeyPart(taskId: string): string {
+  return `${taskTag(taskId)}:${taskId}`;
 }
 
 /**
  * Redis key and channel names shared by harness and runner. Task keys carry the task's hash tag
- * (`taskTag`) so a task's hash, its event stream and its output live in one cluster slot (the
- * transition script touches all three). Storage keys use a hash tag around the tenant id (the
+ * (`taskKeyPart`) so a task's hash, its event stream, its output and its audit stream live in one
+ * cluster slot (the transition script touches all four). Storage keys use a hash tag around the tenant id (the
  * accounting scripts touch all of a tenant's storage keys at once).
  */
 export const redisKeys = {
-  task: (taskId: string) => `airlock:task:${taskTag(taskId)}`,
-  events: (taskId: string) => `airlock:events:${taskTag(taskId)}`,
+  task: (taskId: string) => `airlock:task:${taskKeyPart(taskId)}`,
+  events: (taskId: string) => `airlock:events:${taskKeyPart(taskId)}`,
   agentTasks: (tenantId: string, agentId: string) => `airlock:agent-tasks:${tenantId}:${agentId}`,
   idempotency: (scope: string) => `airlock:idem:${scope}`,
   /**
    * Before output files moved to the blob store: hash of path → base64. Read only, for tasks
    * stored by an older version (it expires with them).
    */
-  legacyOutputFiles: (taskId: string) => `airlock:files:${taskTag(taskId)}`,
+  legacyOutputFiles: (taskId: string) => `airlock:files:${taskKeyPart(taskId)}`,
   /** The task's stdout and stderr, once, as raw bytes (see protocol/task-output.ts). */
-  output: (taskId: string) => `airlock:output:${taskTag(taskId)}`,
+  output: (taskId: string) => `airlock:output:${taskKeyPart(taskId)}`,
   /** Tenant storage accounting (protocol/storage-usage.ts): task id → expiry (ms), a sorted set. */
   storageTasks: (tenantId: string) => `airlock:storage:{${tenantId}}:tasks`,
   /** Tenant storage accounting: task id → "<redis bytes>,<blob bytes>". */

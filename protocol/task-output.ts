@@ -1,6 +1,6 @@
 /**
  * Where a task's output lives in Redis: once, as raw bytes, in one hash per task
- * (`airlock:output:{<id>}`, same slot as the record and the event stream). The event stream's
+ * (`airlock:output:{sNN}:<id>`, same slot as the record and the event stream). The event stream's
  * output events hold only a reference (`stream`, `offset`, `length`) into it; the SSE route and
  * the task view read the bytes from here (see TaskStore.readEvents and TaskStore.get).
  *

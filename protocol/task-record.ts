@@ -1,5 +1,5 @@
 /**
- * The task record as stored in Redis (a hash, `airlock:task:{<id>}`): its schema and how it is
+ * The task record as stored in Redis (a hash, `airlock:task:{sNN}:<id>`): its schema and how it is
  * encoded, and how a stored output event is told from a status event. Output is never part of
  * the stored record: `decode` rebuilds `result.stdout`/`stderr` from the output key.
  */

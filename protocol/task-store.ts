@@ -1,4 +1,7 @@
 import type { Redis } from 'ioredis';
+import { AuditEntryError, type AuditDraft, type AuditDraftInput, type AuditOutcome } from './audit/entry.ts';
+import { grantChangesDetail } from './audit/grant-changes.ts';
+import { AUDIT_LUA, type AuditProducer } from './audit/producer.ts';
 import { LuaScript } from './lua-script.ts';
 import { redisChannels, redisKeys } from './redis-keys.ts';
 import { reservationFor, TenantStorage } from './storage-usage.ts';
@@ -10,25 +13,69 @@ import { encodeOutput } from './utf8.ts';
 export { TaskRecordSchema, type StoredEvent, type TaskPatch, type TaskRecord } from './task-record.ts';
 
 /*
+ * Audit helpers of the task scripts (after AUDIT_LUA). A stamp takes 7 ARGV from `at`: the audit
+ * stream's name, then its 6 fields; an empty name (a store built without a producer, e.g. in
+ * tests) appends nothing. The stream is named in ARGV, not declared in KEYS: Redis checks a
+ * script's KEYS against the user's root permissions, where the harness and runner users have no
+ * audit key; the XADD inside is checked key by key, and their ACL selector `(%W~airlock:audit:*
+ * +xadd)` allows exactly that (deploy/redis/users.acl.template, STANDARDS AUD-2). The stream
+ * carries the task's hash tag, so it is in the script's cluster slot all the same. `audited`
+ * copies the task record's tenant, agent and metadata when the record exists (KEYS[1], or
+ * KEYS[2] for the bound create, whose KEYS[1] is the marker).
+ */
+const TASK_AUDIT_LUA = `
+local function audited(at)
+  if ARGV[at] == '' then return end
+  local task = nil
+  for i = 1, 2 do
+    if KEYS[i] and string.sub(KEYS[i], 1, 13) == 'airlock:task:' and redis.call('EXISTS', KEYS[i]) == 1 then task = KEYS[i] end
+  end
+  audit_append(ARGV[at], at + 1, task)
+end
+local function unaudited(at)
+  if ARGV[at] ~= '' then audit_void(ARGV[at], at + 1) end
+end
+`;
+
+/** No audit producer: the script appends nothing. */
+const NO_STAMP = ['', '', '', '', '', '', ''] as const;
+
+/**
+ * The audit entry of a task change: who made it and why, beyond what the store fills in (task
+ * id, action, outcome and the change's own details). Absent: a change by the system itself.
+ */
+export type TaskAuditNote = Omit<AuditDraftInput, 'taskId' | 'action' | 'outcome' | 'time'>;
+
+/** The outcome of a lifecycle entry: how the task (or the change) went. */
+function outcomeOf(status: TaskStatus): AuditOutcome {
+  return status === 'failed' || status === 'timed_out' ? 'failure' : 'success';
+}
+
+/*
  * The only way a task's status changes. It refuses to leave a terminal state (terminal states
- * never change) and appends the status event and notifies listeners in the same atomic step, so
- * readers never see a status without its event. The notification names the new status (see
+ * never change) and appends the status event, the change's audit entry (ARGV 7..13, see
+ * AUDIT_LUA; empty = not audited) and notifies listeners in the same atomic step, so readers
+ * never see a status without its event, and no status changes without its entry (the entry is
+ * appended first: a failed append ends the script before anything changed). The notification names the new status (see
  * taskNotification), so a waiter learns a status without reading the record.
  * Into a terminal state (ARGV[6] > 0, the default retention): the record, its events and its
  * output expire after the record's own retention (else the default), and the answer says what
  * the three keys hold (MEMORY USAGE) for the tenant's storage accounting.
- * KEYS: task, events, output. Returns {1[, tenantId, ttl, bytes]}, {0} refused, {-1} missing.
+ * KEYS: task, events, output. ARGV: status, allowed from, event JSON, channel, message, ttl,
+ * audit stream + 6 stamp fields, ...record fields.
+ * Returns {1[, tenantId, ttl, bytes]}, {0} refused, {-1} missing.
  */
-const TRANSITION = new LuaScript(`
+const TRANSITION = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
 local cur = redis.call('HGET', KEYS[1], 'status')
-if not cur then return {-1} end
+if not cur then unaudited(7) return {-1} end
 local allowed = false
 for s in string.gmatch(ARGV[2], '[^,]+') do
   if s == cur then allowed = true end
 end
-if not allowed then return {0} end
+if not allowed then unaudited(7) return {0} end
+audited(7)
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
-if #ARGV > 6 then redis.call('HSET', KEYS[1], unpack(ARGV, 7)) end
+if #ARGV > 13 then redis.call('HSET', KEYS[1], unpack(ARGV, 14)) end
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 local ttl = tonumber(ARGV[6])
@@ -51,15 +98,18 @@ return {1}
  * stderr length} when started (a retried attempt's output goes after what an earlier attempt
  * wrote, and the record says where it starts), {0} when the task is gone or already terminal
  * (nothing to do), {-1} when the job's tenant or agent is not the task's (a forged or corrupted
- * job: refused).
- * KEYS: task, events, output. ARGV: tenantId, agentId, event JSON, channel, message, startedAt.
+ * job: refused). Audited: ARGV 7..13 the stamp of `task.started` (first attempt), 14..20 that
+ * of `task.retried` (a later one: an earlier runner was lost); the other is voided.
+ * KEYS: task, events, output. ARGV: tenantId, agentId, event JSON, channel, message, startedAt,
+ * 2 × (audit stream + 6 stamp fields).
  */
-const START = new LuaScript(`
+const START = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
 local rec = redis.call('HMGET', KEYS[1], 'status', 'tenantId', 'agentId', 'attempts')
 local cur = rec[1]
-if (not cur) or (cur ~= 'queued' and cur ~= 'running') then return {0} end
-if rec[2] ~= ARGV[1] or rec[3] ~= ARGV[2] then return {-1} end
+if (not cur) or (cur ~= 'queued' and cur ~= 'running') then unaudited(7) unaudited(14) return {0} end
+if rec[2] ~= ARGV[1] or rec[3] ~= ARGV[2] then unaudited(7) unaudited(14) return {-1} end
 local attempts = (tonumber(rec[4]) or 0) + 1
+if attempts == 1 then audited(7) unaudited(14) else unaudited(7) audited(14) end
 redis.call('HSET', KEYS[1], 'status', 'running', 'startedAt', ARGV[6], 'attempts', tostring(attempts))
 local lens = redis.call('HMGET', KEYS[3], 'stdout:len', 'stderr:len')
 local out = tonumber(lens[1] or '') or 0
@@ -88,20 +138,37 @@ return 1
  * -1 the key belongs to another request — also when the task exists but its binding expired
  * (the request that made it can no longer be told from this one), -2 the key's task was made
  * and has expired since.
- * ARGV: fingerprint, bound marker JSON, marker TTL ms, queued event JSON, ...hash fields.
+ * Audited: the `task.created` entry (ARGV 5..11) is appended first when the task is written,
+ * voided otherwise.
+ * KEYS: marker, task, events. ARGV: fingerprint, bound marker JSON, marker TTL ms, queued event
+ * JSON, audit stream + 6 stamp fields, ...hash fields.
  */
-const CREATE_BOUND = new LuaScript(`
+const CREATE_BOUND = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
 local raw = redis.call('GET', KEYS[1])
 local marker = raw and cjson.decode(raw) or nil
-if marker and marker['fingerprint'] ~= ARGV[1] then return -1 end
+if marker and marker['fingerprint'] ~= ARGV[1] then unaudited(5) return -1 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
+  unaudited(5)
   if marker and marker['state'] ~= 'claimed' then return 0 end
   return -1
 end
-if marker and marker['state'] ~= 'claimed' then return -2 end
-redis.call('HSET', KEYS[2], unpack(ARGV, 5))
+if marker and marker['state'] ~= 'claimed' then unaudited(5) return -2 end
+audited(5)
+redis.call('HSET', KEYS[2], unpack(ARGV, 12))
 redis.call('XADD', KEYS[3], '*', 'e', ARGV[4])
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`);
+
+/*
+ * Writes a new task (no Idempotency-Key): its `task.created` entry (ARGV 2..8) first, then the
+ * record and its first event. KEYS: task, events. ARGV: queued event JSON, audit stream +
+ * 6 stamp fields, ...hash fields.
+ */
+const CREATE = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
+audited(2)
+redis.call('HSET', KEYS[1], unpack(ARGV, 9))
+redis.call('XADD', KEYS[2], '*', 'e', ARGV[1])
 return 1
 `);
 
@@ -146,18 +213,25 @@ export interface TaskStoreOptions {
    * harness admits tasks; a runner's store leaves it unset.
    */
   defaultQuotaBytes?: number | null;
+  /**
+   * Appends each change's audit entry in the same atomic step as the change (the harness's and
+   * runners' producers). Absent: nothing is audited (tests of the store alone).
+   */
+  audit?: AuditProducer;
 }
 
 /** Reads and writes task records, event streams and output in Redis. Holds no state of its own. */
 export class TaskStore {
   readonly #redis: Redis;
   readonly #retentionMs: number;
+  readonly #audit: AuditProducer | null;
   /** Per-tenant storage accounting (quota, retention, usage). */
   readonly storage: TenantStorage;
 
   constructor(options: TaskStoreOptions) {
     this.#redis = options.redis;
     this.#retentionMs = options.retentionMs;
+    this.#audit = options.audit ?? null;
     this.storage = new TenantStorage({
       redis: options.redis,
       defaultQuotaBytes: options.defaultQuotaBytes ?? null,
@@ -174,15 +248,52 @@ export class TaskStore {
     return this.storage.admit(task.tenantId, task.id, reservationFor(task.runtime, task.limits));
   }
 
-  /** Writes a new task (status `queued`) with its first event and indexes it for its agent. */
-  async create(task: TaskRecord): Promise<void> {
+  /**
+   * The stream and 6 stamp fields of a task change's entry (empty without a producer). The entry
+   * routes by the task id, to the audit stream that shares the task's hash tag.
+   */
+  #stamp(taskId: string, action: string, outcome: AuditOutcome, details: AuditDetails, note: TaskAuditNote = {}): readonly string[] {
+    if (!this.#audit) return NO_STAMP;
+    const s = this.#audit.stamp({ ...note, taskId, action, outcome, details: { ...details, ...note.details } });
+    return [s.key, ...s.fields];
+  }
+
+  /** `task.created`: the principal's note plus the task's tenant, agent, metadata, runtime and limits. */
+  #createdStamp(task: TaskRecord, note: TaskCreatedNote): readonly string[] {
+    const { codeSha256, mounts, ...rest } = note;
+    const meta = task.metadata;
+    return this.#stamp(
+      task.id,
+      'task.created',
+      'success',
+      {
+        runtime: task.runtime,
+        ...(codeSha256 !== undefined ? { codeSha256 } : {}),
+        limits: task.limits,
+        ...(mounts && mounts.length > 0 ? { mounts: mounts.map((m) => ({ grant: m.grant, path: m.path, mode: m.mode })) } : {}),
+      },
+      {
+        ...rest,
+        tenant: task.tenantId,
+        ...(meta.userId !== undefined && rest.userId === undefined ? { userId: meta.userId } : {}),
+        ...(meta.promptSnippet !== undefined ? { promptSnippet: meta.promptSnippet } : {}),
+        ...(meta.sessionId !== undefined ? { sessionId: meta.sessionId } : {}),
+      },
+    );
+  }
+
+  /**
+   * Writes a new task (status `queued`) with its first event and its `task.created` entry (one
+   * atomic step), then indexes it for its agent.
+   */
+  async create(task: TaskRecord, note: TaskCreatedNote = {}): Promise<void> {
     const event: TaskEvent = { type: 'status', status: 'queued', at: task.createdAt };
-    await this.#redis
-      .multi()
-      .hset(redisKeys.task(task.id), encode(task))
-      .xadd(redisKeys.events(task.id), '*', 'e', JSON.stringify(event))
-      .zadd(redisKeys.agentTasks(task.tenantId, task.agentId), Date.parse(task.createdAt), task.id)
-      .exec();
+    await CREATE.run(
+      this.#redis,
+      [redisKeys.task(task.id), redisKeys.events(task.id)],
+      [JSON.stringify(event), ...this.#createdStamp(task, note), ...Object.entries(encode(task)).flat()],
+    );
+    await this.index(task);
   }
 
   /**
@@ -195,12 +306,20 @@ export class TaskStore {
   async createBound(
     task: TaskRecord,
     binding: TaskBinding,
+    note: TaskCreatedNote = {},
   ): Promise<'created' | 'exists' | 'conflict' | 'expired'> {
     const event: TaskEvent = { type: 'status', status: 'queued', at: task.createdAt };
     const res = await CREATE_BOUND.run(
       this.#redis,
       [binding.key, redisKeys.task(task.id), redisKeys.events(task.id)],
-      [binding.fingerprint, binding.value, binding.ttlMs, JSON.stringify(event), ...Object.entries(encode(task)).flat()],
+      [
+        binding.fingerprint,
+        binding.value,
+        binding.ttlMs,
+        JSON.stringify(event),
+        ...this.#createdStamp(task, note),
+        ...Object.entries(encode(task)).flat(),
+      ],
     );
     if (res === -1) return 'conflict';
     if (res === -2) return 'expired';
@@ -233,6 +352,8 @@ export class TaskStore {
    * Moves a task to `to` if its current status is one of `from` (never from a terminal one).
    * Returns false when the task was missing or not in an allowed state. Into a terminal state,
    * the task's keys get its retention and its tenant's storage entry becomes what it stores.
+   * Audited as `task.<status>` (with `error.code`, never the message: it may echo the code's
+   * output), attributed to `note` (who cancelled, say) when given.
    */
   async transition(
     taskId: string,
@@ -240,16 +361,32 @@ export class TaskStore {
     from: readonly TaskStatus[],
     patch: TaskPatch = {},
     error?: TaskRecord['error'],
+    note?: TaskAuditNote,
   ): Promise<boolean> {
     const allowedFrom = from.filter((s) => !isTerminal(s));
     const at = patch.finishedAt ?? patch.startedAt ?? new Date().toISOString();
     const event: TaskEvent = { type: 'status', status: to, at, ...(error ? { error } : {}) };
     const fields = Object.entries(encode({ ...patch, ...(error ? { error } : {}) })).flat();
     const ttl = isTerminal(to) ? this.#retentionMs : 0;
+    const details: AuditDetails = {
+      status: to,
+      ...(error ? { error: { code: error.code } } : {}),
+      ...(patch.usage ? { usage: patch.usage } : {}),
+      ...(patch.result?.changes?.length ? { ...grantChangesDetail(patch.result.changes) } : {}),
+    };
+    let stamp: readonly string[];
+    try {
+      stamp = this.#stamp(taskId, `task.${to}`, outcomeOf(to), details, note);
+    } catch (err) {
+      // Refused by the secret guard (say, a changed file's path shaped like a token): the
+      // transition is still recorded, without the details, so a task never stays running.
+      if (!(err instanceof AuditEntryError)) throw err;
+      stamp = this.#stamp(taskId, `task.${to}`, outcomeOf(to), { status: to, ...(error ? { error: { code: error.code } } : {}), detailsRefused: err.message.slice(0, 200) });
+    }
     const [code, tenantId, ttlMs, redisBytes] = (await TRANSITION.run(
       this.#redis,
       [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
-      [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, to), ttl, ...fields],
+      [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, to), ttl, ...stamp, ...fields],
     )) as [number, string?, number?, number?];
     if (code !== 1) return false;
     if (tenantId) {
@@ -263,11 +400,13 @@ export class TaskStore {
    * A runner takes the task of a job: `started` (with the attempt number and where this
    * attempt's output starts in each stream) when it moved to `running`, `gone` when it is
    * missing or already terminal (e.g. cancelled while queued), `mismatch` when the job's
-   * tenant/agent is not the task's.
+   * tenant/agent is not the task's. Audited as `task.started` (first attempt) or `task.retried`
+   * (a later one), with `runner` (its id and the queue's attempt count) in the details.
    */
   async start(
     taskId: string,
     owner: { tenantId: string; agentId: string },
+    runner?: { runnerId: string; attempt: number },
   ): Promise<
     | { outcome: 'started'; attempts: number; outputOffsets: Record<OutputStream, number> }
     | { outcome: 'gone' }
@@ -275,10 +414,15 @@ export class TaskStore {
   > {
     const startedAt = new Date().toISOString();
     const event: TaskEvent = { type: 'status', status: 'running', at: startedAt };
+    // The attempt number is the script's to decide: both entries are stamped, one is voided.
+    const details: AuditDetails = runner ? { runnerId: runner.runnerId, attempt: runner.attempt } : {};
+    const note: TaskAuditNote = { tenant: owner.tenantId, agentId: owner.agentId };
+    const started = this.#stamp(taskId, 'task.started', 'success', details, note);
+    const retried = this.#stamp(taskId, 'task.retried', 'success', { ...details, previousAttemptLost: true }, note);
     const [code, attempts, stdout, stderr] = (await START.run(
       this.#redis,
       [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
-      [owner.tenantId, owner.agentId, JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, 'running'), startedAt],
+      [owner.tenantId, owner.agentId, JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, 'running'), startedAt, ...started, ...retried],
     )) as [number, number?, number?, number?];
     if (code === 1) {
       return { outcome: 'started', attempts: Number(attempts), outputOffsets: { stdout: Number(stdout), stderr: Number(stderr) } };
@@ -378,6 +522,14 @@ export class TaskStore {
     await this.#redis.zrem(redisKeys.agentTasks(tenantId, agentId), taskId);
   }
 }
+
+type AuditDetails = NonNullable<AuditDraft['details']>;
+
+/** What `task.created` says beyond the record: the code's SHA-256 (never the code) and the mounts. */
+export type TaskCreatedNote = TaskAuditNote & {
+  codeSha256?: string;
+  mounts?: readonly { grant: string; path: string; mode: string }[];
+};
 
 /** An append was not where the stream ends (another writer, or a lost append before it). */
 export class OutputOffsetError extends Error {

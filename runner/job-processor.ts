@@ -17,6 +17,8 @@ export interface JobProcessorOptions {
   blobs: BlobStore;
   /** Makes each attempt's capability calls. @defaultValue NO_BROKER (every call refused) */
   calls?: CallBroker;
+  /** This runner's id, recorded in each task's `task.started` audit entry. */
+  runnerId?: string;
 }
 
 /**
@@ -30,6 +32,7 @@ export class JobProcessor {
   readonly #cancels: CancelListener;
   readonly #blobs: BlobStore;
   readonly #calls: CallBroker;
+  readonly #runnerId: string;
 
   constructor(options: JobProcessorOptions) {
     this.#store = options.store;
@@ -37,6 +40,7 @@ export class JobProcessor {
     this.#cancels = options.cancels;
     this.#blobs = options.blobs;
     this.#calls = options.calls ?? NO_BROKER;
+    this.#runnerId = options.runnerId ?? 'unknown';
   }
 
   readonly process = async (job: Job): Promise<void> => {
@@ -47,8 +51,12 @@ export class JobProcessor {
     // Track before the task can be seen running, so a cancel published right after is not missed.
     const tracked = this.#cancels.track(payload.taskId);
     try {
-      // One round trip: checks the job matches its task and marks it running.
-      const start = await this.#store.start(payload.taskId, payload);
+      // One round trip: checks the job matches its task, marks it running and appends the
+      // `task.started` (or `task.retried`) audit entry.
+      const start = await this.#store.start(payload.taskId, payload, {
+        runnerId: this.#runnerId,
+        attempt: Math.max(1, job.attemptsStarted ?? 1),
+      });
       // Gone (expired) or already finished (cancelled while queued): nothing to do.
       if (start.outcome === 'gone') return;
       if (start.outcome === 'mismatch') throw new UnrecoverableError('job payload does not match its task');

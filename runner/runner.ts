@@ -6,6 +6,7 @@ import { asCommandClient, createRedisClient, duplicateClient } from '../protocol
 import { FsBlobStore } from '../protocol/blobs/fs-blob-store.ts';
 import { TASK_QUEUE, containerQueueName, redisKeys } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
+import { AuditProducer } from '../protocol/audit/producer.ts';
 import { DockerBackend, type DockerBackendOptions } from './backends/docker.ts';
 import { IsolateBackend } from './backends/isolate.ts';
 import type { RunnerBackend } from './backends/types.ts';
@@ -48,7 +49,11 @@ export async function startRunner(
   const quiet = withoutRepeats(log);
   redis.on('error', (err) => quiet(`redis: ${err.message}`));
   const readiness = new RunnerReadiness(redis, config.RUNNER_ID);
-  const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS });
+  // Every task transition this runner makes appends its audit entry in the same script; the
+  // heartbeat lets the sealer notice entries removed from the end of a stream (AUD-3).
+  const audit = new AuditProducer({ redis });
+  const stopAuditHeartbeat = audit.startHeartbeat();
+  const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS, audit });
   const installationId = await installationIdOf(redis);
   // Before the heartbeat below: a fixed RUNNER_ID must not be another live runner's (the Docker
   // backend removes the containers labelled with its own id at start).
@@ -59,6 +64,7 @@ export async function startRunner(
       )
     : null;
   if (idInUse && dockerRequired(config)) {
+    stopAuditHeartbeat();
     redis.disconnect();
     throw idInUse;
   }
@@ -110,7 +116,7 @@ export async function startRunner(
       if (!made) continue;
       // Only container tasks leave files: the blob directory must be usable before they run.
       if (kind === 'docker') await blobs.init();
-      const processor = new JobProcessor({ store, backend: made.backend, cancels, blobs, calls });
+      const processor = new JobProcessor({ store, backend: made.backend, cancels, blobs, calls, runnerId: config.RUNNER_ID });
       // BullMQ does not close connections it was handed: keep it to disconnect on close.
       const connection = duplicateClient(redis);
       const worker = new Worker(
@@ -147,6 +153,7 @@ export async function startRunner(
     }
   } catch (err) {
     clearInterval(heartbeat);
+    stopAuditHeartbeat();
     await shutdown(true).catch(() => undefined);
     // Deregister, unless the id is another live runner's (its entry, not ours).
     if (!idInUse) await redis.zrem(redisKeys.runners, config.RUNNER_ID).catch(() => 0);
@@ -170,7 +177,9 @@ export async function startRunner(
         // Beating on while tasks drain: a silent runner's containers are other runners' to remove.
         await shutdown(!redisUp);
         clearInterval(heartbeat);
+        stopAuditHeartbeat();
         if (redisUp) {
+          await audit.heartbeat();
           await redis.zrem(redisKeys.runners, config.RUNNER_ID).catch(() => 0);
           await readiness.withdraw();
         }

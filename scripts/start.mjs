@@ -81,6 +81,7 @@ if (!process.env.AIRLOCK_VAULT_KEY && !existsSync(vaultKeyFile)) {
 }
 const vaultKey = process.env.AIRLOCK_VAULT_KEY ?? readFileSync(vaultKeyFile, 'utf8').trim();
 const port = process.env.PORT ?? '8080';
+const brokerPort = process.env.BROKER_PORT ?? '8081';
 const host = process.env.HOST ?? '127.0.0.1';
 const devLimits = Object.fromEntries(Object.entries(DEV_LIMITS).map(([k, v]) => [k, process.env[k] ?? v]));
 
@@ -195,9 +196,11 @@ run('harness', ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], 
   AIRLOCK_ADMIN_API_KEY: adminKey,
   AIRLOCK_TOKEN_SIGNING_KEY: signingKey,
   AIRLOCK_VAULT_KEY: vaultKey,
+  BROKER_PORT: brokerPort,
 });
 run('runner', ['--no-node-snapshot', '--import', 'tsx', 'runner/worker.ts'], {
   ...common,
+  BROKER_URL: process.env.BROKER_URL ?? `http://127.0.0.1:${brokerPort}`,
   // Without containers the runner serves the isolate runtimes only (and says nothing more).
   ...(prepared.containers.ok || process.env.RUNNER_BACKENDS ? {} : { RUNNER_BACKENDS: 'isolate' }),
 });

@@ -178,6 +178,8 @@ export function routeAction(method: string, url: string): Action | null | undefi
     case 'GET /v1/audit/public-key':
     case 'GET /v1/audit/consistency':
     case 'GET /v1/runtimes':
+    // Each MCP tool calls a /v1 route with the same credential, which checks its own scope.
+    case 'POST /mcp':
       return null;
     default:
       return undefined;

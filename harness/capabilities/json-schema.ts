@@ -15,9 +15,19 @@ export const REDACT_KEYWORD = 'x-airlock-redact';
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
 function makeAjv(): Ajv2020 {
-  // strict: unknown keywords and ambiguous schemas are errors (a typo would silently not check);
-  // no remote $refs can load (no loadSchema): a schema is self-contained.
-  const ajv = new Ajv2020({ strict: true, allErrors: true, validateFormats: true, allowUnionTypes: true });
+  // Unknown keywords and formats are errors (a typo such as `propertees` would silently check
+  // nothing); the stricter rules on well-formed schemas (a `required` name without its
+  // `properties` entry, keywords without `type`) are not. No remote $refs can load (no
+  // loadSchema): a schema is self-contained.
+  const ajv = new Ajv2020({
+    strict: true,
+    strictRequired: false,
+    strictTypes: false,
+    strictTuples: false,
+    allErrors: true,
+    validateFormats: true,
+    allowUnionTypes: true,
+  });
   addFormats(ajv);
   ajv.addKeyword({ keyword: REDACT_KEYWORD, schemaType: 'boolean' });
   return ajv;

@@ -107,7 +107,11 @@ export function completeDocument(doc: Document): Document {
       op.operationId = operationId(method, path);
       const v1 = path.startsWith('/v1/');
       op.tags = [v1 ? (path.split('/')[2] === 'admin' ? 'admin' : path.split('/')[2]!) : 'service'];
-      if (v1) op.security = [{ bearer: [] }];
+      // POST /mcp authenticates like /v1 (its tools call /v1 routes with the caller's credential).
+      if (v1 || path === '/mcp') op.security = [{ bearer: [] }];
+      if (path === '/mcp') {
+        op.description = 'MCP over streamable HTTP (JSON-RPC 2.0, protocol revision 2025-11-25): tools run_code, get_task, cancel_task, list_capabilities, get_trace';
+      }
       const idempotent = v1 && method !== 'get' && !NOT_IDEMPOTENT.has(`${method.toUpperCase()} ${path}`);
       if (idempotent) {
         op.parameters = [

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { parseItem } from 'structured-headers';
 import { LuaScript } from '../../protocol/lua-script.ts';
-import { redisKeys, taskTag } from '../../protocol/redis-keys.ts';
+import { redisKeys, taskKeyPart } from '../../protocol/redis-keys.ts';
 import type { TaskBinding } from '../../protocol/task-store.ts';
 import type { Principal } from '../auth/principal.ts';
 import {
@@ -243,14 +243,14 @@ export class Idempotency {
  * Where a request's key is stored, scoped by tenant, principal, method and route (IDEM-3), and
  * the id of the task it creates (task routes): a UUIDv8 (RFC 9562 §5.8) from a hash of the same
  * scope, so a retry on any replica, before or after a crash, names the same task, and nobody
- * else's key can name it. The store key carries that id as its hash tag, so the marker, the task
+ * else's key can name it. The store key carries that id's hash tag (taskKeyPart), so the marker, the task
  * hash and its events share a cluster slot (one atomic step, see TaskStore.createBound).
  */
 function scopedKey(request: FastifyRequest, principal: Principal, key: string): { storeKey: string; boundId: string } {
   const route = request.routeOptions.url ?? request.url;
   const scope = [principal.tenantId, principal.agentId, request.method, route, key].join('\u0000');
   const boundId = uuidV8(createHash('sha256').update(`airlock/idempotency/v2\u0000${scope}`).digest());
-  return { storeKey: redisKeys.idempotency(taskTag(boundId)), boundId };
+  return { storeKey: redisKeys.idempotency(taskKeyPart(boundId)), boundId };
 }
 
 /** A UUIDv8 from the first 16 bytes of a hash: version 8, variant 10, the rest hash bits. */

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AuditEntryError } from '../../protocol/audit/entry.ts';
+import { isAuditUnavailable } from '../../protocol/audit/producer.ts';
 import { isResponseSerializationError } from 'fastify-type-provider-zod';
 import { PROBLEMS, isProblemCode, type ProblemCode } from '../problems.ts';
 
@@ -197,6 +199,11 @@ export function registerProblemHandler(
     if (mapped) return send(request, reply, mapped, error.message);
     if (error instanceof SyntaxError || (error.statusCode === 400 && !isResponseSerializationError(error))) {
       return send(request, reply, 'invalid_request', 'The request body is not valid JSON');
+    }
+    // The audit entry of a change could not be written (or was refused): the change was not made.
+    if (isAuditUnavailable(error) || error instanceof AuditEntryError) {
+      request.log.error({ err: error, url: request.url, method: request.method }, 'audit entry could not be written');
+      return send(request, reply, 'not_ready', 'The audit log cannot be written right now; nothing was changed');
     }
     if (isStoreUnavailable(error) || options.storeDown?.()) {
       request.log.warn({ err: error, url: request.url, method: request.method }, 'store unavailable');

@@ -1,6 +1,8 @@
 /**
  * Where the harness asks Cedar: loads the tenant's policy sets, decides, records every decision
- * on the request (`request.authzDecisions`, for the audit log) and logs shadow disagreements.
+ * on the request (`request.authzDecisions`) and in the audit log (`onDecision`, awaited before
+ * the decision is returned, so nothing acts on a decision that is not recorded) and logs shadow
+ * disagreements.
  */
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
@@ -35,19 +37,34 @@ export interface PolicyGate {
 /** Roles of a user of the tenant, or null when there is no such enabled user. */
 export type UserRoles = (tenantId: string, userId: string) => Promise<readonly string[] | null>;
 
+/** Records a decision (the audit log); a rejection fails the request (the decision is not used). */
+export type DecisionRecorder = (
+  request: FastifyRequest | null,
+  principal: Principal,
+  decision: Decision,
+  resource: AuthzResource,
+) => Promise<void>;
+
 export class CedarPolicyGate implements PolicyGate {
   readonly #store: PolicyStore;
   readonly #authorizer: Authorizer;
   readonly #userRoles: UserRoles;
   readonly #log: (msg: string) => void;
+  readonly #onDecision: DecisionRecorder | null;
 
   /**
    * `userRoles` serves delegation: a principal acting for a user (RFC 8693 `act`) is allowed
    * only what the policy allows both the agent and that user (decided twice). Without it, or
    * for an unknown or disabled user, a delegated request is denied.
    */
-  constructor(store: PolicyStore, log: (msg: string) => void = () => {}, userRoles: UserRoles = async () => null) {
+  constructor(
+    store: PolicyStore,
+    log: (msg: string) => void = () => {},
+    userRoles: UserRoles = async () => null,
+    onDecision: DecisionRecorder | null = null,
+  ) {
     this.#store = store;
+    this.#onDecision = onDecision;
     this.#userRoles = userRoles;
     this.#log = log;
     // Disagreements are logged here, not by the Authorizer: only the gate knows the tenant and
@@ -67,6 +84,7 @@ export class CedarPolicyGate implements PolicyGate {
     if (principal.actingFor !== undefined) decision = await this.#alsoForUser(decision, sets, principal, action, resource, context);
     if (request) (request.authzDecisions ??= []).push(decision);
     if (decision.shadow && decision.shadow.allowed !== decision.allowed) this.#logDisagreement(principal, decision);
+    if (this.#onDecision) await this.#onDecision(request, principal, decision, resource);
     return decision;
   }
 

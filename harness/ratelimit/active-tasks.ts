@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { LuaScript } from '../../protocol/lua-script.ts';
-import { redisKeys } from '../../protocol/redis-keys.ts';
+import { redisKeys, taskKeyPart } from '../../protocol/redis-keys.ts';
 import { TERMINAL_STATUSES, type TaskStatus } from '../../protocol/task.ts';
 
 /*
@@ -33,6 +33,12 @@ if ARGV[2] ~= '' then
 end
 return redis.call('ZCARD', KEYS[1])
 `);
+
+/**
+ * `airlock:task:`: members are the task-key part after it (`{s07}:<id>`, protocol's
+ * `taskKeyPart`): the hash tag depends on the id. The record of member `m` is this + `m`.
+ */
+const TASK_KEY_PREFIX = redisKeys.task('x').slice(0, -taskKeyPart('x').length);
 
 /* Replaces a reservation by the task it became. */
 const CONFIRM = new LuaScript(`
@@ -105,7 +111,7 @@ export class ActiveTasks {
 
   /** The reservation's request created `taskId`: the task now holds the slot until it ends. */
   async confirm(reservation: Reservation, taskId: string): Promise<void> {
-    await CONFIRM.run(this.#redis, [reservation.key], [reservation.member, Date.now(), taskId, this.#setTtlMs]);
+    await CONFIRM.run(this.#redis, [reservation.key], [reservation.member, Date.now(), taskKeyPart(taskId), this.#setTtlMs]);
   }
 
   /** The reservation's request created nothing: free the slot. */
@@ -126,7 +132,7 @@ export class ActiveTasks {
    */
   async #run(key: string, member: string): Promise<number> {
     const taskIds = (await this.#redis.zrange(key, 0, -1)).filter((m) => !m.startsWith(RESERVATION_PREFIX));
-    const statuses = await Promise.all(taskIds.map((id) => this.#redis.hget(redisKeys.task(id), 'status')));
+    const statuses = await Promise.all(taskIds.map((m) => this.#redis.hget(`${TASK_KEY_PREFIX}${m}`, 'status')));
     const ended = taskIds.filter((_, i) => {
       const status = statuses[i];
       return status === null || status === undefined || TERMINAL_STATUSES.has(status as TaskStatus);

@@ -63,8 +63,11 @@ export async function adminLimitsRoutes(app: FastifyInstance, options: AdminLimi
       const principal = admin(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
       const agents = await overridesById(options.principals, principal.tenantId, request.body.agents ?? {});
+      const before = await rateLimits.overrides.get(principal.tenantId);
       await rateLimits.overrides.replace(principal.tenantId, { ...request.body, agents });
-      return reply.send({ defaults: rateLimits.defaults, overrides: await rateLimits.overrides.get(principal.tenantId) });
+      const after = await rateLimits.overrides.get(principal.tenantId);
+      request.auditChange = { target: 'limits', before, after };
+      return reply.send({ defaults: rateLimits.defaults, overrides: after });
     },
   );
 }

@@ -112,6 +112,11 @@ export class RateLimits {
   readonly #counters: Record<Scope, Record<RequestClass, RateLimiterRedis>>;
   /** IP partition keys that failed authentication through this harness → end of that window. */
   readonly #recentFailures = new Map<string, number>();
+  /**
+   * Records each refusal (the audit log) before the 429 is sent; a rejection fails the request
+   * instead (503), so no refusal goes unrecorded.
+   */
+  onReject: ((request: FastifyRequest, violated: readonly PolicyState[]) => Promise<void>) | null = null;
 
   constructor(options: RateLimitsOptions) {
     this.#defaults = options.defaults;
@@ -299,6 +304,7 @@ export class RateLimits {
    * agent's budget (and its other keys') with requests that were refused anyway.
    */
   async #reject(request: FastifyRequest, reply: FastifyReply, context: RateLimitContext | null, violated: PolicyState[]) {
+    if (this.onReject) await this.onReject(request, violated);
     const states = context?.states ?? violated;
     const refunds = (context?.draws ?? []).filter((d) => !violated.includes(d.state));
     await Promise.all(refunds.map((d) => d.limiter.reward(d.key)));

@@ -60,6 +60,7 @@ export async function adminGrantRoutes(app: FastifyInstance, options: AdminGrant
         updatedAt: now,
       };
       await grants.put(principal.tenantId, grant);
+      request.auditChange = { target: `grant:${grant.name}`, before: existing ?? null, after: grant };
       return reply.code(existing ? 200 : 201).send(grant);
     },
   );
@@ -86,6 +87,8 @@ export async function adminGrantRoutes(app: FastifyInstance, options: AdminGrant
     async (request, reply) => {
       const principal = admin(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
+      const before = await grants.get(principal.tenantId, request.params.name);
+      request.auditChange = { target: `grant:${request.params.name}`, before, after: null };
       if (!(await grants.delete(principal.tenantId, request.params.name))) {
         throw new NotFoundError(`Grant ${request.params.name} not found`);
       }

@@ -135,6 +135,8 @@ export async function adminIdentityRoutes(
         roles: ['admin'],
       });
       const { key, secret } = await issue(user, {});
+      // Never the key's secret: its id.
+      request.auditChange = { target: `tenant:${id}`, before: null, after: { tenant, admin: toUserView(user), keyId: key.id } };
       return reply.code(201).send({ tenant, admin: toUserView(user), key, secret });
     },
   );
@@ -199,7 +201,9 @@ export async function adminIdentityRoutes(
         const owner = await get(request, request.params.id);
         if (owner.disabled) throw new ForbiddenError(`${label} ${owner.id} is disabled`);
         if (await claim(request, reply, true)) return reply;
-        return reply.code(201).send(await issue(owner, request.body));
+        const issued = await issue(owner, request.body);
+        request.auditChange = { target: `key:${issued.key.id}`, before: null, after: issued.key };
+        return reply.code(201).send(issued);
       },
     );
   }
@@ -215,6 +219,7 @@ export async function adminIdentityRoutes(
         name: request.body.name,
         ...(scopes ? { scopes } : {}),
       });
+      request.auditChange = { target: `agent:${agent.id}`, before: null, after: toAgentView(agent) };
       return reply
         .code(201)
         .header('location', `/v1/admin/agents/${agent.id}`)
@@ -234,6 +239,7 @@ export async function adminIdentityRoutes(
         roles: [...new Set(request.body.roles)],
         ...(scopes ? { scopes } : {}),
       });
+      request.auditChange = { target: `user:${user.id}`, before: null, after: toUserView(user) };
       return reply
         .code(201)
         .header('location', `/v1/admin/users/${user.id}`)
@@ -252,8 +258,9 @@ export async function adminIdentityRoutes(
         `Agent ${request.params.id}`,
       );
       // Kill switch: the agent's keys and tokens are refused from now on; its live tasks end.
-      const cancelledTasks = await cancelAgentTasks(options, principal.tenantId, agent.id);
-      return reply.send({ agent: toAgentView(agent), cancelledTasks });
+      const cancelled = await cancelAgentTasks(options, principal.tenantId, agent.id, { principal, request });
+      request.auditChange = { target: `agent:${agent.id}`, after: { disabled: true }, details: { killSwitch: true, cancelledTasks: cancelled.slice(0, 200), cancelledCount: cancelled.length } };
+      return reply.send({ agent: toAgentView(agent), cancelledTasks: cancelled.length });
     },
   );
 
@@ -267,6 +274,7 @@ export async function adminIdentityRoutes(
         await identity.disablePrincipal(principal.tenantId, 'user', request.params.id),
         `User ${request.params.id}`,
       );
+      request.auditChange = { target: `user:${user.id}`, after: { disabled: true } };
       return reply.send(toUserView(user));
     },
   );
@@ -281,6 +289,7 @@ export async function adminIdentityRoutes(
         await identity.revokeKey(principal.tenantId, request.params.keyId),
         `Key ${request.params.keyId}`,
       );
+      request.auditChange = { target: `key:${key.id}`, after: toKeyView(key) };
       return reply.send(toKeyView(key));
     },
   );

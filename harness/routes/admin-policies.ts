@@ -70,6 +70,19 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
   const lockoutCheck = new Authorizer();
   const api = app.withTypeProvider<ZodTypeProvider>();
 
+  /** What an audit entry keeps of the policies: hashes and policy ids (the text can be long). */
+  const summary = async (tenantId: string) => {
+    const sets = await policies.forTenant(tenantId);
+    const brief = (set: PolicySet) => ({ hash: set.hash, policyIds: Object.keys(set.policies).slice(0, 50) });
+    return { active: { ...brief(sets.active), isDefault: sets.isDefault }, shadow: sets.shadow ? brief(sets.shadow) : null, version: sets.version };
+  };
+  /** Runs a change and records the policies before and after it on the request (audit). */
+  const audited = async (request: FastifyRequest, tenantId: string, target: string, change: () => Promise<unknown>) => {
+    const before = await summary(tenantId);
+    await change();
+    request.auditChange = { target, before, after: await summary(tenantId) };
+  };
+
   const current = async (tenantId: string) => {
     const sets = await policies.forTenant(tenantId);
     return {
@@ -111,7 +124,7 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
           'This policy set would deny you admin.manage, locking you out of the admin API; keep a permit for admins',
         );
       }
-      await policies.activate(principal.tenantId, request.body.text, principal);
+      await audited(request, principal.tenantId, 'policies.active', () => policies.activate(principal.tenantId, request.body.text, principal));
       return reply.send(await current(principal.tenantId));
     },
   );
@@ -122,7 +135,7 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
     async (request, reply) => {
       const principal = principalOf(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
-      await policies.resetToDefault(principal.tenantId, principal);
+      await audited(request, principal.tenantId, 'policies.active', () => policies.resetToDefault(principal.tenantId, principal));
       return reply.send(await current(principal.tenantId));
     },
   );
@@ -134,7 +147,7 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
       const principal = principalOf(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
       compileOr422(request.body.text);
-      await policies.setShadow(principal.tenantId, request.body.text, principal);
+      await audited(request, principal.tenantId, 'policies.shadow', () => policies.setShadow(principal.tenantId, request.body.text, principal));
       return reply.send(await current(principal.tenantId));
     },
   );
@@ -145,7 +158,7 @@ export async function adminPolicyRoutes(app: FastifyInstance, options: AdminPoli
     async (request, reply) => {
       const principal = principalOf(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
-      await policies.setShadow(principal.tenantId, null, principal);
+      await audited(request, principal.tenantId, 'policies.shadow', () => policies.setShadow(principal.tenantId, null, principal));
       return reply.send(await current(principal.tenantId));
     },
   );

@@ -119,7 +119,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
       // answer is then the task as created, never what it did after the revocation (README).
       let answer;
       if (waitMs === 0) {
-        answer = await tasks.create(principal, request.body, mounts, 0, undefined, bound);
+        answer = await tasks.create(principal, request.body, mounts, 0, undefined, bound, request);
       } else {
         const revoked = new AbortController();
         const credential = new CredentialWatch({
@@ -127,7 +127,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
           onRevoked: () => revoked.abort(),
         });
         try {
-          answer = await tasks.create(principal, request.body, mounts, waitMs, revoked.signal, bound);
+          answer = await tasks.create(principal, request.body, mounts, waitMs, revoked.signal, bound, request);
         } finally {
           credential.stop();
         }

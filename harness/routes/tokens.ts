@@ -154,6 +154,7 @@ export async function tokenRoutes(
       if (!record || !(isOwner || isAdmin))
         throw new NotFoundError(`Token ${request.params.jti} not found`);
       await identity.revokeToken(request.params.jti, record.exp);
+      request.auditChange = { target: `token:${request.params.jti}`, details: { owner: `${record.ownerKind}:${record.ownerId}` } };
       return reply.code(204).send(null);
     },
   );

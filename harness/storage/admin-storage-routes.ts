@@ -103,8 +103,15 @@ export async function adminStorageRoutes(app: FastifyInstance, options: AdminSto
     async (request, reply) => {
       const principal = operator(request);
       if (await idempotency.guard(request, reply, principal, false)) return reply;
+      const before = await view(request.params.tenantId);
       await storage.replaceSettings(request.params.tenantId, request.body);
-      return reply.send(await view(request.params.tenantId));
+      const after = await view(request.params.tenantId);
+      request.auditChange = {
+        target: `storage:${request.params.tenantId}`,
+        before: { quotaBytes: before.quotaBytes, retentionMs: before.retentionMs },
+        after: { quotaBytes: after.quotaBytes, retentionMs: after.retentionMs },
+      };
+      return reply.send(after);
     },
   );
 }

@@ -91,6 +91,7 @@ export class LostJobReconciler {
       ['queued', 'running'],
       { finishedAt: new Date().toISOString() },
       { code: 'internal', message: `The task could not be run to completion: ${reason}` },
+      { details: { endedBy: 'lost-job-reconciler' } },
     );
   }
 

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobPayload } from '../../protocol/job.ts';
 import { redisChannels } from '../../protocol/redis-keys.ts';
 import { backendOf, isTerminal, type Limits, type ResolvedMount, type TaskStatus } from '../../protocol/task.ts';
-import type { TaskBinding, TaskRecord, TaskStore } from '../../protocol/task-store.ts';
+import type { TaskBinding, TaskCreatedNote, TaskRecord, TaskStore } from '../../protocol/task-store.ts';
+import { actorOf, taskNote } from '../audit/request-audit.ts';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
@@ -100,13 +101,14 @@ export class TaskService {
     waitMs = 0,
     signal?: AbortSignal,
     bound?: { taskId: string; binding: TaskBinding },
+    request?: FastifyRequest,
   ): Promise<{ task: TaskRecord; created: boolean }> {
     const id = bound?.taskId ?? randomUUID();
     // Listen before the task exists: none of its events can be missed, so nothing needs to be
     // read until a notification says it ended.
     const watch = waitMs > 0 ? new TaskWatch(this.#notifier, id) : null;
     try {
-      const { task, created } = await this.#createTask(principal, body, mounts, id, bound?.binding);
+      const { task, created } = await this.#createTask(principal, body, mounts, id, bound?.binding, request);
       if (!watch || isTerminal(task.status)) return { task, created };
       return { task: await this.#untilEnd(watch, task, Date.now() + waitMs, signal), created };
     } finally {
@@ -141,6 +143,7 @@ export class TaskService {
     mounts: readonly ResolvedMount[],
     id: string,
     binding?: TaskBinding,
+    request?: FastifyRequest,
   ): Promise<{ task: TaskRecord; created: boolean }> {
     const backend = backendOf(body.runtime);
     const limits = this.limitsFor(body);
@@ -178,6 +181,18 @@ export class TaskService {
     // retention says (protocol/storage-usage.ts). A retry of a bound create admits the same task
     // id again, which changes nothing.
     task.retentionMs = (await this.#store.admit(task)).retentionMs;
+    // The `task.created` entry, written with the record: who, the decision that allowed it, the
+    // code's SHA-256 (never the code), runtime, limits and mounts (the store adds the metadata).
+    const decision = request?.authzDecisions?.find((d) => d.action === 'tasks.create');
+    const note: TaskCreatedNote = {
+      ...taskNote(principal, request),
+      codeSha256: createHash('sha256').update(body.code).digest('hex'),
+      mounts: mounts.map((m) => ({ grant: m.grant, path: m.path, mode: m.mode })),
+      ...(decision
+        ? { decision: { action: decision.action, resource: decision.resource.slice(0, 300), allowed: decision.allowed, policyIds: decision.policyIds, policySetHash: decision.policySetHash } }
+        : {}),
+      ...(body.files?.length ? { details: { inputFiles: body.files.length } } : {}),
+    };
     let created = true;
     let write: Promise<void>;
     if (binding) {
@@ -186,7 +201,7 @@ export class TaskService {
       // queued, repeats the steps below, each of which is idempotent (index ZADD NX, the
       // disabled check, the add with jobId = task id) — so a harness that died between the
       // record and the enqueue leaves no task without its job once the client retries.
-      const outcome = await this.#store.createBound(task, binding);
+      const outcome = await this.#store.createBound(task, binding, note);
       if (outcome === 'conflict') {
         throw new IdempotencyKeyReusedError(
           'This Idempotency-Key was used for a different request, or for a task whose key has expired; use a new key',
@@ -202,7 +217,7 @@ export class TaskService {
       }
       write = this.#store.index(task);
     } else {
-      write = this.#store.create(task);
+      write = this.#store.create(task, note);
     }
     const [, disabled] = await Promise.all([write, this.#ownerDisabled(principal)]);
     if (disabled) {
@@ -212,6 +227,7 @@ export class TaskService {
         ['queued'],
         { finishedAt: new Date().toISOString() },
         { code: 'cancelled', message: 'Cancelled: the agent was disabled' },
+        { ...taskNote(principal, request), details: { cancelledBy: 'kill-switch' } },
       );
       return { task: (await this.#store.get(task.id)) ?? task, created };
     }
@@ -293,6 +309,8 @@ export class TaskService {
     taskId: string,
     reason = 'Cancelled by the agent',
     request?: FastifyRequest,
+    /** Who cancelled, when not `principal` (the admin who flipped the kill switch). */
+    by: Principal = principal,
   ): Promise<TaskRecord> {
     const task = await this.get(principal, taskId, 'tasks.cancel', request);
     if (isTerminal(task.status)) return task;
@@ -302,6 +320,7 @@ export class TaskService {
       ['queued', 'running'],
       { finishedAt: new Date().toISOString() },
       { code: 'cancelled', message: reason },
+      { ...taskNote(by, request), details: { cancelledBy: actorOf(by) } },
     );
     if (cancelled) {
       await this.#redis.publish(redisChannels.cancel, taskId);

@@ -55,6 +55,8 @@ export const AuditDraftSchema = z.strictObject({
   details: z.record(z.string().max(100), JsonValueSchema).optional(),
 });
 export type AuditDraft = z.infer<typeof AuditDraftSchema>;
+/** What a producer passes in: a draft whose `time` defaults to now. */
+export type AuditDraftInput = Omit<AuditDraft, 'time'> & { time?: string };
 
 /** An entry of a sealed log. `producer` is absent on entries the sealer wrote itself (`audit_gap`). */
 export const SealedEntrySchema = AuditDraftSchema.extend({
@@ -81,7 +83,7 @@ export class AuditEntryError extends Error {
  * Validates a draft and refuses one that looks like it carries a secret or is too large.
  * `time` defaults to now. Throws AuditEntryError.
  */
-export function buildAuditDraft(input: Omit<AuditDraft, 'time'> & { time?: string }): AuditDraft {
+export function buildAuditDraft(input: AuditDraftInput): AuditDraft {
   const parsed = AuditDraftSchema.safeParse({ time: new Date().toISOString(), ...input });
   if (!parsed.success) throw new AuditEntryError(`invalid audit entry: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const secret = findSecret(parsed.data);

@@ -21,7 +21,7 @@ import { buildAuditDraft, type AuditDraft } from './entry.ts';
 
 /** One stamped entry, ready for XADD (directly, in a MULTI, or passed to a Lua script). */
 export interface AuditStamp {
-  /** Stream key (`airlock:audit:{sNN}`): declare it in the script's KEYS. */
+  /** Stream key (`airlock:audit:{sNN}`): pass it to a script in ARGV, not KEYS (see AUDIT_LUA). */
   key: string;
   shard: number;
   /** `p, <id>, n, <counter>, e, <json>`: always 6 strings, in this order. */
@@ -38,6 +38,22 @@ export interface AuditProducerOptions {
 /** Where an entry's shard comes from: the task id, else the tenant id, else the system log. */
 export function auditRoutingId(draft: Pick<AuditDraft, 'taskId' | 'tenant'>): string {
   return draft.taskId ?? draft.tenant ?? 'system';
+}
+
+/**
+ * An audit entry could not be written (Redis refused the XADD, or a script's append failed):
+ * the change it records was not made. The harness answers 503 `not_ready`.
+ */
+export class AuditUnavailableError extends Error {
+  override readonly name = 'AuditUnavailableError';
+}
+
+/** The prefix of the error a script raises when its audit append fails (see AUDIT_LUA). */
+export const AUDIT_UNAVAILABLE = 'AUDIT_UNAVAILABLE';
+
+/** Whether `err` says an audit entry could not be written (so nothing was changed). */
+export function isAuditUnavailable(err: unknown): boolean {
+  return err instanceof AuditUnavailableError || (err instanceof Error && err.message.startsWith(AUDIT_UNAVAILABLE));
 }
 
 export class AuditProducer {
@@ -72,7 +88,11 @@ export class AuditProducer {
    */
   async append(input: Parameters<typeof buildAuditDraft>[0]): Promise<void> {
     const s = this.stamp(input);
-    await this.#redis.xadd(s.key, '*', ...s.fields);
+    try {
+      await this.#redis.xadd(s.key, '*', ...s.fields);
+    } catch (err) {
+      throw new AuditUnavailableError(`${AUDIT_UNAVAILABLE}: the audit entry could not be written (${(err as Error).message})`, { cause: err });
+    }
   }
 
   /**
@@ -103,12 +123,21 @@ export class AuditProducer {
 /**
  * Lua helpers for scripts that append their audit entry in the same atomic step as the change it
  * records. Paste `AUDIT_LUA` at the top of a script, pass `stamp.fields` as 6 consecutive ARGV
- * starting at `at`, and declare `stamp.key` in KEYS (same hash tag as the keys the script changes):
+ * starting at `at` and `stamp.key` in ARGV too — not in KEYS: Redis checks a script's KEYS
+ * against the user's root permissions, and the harness and runner ACL users may only XADD to
+ * audit keys (a selector). The key has the same hash tag as the task keys the script changes:
  *   audit_append(stream_key, at, task_key_or_nil)  -- XADD the entry; with a task key, also copies
  *                                                 -- its tenantId, agentId and metadata verbatim
  *   audit_void(stream_key, at)                     -- the change was refused: consume the counter
+ * Call `audit_append` BEFORE the change: Redis does not roll a script back, so a failed append
+ * must come before anything was written. Both raise an error starting with AUDIT_UNAVAILABLE
+ * when the XADD fails (wrong key type, ACL, out of memory), which ends the script there.
  */
 export const AUDIT_LUA = `
+local function audit_xadd(stream, f)
+  local r = redis.pcall('XADD', stream, '*', unpack(f))
+  if type(r) == 'table' and r.err then error({err = '${AUDIT_UNAVAILABLE} ' .. r.err}) end
+end
 local function audit_append(stream, at, task)
   local f = {ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]}
   if task then
@@ -117,9 +146,9 @@ local function audit_append(stream, at, task)
     if rec[2] then f[#f + 1] = 'ma'; f[#f + 1] = rec[2] end
     if rec[3] then f[#f + 1] = 'm'; f[#f + 1] = rec[3] end
   end
-  redis.call('XADD', stream, '*', unpack(f))
+  audit_xadd(stream, f)
 end
 local function audit_void(stream, at)
-  redis.call('XADD', stream, '*', ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], 'v', '1')
+  audit_xadd(stream, {ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], 'v', '1'})
 end
 `;

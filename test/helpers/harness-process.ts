@@ -32,7 +32,7 @@ export async function spawnHarness(env: Record<string, string>): Promise<Harness
   const port = await freePort();
   const child = spawn(process.execPath, ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', PORT: String(port), HOST: '127.0.0.1', BROKER_PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

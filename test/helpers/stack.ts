@@ -12,6 +12,7 @@ import { hashApiKey } from '../../harness/auth/api-key-authenticator.ts';
 import { buildApp } from '../../harness/app.ts';
 import { loadConfig as loadHarnessConfig } from '../../harness/config.ts';
 import { createHarnessDeps, type HarnessDeps } from '../../harness/deps.ts';
+import { createBrokerApp, type CreateBrokerOptions } from '../../harness/broker/create-broker.ts';
 import { loadConfig as loadRunnerConfig } from '../../runner/config.ts';
 import { startRunner, type Runner } from '../../runner/runner.ts';
 
@@ -30,6 +31,9 @@ export interface Stack {
   deps: HarnessDeps;
   runner: Runner | null;
   queueName: string;
+  /** The broker listener (with `broker`): a real loopback port the runner's BROKER_URL names. */
+  broker: FastifyInstance | null;
+  brokerUrl: string | null;
   /** The blob directory harness and runner share (BLOB_DIR). */
   blobDir: string;
   /** Headers for an agent; add `idempotency` to send a fresh quoted Idempotency-Key. */
@@ -44,6 +48,8 @@ export interface StackOptions {
   harnessEnv?: Record<string, string>;
   /** Extra runner env. */
   runnerEnv?: Record<string, string>;
+  /** Start the harness broker on a loopback port and point the runner at it. */
+  broker?: boolean | CreateBrokerOptions;
 }
 
 export async function writeAgentsFile(): Promise<string> {
@@ -85,6 +91,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   const deps = await createHarnessDeps(config, queueName);
   const app = await buildApp(deps);
+  let broker: FastifyInstance | null = null;
+  let brokerUrl: string | null = null;
+  if (options.broker) {
+    broker = await createBrokerApp(deps, options.broker === true ? {} : options.broker);
+    brokerUrl = await broker.listen({ port: 0, host: '127.0.0.1' });
+  }
   const runner =
     options.runner === false
       ? null
@@ -97,6 +109,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             // runner default would also start a Docker backend with a warm pool per stack.
             RUNNER_BACKENDS: 'isolate',
             BLOB_DIR: blobDir,
+            ...(brokerUrl ? { BROKER_URL: brokerUrl } : {}),
             ...options.runnerEnv,
           }),
           () => {},
@@ -107,6 +120,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     deps,
     runner,
     queueName,
+    broker,
+    brokerUrl,
     blobDir,
     headers(agent = 'alice', idempotencyKey = randomUUID()) {
       const h: Record<string, string> = { authorization: `Bearer ${AGENTS[agent].key}` };
@@ -115,6 +130,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     async close() {
       await runner?.close();
+      await broker?.close();
       await app.close();
       await deps.queue.obliterate({ force: true }).catch(() => {});
       await deps.containerQueue.obliterate({ force: true }).catch(() => {});

@@ -65,7 +65,7 @@ describe('capability registry', () => {
   });
 
   test('http.request gets the built-in input schema', async () => {
-    const res = await put('web.fetch', {
+    const res = await put(`web.f${randomUUID().slice(0, 8)}`, {
       description: 'Fetch from the docs site',
       risk: 'read',
       implementation: { type: 'http.request', allowedHosts: ['docs.example.com', '*.example.org:443'] },

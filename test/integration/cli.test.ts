@@ -125,7 +125,8 @@ describe('airlock CLI through a shell', () => {
   test('mcp config prints JSON an MCP client takes', async () => {
     const r = await sh('mcp config');
     assert.equal(r.code, 0);
-    const config = JSON.parse(r.stdout) as { mcpServers: { airlock: { command: string; env: Record<string, string> } } };
-    assert.equal(config.mcpServers.airlock.env['AIRLOCK_URL'], env['AIRLOCK_URL']);
+    const config = JSON.parse(r.stdout) as { mcpServers: { airlock: { url: string; headers: Record<string, string> } } };
+    assert.equal(config.mcpServers.airlock.url, `${env['AIRLOCK_URL']}/mcp`);
+    assert.ok(!r.stdout.includes(AGENTS.alice.key), 'the key is not printed');
   });
 });

@@ -31,7 +31,7 @@ async function startHarness(): Promise<{ child: ChildProcess; exited: Promise<{ 
   const port = await freePort();
   const child = spawn(process.execPath, ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'], REDIS_URL, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    env: { PATH: process.env['PATH'], REDIS_URL, PORT: String(port), HOST: '127.0.0.1', BROKER_PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.push(child);

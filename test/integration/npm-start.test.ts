@@ -75,6 +75,7 @@ async function start(cmd: string, args: string[], stateDir?: string): Promise<St
       HOME: process.env['HOME'],
       AIRLOCK_STATE_DIR: dir,
       PORT: String(port),
+      BROKER_PORT: String(await freePort()),
       RUNNER_BACKENDS: 'isolate',
       RUNNER_ID: `test-${randomUUID()}`,
       ISOLATE_HOSTS: '1',

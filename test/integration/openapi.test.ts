@@ -16,8 +16,8 @@ import { captureRoutes, type RegisteredRoute } from '../helpers/owasp-fixtures.t
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
-/** Routes that serve the document itself, and HEAD/OPTIONS that Fastify adds on its own. */
-const UNDOCUMENTED = new Set(['/openapi.json', '/docs']);
+/** Routes that serve the document itself, the operator's /metrics, and HEAD/OPTIONS that Fastify adds on its own. */
+const UNDOCUMENTED = new Set(['/openapi.json', '/docs', '/metrics']);
 
 /** Fastify's `/v1/tasks/:id/files/*` → OpenAPI's `/v1/tasks/{id}/files/{*}`. */
 const toOpenApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\*$/, '{*}');

@@ -191,14 +191,12 @@ export async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === 'mcp' && rest[0] === 'config') {
-    // What an MCP client's configuration (e.g. mcpServers in Claude Desktop or Cursor) needs.
+    // What an MCP client's configuration (`mcpServers`) needs: Airlock's streamable HTTP
+    // endpoint, authenticated with an API key (the key itself is not printed).
+    const url = (process.env['AIRLOCK_URL'] ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
     print({
       mcpServers: {
-        airlock: {
-          command: 'npx',
-          args: ['airlock-mcp'],
-          env: { AIRLOCK_URL: process.env['AIRLOCK_URL'] ?? 'http://127.0.0.1:8080', AIRLOCK_API_KEY: '<your API key>' },
-        },
+        airlock: { type: 'http', url: `${url}/mcp`, headers: { Authorization: 'Bearer <your API key>' } },
       },
     });
     return 0;

@@ -1,0 +1,51 @@
+/**
+ * The broker's own HTTP listener (BROKER_HOST:BROKER_PORT): `POST /v1/broker/calls`, for
+ * runners only. It shares nothing with the agent API's security path: an API key or a task
+ * token is refused here like any string that is not the live broker token of the task attempt
+ * the call names. Answers are HTTP 200 with a BrokerCallResult (protocol/capability.ts); 400 for
+ * a body that does not follow the protocol, 401 for a refused token (recorded in the audit log).
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { BrokerCallRequestSchema } from '../../protocol/capability.ts';
+import { handleCall, type BrokerDeps } from './broker-call.ts';
+
+export interface BrokerAppOptions {
+  /** Largest call body (the runner caps inputs at 1 MiB of JSON). @defaultValue 1 MiB + 64 KiB */
+  bodyLimit?: number;
+  logger?: boolean | { level: string };
+  problemBaseUrl: string;
+}
+
+export async function buildBrokerApp(deps: Omit<BrokerDeps, 'log'>, options: BrokerAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024 + 64 * 1024,
+    genReqId: () => crypto.randomUUID(),
+    return503OnClosing: true,
+  });
+  const full: BrokerDeps = { ...deps, log: app.log };
+  const problem = (status: number, code: string, title: string, detail: string) => ({
+    type: `${options.problemBaseUrl}${code}`, title, status, code, detail,
+  });
+
+  app.post('/v1/broker/calls', async (request, reply) => {
+    const parsed = BrokerCallRequestSchema.safeParse(request.body);
+    if (!parsed.success) {
+      return reply.code(400).type('application/problem+json').send(problem(400, 'invalid_request', 'The request is not valid', 'The body is not a broker call (protocol v1)'));
+    }
+    const abort = new AbortController();
+    // The runner closes the request when the task is cancelled or ends: abort the call.
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) abort.abort();
+    });
+    const answer = await handleCall(full, parsed.data, request.headers.authorization, abort.signal);
+    if (answer.status === 401) {
+      return reply
+        .code(401)
+        .type('application/problem+json')
+        .send(problem(401, 'unauthorized', 'Missing or invalid credentials', 'Only the broker token of a running task attempt is accepted here'));
+    }
+    return reply.code(200).send(answer.body);
+  });
+  return app;
+}

@@ -1,0 +1,216 @@
+/**
+ * One capability call through the broker, stage by stage (each in stages/ or beside this file):
+ * token → declared → input schema → Cedar `capabilities.invoke` → approval → exactly-once
+ * (answered from the record when already done) → per-agent rate limit → credential → claim →
+ * audit (started) → execute (SSRF guard, circuit breaker, timeout) → output schema → redaction
+ * → settle the record → audit (answered). Every outcome is an answer with a stable code; only
+ * a refused token is not (401: the caller is not a live attempt of this task).
+ */
+import type { Redis } from 'ioredis';
+import type { AuditProducer } from '../../protocol/audit/producer.ts';
+import type { BrokerCallRequest, BrokerCallResult } from '../../protocol/capability.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { CapabilityStore } from '../capabilities/capability-store.ts';
+import { idempotencyHeaderOf } from '../capabilities/definition.ts';
+import type { IdentityStore } from '../identity/identity-store.ts';
+import type { PolicyGate } from '../policy/gate.ts';
+import type { CredentialStore, RevealedCredential } from '../vault/credential-store.ts';
+import { appendCallEntry, auditedInput, type CallWho } from './call-audit.ts';
+import { callKey, inputSha256, type CallRecords } from './call-records.ts';
+import { execute, type ExecuteDeps } from './execute.ts';
+import { Redactor } from './redact.ts';
+import { approvalStage, invokeStage } from './stages/authorize.ts';
+import { refuse, type CallContext, type Stop } from './stages/context.ts';
+import { declaredStage } from './stages/declared.ts';
+import { inputStage } from './stages/input.ts';
+import { checkOutput } from './stages/output.ts';
+import type { CapabilityRateLimits } from './stages/rate-limit.ts';
+import { tokenStage } from './stages/token.ts';
+
+export interface BrokerDeps {
+  redis: Redis;
+  capabilities: CapabilityStore;
+  credentials: CredentialStore;
+  policy: PolicyGate;
+  identity: IdentityStore;
+  audit: AuditProducer;
+  records: CallRecords;
+  rateLimits: CapabilityRateLimits;
+  exec: ExecuteDeps;
+  log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+}
+
+export type BrokerAnswer = { status: 200; body: BrokerCallResult } | { status: 401; reason: string };
+
+/** How long a resent call waits for the same attempt's call still running here. */
+const IN_PROGRESS_POLL_MS = 25;
+
+export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, authorization: string | undefined, abort: AbortSignal): Promise<BrokerAnswer> {
+  const receivedAt = performance.now();
+  const token = await tokenStage(deps.redis, authorization, call.taskId, call.attempt);
+  if (!token.ok) {
+    // Recorded (in the task's tenant log when the task exists, else the system log), never the token.
+    await deps.audit
+      .append({
+        ...(token.tenantId ? { tenant: token.tenantId } : {}),
+        action: 'capability.refused',
+        outcome: 'denied',
+        ...(token.agentId ? { agentId: token.agentId } : {}),
+        taskId: call.taskId,
+        details: { capability: call.name, seq: call.seq, attempt: call.attempt, reason: token.reason },
+      })
+      .catch((err: unknown) => deps.log.error({ err }, 'audit entry of a refused broker token could not be written'));
+    return { status: 401, reason: token.reason };
+  }
+  const { task } = token;
+  const who: CallWho = { tenantId: task.tenantId, agentId: task.agentId, actingFor: task.actingFor, taskId: call.taskId };
+  const ctx: CallContext = {
+    call,
+    task,
+    who,
+    principal: { tenantId: task.tenantId, agentId: task.agentId, kind: task.principalKind, id: task.agentId, roles: [], ...(task.actingFor ? { actingFor: task.actingFor } : {}) },
+    key: callKey(call.taskId, call.seq, call.name, call.input),
+    inputSha256: inputSha256(call.input),
+    flags: {},
+    receivedAt,
+  };
+  try {
+    return { status: 200, body: await run(deps, ctx, abort) };
+  } catch (err) {
+    deps.log.error({ err, taskId: call.taskId, seq: call.seq, capability: call.name }, 'capability call failed inside the broker');
+    return { status: 200, body: { ok: false, error: { code: 'capability_unavailable', message: `${call.name}: the broker failed; try again` } } };
+  }
+}
+
+async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Promise<BrokerCallResult> {
+  const finish = (stop: Stop) => answered(deps, ctx, stop.result, stop.outcome, { stage: stop.stage });
+  const owner = await deps.identity.getPrincipal(ctx.task.tenantId, ctx.task.principalKind, ctx.task.agentId);
+  if (owner?.disabled) return finish(refuse('principal', 'capability_denied', `${ctx.call.name}: the task's ${ctx.task.principalKind} is disabled`));
+  (ctx.principal as Principal).roles = owner?.roles ?? [];
+
+  const early =
+    (await declaredStage(ctx, deps.capabilities)) ??
+    inputStage(ctx) ??
+    (await invokeStage(ctx, deps.policy)) ??
+    (await approvalStage(ctx, deps.policy));
+  if (early) return finish(early);
+  const capability = ctx.capability!;
+
+  // Exactly once, first look: a call already answered is answered again, running nothing.
+  const prior = await deps.records.get(ctx.call.taskId, ctx.call.seq);
+  if (prior?.state === 'settled' && prior.key === ctx.key && prior.result) {
+    ctx.flags.replayed = true;
+    return answered(deps, ctx, prior.result, prior.result.ok ? 'success' : 'failure', { resultSha256: prior.resultSha256 });
+  }
+  const limited = await deps.rateLimits.stage(ctx);
+  if (limited) return finish(limited);
+
+  let credential: RevealedCredential | null = null;
+  const credentialName = capability.implementation.credential;
+  if (credentialName) {
+    try {
+      credential = await deps.credentials.reveal(ctx.task.tenantId, credentialName);
+    } catch (err) {
+      deps.log.error({ err, credentialName }, 'a vault credential could not be opened');
+    }
+    if (!credential) return finish(refuse('credential', 'capability_failed', `${capability.name}: its credential is missing from the vault or cannot be opened`, 'failure'));
+  }
+  const redactor = new Redactor(credential ? [credential.value] : []);
+
+  const rerunnable = idempotencyHeaderOf(capability.implementation) !== null;
+  let claim = await deps.records.claim(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, rerunnable);
+  if (claim.kind === 'in_progress') {
+    // The runner resent a call of this attempt that is still running here: wait for its answer.
+    const until = performance.now() + capability.timeoutMs + 2000;
+    while (performance.now() < until && !abort.aborted) {
+      await new Promise((r) => setTimeout(r, IN_PROGRESS_POLL_MS));
+      const rec = await deps.records.get(ctx.call.taskId, ctx.call.seq);
+      if (rec?.state === 'settled' && rec.key === ctx.key && rec.result) {
+        ctx.flags.replayed = true;
+        return answered(deps, ctx, rec.result, rec.result.ok ? 'success' : 'failure', { resultSha256: rec.resultSha256 });
+      }
+    }
+    claim = { kind: 'uncertain', record: claim.record };
+  }
+  if (claim.kind === 'replay') {
+    ctx.flags.replayed = true;
+    const result = claim.record.result ?? { ok: false, error: { code: 'capability_uncertain', message: 'no result recorded' } };
+    return answered(deps, ctx, result, result.ok ? 'success' : 'failure', { resultSha256: claim.record.resultSha256 });
+  }
+  if (claim.kind === 'uncertain') {
+    return finish(refuse(
+      'exactly_once',
+      'capability_uncertain',
+      `${capability.name}: call #${ctx.call.seq} was started by attempt ${claim.record.attempt} at ${claim.record.startedAt} and never settled; ` +
+        'its target cannot deduplicate it (no idempotency header), so it is not run again. A human must resolve it',
+      'failure',
+    ));
+  }
+  if (claim.kind === 'diverged') ctx.flags.diverged = true;
+  if (claim.kind === 'rerun') ctx.flags.rerun = true;
+  const startedAt = new Date().toISOString();
+
+  // Fail closed: a call whose start cannot be recorded does not run.
+  try {
+    await appendCallEntry(deps.audit, ctx.who, 'capability.call.started', 'success', {
+      ...base(ctx),
+      ...(credentialName ? { credentialName } : {}),
+    }, ctx.decision);
+  } catch (err) {
+    deps.log.error({ err }, 'audit entry of a capability call could not be written; the call is not made');
+    await deps.records.release(ctx.call.taskId, ctx.call.seq, ctx.key);
+    return { ok: false, error: { code: 'capability_unavailable', message: `${capability.name}: the audit log cannot be written right now; the call was not made` } };
+  }
+
+  const run = await execute(deps.exec, capability, ctx.call.input ?? null, credential, ctx.key, abort);
+  if (abort.aborted) {
+    // The runner gave up on the call (the task was cancelled, or the runner died): nobody hears
+    // the answer. A call that was sent stays `started` — its effect is unknown, so a retried
+    // attempt re-runs it with its key or finds it uncertain — and one never sent is released.
+    if (!run.sent) await deps.records.release(ctx.call.taskId, ctx.call.seq, ctx.key);
+    return answered(deps, ctx, run.result, 'failure', { aborted: true, sent: run.sent, targetMs: run.targetMs });
+  }
+  const result = redactor.value(checkOutput(capability, run.result)) as BrokerCallResult;
+  const resultSha256 = await deps.records.settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true);
+  return answered(deps, ctx, result, result.ok ? 'success' : 'failure', {
+    resultSha256,
+    ...(run.status !== undefined ? { status: run.status } : {}),
+    targetMs: run.targetMs,
+  });
+}
+
+function base(ctx: CallContext): Record<string, unknown> {
+  return {
+    capability: ctx.call.name,
+    seq: ctx.call.seq,
+    attempt: ctx.call.attempt,
+    callKey: ctx.key,
+    inputSha256: ctx.inputSha256,
+    ...auditedInput(ctx.capability?.input, ctx.call.input ?? null),
+    ...(ctx.capability ? { risk: ctx.capability.risk } : {}),
+    ...(ctx.flags.replayed ? { replayed: true } : {}),
+    ...(ctx.flags.diverged ? { diverged: true } : {}),
+    ...(ctx.flags.rerun ? { rerun: true } : {}),
+  };
+}
+
+/** Records the answer (audit `capability.call`) and returns it. A failed entry is logged: the call already happened. */
+async function answered(
+  deps: BrokerDeps,
+  ctx: CallContext,
+  result: BrokerCallResult,
+  outcome: 'success' | 'failure' | 'denied',
+  details: Record<string, unknown>,
+): Promise<BrokerCallResult> {
+  try {
+    await appendCallEntry(deps.audit, ctx.who, 'capability.call', outcome, {
+      ...base(ctx),
+      ...(result.ok ? {} : { code: result.error.code }),
+      durationMs: Math.round(performance.now() - ctx.receivedAt),
+      ...details,
+    }, ctx.decision);
+  } catch (err) {
+    deps.log.error({ err, taskId: ctx.call.taskId, seq: ctx.call.seq }, 'audit entry of a capability call could not be written');
+  }
+  return result.ok && ctx.flags.replayed ? { ...result, replayed: true } : result;
+}

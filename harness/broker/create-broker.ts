@@ -1,0 +1,46 @@
+/** Assembles the broker from the harness's collaborators (composition root: server.ts, tests). */
+import type { FastifyInstance } from 'fastify';
+import type { AppDeps } from '../app.ts';
+import { CapabilityStore } from '../capabilities/capability-store.ts';
+import { CedarPolicyGate } from '../policy/gate.ts';
+import { PolicyStore } from '../policy/policy-store.ts';
+import { buildBrokerApp } from './broker-app.ts';
+import { CallRecords } from './call-records.ts';
+import { CircuitBreakers, type BreakerOptions } from './circuit-breakers.ts';
+import { parsePrivateTargets } from './outbound/private-targets.ts';
+import { systemResolver, type Resolver } from './outbound/resolve-target.ts';
+import { CapabilityRateLimits } from './stages/rate-limit.ts';
+
+export interface CreateBrokerOptions {
+  /** Name resolution of outbound targets (tests stub it: no query leaves the machine). */
+  resolver?: Resolver;
+  breakers?: BreakerOptions;
+}
+
+export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOptions = {}): Promise<FastifyInstance> {
+  const { config, redis } = deps;
+  const policy = new CedarPolicyGate(new PolicyStore(redis), () => {}, async (tenantId, userId) => {
+    const user = await deps.identity.getPrincipal(tenantId, 'user', userId);
+    return user && !user.disabled ? user.roles : null;
+  });
+  return buildBrokerApp(
+    {
+      redis,
+      capabilities: new CapabilityStore(redis),
+      credentials: deps.credentials,
+      policy,
+      identity: deps.identity,
+      audit: deps.audit,
+      records: new CallRecords(redis, config.TASK_RETENTION_MS),
+      rateLimits: new CapabilityRateLimits(redis),
+      exec: {
+        breakers: new CircuitBreakers(options.breakers),
+        resolver: options.resolver ?? systemResolver,
+        opened: parsePrivateTargets(config.CAPABILITY_PRIVATE_TARGETS),
+        maxRequestBytes: config.CAPABILITY_MAX_REQUEST_BYTES,
+        maxResponseBytes: config.CAPABILITY_MAX_RESPONSE_BYTES,
+      },
+    },
+    { problemBaseUrl: config.PROBLEM_BASE_URL, ...(deps.logger !== undefined ? { logger: deps.logger } : {}) },
+  );
+}

@@ -1,0 +1,43 @@
+/**
+ * Stage: the broker token. Only the live token of the task attempt the call names is accepted
+ * (protocol/broker-token.ts: the record keeps its hash while that attempt runs): a call for a
+ * finished task, another task's or attempt's token, a replayed old token or anything else (an
+ * agent's API key) is refused. Then the task facts the other stages need are read.
+ */
+import type { Redis } from 'ioredis';
+import { checkBrokerToken, type BrokerTokenRefusal } from '../../../protocol/broker-token.ts';
+import { redisKeys } from '../../../protocol/redis-keys.ts';
+import type { TaskFacts } from './context.ts';
+
+export type TokenVerdict = { ok: true; task: TaskFacts } | { ok: false; reason: BrokerTokenRefusal | 'no_bearer'; tenantId?: string; agentId?: string };
+
+export async function tokenStage(redis: Redis, authorization: string | undefined, taskId: string, attempt: number): Promise<TokenVerdict> {
+  const m = /^Bearer ([^\s]+)$/.exec(authorization ?? '');
+  const facts = await readFacts(redis, taskId);
+  const who = facts ? { tenantId: facts.tenantId, agentId: facts.agentId } : {};
+  if (!m) return { ok: false, reason: 'no_bearer', ...who };
+  const check = await checkBrokerToken(redis, taskId, attempt, m[1] as string);
+  if (!check.ok) return { ok: false, reason: check.reason, ...who };
+  if (!facts) return { ok: false, reason: 'no_task' };
+  return { ok: true, task: facts };
+}
+
+async function readFacts(redis: Redis, taskId: string): Promise<TaskFacts | null> {
+  const [tenantId, agentId, capabilities, principalKind, actingFor] = await redis.hmget(
+    redisKeys.task(taskId), 'tenantId', 'agentId', 'capabilities', 'principalKind', 'actingFor');
+  if (!tenantId || !agentId) return null;
+  let declared: string[] = [];
+  try {
+    const parsed: unknown = capabilities ? JSON.parse(capabilities) : [];
+    if (Array.isArray(parsed)) declared = parsed.filter((x): x is string => typeof x === 'string');
+  } catch {
+    declared = [];
+  }
+  return {
+    tenantId,
+    agentId,
+    capabilities: declared,
+    principalKind: principalKind === 'user' ? 'user' : 'agent',
+    ...(actingFor ? { actingFor } : {}),
+  };
+}
