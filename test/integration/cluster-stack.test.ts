@@ -8,7 +8,9 @@
  *
  * Cases: a runner killed mid-task (the task is retried on another runner and succeeds), the task
  * lifecycle across replicas (create and wait on one, read, list and stream on the other),
- * idempotency across replicas, the concurrency cap, and cancel of a running task.
+ * idempotency across replicas, the concurrency cap, cancel of a running task, and the audit
+ * sealer (in-process, on a cluster connection) sealing what all of them recorded, with the
+ * producers' heartbeats across the shards' nodes.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,6 +23,7 @@ import { loadConfig as loadHarnessConfig } from '../../harness/config.ts';
 import { createHarnessDeps, type HarnessDeps } from '../../harness/deps.ts';
 import { loadConfig as loadRunnerConfig } from '../../runner/config.ts';
 import { startRunner, type Runner } from '../../runner/runner.ts';
+import { auditFixture, inProcessSealer } from '../helpers/audit.ts';
 import { startRedisCluster, type RedisClusterFixture } from '../helpers/redis-cluster.ts';
 import { AGENTS, writeAgentsFile } from '../helpers/stack.ts';
 
@@ -192,6 +195,20 @@ describe('Airlock on a 3-master Redis Cluster', () => {
       return ts.every((t) => t.status === 'succeeded') ? true : undefined;
     });
     assert.equal((await post(1, { runtime: 'javascript', code: '1', wait: 10 }, 'bob')).statusCode, 201);
+  });
+
+  test('the audit sealer reads every shard across the nodes and seals the tasks\' entries; producer heartbeats reach every shard', async () => {
+    const fx = await auditFixture();
+    const { redis } = harnesses[0]!.deps;
+    for (const h of harnesses) await h.deps.audit.heartbeat();
+    const sealer = inProcessSealer(redis, fx);
+    try {
+      for (let i = 0; i < 200 && sealer.logSize('tenants/acme') < 10; i++) await sealer.tick();
+      await sealer.commit();
+      assert.ok(sealer.logSize('tenants/acme') >= 10, `sealed ${sealer.logSize('tenants/acme')} entries of tenant acme`);
+    } finally {
+      await sealer.close();
+    }
   });
 
   test('cancel from the other replica stops a running task', async () => {
