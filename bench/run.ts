@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { containerBench, dockerUnavailable, type ContainerBenchResult } from './containers.ts';
 import { cedarBench } from './cedar.ts';
+import { durabilityBench, durabilityReport } from './durability.ts';
 import { auditBench, auditReport } from './audit.ts';
 import { auditCost, type AuditCostResult } from './audit-cost.ts';
 import { brokerCallsBench, type BrokerCallsBenchResult } from './broker-calls.ts';
@@ -57,6 +58,7 @@ const TARGET_BROKER_ADDED_MS = 1.5;
  * latency figures (floors, e2e, security path: a quick loop while tuning); BENCH_ONLY=storage
  * just the Redis bytes per task; BENCH_ONLY=audit just the audit section (sealer throughput,
  * trace bundle verification); BENCH_ONLY=calls just the brokered capability call round trips;
+ * BENCH_ONLY=durability just task submission with Redis appendfsync everysec vs always;
  * BENCH_CONTAINERS=0 skips the container section (and the container case of the storage and
  * calls sections).
  */
@@ -270,6 +272,14 @@ function writeResults(results: unknown): void {
   log(`wrote ${path.relative(process.cwd(), path.join(dir, 'latest.json'))}`);
 }
 
+/** BENCH_ONLY=durability: task submission with appendfsync everysec vs always, alone. */
+async function mainDurabilityOnly(): Promise<void> {
+  const durability = await durabilityBench(log);
+  const report = durabilityReport(durability);
+  process.stdout.write(`${report.lines.join('\n')}\n`);
+  writeResults({ at: new Date().toISOString(), commit: gitCommit(), durability, durabilityRatios: report.ratios });
+}
+
 /** BENCH_ONLY=containers: the container section alone. */
 async function mainContainersOnly(): Promise<void> {
   benchRedis = await claimRedisDb();
@@ -411,6 +421,8 @@ async function main(): Promise<void> {
   log('audit: sealer throughput and trace bundle verification');
   const audit = await auditBench(benchRedis.url, log);
   await cleanup();
+  log('durability: task submission with appendfsync everysec vs always (own redis-servers)');
+  const durability = await durabilityBench(log);
 
   // ---- report ---------------------------------------------------------------------------------
   const floorSum = bull.workerCompleted.p50 + isoLat.total.p50;
@@ -563,6 +575,8 @@ async function main(): Promise<void> {
   out.push(...storagePart.lines);
   const auditPart = auditReport(audit, peak?.tasksPerSecond ?? null, auditCostResult);
   out.push(...auditPart.lines);
+  const durabilityPart = durabilityReport(durability);
+  out.push(...durabilityPart.lines);
   out.push('cancel latency: not measured (no cheap, honest observation point from outside the runner).');
   out.push(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s; Redis database ${benchRedis === null ? 'released' : 'NOT released'}; queue ${queueName}`);
   process.stdout.write(`${out.join('\n')}\n`);
@@ -586,7 +600,9 @@ async function main(): Promise<void> {
     cedar,
     audit,
     auditCost: auditCostResult,
+    durability,
     ratios: {
+      durability: durabilityPart.ratios,
       storage: storagePart.ratios,
       audit: auditPart.ratios,
       securityAddedP50: { value: security.addedP50, target: TARGET_SECURITY_ADDED_MS, pass: security.addedP50 < TARGET_SECURITY_ADDED_MS },
@@ -616,7 +632,9 @@ try {
           ? mainAuditOnly()
           : ONLY === 'calls'
             ? mainCallsOnly()
-            : main());
+            : ONLY === 'durability'
+              ? mainDurabilityOnly()
+              : main());
   process.exit(0);
 } catch (err) {
   await abort(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);

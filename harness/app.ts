@@ -7,8 +7,9 @@ import type { TaskStore } from '../protocol/task-store.ts';
 import type { Authenticator, Principal } from './auth/principal.ts';
 import type { Config } from './config.ts';
 import { registerBodyDepthLimit } from './plugins/body-depth.ts';
+import { registerHostHeaderCheck } from './plugins/host-header.ts';
 import { Idempotency } from './plugins/idempotency.ts';
-import { frameworkErrorsHandler, registerProblemHandler } from './plugins/problem-handler.ts';
+import { clientErrorHandler, frameworkErrorsHandler, registerProblemHandler } from './plugins/problem-handler.ts';
 import { ForbiddenError, UnauthorizedError } from './problems.ts';
 import { CedarPolicyGate, type PolicyGate } from './policy/gate.ts';
 import { PolicyStore } from './policy/policy-store.ts';
@@ -149,11 +150,16 @@ export async function buildApp(
     ...(config.TRUST_PROXY.length > 0 ? { trustProxy: config.TRUST_PROXY } : {}),
     // Router errors (e.g. an over-long path parameter) are problems too (PD-1).
     frameworkErrors: frameworkErrorsHandler(config.PROBLEM_BASE_URL),
+    // Requests Node's HTTP parser refuses are problems too.
+    clientErrorHandler: clientErrorHandler(config.PROBLEM_BASE_URL),
+    // A missing Host header is refused by registerHostHeaderCheck (a problem), not by Node.
+    http: { requireHostHeader: false },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandler(app, config.PROBLEM_BASE_URL, { storeDown: () => deps.redis.status !== 'ready' });
   registerBodyDepthLimit(app);
+  registerHostHeaderCheck(app);
 
   // Before any route: the OpenAPI document is collected as routes are added.
   await registerOpenApi(app, API_VERSION);

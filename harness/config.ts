@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BoolEnv, describeEnvError } from '../protocol/env.ts';
+import { checkQueuePrefix, ClusterNodesSchema, queuePrefixFor } from '../protocol/redis-connection.ts';
 import { TASK_QUEUE } from '../protocol/redis-keys.ts';
 
 export const ConfigSchema = z
@@ -21,6 +22,12 @@ export const ConfigSchema = z
     /** Redis: system of record for tasks, queues and idempotency keys. */
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
     /**
+     * Seed nodes of a Redis Cluster (`host:port,…`; a managed cluster's configuration endpoint
+     * will do). Set = Airlock talks to the cluster (REDIS_URL then only lends its user name and
+     * password); empty = the standalone Redis at REDIS_URL. See docs/scaling.md.
+     */
+    REDIS_CLUSTER_NODES: ClusterNodesSchema,
+    /**
      * BullMQ queue of isolate tasks (container tasks go to `<queue>-containers`). Must match the
      * runners' AIRLOCK_TASK_QUEUE; only tests and side-by-side deployments change it.
      */
@@ -28,6 +35,16 @@ export const ConfigSchema = z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,200}$/, 'must be 1-200 characters of A-Z a-z 0-9 _ . -')
       .default(TASK_QUEUE),
+    /**
+     * Prefix of every BullMQ key (`<prefix>:<queue>:…`). Must match the runners'. Default
+     * `bull` (BullMQ's own, what existing installations have); on a Redis Cluster `{airlock}`,
+     * and there it must hold a hash tag so each queue's keys share a slot (docs/scaling.md).
+     * Changing it on a live installation orphans the jobs queued under the old one.
+     */
+    AIRLOCK_QUEUE_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.{}-]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 _ . - { }')
+      .optional(),
     /** JSON file of agents and the SHA-256 of their API keys (see README). Optional. */
     AIRLOCK_AGENTS_FILE: z.string().optional(),
     /**
@@ -210,6 +227,7 @@ export const ConfigSchema = z
       .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
   })
   .superRefine((c, ctx) => {
+    checkQueuePrefix(c, ctx);
     if (c.TASK_DEFAULT_TIMEOUT_MS > c.TASK_MAX_TIMEOUT_MS) {
       ctx.addIssue({
         code: 'custom',
@@ -238,7 +256,8 @@ export const ConfigSchema = z
         message: 'must be below BODY_LIMIT_BYTES so an oversize code field is reported as such',
       });
     }
-  });
+  })
+  .transform((c) => ({ ...c, AIRLOCK_QUEUE_PREFIX: queuePrefixFor(c, c.AIRLOCK_QUEUE_PREFIX) }));
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

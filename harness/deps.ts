@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { asCommandClient, createRedisClient, duplicateClient } from '../protocol/redis-connection.ts';
 import { FsBlobStore } from '../protocol/blobs/fs-blob-store.ts';
 import { containerQueueName } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
@@ -35,16 +35,19 @@ export async function createHarnessDeps(
   assembly: { audit?: boolean } = {},
 ): Promise<HarnessDeps> {
   // Fail fast instead of queueing commands while Redis is down (the request gets a 500/503).
-  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  // A standalone Redis or a Redis Cluster (REDIS_CLUSTER_NODES): protocol/redis-connection.ts.
+  const redis = asCommandClient(createRedisClient(config, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }));
   redis.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     redis.once('ready', resolve);
     redis.once('end', () => reject(new Error(`cannot connect to Redis at ${config.REDIS_URL}`)));
   });
-  const queueConnection = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-  const queue = new Queue(queueName, { connection: queueConnection });
+  const queueConnection = duplicateClient(redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
+  // The one place the harness's queues get their options (prefix: docs/scaling.md).
+  const queueOptions = { connection: queueConnection, prefix: config.AIRLOCK_QUEUE_PREFIX };
+  const queue = new Queue(queueName, queueOptions);
   queue.on('error', () => {});
-  const containerQueue = new Queue(containerQueueName(queueName), { connection: queueConnection });
+  const containerQueue = new Queue(containerQueueName(queueName), queueOptions);
   containerQueue.on('error', () => {});
   // Appends on the fail-fast connection: a change whose entry cannot be written is not made.
   // The task store appends each transition's entry in the script that makes it.

@@ -16,10 +16,14 @@ export const PROBLEMS = {
   /** Raised as protocol/storage-usage.ts StorageQuotaExceededError (usedBytes, quotaBytes, requiredBytes). */
   storage_quota_exceeded: { status: 403, title: "The tenant's storage quota is used up" },
   not_found: { status: 404, title: 'Not found' },
+  /** The request did not arrive in time (Node's requestTimeout / headersTimeout). */
+  request_timeout: { status: 408, title: 'The request took too long to arrive' },
   already_exists: { status: 409, title: 'It already exists' },
   idempotency_request_in_flight: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
   payload_too_large: { status: 413, title: 'Request body too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  /** The request's header section is over Node's limit (--max-http-header-size, 16 KiB). */
+  headers_too_large: { status: 431, title: 'Request header fields too large' },
   idempotency_key_reused: { status: 422, title: 'Idempotency-Key reused with a different request' },
   invalid_policy: { status: 422, title: 'The policy set is not valid' },
   /** Sent by harness/ratelimit with the IANA type `…/http-problem-types#quota-exceeded`, not PROBLEM_BASE_URL. */

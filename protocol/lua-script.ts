@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
-/** A Lua script run by EVALSHA, loaded on first NOSCRIPT (keeps each call small). */
+/**
+ * A Lua script run by EVALSHA, loaded on first NOSCRIPT (keeps each call small). On a Redis
+ * Cluster every key a script touches must be in `keys` and share one hash slot.
+ */
 export class LuaScript {
   readonly #source: string;
   readonly #sha: string;
@@ -11,7 +14,7 @@ export class LuaScript {
     this.#sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+  async run(redis: Redis | Cluster, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
     try {
       return await redis.evalsha(this.#sha, keys.length, ...keys, ...args);
     } catch (err) {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { redisChannels } from '../protocol/redis-keys.ts';
+import { duplicateClient } from '../protocol/redis-connection.ts';
 
 /**
  * Turns cancel messages from the harness into aborts of the tasks this runner is running.
@@ -17,7 +18,7 @@ export class CancelListener {
   }
 
   static async create(redis: Redis): Promise<CancelListener> {
-    const subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    const subscriber = duplicateClient(redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
     subscriber.on('error', () => {});
     await subscriber.subscribe(redisChannels.cancel);
     return new CancelListener(subscriber);

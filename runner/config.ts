@@ -2,11 +2,18 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { z } from 'zod';
 import { BoolEnv, describeEnvError } from '../protocol/env.ts';
+import { checkQueuePrefix, ClusterNodesSchema, queuePrefixFor } from '../protocol/redis-connection.ts';
 import { TASK_QUEUE } from '../protocol/redis-keys.ts';
 
 export const ConfigSchema = z.object({
   /** Redis holding queues and task records. The runner's Redis user needs only queue/task keys. */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /**
+   * Seed nodes of a Redis Cluster (`host:port,…`; a managed cluster's configuration endpoint
+   * will do). Set = Airlock talks to the cluster (REDIS_URL then only lends its user name and
+   * password); empty = the standalone Redis at REDIS_URL. See docs/scaling.md.
+   */
+  REDIS_CLUSTER_NODES: ClusterNodesSchema,
   /** Isolate host processes, i.e. isolate tasks run at once. Defaults to the number of cores. */
   ISOLATE_HOSTS: z.coerce.number().int().min(1).max(64).default(os.availableParallelism()),
   /**
@@ -57,6 +64,16 @@ export const ConfigSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,200}$/, 'must be 1-200 characters of A-Z a-z 0-9 _ . -')
     .default(TASK_QUEUE),
+  /**
+   * Prefix of every BullMQ key (`<prefix>:<queue>:…`). Must match the harness's. Default
+   * `bull` (BullMQ's own, what existing installations have); on a Redis Cluster `{airlock}`,
+   * and there it must hold a hash tag so each queue's keys share a slot (docs/scaling.md).
+   * Changing it on a live installation orphans the jobs queued under the old one.
+   */
+  AIRLOCK_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.{}-]{1,100}$/, 'must be 1-100 characters of A-Z a-z 0-9 _ . - { }')
+    .optional(),
   /**
    * Backends this runner starts, comma-separated: `isolate` (javascript, typescript) and/or
    * `docker` (python, node, bash; takes the container queue). If `docker` is listed but the engine
@@ -119,7 +136,9 @@ export const ConfigSchema = z.object({
   BROKER_CALL_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
   /** How often this runner deletes the blobs of tasks that expired; 0 = never. @defaultValue 10 min */
   BLOB_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(10 * 60_000),
-});
+})
+  .superRefine(checkQueuePrefix)
+  .transform((c) => ({ ...c, AIRLOCK_QUEUE_PREFIX: queuePrefixFor(c, c.AIRLOCK_QUEUE_PREFIX) }));
 export type Config = Readonly<z.infer<typeof ConfigSchema>>;
 
 /** Whether a missing Docker engine fails start-up (REQUIRE_DOCKER, else CI). */

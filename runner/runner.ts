@@ -1,7 +1,8 @@
 import { Worker } from 'bullmq';
 import Docker from 'dockerode';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { BlobSweeper } from '../protocol/blobs/blob-sweeper.ts';
+import { asCommandClient, createRedisClient, duplicateClient } from '../protocol/redis-connection.ts';
 import { FsBlobStore } from '../protocol/blobs/fs-blob-store.ts';
 import { TASK_QUEUE, containerQueueName, redisKeys } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
@@ -48,7 +49,8 @@ export async function startRunner(
    */
   assembly: { audit?: boolean } = {},
 ): Promise<Runner> {
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  // A standalone Redis or a Redis Cluster (REDIS_CLUSTER_NODES): protocol/redis-connection.ts.
+  const redis = asCommandClient(createRedisClient(config, { maxRetriesPerRequest: null }));
   // Every connection reports each failed reconnect: once a minute per message is plenty.
   const quiet = withoutRepeats(log);
   redis.on('error', (err) => quiet(`redis: ${err.message}`));
@@ -123,12 +125,13 @@ export async function startRunner(
       if (kind === 'docker') await blobs.init();
       const processor = new JobProcessor({ store, backend: made.backend, cancels, blobs, calls, runnerId: config.RUNNER_ID });
       // BullMQ does not close connections it was handed: keep it to disconnect on close.
-      const connection = redis.duplicate();
+      const connection = duplicateClient(redis);
       const worker = new Worker(
         kind === 'isolate' ? queueName : containerQueueName(queueName),
         processor.process,
         {
           connection,
+          prefix: config.AIRLOCK_QUEUE_PREFIX,
           concurrency: made.concurrency,
           lockDuration: config.RUNNER_LOCK_MS,
           stalledInterval: config.RUNNER_STALLED_CHECK_MS ?? config.RUNNER_LOCK_MS,

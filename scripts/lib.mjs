@@ -120,16 +120,18 @@ export const REDIS_INSTALL_HINT =
  * Starts a private redis-server on a free loopback port. `dataDir` set = AOF persistence there;
  * unset = nothing kept on disk. `detached`: in its own process group, so a Ctrl-C in the
  * terminal does not stop it before what uses it (the caller stops it, last: `stopRedis`).
- * `pidFile`: where redis-server writes its pid. Resolves with { url, process, exited } once it
- * answers PING; `exited` resolves when it has exited (also if it already had).
+ * `pidFile`: where redis-server writes its pid. `appendfsync` (with `dataDir`): when the AOF is
+ * fsynced, `everysec` (default) or `always` (a 201 means the task is on disk; README,
+ * "Durability"). Resolves with { url, process, exited } once it answers PING; `exited` resolves
+ * when it has exited (also if it already had).
  */
-export async function startRedis({ dataDir, detached = false, pidFile } = {}) {
+export async function startRedis({ dataDir, detached = false, pidFile, appendfsync = 'everysec' } = {}) {
   if (!hasBinary('redis-server')) throw new Error(REDIS_INSTALL_HINT);
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', ''];
   if (dataDir) {
     mkdirSync(dataDir, { recursive: true });
-    args.push('--dir', dataDir, '--appendonly', 'yes');
+    args.push('--dir', dataDir, '--appendonly', 'yes', '--appendfsync', appendfsync);
   } else {
     args.push('--appendonly', 'no');
   }

@@ -101,9 +101,15 @@ if (!redisUrl) {
       for (let i = 0; i < 100 && alive(orphan, 'redis-server'); i++) await new Promise((r) => setTimeout(r, 50));
     }
   }
-  redis = await startRedis({ dataDir, detached: true, pidFile });
+  // AIRLOCK_REDIS_APPENDFSYNC=always: a 201 means the task is on disk (README, "Durability").
+  const appendfsync = process.env.AIRLOCK_REDIS_APPENDFSYNC || 'everysec';
+  if (!['always', 'everysec'].includes(appendfsync)) {
+    log.error(`AIRLOCK_REDIS_APPENDFSYNC must be always or everysec, not ${JSON.stringify(appendfsync)}`);
+    process.exit(2);
+  }
+  redis = await startRedis({ dataDir, detached: true, pidFile, appendfsync });
   redisUrl = redis.url;
-  log.info(`started redis-server at ${redisUrl} (data in ${stateName}/redis)`);
+  log.info(`started redis-server at ${redisUrl} (data in ${stateName}/redis, appendfsync ${appendfsync})`);
   void redis.exited.then(({ code, signal }) => {
     if (!stopping) void stop(1, `redis-server exited (${signal ?? code})`);
   });

@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { BoolEnv, describeEnvError } from '../protocol/env.ts';
+import { ClusterNodesSchema } from '../protocol/redis-connection.ts';
 
 export const ConfigSchema = z
   .object({
     /** Redis with the audit streams. The sealer only reads them (and trims what it sealed). */
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    /** Seed nodes of a Redis Cluster (`host:port,…`), as the harness's; empty = REDIS_URL's server. */
+    REDIS_CLUSTER_NODES: ClusterNodesSchema,
     /** Where the sealed logs are written (the record; Redis is only transport). */
     AUDIT_DIR: z.string().min(1).default('/var/lib/airlock/audit'),
     /**

@@ -4,7 +4,7 @@
  * recovered (a sealed file shorter than the committed state: tampering or lost data).
  */
 import { mkdirSync } from 'node:fs';
-import { Redis } from 'ioredis';
+import { asCommandClient, createRedisClient } from '../protocol/redis-connection.ts';
 import { loadConfig } from './config.ts';
 import { Sealer } from './sealer.ts';
 import { loadSigningKey } from './signing-key.ts';
@@ -19,7 +19,8 @@ const log = (level: 'info' | 'warn' | 'error', message: string) => {
 mkdirSync(config.AUDIT_DIR, { recursive: true });
 const seed = loadSigningKey({ key: config.AUDIT_SIGNING_KEY, file: config.AUDIT_SIGNING_KEY_FILE }, (m) => log('warn', m));
 // Waits for Redis when it is down (the streams keep the entries meanwhile).
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+// A standalone Redis or a Redis Cluster (REDIS_CLUSTER_NODES): protocol/redis-connection.ts.
+const redis = asCommandClient(createRedisClient(config, { maxRetriesPerRequest: null }));
 redis.on('error', (err: Error) => log('warn', `redis: ${err.message}`));
 
 const sealer = Sealer.create({

@@ -22,13 +22,14 @@ export function compareStreamIds(a: string, b: string): number {
 
 /** Up to `count` entries of every shard after `positions[shard]`, merged in stream-id order. */
 export async function readShards(redis: Redis, positions: readonly string[], count: number): Promise<TransportEntry[]> {
-  const pipe = redis.pipeline();
-  for (let s = 0; s < AUDIT_SHARDS; s++) pipe.xrange(auditStreamKey(s), `(${positions[s] ?? '0-0'}`, '+', 'COUNT', count);
-  const results = (await pipe.exec()) ?? [];
+  // One command per shard, sent together (not a pipeline: on a Redis Cluster the shards live on
+  // different nodes, and a pipeline must stay on one).
+  const results = await Promise.all(
+    Array.from({ length: AUDIT_SHARDS }, (_, s) => redis.xrange(auditStreamKey(s), `(${positions[s] ?? '0-0'}`, '+', 'COUNT', count)),
+  );
   const out: TransportEntry[] = [];
-  results.forEach(([err, rows], shard) => {
-    if (err) throw err;
-    for (const [id, flat] of rows as [string, string[]][]) {
+  results.forEach((rows, shard) => {
+    for (const [id, flat] of rows) {
       const fields = new Map<string, string>();
       for (let i = 0; i + 1 < flat.length; i += 2) if (!fields.has(flat[i] as string)) fields.set(flat[i] as string, flat[i + 1] as string);
       out.push({ shard, id, fields });
@@ -48,7 +49,6 @@ export function nextStreamId(id: string): string {
  * XTRIM MINID removes ids below its argument, and ids only grow, so no unsealed entry can go.
  */
 export async function trimShards(redis: Redis, positions: readonly string[], shards: Iterable<number>): Promise<void> {
-  const pipe = redis.pipeline();
-  for (const s of shards) pipe.xtrim(auditStreamKey(s), 'MINID', nextStreamId(positions[s] ?? '0-0'));
-  await pipe.exec();
+  // Not a pipeline, for a Redis Cluster (see readShards). A failed trim is retried after the next commit.
+  await Promise.allSettled([...shards].map((s) => redis.xtrim(auditStreamKey(s), 'MINID', nextStreamId(positions[s] ?? '0-0'))));
 }

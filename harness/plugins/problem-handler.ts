@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuditEntryError } from '../../protocol/audit/entry.ts';
 import { isAuditUnavailable } from '../../protocol/audit/producer.ts';
@@ -73,6 +76,44 @@ export function frameworkErrorsHandler(problemBaseUrl: string) {
       'invalid_request',
       error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'The URL is not valid',
     );
+}
+
+/**
+ * Fastify's `clientErrorHandler` option: requests Node's HTTP parser refuses before there is a
+ * request at all (a malformed request line or header, a bad Content-Length or chunk, headers over
+ * the size limit, a request that does not arrive in time). Fastify's own answer is plain JSON;
+ * this one is problem+json like every other error (found by the raw-HTTP fuzz). The connection
+ * is closed after it, as Node does.
+ */
+export function clientErrorHandler(problemBaseUrl: string) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    // A reset connection is gone: nothing to answer.
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const code: ProblemCode =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : error.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'invalid_request';
+    const { status, title } = PROBLEMS[code];
+    const detail =
+      code === 'request_timeout'
+        ? 'The request did not arrive in time'
+        : code === 'headers_too_large'
+          ? 'The request headers are over the size limit'
+          : 'The request is not valid HTTP/1.1';
+    const body = JSON.stringify({
+      type: new URL(code, problemBaseUrl).href,
+      title,
+      status,
+      detail,
+      instance: `urn:uuid:${randomUUID()}`,
+      code,
+    });
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
 }
 
 /** Seconds a client is told to wait (`Retry-After`) while the store is unreachable. */

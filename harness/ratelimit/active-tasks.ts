@@ -1,35 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { LuaScript } from '../../protocol/lua-script.ts';
 import { redisKeys, taskKeyPart } from '../../protocol/redis-keys.ts';
-import { TERMINAL_STATUSES } from '../../protocol/task.ts';
+import { TERMINAL_STATUSES, type TaskStatus } from '../../protocol/task.ts';
 
 /*
- * Prunes, then adds: drops members that can never be active again (tasks whose record is
- * terminal or gone, reservations older than the cutoff), adds the member, and returns how many
- * members there are then. The caller compares that with the cap (which it learns in the same
- * round trip, so the script cannot know it) and removes the member again when it is over: a
+ * Prunes, then adds: drops members that can never be active again (reservations older than the
+ * cutoff, and the task ids the caller found terminal or gone), adds the member, and returns how
+ * many members there are then. The caller compares that with the cap (which it learns in the
+ * same round trip, so the script cannot know it) and removes the member again when it is over: a
  * request is admitted only if, counting itself, at most `cap` were there when it was added, so
  * concurrent admissions never exceed the cap (at worst one is refused while another's refused
- * member is still being removed). One atomic step, one round trip. Task records are read by name
- * (not declared in KEYS): fine on a standalone Redis, which is what Airlock runs on. An empty
- * member only prunes.
- * ARGV: now, member, set TTL ms, reservation cutoff ms, task key prefix, (unused), terminal
- * statuses (comma-separated).
+ * member is still being removed). An empty member only prunes.
+ *
+ * The task records are read by the caller, one command each, not here: a script may only touch
+ * the keys it declares, and on a Redis Cluster each task's record lives in a slot of its own
+ * (this script touches only the set). Reading first is safe because both verdicts are final (a
+ * terminal status never changes; an expired task never comes back), and members added meanwhile
+ * are simply not in the list.
+ * ARGV: now, member, set TTL ms, reservation cutoff ms, then the task ids to drop.
  */
 const ADMIT = new LuaScript(`
-local terminal = {}
-for s in string.gmatch(ARGV[7], '[^,]+') do terminal[s] = true end
 local members = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #members, 2 do
   local m = members[i]
-  if string.sub(m, 1, 2) == 'r:' then
-    if tonumber(members[i + 1]) < tonumber(ARGV[4]) then redis.call('ZREM', KEYS[1], m) end
-  else
-    local status = redis.call('HGET', ARGV[5] .. m, 'status')
-    if (not status) or terminal[status] then redis.call('ZREM', KEYS[1], m) end
-  end
+  if string.sub(m, 1, 2) == 'r:' and tonumber(members[i + 1]) < tonumber(ARGV[4]) then redis.call('ZREM', KEYS[1], m) end
 end
+for i = 5, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
 if ARGV[2] ~= '' then
   redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -39,10 +36,9 @@ return redis.call('ZCARD', KEYS[1])
 
 /**
  * `airlock:task:`: members are the task-key part after it (`{s07}:<id>`, protocol's
- * `taskKeyPart`): the hash tag depends on the id, and Lua cannot compute it.
+ * `taskKeyPart`): the hash tag depends on the id. The record of member `m` is this + `m`.
  */
 const TASK_KEY_PREFIX = redisKeys.task('x').slice(0, -taskKeyPart('x').length);
-const TERMINAL_LIST = [...TERMINAL_STATUSES].join(',');
 
 /* Replaces a reservation by the task it became. */
 const CONFIRM = new LuaScript(`
@@ -55,7 +51,8 @@ return 1
 const RESERVATION_PREFIX = 'r:';
 
 export interface ActiveTasksOptions {
-  redis: Redis;
+  /** A standalone Redis or a Redis Cluster. */
+  redis: Redis | Cluster;
   /**
    * How long a reservation (a create request in progress) may hold a slot before it is presumed
    * lost (process died mid-request). Must cover the longest `wait` a POST can hold.
@@ -84,7 +81,7 @@ export interface Reservation {
  * never answered (crash) is pruned after `reservationTtlMs`.
  */
 export class ActiveTasks {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #reservationTtlMs: number;
   readonly #setTtlMs: number;
 
@@ -127,12 +124,20 @@ export class ActiveTasks {
     return this.#run(ActiveTasks.key(partition), '');
   }
 
+  /**
+   * Reads which admitted tasks have ended (the set's task ids, then each one's status: one
+   * command per record, sent together; on a cluster each goes to its own node), then prunes them
+   * and adds `member` in one step. Three round trips; an agent with no task in the set skips
+   * the status reads.
+   */
   async #run(key: string, member: string): Promise<number> {
+    const taskIds = (await this.#redis.zrange(key, 0, -1)).filter((m) => !m.startsWith(RESERVATION_PREFIX));
+    const statuses = await Promise.all(taskIds.map((m) => this.#redis.hget(`${TASK_KEY_PREFIX}${m}`, 'status')));
+    const ended = taskIds.filter((_, i) => {
+      const status = statuses[i];
+      return status === null || status === undefined || TERMINAL_STATUSES.has(status as TaskStatus);
+    });
     const now = Date.now();
-    return (await ADMIT.run(
-      this.#redis,
-      [key],
-      [now, member, this.#setTtlMs, now - this.#reservationTtlMs, TASK_KEY_PREFIX, '', TERMINAL_LIST],
-    )) as number;
+    return (await ADMIT.run(this.#redis, [key], [now, member, this.#setTtlMs, now - this.#reservationTtlMs, ...ended])) as number;
   }
 }

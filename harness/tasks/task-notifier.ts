@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { redisChannels } from '../../protocol/redis-keys.ts';
 import type { TaskStatus } from '../../protocol/task.ts';
 import { parseTaskNotification } from '../../protocol/task-store.ts';
+import { duplicateClient } from '../../protocol/redis-connection.ts';
 
 /**
  * Called after each new event of a task: with the new status, `output`, or null when the
@@ -28,7 +29,7 @@ export class TaskNotifier {
   }
 
   static async create(redis: Redis): Promise<TaskNotifier> {
-    const subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    const subscriber = duplicateClient(redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
     subscriber.on('error', () => {});
     await subscriber.subscribe(redisChannels.taskEvents);
     return new TaskNotifier(subscriber);

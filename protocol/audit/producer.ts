@@ -104,11 +104,13 @@ export class AuditProducer {
     const shards = [...this.#unannounced];
     this.#unannounced.clear();
     if (shards.length === 0) return;
-    const pipe = this.#redis.pipeline();
-    for (const s of shards) pipe.xadd(auditStreamKey(s), '*', 'p', this.id, 'n', String(this.#counters[s]), 'h', '1');
-    const results = await pipe.exec().catch(() => null);
+    // One command per shard, sent together (not a pipeline: on a Redis Cluster the shards live
+    // on different nodes, and a pipeline must stay on one).
+    const results = await Promise.allSettled(
+      shards.map((s) => this.#redis.xadd(auditStreamKey(s), '*', 'p', this.id, 'n', String(this.#counters[s]), 'h', '1')),
+    );
     shards.forEach((s, i) => {
-      if (!results || results[i]?.[0]) this.#unannounced.add(s);
+      if (results[i]?.status !== 'fulfilled') this.#unannounced.add(s);
     });
   }
 

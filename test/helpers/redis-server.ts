@@ -1,5 +1,6 @@
 /**
- * Test fixture: a private `redis-server` process on a free loopback port (nothing kept on disk),
+ * Test fixture: a private `redis-server` process on a free loopback port (nothing kept on disk,
+ * or an AOF in a directory of the caller's, to kill and restart it on the same data),
  * for tests that need a Redis no other test writes to (e.g. the runner registry, which is one
  * key per Redis). Real Redis, not a fake.
  */
@@ -20,26 +21,30 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
+export interface RedisServerOptions {
+  /** Port to listen on (e.g. to restart a server on its old port). @defaultValue a free port */
+  port?: number;
+  /**
+   * Keep data in this directory with an append-only file (AOF) fsynced as `appendfsync` says;
+   * unset: nothing is kept on disk.
+   */
+  aof?: { dir: string; appendfsync: 'always' | 'everysec' | 'no' };
 }
 
 /** Starts redis-server and resolves once it accepts connections. */
-export async function startRedisServer(): Promise<RedisServerFixture> {
-  const port = await freePort();
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServerFixture> {
+  const port = options.port ?? (await freePort());
+  const persistence = options.aof
+    ? ['--dir', options.aof.dir, '--appendonly', 'yes', '--appendfsync', options.aof.appendfsync]
+    : ['--appendonly', 'no'];
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const deadline = Date.now() + 10_000;
-  while (!(await accepts(port))) {
+  // Ready = answers PING (not merely accepts: a server loading its AOF accepts and answers LOADING).
+  while (!(await pings(port))) {
     if (child.exitCode !== null) throw new Error('redis-server exited at start (is it installed?)');
     if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -54,4 +59,24 @@ export async function startRedisServer(): Promise<RedisServerFixture> {
       await gone;
     },
   };
+}
+
+/** Whether a Redis on `port` answers PING with PONG. */
+function pings(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
+    let data = '';
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on('data', (chunk) => {
+      data += chunk.toString();
+      if (data.includes('\r\n')) {
+        socket.destroy();
+        resolve(data.startsWith('+PONG'));
+      }
+    });
+    socket.on('error', () => resolve(false));
+  });
 }

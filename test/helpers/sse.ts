@@ -19,8 +19,13 @@ export interface SseStream<Data = Record<string, unknown>> {
   next(): Promise<SseEvent<Data> | null>;
   /** Every remaining event, once the server has ended the stream. */
   rest(): Promise<SseEvent<Data>[]>;
-  /** Whether the server has ended the response. */
+  /** Whether the response is over (ended by the server, or its connection lost). */
   readonly ended: boolean;
+  /**
+   * Whether the connection was lost before the server ended the response (e.g. the harness
+   * died): a stream that ends this way did not end because the task did.
+   */
+  readonly broken: boolean;
   close(): void;
 }
 
@@ -60,11 +65,18 @@ export function openSse<Data = Record<string, unknown>>(
           }
           wake();
         });
+        let broken = false;
         res.on('end', () => {
           ended = true;
           wake();
         });
-        res.on('error', reject);
+        // A connection lost mid-response: 'close' without a complete message (no 'end').
+        res.on('close', () => {
+          if (!res.complete) broken = true;
+          ended = true;
+          wake();
+        });
+        res.on('error', () => {});
         const next = async (): Promise<SseEvent<Data> | null> => {
           for (;;) {
             const event = queue.shift();
@@ -84,6 +96,9 @@ export function openSse<Data = Record<string, unknown>>(
           },
           get ended() {
             return ended;
+          },
+          get broken() {
+            return broken;
           },
           close: () => req.destroy(),
         });

@@ -10,13 +10,18 @@
  *
  * What must hold for every request: no 5xx, no hang (10 s each), no unhandled rejection in the
  * process, and every 4xx is `application/problem+json` whose `code` is one of ours with the
- * status that code always has. Afterwards the service still answers /healthz and runs `1+1`.
+ * status that code always has. Then raw bytes over a real socket (the app listening on
+ * loopback), for what `inject` cannot send: broken request lines, header syntax, Content-Length
+ * and chunked framing, missing Host, oversized headers: no 5xx, every 4xx problem+json, no
+ * connection left hanging. Afterwards the service still answers /healthz and runs `1+1`.
  *
- * `FUZZ_RUNS` sets the number of requests per route (default 30, about 2000 requests, well under
- * a minute); `FUZZ_RUNS=2000` is a long run. `FUZZ_SEED` replays a failure fast-check reported.
+ * `FUZZ_RUNS` sets the number of requests per route (default 30, about 2000 requests, and ten
+ * times that many raw requests; well under a minute); `FUZZ_RUNS=2000` is a long run.
+ * `FUZZ_SEED` replays a failure fast-check reported.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -354,6 +359,91 @@ test('every route: generated and malformed requests get no 5xx and only problem+
   const ok = [...statuses].filter(([s]) => s < 300).reduce((n, [, c]) => n + c, 0);
   assert.ok(ok > routes.length, `only ${ok} 2xx answers: ${JSON.stringify([...statuses])}`);
   assert.deepEqual(unhandled, [], 'unhandled rejections during the fuzz');
+});
+
+/** Raw bytes over a real socket: what `inject` cannot send (broken HTTP framing, bad headers). */
+function rawRequest(): fc.Arbitrary<string> {
+  const line = fc.record({
+    method: fc.oneof(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT'), fc.string({ maxLength: 8 })),
+    path: fc.oneof(
+      fc.constantFrom(...routes.map((r) => r.url.replace(/:([A-Za-z]+)/g, 'x').replace('*', 'f'))),
+      fc.string({ maxLength: 30 }).map((t) => `/${t}`),
+      fc.constantFrom('*', '', '//', '/v1/tasks?%', 'http://evil/v1/tasks', '/v1/../../etc/passwd'),
+    ),
+    version: fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 x', '', 'HTTP/9'),
+  });
+  const header = fc.oneof(
+    fc.constantFrom(
+      `Authorization: Bearer ${AGENTS.alice.key}`,
+      'Content-Type: application/json',
+      'Content-Length: 5',
+      'Content-Length: abc',
+      'Content-Length: -1',
+      'Content-Length: 5\r\nContent-Length: 6',
+      'Transfer-Encoding: chunked',
+      'Transfer-Encoding: gzip, chunked',
+      'Transfer-Encoding: identity',
+      'Expect: 100-continue',
+      'Connection: keep-alive',
+      'Connection: upgrade\r\nUpgrade: websocket',
+      'Host:',
+      `X-Big: ${'a'.repeat(20_000)}`,
+      'Idempotency-Key: "abc"',
+      ' folded: continuation',
+      'no-colon',
+      'Bad Name: x',
+      'X-Ctl: a\u0001b',
+    ),
+    fc.tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 20 })).map(([k, v]) => `${k}: ${v}`),
+  );
+  return fc
+    .record({
+      line,
+      headers: fc.array(header, { maxLength: 6 }),
+      host: fc.boolean(),
+      body: fc.oneof(fc.constant(''), fc.string({ maxLength: 40 }), fc.constantFrom('{"runtime":"javascript","code":"1"}', '5\r\nhello\r\n0\r\n\r\n', 'zz\r\nx\r\n', '0\r\n\r\n')),
+      eol: fc.constantFrom('\r\n', '\n', '\r'),
+    })
+    .map(({ line: l, headers, host, body, eol }) =>
+      [`${l.method} ${l.path} ${l.version}`, ...(host ? ['Host: 127.0.0.1'] : []), ...headers, '', body].join(eol),
+    );
+}
+
+/** Sends `raw`, half-closes, and returns every byte the server sent until it closed (5 s cap). */
+function sendRaw(port: number, raw: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(raw, 'latin1'));
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the connection was still open after 5 s: ${JSON.stringify(raw.slice(0, 200))}`));
+    }, 5000);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+  });
+}
+
+test('raw HTTP over a real socket: malformed framing and headers get no 5xx, and every 4xx is problem+json', async () => {
+  await stack.app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (stack.app.server.address() as { port: number }).port;
+  await fc.assert(
+    fc.asyncProperty(rawRequest(), async (raw) => {
+      const answer = await sendRaw(port, raw);
+      // Every response in the answer (pipelining may make several): its status and content type.
+      for (const m of answer.matchAll(/HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n((?:[^\r\n]+\r\n)*)\r\n/g)) {
+        const status = Number(m[1]);
+        const where = `${JSON.stringify(raw.slice(0, 300))}\n→ ${JSON.stringify(answer.slice(0, 400))}`;
+        assert.ok(status < 500, `5xx: ${where}`);
+        if (status >= 400) assert.match(m[2] ?? '', /^content-type: application\/problem\+json/im, `4xx without problem+json: ${where}`);
+      }
+    }),
+    { numRuns: RUNS_PER_ROUTE * 10, ...(SEED === undefined ? {} : { seed: SEED }), endOnFailure: true, includeErrorInReport: true },
+  );
+  assert.deepEqual(unhandled, []);
 });
 
 test('afterwards the service is healthy and still runs 1+1', async () => {

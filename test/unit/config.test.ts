@@ -43,6 +43,30 @@ describe('harness config', () => {
   });
 });
 
+describe('AIRLOCK_QUEUE_PREFIX (harness and runner)', () => {
+  test("defaults to BullMQ's own prefix (existing queues stay reachable); a hash tag is accepted; ':' is refused", () => {
+    for (const load of [loadHarnessConfig, loadRunnerConfig]) {
+      assert.equal(load({}).AIRLOCK_QUEUE_PREFIX, 'bull');
+      assert.equal(load({ AIRLOCK_QUEUE_PREFIX: '{airlock}' }).AIRLOCK_QUEUE_PREFIX, '{airlock}');
+      assert.throws(() => load({ AIRLOCK_QUEUE_PREFIX: 'a:b' }), /AIRLOCK_QUEUE_PREFIX/);
+    }
+  });
+  test('REDIS_CLUSTER_NODES: parsed to host/port; the prefix defaults to {airlock} there, and one without a hash tag is refused', () => {
+    for (const load of [loadHarnessConfig, loadRunnerConfig]) {
+      const c = load({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis://10.0.0.2:7001,10.0.0.3' });
+      assert.deepEqual(c.REDIS_CLUSTER_NODES, [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+        { host: '10.0.0.3', port: 6379 },
+      ]);
+      assert.equal(c.AIRLOCK_QUEUE_PREFIX, '{airlock}');
+      assert.deepEqual(load({}).REDIS_CLUSTER_NODES, []);
+      assert.throws(() => load({ REDIS_CLUSTER_NODES: '10.0.0.1:7000', AIRLOCK_QUEUE_PREFIX: 'bull' }), /AIRLOCK_QUEUE_PREFIX.*hash tag/);
+      assert.equal(load({ REDIS_CLUSTER_NODES: '10.0.0.1:7000', AIRLOCK_QUEUE_PREFIX: 'q{x}' }).AIRLOCK_QUEUE_PREFIX, 'q{x}');
+    }
+  });
+});
+
 describe('runner config', () => {
   test('defaults', () => {
     const c = loadRunnerConfig({});
