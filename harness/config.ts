@@ -172,6 +172,12 @@ export const ConfigSchema = z
     CAPABILITY_MAX_REQUEST_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
     /** Largest answer a capability call reads from a target. @defaultValue 4 MiB */
     CAPABILITY_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+    /** How long an approval request waits for a human before it expires (capped by APPROVAL_MAX_TIMEOUT_MS). @defaultValue 10 min */
+    APPROVAL_TIMEOUT_MS: z.coerce.number().int().positive().default(10 * 60 * 1000),
+    /** Cap on any approval's deadline. @defaultValue 1 h */
+    APPROVAL_MAX_TIMEOUT_MS: z.coerce.number().int().positive().default(60 * 60 * 1000),
+    /** How long the broker holds a runner's call waiting for a decision before it answers "still pending". @defaultValue 20 s */
+    APPROVAL_POLL_MS: z.coerce.number().int().positive().max(60_000).default(20_000),
     /** Base of the `type` URI of problem responses (RFC 9457). */
     PROBLEM_BASE_URL: z.string().url().default('https://airlock.dev/problems/'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -57,6 +57,11 @@ export const TaskRecordSchema = z.strictObject({
   principalKind: z.enum(['agent', 'user']).optional(),
   /** The user the creating agent acted for (RFC 8693 delegation), if any. */
   actingFor: z.string().min(1).max(200).optional(),
+  /**
+   * How many of the task's calls wait for a human's approval now (protocol/task-approval-events.ts);
+   * while > 0 and the task runs, the API shows it `waiting_approval`.
+   */
+  approvalsPending: z.number().int().nonnegative().optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 
@@ -75,7 +80,7 @@ export interface StoredEvent {
   event: TaskEvent;
 }
 
-const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts', 'retentionMs', 'outputBase', 'capabilities'] as const;
+const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts', 'retentionMs', 'outputBase', 'capabilities', 'approvalsPending'] as const;
 
 /** A stored event: a status event, an output reference, or (stored by an older version) inline output. */
 export function parseStoredEvent(raw: string): TaskEvent | OutputRef {
