@@ -54,7 +54,7 @@ function requireDecider(principal: Principal, approval?: Approval): void {
 
 function notPending(approval: Approval): Error {
   return Object.assign(new ApprovalNotPendingError(`Approval ${approval.id} is already ${approval.status}`), {
-    problemExtensions: { status: approval.status, approval },
+    problemExtensions: { state: approval.status, approval },
   });
 }
 
