@@ -274,6 +274,39 @@ describe('approvals with a real runner', () => {
     assert.deepEqual(target.refunds.filter((r) => r.order === order).map((r) => r.amount), [5]);
   });
 
+  test('a retried attempt (its runner lost) making the same call waits on the same request; the call runs once', { timeout: 60_000 }, async () => {
+    const taskId = randomUUID();
+    await stack.deps.store.create({
+      id: taskId, tenantId: 'acme', agentId: 'alice', status: 'running', runtime: 'javascript', createdAt: new Date().toISOString(),
+      limits: { timeoutMs: 60_000, cpuMs: 60_000, memoryMb: 64, outputBytes: 1024 * 1024 }, metadata: {}, attempts: 1,
+      capabilities: ['payments.refund'], principalKind: 'agent',
+    });
+    const order = `k-${randomUUID()}`;
+    const input = { order, amount: 4 };
+    const first = (await issueBrokerToken(stack.deps.redis, taskId, 1))!;
+    assert.equal((await callBroker(stack, first, { taskId, attempt: 1, seq: 0, name: 'payments.refund', input })).body.ok, false);
+    const pending = await approvalOf(stack, people.approver.key, taskId);
+    // The runner is lost; the job is retried: attempt 2 with its own token, the same call.
+    await stack.deps.redis.hset(`airlock:task:{${taskId}}`, 'attempts', '2');
+    const second = (await issueBrokerToken(stack.deps.redis, taskId, 2))!;
+    const call2 = () => callBroker(stack, second, { taskId, attempt: 2, seq: 0, name: 'payments.refund', input });
+    const waiting = await call2();
+    assert.equal(!waiting.body.ok && waiting.body.error.code, 'approval_pending');
+    assert.equal((await approvalOf(stack, people.approver.key, taskId)).id, pending.id, 'the same request, not a second');
+    assert.equal((await callBroker(stack, first, { taskId, attempt: 1, seq: 0, name: 'payments.refund', input })).status, 401, 'the lost attempt’s token is dead');
+    // A decision while attempt 2's call is held wakes it (pub/sub), well before the hold ends.
+    const held = call2();
+    await new Promise((r) => setTimeout(r, 200));
+    const startedAt = Date.now();
+    assert.equal((await decide(stack, people.approver.key, pending.id, 'approve')).statusCode, 200);
+    const ran = await held;
+    assert.ok(ran.body.ok, JSON.stringify(ran.body));
+    assert.ok(Date.now() - startedAt < 900, `woken by the decision, not by the end of the hold (${Date.now() - startedAt} ms)`);
+    assert.equal(refundsOf(order), 1);
+    const events = (await stack.deps.store.readEvents(taskId, '-', 100)).map((e) => e.event.type);
+    assert.equal(events.filter((t) => t === 'approval_requested').length, 1);
+  });
+
   test('cancel while waiting: the task is cancelled and its request becomes cancelled', { timeout: 90_000 }, async () => {
     const order = `c-${randomUUID()}`;
     const id = await submit(stack, `await caps.payments.refund({ order: '${order}', amount: 9 }); 'ran'`);
