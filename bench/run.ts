@@ -578,7 +578,10 @@ try {
           ? mainAuditOnly()
           : ONLY === 'calls'
             ? mainCallsOnly()
-            : main());
+            : ONLY === 'approvals'
+              ? // Standalone (its own stack on REDIS_URL); not part of the full run yet.
+                import('./approvals.ts').then(() => undefined)
+              : main());
   process.exit(0);
 } catch (err) {
   await abort(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);
