@@ -307,6 +307,36 @@ describe('approvals with a real runner', () => {
     assert.equal(events.filter((t) => t === 'approval_requested').length, 1);
   });
 
+  test('racing decisions: of an approve and a deny sent at once, exactly one takes effect, the other is 409', { timeout: 60_000 }, async () => {
+    const second = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['approver'] });
+    for (let round = 0; round < 10; round++) {
+      const taskId = randomUUID();
+      await stack.deps.store.create({
+        id: taskId, tenantId: 'acme', agentId: 'alice', status: 'running', runtime: 'javascript', createdAt: new Date().toISOString(),
+        limits: { timeoutMs: 60_000, cpuMs: 60_000, memoryMb: 64, outputBytes: 1024 * 1024 }, metadata: {}, attempts: 1,
+        capabilities: ['payments.refund'], principalKind: 'agent',
+      });
+      const token = (await issueBrokerToken(stack.deps.redis, taskId, 1))!;
+      const held = callBroker(stack, token, { taskId, attempt: 1, seq: 0, name: 'payments.refund', input: { order: `race-${round}`, amount: 1 } });
+      const pending = await approvalOf(stack, people.approver.key, taskId);
+      const [a, b] = await Promise.all([
+        decide(stack, people.approver.key, pending.id, 'approve'),
+        decide(stack, second.key, pending.id, 'deny'),
+      ]);
+      assert.deepEqual([a.statusCode, b.statusCode].toSorted(), [200, 409], `round ${round}: ${a.body} ${b.body}`);
+      const winner = a.statusCode === 200 ? a.json() : b.json();
+      const loser = a.statusCode === 200 ? b.json() : a.json();
+      assert.equal(loser.state, winner.status, 'the 409 names the state the winner set');
+      const final = (await stack.app.inject({ method: 'GET', url: `/v1/approvals/${pending.id}`, headers: bearer(people.approver.key) })).json();
+      assert.equal(final.status, winner.status);
+      assert.equal(final.decidedBy, winner.decidedBy);
+      const answer = await held;
+      assert.equal(answer.body.ok, winner.status === 'approved', JSON.stringify(answer.body));
+      const decided = (await stack.deps.store.readEvents(taskId, '-', 100)).filter((e) => e.event.type === 'approval_decided');
+      assert.equal(decided.length, 1, 'one decision event');
+    }
+  });
+
   test('cancel while waiting: the task is cancelled and its request becomes cancelled', { timeout: 90_000 }, async () => {
     const order = `c-${randomUUID()}`;
     const id = await submit(stack, `await caps.payments.refund({ order: '${order}', amount: 9 }); 'ran'`);
