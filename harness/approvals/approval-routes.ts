@@ -81,7 +81,9 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
       requireDecider(principal);
       const { status, limit, cursor } = request.query;
       const page = await store.list(principal.tenantId, status, decodeCursor(cursor), limit);
-      return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
+      // Without the code (up to 64 KiB each): GET /v1/approvals/:id has it.
+      const items = page.items.map(({ code: _code, ...rest }) => rest);
+      return { items, nextCursor: page.next ? encodeCursor(page.next) : null };
     },
   );
 
