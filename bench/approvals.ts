@@ -6,7 +6,10 @@
  * process, on one clock: the harness app (inject), the broker on its loopback listener, Redis
  * (REDIS_URL), a loopback target that notes each arrival. Runnable alone:
  * `REDIS_URL=redis://127.0.0.1:6379 node --import tsx bench/approvals.ts` (SAMPLES, WARMUP).
- * Not measured here: the memory a waiting isolate or container keeps (see README, Approvals).
+ * Then: what a waiting isolate task keeps — the resident memory (VmRSS) of the isolate host
+ * processes (children of this process, each running one task) while their tasks wait for a
+ * decision, against the same hosts idle; and their CPU time over the wait (should be ~0).
+ * Not measured: a waiting container (its memory is the container's, capped by `memoryMb`).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -17,7 +20,29 @@ import { approvalKeys } from '../protocol/approval.ts';
 import { activatePolicies, callBroker, permitInvoke, putCapability, resetPolicies } from '../test/helpers/capabilities.ts';
 import { createPrincipalWithKey } from '../test/helpers/identity.ts';
 import { startStack } from '../test/helpers/stack.ts';
+import { readFile, readdir } from 'node:fs/promises';
 import { fmtMs, summarize } from './stats.ts';
+
+/** Resident KiB and CPU ticks of this process's isolate host children (Linux /proc). */
+async function hostProcs(): Promise<{ pid: number; rssKiB: number; ticks: number }[]> {
+  const out: { pid: number; rssKiB: number; ticks: number }[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = await readFile(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) !== process.pid) continue;
+      const cmd = await readFile(`/proc/${name}/cmdline`, 'utf8');
+      if (!cmd.includes('isolate-host')) continue;
+      const status = await readFile(`/proc/${name}/status`, 'utf8');
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      out.push({ pid: Number(name), rssKiB: rss, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
 
 const SAMPLES = Number(process.env['SAMPLES'] ?? 200);
 const WARMUP = Number(process.env['WARMUP'] ?? 20);
@@ -104,6 +129,59 @@ try {
 } finally {
   await resetPolicies(stack, ADMIN_KEY);
   await stack.close();
+}
+
+// What a waiting isolate task keeps: a stack with an in-process runner (2 isolate hosts).
+const HOSTS = 2;
+const withRunner = await startStack({
+  broker: true,
+  runnerEnv: { ISOLATE_HOSTS: String(HOSTS) },
+  harnessEnv: {
+    AIRLOCK_ADMIN_API_KEY: ADMIN_KEY,
+    AIRLOCK_ADMIN_TENANT: 'acme',
+    AIRLOCK_VAULT_KEY: randomBytes(32).toString('base64'),
+    CAPABILITY_PRIVATE_TARGETS: `127.0.0.1:${port}`,
+  },
+});
+try {
+  await putCapability(withRunner, ADMIN_KEY, 'payments.refund', {
+    description: 'Refund',
+    input: { type: 'object', properties: { order: { type: 'string' } }, required: ['order'], additionalProperties: false },
+    risk: 'irreversible',
+    implementation: { type: 'http', method: 'POST', url: `http://127.0.0.1:${port}/refunds/{input.order}`, body: 'input' },
+  });
+  await activatePolicies(withRunner, ADMIN_KEY, permitInvoke('bench-approvals', ['payments.refund']));
+  await new Promise((r) => setTimeout(r, 1500));
+  const idle = await hostProcs();
+  const ids: string[] = [];
+  for (let i = 0; i < HOSTS; i++) {
+    const res = await withRunner.app.inject({
+      method: 'POST', url: '/v1/tasks', headers: withRunner.headers('alice'),
+      payload: { runtime: 'javascript', code: `const data = new Array(1e5).fill(0).map((_, i) => i); await caps.payments.refund({ order: 'm${i}' }); data.length`, capabilities: ['payments.refund'], timeoutMs: 60_000 },
+    });
+    ids.push(res.json().id as string);
+  }
+  for (const id of ids) {
+    for (let t = 0; t < 400; t++) {
+      const task = (await withRunner.app.inject({ method: 'GET', url: `/v1/tasks/${id}`, headers: withRunner.headers('alice', null) })).json() as { status: string };
+      if (task.status === 'waiting_approval') break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  const before = await hostProcs();
+  await new Promise((r) => setTimeout(r, 5000));
+  const after = await hostProcs();
+  const idleRss = idle.reduce((n, p) => n + p.rssKiB, 0) / Math.max(1, idle.length);
+  const waitingRss = after.reduce((n, p) => n + p.rssKiB, 0) / Math.max(1, after.length);
+  const ticks = after.reduce((n, p) => n + p.ticks, 0) - before.reduce((n, p) => n + p.ticks, 0);
+  process.stdout.write(
+    `Approvals: waiting isolate task (a 100k-element array live): host RSS ${(waitingRss / 1024).toFixed(1)} MiB while waiting vs ` +
+      `${(idleRss / 1024).toFixed(1)} MiB idle (+${((waitingRss - idleRss) / 1024).toFixed(1)} MiB per waiting task); ` +
+      `CPU over 5 s of waiting, all ${after.length} hosts: ${ticks * 10} ms\n`,
+  );
+} finally {
+  await resetPolicies(withRunner, ADMIN_KEY);
+  await withRunner.close();
   target.closeAllConnections();
   target.close();
 }
