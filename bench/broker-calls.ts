@@ -12,12 +12,15 @@
  * Real parts: a runner process (bench/stack.ts), isolate hosts, the Docker backend and a real v3
  * image with the real Python client; tasks are queued as the harness queues them (record + job).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { CapabilityStore } from '../harness/capabilities/capability-store.ts';
+import { DEFAULT_POLICIES_TEXT } from '../harness/policy/policy-set.ts';
+import { PolicyStore } from '../harness/policy/policy-store.ts';
 import type { JobPayload } from '../protocol/job.ts';
 import { containerQueueName } from '../protocol/redis-keys.ts';
 import type { Runtime } from '../protocol/task.ts';
@@ -34,6 +37,12 @@ export interface BrokerCallsBenchResult {
   direct: Summary;
   isolate: Summary;
   python: Summary | null;
+  /**
+   * Through the real harness broker (token, declared, schema, Cedar, approval, record, rate
+   * limit, audit, SSRF guard, circuit, the target over HTTP, redaction, settle, audit) to a
+   * target that answers at once, beside Node calling that target directly.
+   */
+  real?: { direct: Summary; isolate: Summary; python: Summary | null };
   pythonSkipped?: string;
   settings: { warmup: number; samples: number };
   errors: string[];
@@ -76,7 +85,14 @@ function gaps(times: readonly number[], warmup: number): number[] {
   return out;
 }
 
-async function runTask(stack: Stack, store: TaskStore, queues: Record<'isolate' | 'container', Queue>, runtime: Runtime, code: string): Promise<string> {
+async function runTask(
+  stack: Stack,
+  store: TaskStore,
+  queues: Record<'isolate' | 'container', Queue>,
+  runtime: Runtime,
+  code: string,
+  broker: 'fixture' | 'real' = 'fixture',
+): Promise<string> {
   const id = randomUUID();
   const limits = { timeoutMs: 120_000, cpuMs: 120_000, memoryMb: runtime === 'javascript' ? 64 : 256, outputBytes: 1024 * 1024 };
   await store.create({
@@ -89,6 +105,8 @@ async function runTask(stack: Stack, store: TaskStore, queues: Record<'isolate' 
     limits,
     metadata: {},
     attempts: 0,
+    // What the harness records for a task that declared capabilities (the real broker reads it).
+    ...(broker === 'real' ? { capabilities: ['bench.echo'], principalKind: 'agent' as const } : {}),
   });
   const payload: JobPayload = {
     version: 'v1',
@@ -151,14 +169,20 @@ export async function brokerCallsBench(
         const py = await runTask(stack, store, queues, 'python', `from airlock import caps\nfor i in range(${total}):\n    caps.bench.echo(i=i)`);
         python = summarize(gaps(fixture.arrivals.get(py) ?? [], settings.warmup));
       }
-      return {
+      const first = {
         direct: summarize(gaps(fixture.arrivals.get('direct') ?? [], settings.warmup)),
         isolate: summarize(gaps(fixture.arrivals.get(iso) ?? [], settings.warmup)),
         python,
-        ...(docker ? { pythonSkipped: docker } : {}),
-        settings,
-        errors,
       };
+      await stack.stop();
+      stack = null;
+      let real: BrokerCallsBenchResult['real'];
+      try {
+        real = await realBrokerPhase(benchRedis, redis, log, docker, total, settings.warmup);
+      } catch (err) {
+        errors.push(`real broker phase: ${(err as Error).message}`);
+      }
+      return { ...first, ...(real ? { real } : {}), ...(docker ? { pythonSkipped: docker } : {}), settings, errors };
     } finally {
       await queues.isolate.obliterate({ force: true }).catch(() => undefined);
       await queues.container.obliterate({ force: true }).catch(() => undefined);
@@ -168,5 +192,96 @@ export async function brokerCallsBench(
     await stack?.stop();
     await fixture.close();
     redis.disconnect();
+  }
+}
+
+/**
+ * The same round trips through the real harness broker (a harness process, its broker listener,
+ * a capability `bench.echo` whose http connector posts to a target that answers at once), beside
+ * Node posting to that target directly. The target notes arrivals per task, from the call key the
+ * broker sends in `Idempotency-Key` (`<task id>:<seq>:…`).
+ */
+async function realBrokerPhase(
+  benchRedis: BenchRedis,
+  redis: Redis,
+  log: (msg: string) => void,
+  docker: string | null,
+  total: number,
+  warmup: number,
+): Promise<NonNullable<BrokerCallsBenchResult['real']>> {
+  const arrivals = new Map<string, number[]>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = performance.now();
+      const key = String(req.headers['idempotency-key'] ?? 'direct').split(':')[0] as string;
+      const list = arrivals.get(key) ?? [];
+      list.push(at);
+      arrivals.set(key, list);
+      const body = Buffer.concat(chunks).toString('utf8') || 'null';
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const target = `http://127.0.0.1:${port}`;
+  let stack: Stack | null = null;
+  try {
+    log(`calls (real broker): direct Node → target × ${total}`);
+    const direct = forkChild(CHILD, [target, String(total)]);
+    await direct.exited;
+    const now = new Date().toISOString();
+    await new CapabilityStore(redis).put('bench', {
+      name: 'bench.echo',
+      description: 'Echoes its input (bench target)',
+      input: { type: 'object' },
+      risk: 'read',
+      timeoutMs: 10_000,
+      implementation: { type: 'http', method: 'POST', url: `${target}/echo`, body: 'input' },
+      createdAt: now,
+      updatedAt: now,
+    });
+    await new PolicyStore(redis).activate(
+      'bench',
+      `${DEFAULT_POLICIES_TEXT}\n@id("bench-echo") permit (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"bench.echo");`,
+      { kind: 'user', id: 'bench' },
+    );
+    stack = await startStack(
+      benchRedis,
+      1,
+      { RUNNER_BACKENDS: docker ? 'isolate' : 'isolate,docker', ...(docker ? {} : { REQUIRE_DOCKER: '1', WARM_POOL_SIZE: '1', CONTAINER_CONCURRENCY: '1' }) },
+      { CAPABILITY_PRIVATE_TARGETS: `127.0.0.1:${port}`, AIRLOCK_VAULT_KEY: randomBytes(32).toString('base64') },
+    );
+    const store = new TaskStore({ redis, retentionMs: 15 * 60_000 });
+    const queues = {
+      isolate: new Queue(stack.queueName, { connection: redis.duplicate() }),
+      container: new Queue(containerQueueName(stack.queueName), { connection: redis.duplicate() }),
+    };
+    try {
+      log(`calls (real broker): isolate task making ${total} sequential calls`);
+      const iso = await runTask(stack, store, queues, 'javascript', `for (let i = 0; i < ${total}; i++) await caps.bench.echo({ i });`, 'real');
+      let python: Summary | null = null;
+      if (!docker) {
+        log(`calls (real broker): python task making ${total} sequential calls`);
+        const py = await runTask(stack, store, queues, 'python', `from airlock import caps\nfor i in range(${total}):\n    caps.bench.echo(i=i)`, 'real');
+        python = summarize(gaps(arrivals.get(py) ?? [], warmup));
+      }
+      return {
+        direct: summarize(gaps(arrivals.get('direct') ?? [], warmup)),
+        isolate: summarize(gaps(arrivals.get(iso) ?? [], warmup)),
+        python,
+      };
+    } finally {
+      await queues.isolate.obliterate({ force: true }).catch(() => undefined);
+      await queues.container.obliterate({ force: true }).catch(() => undefined);
+      await Promise.all([queues.isolate.close(), queues.container.close()]);
+    }
+  } finally {
+    await stack?.stop();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
   }
 }

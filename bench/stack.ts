@@ -159,6 +159,8 @@ export async function startStack(
   benchRedis: BenchRedis,
   isolateHosts = 2,
   runnerEnv: NodeJS.ProcessEnv = {},
+  /** Extra harness settings (the calls bench opens its target with CAPABILITY_PRIVATE_TARGETS). */
+  harnessExtraEnv: NodeJS.ProcessEnv = {},
 ): Promise<Stack> {
   const prof = cpuProfArgs();
   const port = await freePort();
@@ -187,6 +189,7 @@ export async function startStack(
     RATE_LIMIT_TASK_CREATES_PER_MIN: '100000000', RATE_LIMIT_CONCURRENT_TASKS: '10000',
     // Storage quota too (its cost, one Lua call per create, is measured).
     STORAGE_QUOTA_BYTES: String(2 ** 40),
+    ...harnessExtraEnv,
   };
   const harness = spawnService(
     'harness',

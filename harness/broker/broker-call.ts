@@ -16,7 +16,7 @@ import type { IdentityStore } from '../identity/identity-store.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import type { CredentialStore, RevealedCredential } from '../vault/credential-store.ts';
 import { appendCallEntry, auditedInput, type CallWho } from './call-audit.ts';
-import { callKey, inputSha256, type CallRecords } from './call-records.ts';
+import { callKey, inputSha256, resultHash, type CallRecords } from './call-records.ts';
 import { execute, type ExecuteDeps } from './execute.ts';
 import { Redactor } from './redact.ts';
 import { approvalStage, type ApprovalDeps } from './stages/approval.ts';
@@ -87,12 +87,19 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
 
 async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Promise<BrokerCallResult> {
   const finish = (stop: Stop) => answered(deps, ctx, stop.result, stop.outcome, { stage: stop.stage });
-  const owner = await deps.identity.getPrincipal(ctx.task.tenantId, ctx.task.principalKind, ctx.task.agentId);
+  // The reads the stages need, at once: the owner (disabled? roles), the definition, and what
+  // the exactly-once record holds at this position.
+  const declared = ctx.task.capabilities.includes(ctx.call.name);
+  const [owner, definition, prior] = await Promise.all([
+    deps.identity.getPrincipal(ctx.task.tenantId, ctx.task.principalKind, ctx.task.agentId),
+    declared ? deps.capabilities.get(ctx.task.tenantId, ctx.call.name) : null,
+    declared ? deps.records.get(ctx.call.taskId, ctx.call.seq) : null,
+  ]);
   if (owner?.disabled) return finish(refuse('principal', 'capability_denied', `${ctx.call.name}: the task's ${ctx.task.principalKind} is disabled`));
   (ctx.principal as Principal).roles = owner?.roles ?? [];
 
   const early =
-    (await declaredStage(ctx, deps.capabilities)) ??
+    declaredStage(ctx, definition) ??
     inputStage(ctx) ??
     (await invokeStage(ctx, deps.policy)) ??
     (await approvalStage(ctx, deps.policy, { ...deps.approvals, log: deps.log }, abort));
@@ -102,7 +109,6 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
   const capability = ctx.capability!;
 
   // Exactly once, first look: a call already answered is answered again, running nothing.
-  const prior = await deps.records.get(ctx.call.taskId, ctx.call.seq);
   if (prior?.state === 'settled' && prior.key === ctx.key && prior.result) {
     ctx.flags.replayed = true;
     return answered(deps, ctx, prior.result, prior.result.ok ? 'success' : 'failure', { resultSha256: prior.resultSha256 });
@@ -168,13 +174,25 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
   }
 
   const run = await execute(deps.exec, capability, ctx.call.input ?? null, credential, ctx.key, abort);
+  if (abort.aborted) {
+    // The runner gave up on the call (the task was cancelled, or the runner died): nobody hears
+    // the answer. A call that was sent stays `started` — its effect is unknown, so a retried
+    // attempt re-runs it with its key or finds it uncertain — and one never sent is released.
+    if (!run.sent) await deps.records.release(ctx.call.taskId, ctx.call.seq, ctx.key);
+    return answered(deps, ctx, run.result, 'failure', { aborted: true, sent: run.sent, targetMs: run.targetMs });
+  }
   const result = redactor.value(checkOutput(capability, run.result)) as BrokerCallResult;
-  const resultSha256 = await deps.records.settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true);
-  return answered(deps, ctx, result, result.ok ? 'success' : 'failure', {
-    resultSha256,
-    ...(run.status !== undefined ? { status: run.status } : {}),
-    targetMs: run.targetMs,
-  });
+  // The record and the audit entry at once: the hash the entry names is computed beforehand.
+  const resultSha256 = resultHash(result);
+  const [, answer] = await Promise.all([
+    deps.records.settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true),
+    answered(deps, ctx, result, result.ok ? 'success' : 'failure', {
+      resultSha256,
+      ...(run.status !== undefined ? { status: run.status } : {}),
+      targetMs: run.targetMs,
+    }),
+  ]);
+  return answer;
 }
 
 function base(ctx: CallContext): Record<string, unknown> {
@@ -184,7 +202,9 @@ function base(ctx: CallContext): Record<string, unknown> {
     attempt: ctx.call.attempt,
     callKey: ctx.key,
     inputSha256: ctx.inputSha256,
-    ...auditedInput(ctx.capability?.input, ctx.call.input ?? null),
+    // Without the capability's schema (refused before it was known), no field can be known to
+    // be redacted: the input is recorded by its hash only.
+    ...(ctx.capability ? auditedInput(ctx.capability.input, ctx.call.input ?? null) : { inputOmitted: 'the capability is not known to this task' }),
     ...(ctx.capability ? { risk: ctx.capability.risk } : {}),
     ...(ctx.flags.replayed ? { replayed: true } : {}),
     ...(ctx.flags.diverged ? { diverged: true } : {}),

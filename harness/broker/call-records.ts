@@ -28,6 +28,11 @@ export function callKey(taskId: string, seq: number, name: string, input: unknow
   return `${taskId}:${seq}:${name}:${inputSha256(input)}`;
 }
 
+/** SHA-256 of the canonical JSON of an answer (what the record and the audit entry name). */
+export function resultHash(result: BrokerCallResult): string {
+  return createHash('sha256').update(canonicalJson(result)).digest('hex');
+}
+
 export interface CallRecord {
   key: string;
   state: 'started' | 'settled';
@@ -132,7 +137,7 @@ export class CallRecords {
   }
 
   async settle(taskId: string, seq: number, key: string, attempt: number, startedAt: string, result: BrokerCallResult, diverged: boolean): Promise<string> {
-    const resultSha256 = createHash('sha256').update(canonicalJson(result)).digest('hex');
+    const resultSha256 = resultHash(result);
     const settled: CallRecord = {
       key, state: 'settled', attempt, startedAt, settledAt: new Date().toISOString(), result, resultSha256, ...(diverged ? { diverged } : {}),
     };

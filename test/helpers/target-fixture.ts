@@ -21,6 +21,8 @@ export interface TargetFixture {
   readonly seen: SeenRequest[];
   /** Refunds executed (not answered from the idempotency store), per order. */
   readonly refunds: { order: string; amount: number; key: string | undefined }[];
+  /** Ids of `/hang?id=` requests whose caller closed the connection. */
+  readonly hangsClosed: string[];
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function startTargetFixture(secrets: TargetSecrets, host = '127.0.0
   const answersByKey = new Map<string, { status: number; body: unknown }>();
   let nextTicket = 1;
   const hungOnce = new Set<string>();
+  const hangsClosed: string[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -84,7 +87,11 @@ export async function startTargetFixture(secrets: TargetSecrets, host = '127.0.0
         res.writeHead(Number(url.searchParams.get('status') ?? 302), { location: url.searchParams.get('to') ?? '/echo' });
         return res.end();
       }
-      if (url.pathname === '/hang') return; // never answers
+      if (url.pathname === '/hang') {
+        // Never answers; notes when the caller gives up (closes the connection).
+        res.on('close', () => hangsClosed.push(url.searchParams.get('id') ?? ''));
+        return;
+      }
       if (url.pathname === '/hang-once') {
         // The first request of an id never gets an answer; later ones do (a crashed caller's retry).
         const id = url.searchParams.get('id') ?? '';
@@ -113,6 +120,7 @@ export async function startTargetFixture(secrets: TargetSecrets, host = '127.0.0
     base: `http://${host}:${port}`,
     seen,
     refunds,
+    hangsClosed,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -45,10 +45,25 @@ async function setUp(stack: Stack): Promise<void> {
     risk: 'write',
     implementation: { type: 'http', method: 'POST', url: `${base}/refunds/{input.order}`, body: { amount: '{input.amount}' }, credential: 'payments' },
   });
-  await activatePolicies(stack, ADMIN_KEY, `${permitInvoke('e2e-caps', ['tickets.create', 'payments.refund'])}
+  await putCapability(stack, ADMIN_KEY, 'hang.wait', {
+    description: 'Never answers',
+    input: obj({ id: { type: 'string' } }, ['id']),
+    risk: 'read',
+    timeoutMs: 60_000,
+    implementation: { type: 'http', method: 'GET', url: `${base}/hang?id={input.id}` },
+  });
+  await activatePolicies(stack, ADMIN_KEY, `${permitInvoke('e2e-caps', ['tickets.create', 'payments.refund', 'hang.wait'])}
     @id("refund-limit") forbid (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"payments.refund")
       when { resource.numbers.hasTag("amount") && resource.numbers.getTag("amount") > 1000 };`);
   await new Promise((r) => setTimeout(r, 1100)); // the broker's policy cache
+}
+
+async function waitFor(what: string, ok: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 async function runTask(stack: Stack, body: Record<string, unknown>): Promise<Record<string, unknown> & { status: string; id: string }> {
@@ -82,11 +97,18 @@ const r = await caps.call('payments.refund', { order: 'ORDER', amount: 5 });
 console.log('echo:', t.seenAuthorization);
 ({ t, denied, r })`;
 
+before(async () => {
+  redis = new Redis(REDIS_URL);
+  target = await startTargetFixture(SECRETS);
+});
+after(async () => {
+  await target.close();
+  redis.disconnect();
+});
+
 describe('isolate tasks', () => {
   let stack: Stack;
   before(async () => {
-    redis = new Redis(REDIS_URL);
-    target = await startTargetFixture(SECRETS);
     stack = await startStack({
       broker: true,
       harnessEnv: {
@@ -121,6 +143,25 @@ describe('isolate tasks', () => {
     await assertNoSecretAnywhere(stack, task.id);
   });
 
+  test('cancelling a task aborts its call in flight, all the way to the target', { timeout: 60_000 }, async () => {
+    const hangId = randomUUID();
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/tasks',
+      headers: stack.headers('alice'),
+      payload: { runtime: 'javascript', code: `await caps.hang.wait({ id: '${hangId}' })`, capabilities: ['hang.wait'], timeoutMs: 50_000 },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const id = res.json().id as string;
+    const until = (what: string, ok: () => boolean) => waitFor(what, ok);
+    await until('the call to reach the target', () => target.seen.some((s) => s.url === `/hang?id=${hangId}`));
+    const cancelled = await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${id}`, headers: stack.headers('alice') });
+    assert.equal(cancelled.json().status, 'cancelled');
+    await until('the target to see the connection closed', () => target.hangsClosed.includes(hangId));
+    const calls = (await auditDrafts(redis, id)).filter((e) => e.action === 'capability.call');
+    assert.equal((calls.at(-1)?.details as { aborted?: boolean } | undefined)?.aborted, true, JSON.stringify(calls));
+  });
+
   test('an undeclared capability is not callable', { timeout: 60_000 }, async () => {
     const task = await runTask(stack, {
       runtime: 'javascript',
@@ -135,8 +176,6 @@ describe('isolate tasks', () => {
 describe('python container tasks', { skip: skipDocker }, () => {
   let stack: Stack;
   before(async () => {
-    redis ??= new Redis(REDIS_URL);
-    target ??= await startTargetFixture(SECRETS);
     stack = await startStack({
       broker: true,
       runnerEnv: { RUNNER_BACKENDS: 'docker', WARM_POOL_SIZE: '1' },
@@ -152,8 +191,6 @@ describe('python container tasks', { skip: skipDocker }, () => {
   after(async () => {
     await resetPolicies(stack, ADMIN_KEY);
     await stack.close();
-    await target.close();
-    redis.disconnect();
   });
 
   test('`from airlock import caps` reaches the fixture through the broker; the credential is nowhere in the container', { timeout: 120_000 }, async () => {

@@ -69,6 +69,9 @@ interface World {
   grantDir: string;
   /** A grant only this tenant has; both also have one named `common`. */
   ownGrant: string;
+  /** A vault credential and a capability only this tenant has. */
+  ownCredential: string;
+  ownCapability: string;
   /** Tasks of `twin`: A has a queued one and a finished one with an output file; B a queued one. */
   tasks: string[];
   /** Pending approval requests of a queued task of its own (A only): one to approve, one to deny. */
@@ -132,8 +135,14 @@ async function buildWorld(tenantId: string, twinKey: string, ownGrant: string): 
       201,
     );
   }
+  const ownCredential = ownGrant.replace('grant-only-', 'cred-only-');
+  const ownCapability = `own.${ownGrant.replace(/[^a-z0-9]/g, '_')}`;
+  await ok(call('PUT', `/v1/admin/credentials/${ownCredential}`, adminKey, { type: 'bearer', value: `${SECRET_CRED}-${tenantId}` }), 201);
+  await ok(call('PUT', `/v1/admin/capabilities/${ownCapability}`, adminKey, capabilityBody()), 201);
   return {
     tenantId,
+    ownCredential,
+    ownCapability,
     admin: { id: admin.adminId, key: adminKey, keyId: admin.adminKeyId },
     agent,
     member,
@@ -228,11 +237,23 @@ interface RouteSpec {
     ownerStatus?: number;
     /** What B's admin gets, for A's object and for an unknown one alike (default 404). */
     adminStatus?: number;
+    /** For a 2xx adminStatus (B's PUT creates B's own object): checks the answer (default: a grant of B's). */
+    created?: (body: Record<string, unknown>) => void;
   };
   /** Tenant collection: which B callers read it, and what exactly B must see. */
   collection?: { callers: Caller[]; expect: (body: Record<string, unknown>, caller: Caller) => void };
   body?: BodySpec;
 }
+
+/** A capability definition (valid; its target is never called here). */
+const capabilityBody = (): Record<string, unknown> => ({
+  description: 'd',
+  input: { type: 'object' },
+  risk: 'read',
+  implementation: { type: 'http', method: 'GET', url: 'https://tickets.example.com/x' },
+});
+const SECRET_CRED = `vault-value-${randomUUID()}`;
+const names = (body: Record<string, unknown>) => (body['items'] as { name: string }[]).map((i) => i.name).toSorted();
 
 const ids = (body: Record<string, unknown>) => (body['items'] as { id: string }[]).map((i) => i.id).toSorted();
 const POLICY_TEXT = '@id("x") permit (principal, action, resource);';
@@ -355,6 +376,44 @@ const SPEC: Record<string, RouteSpec> = {
   'GET /v1/admin/grants/:name': { object: {} },
   'DELETE /v1/admin/grants/:name': { object: { ownerStatus: 204 } },
 
+  'GET /v1/admin/credentials': {
+    collection: { callers: ['admin'], expect: (body) => assert.deepEqual(names(body), [B.ownCredential]) },
+  },
+  // Like grants: B's PUT on a name only A has creates B's own (201), never replaces A's.
+  'PUT /v1/admin/credentials/:name': {
+    object: {
+      payload: () => ({ type: 'bearer', value: 'b-value' }),
+      adminStatus: 201,
+      created: (body) => assert.equal(body['type'], 'bearer'),
+    },
+    body: { caller: 'admin', base: () => ({ type: 'bearer', value: 'v' }) },
+  },
+  'GET /v1/admin/credentials/:name': { object: {} },
+  'DELETE /v1/admin/credentials/:name': { object: { ownerStatus: 204 } },
+  'GET /v1/admin/capabilities': {
+    collection: { callers: ['admin'], expect: (body) => assert.deepEqual(names(body), [B.ownCapability]) },
+  },
+  'PUT /v1/admin/capabilities/:name': {
+    object: { payload: () => capabilityBody(), adminStatus: 201, created: (body) => assert.equal(body['description'], 'd') },
+    body: {
+      caller: 'admin',
+      base: capabilityBody,
+      nested: () => [
+        [{ ...capabilityBody(), implementation: { type: 'http', method: 'GET', url: 'https://a.example/x', tenantId: TENANT_B } }, '/body/implementation/tenantId'],
+        [{ ...capabilityBody(), rateLimit: { perMinute: 1, agentId: 'twin' } }, '/body/rateLimit/agentId'],
+      ],
+    },
+  },
+  'GET /v1/admin/capabilities/:name': { object: {} },
+  'DELETE /v1/admin/capabilities/:name': { object: { ownerStatus: 204 } },
+  // What B's callers may invoke: nothing (no policy of B permits a capability), never A's.
+  'GET /v1/capabilities': {
+    collection: { callers: ['agent', 'twin', 'member', 'token'], expect: (body) => assert.deepEqual(body['items'], []) },
+  },
+  'GET /v1/capabilities.d.ts': {
+    collection: { callers: ['agent', 'twin', 'member', 'token'], expect: (body) => assert.match(String(body['text']), /declare const caps/) },
+  },
+
   'GET /v1/admin/limits': {
     collection: { callers: ['admin'], expect: (body) => assert.deepEqual(body['overrides'], { agents: {}, keys: {} }) },
   },
@@ -416,6 +475,8 @@ interface ObjectIds {
   user: string;
   keyId: string;
   grant: string;
+  credential: string;
+  capability: string;
   jti: string;
   file: string;
   tenant: string;
@@ -429,6 +490,8 @@ const unknownIds = (): ObjectIds => ({
   user: `usr_${hex(20)}`,
   keyId: hex(24),
   grant: `no-such-grant-${hex(8)}`,
+  credential: `no-such-cred-${hex(8)}`,
+  capability: `no.such_${hex(8)}`,
   jti: randomUUID(),
   file: 'report.txt',
   tenant: `no-such-tenant-${hex(8)}`,
@@ -436,8 +499,8 @@ const unknownIds = (): ObjectIds => ({
 });
 /** Tenant A's objects, in two sets so every object of A is the target of every route of its kind. */
 const objectSets = (w: World): ObjectIds[] => [
-  { task: w.tasks[0]!, agent: w.agent.id, user: w.member.id, keyId: w.agent.keyId, grant: w.ownGrant, jti: w.token.jti, file: 'report.txt', tenant: w.tenantId, approvals: [w.approvals[0]!, w.approvals[1]!] },
-  { task: w.tasks[1]!, agent: w.agent.id, user: w.admin.id, keyId: w.member.keyId, grant: w.ownGrant, jti: w.userToken.jti, file: 'report.txt', tenant: w.tenantId, approvals: [w.approvals[0]!, w.approvals[1]!] },
+  { task: w.tasks[0]!, agent: w.agent.id, user: w.member.id, keyId: w.agent.keyId, grant: w.ownGrant, credential: w.ownCredential, capability: w.ownCapability, jti: w.token.jti, file: 'report.txt', tenant: w.tenantId, approvals: [w.approvals[0]!, w.approvals[1]!] },
+  { task: w.tasks[1]!, agent: w.agent.id, user: w.admin.id, keyId: w.member.keyId, grant: w.ownGrant, credential: w.ownCredential, capability: w.ownCapability, jti: w.userToken.jti, file: 'report.txt', tenant: w.tenantId, approvals: [w.approvals[0]!, w.approvals[1]!] },
 ];
 
 /** The route's URL for these objects; fails for a path parameter it does not know (extend it). */
@@ -448,6 +511,8 @@ function fill(url: string, o: ObjectIds): string {
     .replace(/^\/v1\/approvals\/:id/, `/v1/approvals/${o.approvals[0]}`)
     .replace(/^\/v1\/admin\/agents\/:id/, `/v1/admin/agents/${o.agent}`)
     .replace(/^\/v1\/admin\/users\/:id/, `/v1/admin/users/${o.user}`)
+    .replace(/^\/v1\/admin\/credentials\/:name$/, `/v1/admin/credentials/${o.credential}`)
+    .replace(/^\/v1\/admin\/capabilities\/:name$/, `/v1/admin/capabilities/${o.capability}`)
     .replace(/:keyId$/, o.keyId)
     .replace(/:name$/, o.grant)
     .replace(/:jti$/, o.jti)
@@ -475,6 +540,9 @@ async function snapshot(w: World): Promise<string> {
   for (const u of users.json().items as { id: string }[]) await see('keys', `/v1/admin/users/${u.id}/keys`, w.admin.key);
   const grants = await see('grants', '/v1/admin/grants', w.admin.key);
   for (const g of grants.json().items as { name: string }[]) await see('grant', `/v1/admin/grants/${g.name}`, w.admin.key);
+  await see('credentials', '/v1/admin/credentials', w.admin.key);
+  const capabilities = await see('capabilities', '/v1/admin/capabilities', w.admin.key);
+  for (const c of capabilities.json().items as { name: string }[]) await see('capability', `/v1/admin/capabilities/${c.name}`, w.admin.key);
   await see('limits', '/v1/admin/limits', w.admin.key);
   await see('storage', `/v1/admin/storage/tenants/${w.tenantId}`, BOOTSTRAP_KEY);
   await see('policies', '/v1/admin/policies', w.admin.key);
@@ -606,8 +674,10 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
               assertProblem(onA, status, code, label, r.method);
             } else {
               assert.equal(onA.statusCode, status, `${label}: ${onA.body}`);
-              assert.equal(onA.json().hostPath, B.grantDir, `${label}: B's own new grant`);
-              createdInB.push(objects.grant, unknown.grant);
+              const created = spec(r).object?.created;
+              if (created) created(onA.json());
+              else assert.equal(onA.json().hostPath, B.grantDir, `${label}: B's own new grant`);
+              createdInB.push(fill(r.url, objects), fill(r.url, unknown));
             }
             assert.deepEqual(
               shape(onA, Object.values(objects).flat()),
@@ -616,7 +686,7 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
             );
             assert.ok(!onA.body.includes(SECRET_A), `${label}: leaks A's data`);
             // B's grants created by the PUT are removed before the snapshot is compared.
-            for (const name of createdInB.splice(0)) await ok(call('DELETE', `/v1/admin/grants/${name}`, B.admin.key), 204);
+            for (const url of createdInB.splice(0)) await ok(call('DELETE', url, B.admin.key), 204);
             checked++;
           }
         }
@@ -654,6 +724,9 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
       String(LIMIT_A),
       A.grantDir,
       A.ownGrant,
+      A.ownCredential,
+      A.ownCapability,
+      SECRET_CRED,
       ...A.tasks,
       ...(['admin', 'agent', 'member', 'approver', 'scopedAdmin'] as const).flatMap((c) => [A[c].id, A[c].keyId]),
       A.token.jti,
@@ -666,7 +739,8 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
         const label = `${caller} of B: GET ${r.url}`;
         const plain = await ok(call('GET', r.url, keyOf(B, caller), undefined, null));
         for (const m of markers) assert.ok(!plain.body.includes(m), `${label} shows ${m}`);
-        expect(plain.json(), caller);
+        // (The .d.ts route answers TypeScript, not JSON.)
+        expect(String(plain.headers['content-type']).includes('json') ? plain.json() : { text: plain.body }, caller);
         // A tenant named in the query never widens the collection.
         const url = `${r.url}?tenantId=${TENANT_A}`;
         const named = await call('GET', url, keyOf(B, caller), undefined, null);

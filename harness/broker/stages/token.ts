@@ -13,10 +13,13 @@ export type TokenVerdict = { ok: true; task: TaskFacts } | { ok: false; reason: 
 
 export async function tokenStage(redis: Redis, authorization: string | undefined, taskId: string, attempt: number): Promise<TokenVerdict> {
   const m = /^Bearer ([^\s]+)$/.exec(authorization ?? '');
-  const facts = await readFacts(redis, taskId);
+  // Both reads at once (one round trip's wait): the facts are used only if the token checks out.
+  const [facts, check] = await Promise.all([
+    readFacts(redis, taskId),
+    m ? checkBrokerToken(redis, taskId, attempt, m[1] as string) : null,
+  ]);
   const who = facts ? { tenantId: facts.tenantId, agentId: facts.agentId } : {};
-  if (!m) return { ok: false, reason: 'no_bearer', ...who };
-  const check = await checkBrokerToken(redis, taskId, attempt, m[1] as string);
+  if (!m || !check) return { ok: false, reason: 'no_bearer', ...who };
   if (!check.ok) return { ok: false, reason: check.reason, ...who };
   if (!facts) return { ok: false, reason: 'no_task' };
   return { ok: true, task: facts };
