@@ -19,10 +19,12 @@ import { activatePolicies, auditDrafts, callBroker, permitInvoke, putCapability,
 import { bearer, createPrincipalWithKey, createTenant, mintToken } from '../helpers/identity.ts';
 import { AGENTS, pollTask, REDIS_URL, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
 import { startTargetFixture, type TargetFixture } from '../helpers/target-fixture.ts';
+import { dockerGate } from '../helpers/docker.ts';
 
 const ADMIN_KEY = `admin-${randomUUID()}`;
 const SECRETS = { tickets: `tk_${randomBytes(12).toString('hex')}`, payments: `pk_${randomBytes(12).toString('hex')}`, basic: 'u:p' };
 const NOTE = `note-${randomUUID()}`;
+const skipDocker = await dockerGate();
 
 let redis: Redis;
 let target: TargetFixture;
@@ -101,6 +103,8 @@ const decide = (stack: Stack, key: string, id: string, verb: 'approve' | 'deny',
 
 const ended = (stack: Stack, id: string) => pollTask(stack, id, (t) => TERMINAL.has(t.status), 'alice', 60_000);
 const refundsOf = (order: string) => target.refunds.filter((r) => r.order === order).length;
+
+after(() => redis?.disconnect());
 
 describe('approvals with a real runner', () => {
   let stack: Stack;
@@ -369,7 +373,6 @@ describe('approval deadlines', () => {
     await resetPolicies(stack, ADMIN_KEY);
     await stack.close();
     await target.close();
-    redis.disconnect();
   });
 
   test('nobody decides before the deadline (capped by APPROVAL_MAX_TIMEOUT_MS) → approval_expired; deciding after it → 409', { timeout: 90_000 }, async () => {
@@ -408,5 +411,47 @@ describe('approval deadlines', () => {
     const again = await callBroker(stack, token, { taskId, attempt: 1, seq: 0, name: 'payments.refund', input: { order, amount: 1 } });
     assert.equal(!again.body.ok && again.body.error.code, 'approval_expired');
     assert.equal(refundsOf(order), 0);
+  });
+});
+
+describe('a python container task waiting for approval', { skip: skipDocker }, () => {
+  let stack: Stack;
+  let people: People;
+  before(async () => {
+    redis ??= new Redis(REDIS_URL);
+    target = await startTargetFixture(SECRETS);
+    stack = await startStack({ broker: true, runnerEnv: { RUNNER_BACKENDS: 'docker', WARM_POOL_SIZE: '1' }, harnessEnv: harnessEnv() });
+    people = await setUp(stack);
+  });
+  after(async () => {
+    await resetPolicies(stack, ADMIN_KEY);
+    await stack.close();
+    await target.close();
+  });
+
+  test('`caps.payments.refund(...)` in Python waits (the container idle), is approved, and reaches the fixture once', { timeout: 120_000 }, async () => {
+    const order = `py-${randomUUID()}`;
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/tasks',
+      headers: stack.headers('alice'),
+      payload: {
+        runtime: 'python',
+        code: `import json\nfrom airlock import caps\nprint(json.dumps(caps.payments.refund(order="${order}", amount=6)))`,
+        capabilities: ['payments.refund'],
+        timeoutMs: 90_000,
+      },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const id = res.json().id as string;
+    const pending = await approvalOf(stack, people.approver.key, id);
+    assert.equal((await pollTask(stack, id, (t) => t.status === 'waiting_approval', 'alice', 30_000)).status, 'waiting_approval');
+    await new Promise((r) => setTimeout(r, 1500)); // resent at least once meanwhile
+    assert.equal(refundsOf(order), 0);
+    assert.equal((await decide(stack, people.approver.key, pending.id, 'approve')).statusCode, 200);
+    const task = await ended(stack, id);
+    assert.equal(task.status, 'succeeded', JSON.stringify(task));
+    assert.equal((JSON.parse((task['result'] as { stdout: string }).stdout) as { order: string }).order, order);
+    assert.equal(refundsOf(order), 1);
   });
 });
