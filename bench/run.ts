@@ -634,6 +634,9 @@ try {
             ? mainCallsOnly()
             : ONLY === 'durability'
               ? mainDurabilityOnly()
+            : ONLY === 'approvals'
+              ? // Standalone (its own stack on REDIS_URL); not part of the full run yet.
+                import('./approvals.ts').then(() => undefined)
               : main());
   process.exit(0);
 } catch (err) {

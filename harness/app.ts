@@ -48,6 +48,8 @@ import { adminCapabilityRoutes } from './capabilities/admin-capabilities-routes.
 import { CapabilityStore } from './capabilities/capability-store.ts';
 import { discoveryRoutes } from './capabilities/discovery-routes.ts';
 import { adminCredentialRoutes } from './vault/admin-credentials-routes.ts';
+import { approvalRoutes } from './approvals/approval-routes.ts';
+import { ApprovalStore } from './approvals/approval-store.ts';
 
 /** The API's version in the OpenAPI document (package.json's). */
 const API_VERSION = '0.1.0';
@@ -207,6 +209,7 @@ export async function buildApp(
       if (!request.principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
       return request.principal;
     };
+    const approvals = new ApprovalStore(deps.redis, { retentionMs: config.TASK_RETENTION_MS });
     const tasks = new TaskService({
       config,
       redis: deps.redis,
@@ -226,6 +229,8 @@ export async function buildApp(
       ownerDisabled: async (principal) =>
         principal.kind === 'agent' &&
         (await deps.identity.getPrincipal(principal.tenantId, 'agent', principal.id))?.disabled === true,
+      // The brake: a cancelled task's pending approval requests become `cancelled`.
+      onCancelled: (task) => approvals.cancelForTask(task.tenantId, task.id),
     });
     const idempotency = new Idempotency({
       redis: deps.redis,
@@ -249,6 +254,7 @@ export async function buildApp(
     await v1.register(adminCredentialRoutes, { credentials: deps.credentials, idempotency, audit: deps.audit, principalOf });
     const capabilities = new CapabilityStore(deps.redis);
     await v1.register(adminCapabilityRoutes, { capabilities, idempotency, audit: deps.audit, principalOf });
+    await v1.register(approvalRoutes, { store: approvals, idempotency, audit: deps.audit, principalOf });
     await v1.register(discoveryRoutes, { capabilities, policy, principalOf });
     await v1.register(taskRoutes, {
       grants, capabilities, webhookSecrets: deps.webhookSecrets, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,

@@ -195,6 +195,12 @@ export const ConfigSchema = z
      * reading the log would write to it). Denied reads and every other decision are always recorded.
      */
     AUDIT_READS: BoolEnv.default(false),
+    /** How long an approval request waits for a human before it expires (capped by APPROVAL_MAX_TIMEOUT_MS). @defaultValue 10 min */
+    APPROVAL_TIMEOUT_MS: z.coerce.number().int().positive().default(10 * 60 * 1000),
+    /** Cap on any approval's deadline. @defaultValue 1 h */
+    APPROVAL_MAX_TIMEOUT_MS: z.coerce.number().int().positive().default(60 * 60 * 1000),
+    /** How long the broker holds a runner's call waiting for a decision before it answers "still pending". @defaultValue 20 s */
+    APPROVAL_POLL_MS: z.coerce.number().int().positive().max(60_000).default(20_000),
     /** Base of the `type` URI of problem responses (RFC 9457). */
     PROBLEM_BASE_URL: z.string().url().default('https://airlock.dev/problems/'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

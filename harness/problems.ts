@@ -20,6 +20,8 @@ export const PROBLEMS = {
   request_timeout: { status: 408, title: 'The request took too long to arrive' },
   already_exists: { status: 409, title: 'It already exists' },
   idempotency_request_in_flight: { status: 409, title: 'A request with this Idempotency-Key is in progress' },
+  /** Sent with `status` (the state it has) and `approval` (the request as it is). */
+  approval_not_pending: { status: 409, title: 'The approval request is no longer pending' },
   payload_too_large: { status: 413, title: 'Request body too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   /** The request's header section is over Node's limit (--max-http-header-size, 16 KiB). */
@@ -55,5 +57,6 @@ export const ForbiddenError = createError<[string]>('forbidden', '%s', 403);
 export const InvalidGrantError = createError<[string]>('invalid_grant', '%s', 400);
 export const InvalidScopeError = createError<[string]>('invalid_scope', '%s', 400);
 export const InsufficientScopeError = createError<[string]>('insufficient_scope', '%s', 403);
+export const ApprovalNotPendingError = createError<[string]>('approval_not_pending', '%s', 409);
 export const AlreadyExistsError = createError<[string]>('already_exists', '%s', 409);
 export const InvalidPolicyError = createError<[string]>('invalid_policy', '%s', 422);

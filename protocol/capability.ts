@@ -52,6 +52,12 @@ export const CapabilityErrorCodeSchema = z.enum([
   'approval_denied',
   /** Nobody decided the approval before its deadline. */
   'approval_expired',
+  /**
+   * Broker → runner only, never shown to code: the call waits for a human's decision and the
+   * broker stopped holding the request (it holds each about APPROVAL_POLL_MS). The runner sends
+   * the same call again (same seq, same key) until it gets any other answer.
+   */
+  'approval_pending',
 ]);
 export type CapabilityErrorCode = z.infer<typeof CapabilityErrorCodeSchema>;
 

@@ -59,6 +59,11 @@ export const TaskRecordSchema = z.strictObject({
   actingFor: z.string().min(1).max(200).optional(),
   /** Where the harness POSTs the task when it ends (harness/webhooks/). */
   callbackUrl: z.string().max(2048).optional(),
+  /**
+   * How many of the task's calls wait for a human's approval now (protocol/task-approval-events.ts);
+   * while > 0 and the task runs, the API shows it `waiting_approval`.
+   */
+  approvalsPending: z.number().int().nonnegative().optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 
@@ -77,7 +82,7 @@ export interface StoredEvent {
   event: TaskEvent;
 }
 
-const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts', 'retentionMs', 'outputBase', 'capabilities'] as const;
+const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts', 'retentionMs', 'outputBase', 'capabilities', 'approvalsPending'] as const;
 
 /** A stored event: a status event, an output reference, or (stored by an older version) inline output. */
 export function parseStoredEvent(raw: string): TaskEvent | OutputRef {

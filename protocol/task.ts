@@ -62,9 +62,15 @@ export const ResolvedMountSchema = z.strictObject({
 });
 export type ResolvedMount = z.infer<typeof ResolvedMountSchema>;
 
+/**
+ * `waiting_approval` is a view of `running`: the record stays `running` (the state machine and
+ * its scripts are unchanged) while one of its calls waits for a human (`approvalsPending` > 0 on
+ * the record); the API shows it as this status, the event stream carries it as a status event.
+ */
 export const TaskStatusSchema = z.enum([
   'queued',
   'running',
+  'waiting_approval',
   'succeeded',
   'failed',
   'timed_out',
@@ -177,6 +183,25 @@ export const TaskEventSchema = z.discriminatedUnion('type', [
     /** The chunk's text, or (with `encoding: "base64"`) the base64 of bytes that are not UTF-8. */
     data: z.string(),
     encoding: OutputEncodingSchema.optional(),
+  }),
+  /** A call of the task waits for a human's decision (GET /v1/approvals/:id). */
+  z.strictObject({
+    type: z.literal('approval_requested'),
+    approvalId: z.string(),
+    capability: z.string(),
+    seq: z.number().int().nonnegative(),
+    deadline: z.string(),
+    at: z.string(),
+  }),
+  /** The request left `pending`. */
+  z.strictObject({
+    type: z.literal('approval_decided'),
+    approvalId: z.string(),
+    capability: z.string(),
+    seq: z.number().int().nonnegative(),
+    status: z.enum(['approved', 'denied', 'expired', 'cancelled']),
+    reason: z.string().optional(),
+    at: z.string(),
   }),
 ]);
 export type TaskEvent = z.infer<typeof TaskEventSchema>;

@@ -173,6 +173,12 @@ export function routeAction(method: string, url: string): Action | null | undefi
       return 'tasks:cancel';
     case 'POST /v1/tokens':
     case 'DELETE /v1/tokens/:jti':
+    // Approvals: the route itself admits only users with the approver or admin role and an
+    // unscoped key (harness/approvals/approval-routes.ts), after the tenant lookup (404 first).
+    case 'GET /v1/approvals':
+    case 'GET /v1/approvals/:id':
+    case 'POST /v1/approvals/:id/approve':
+    case 'POST /v1/approvals/:id/deny':
     // What anyone of the tenant may check the log against (GET /v1/audit and verify: unlisted).
     case 'GET /v1/audit/checkpoint':
     case 'GET /v1/audit/public-key':

@@ -19,7 +19,8 @@ import { appendCallEntry, auditedInput, type CallWho } from './call-audit.ts';
 import { callKey, inputSha256, resultHash, type CallRecords } from './call-records.ts';
 import { execute, type ExecuteDeps } from './execute.ts';
 import { Redactor } from './redact.ts';
-import { approvalStage, invokeStage } from './stages/authorize.ts';
+import { approvalStage, type ApprovalDeps } from './stages/approval.ts';
+import { invokeStage } from './stages/authorize.ts';
 import { refuse, type CallContext, type Stop } from './stages/context.ts';
 import { declaredStage } from './stages/declared.ts';
 import { inputStage } from './stages/input.ts';
@@ -37,6 +38,8 @@ export interface BrokerDeps {
   records: CallRecords;
   rateLimits: CapabilityRateLimits;
   exec: ExecuteDeps;
+  /** Approval requests, their waiting and deadlines (stages/approval.ts). */
+  approvals: Omit<ApprovalDeps, 'log'>;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -99,7 +102,9 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
     declaredStage(ctx, definition) ??
     inputStage(ctx) ??
     (await invokeStage(ctx, deps.policy)) ??
-    (await approvalStage(ctx, deps.policy));
+    (await approvalStage(ctx, deps.policy, { ...deps.approvals, log: deps.log }, abort));
+  // A call waiting for a human is not answered yet: nothing to record until it is.
+  if (early?.quiet) return early.result;
   if (early) return finish(early);
   const capability = ctx.capability!;
 
@@ -204,6 +209,7 @@ function base(ctx: CallContext): Record<string, unknown> {
     ...(ctx.flags.replayed ? { replayed: true } : {}),
     ...(ctx.flags.diverged ? { diverged: true } : {}),
     ...(ctx.flags.rerun ? { rerun: true } : {}),
+    ...(ctx.approval ? { approvalId: ctx.approval.id, ...(ctx.approval.decidedBy ? { approvedBy: ctx.approval.decidedBy } : {}) } : {}),
   };
 }
 

@@ -1,6 +1,8 @@
 /** Assembles the broker from the harness's collaborators (composition root: server.ts, tests). */
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../app.ts';
+import { ApprovalStore } from '../approvals/approval-store.ts';
+import { ApprovalWaiter } from '../approvals/approval-waiter.ts';
 import { CapabilityStore } from '../capabilities/capability-store.ts';
 import { CedarPolicyGate } from '../policy/gate.ts';
 import { PolicyStore } from '../policy/policy-store.ts';
@@ -19,11 +21,12 @@ export interface CreateBrokerOptions {
 
 export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOptions = {}): Promise<FastifyInstance> {
   const { config, redis } = deps;
+  const waiter = await ApprovalWaiter.create(redis);
   const policy = new CedarPolicyGate(new PolicyStore(redis), () => {}, async (tenantId, userId) => {
     const user = await deps.identity.getPrincipal(tenantId, 'user', userId);
     return user && !user.disabled ? user.roles : null;
   });
-  return buildBrokerApp(
+  const app = await buildBrokerApp(
     {
       redis,
       capabilities: new CapabilityStore(redis),
@@ -40,7 +43,26 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
         maxRequestBytes: config.CAPABILITY_MAX_REQUEST_BYTES,
         maxResponseBytes: config.CAPABILITY_MAX_RESPONSE_BYTES,
       },
+      approvals: {
+        redis,
+        store: new ApprovalStore(redis, { retentionMs: config.TASK_RETENTION_MS }),
+        waiter,
+        audit: deps.audit,
+        timeoutMs: Math.min(config.APPROVAL_TIMEOUT_MS, config.APPROVAL_MAX_TIMEOUT_MS),
+        pollMs: config.APPROVAL_POLL_MS,
+        // The code is on the task's job while it is kept (a finished job may be gone: then none).
+        codeOf: async (taskId) => {
+          for (const queue of [deps.queue, deps.containerQueue]) {
+            const job = await queue.getJob(taskId);
+            const code = (job?.data as { code?: unknown } | undefined)?.code;
+            if (typeof code === 'string') return code;
+          }
+          return null;
+        },
+      },
     },
     { problemBaseUrl: config.PROBLEM_BASE_URL, ...(deps.logger !== undefined ? { logger: deps.logger } : {}) },
   );
+  app.addHook('onClose', () => waiter.close());
+  return app;
 }

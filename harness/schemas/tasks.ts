@@ -14,6 +14,7 @@ import {
   UsageSchema,
 } from '../../protocol/task.ts';
 import type { TaskRecord } from '../../protocol/task-store.ts';
+import { viewStatus } from '../../protocol/task-approval-events.ts';
 import type { Config } from '../config.ts';
 
 /** A mount asked for by a task. The path is absolute inside the sandbox, below /mnt. */
@@ -47,7 +48,7 @@ export type TaskView = z.infer<typeof TaskViewSchema>;
 export function toTaskView(task: TaskRecord): TaskView {
   return {
     id: task.id,
-    status: task.status,
+    status: viewStatus(task),
     runtime: task.runtime,
     createdAt: task.createdAt,
     ...(task.startedAt ? { startedAt: task.startedAt } : {}),

@@ -6,6 +6,7 @@ import { redisChannels } from '../../protocol/redis-keys.ts';
 import { backendOf, isTerminal, type Limits, type ResolvedMount, type TaskStatus } from '../../protocol/task.ts';
 import type { TaskBinding, TaskCreatedNote, TaskRecord, TaskStore } from '../../protocol/task-store.ts';
 import { actorOf, taskNote } from '../audit/request-audit.ts';
+import { viewStatus } from '../../protocol/task-approval-events.ts';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config.ts';
@@ -45,6 +46,8 @@ export interface TaskServiceOptions {
    * @defaultValue {@link neverDisabled}
    */
   ownerDisabled?: OwnerDisabled;
+  /** Called after a task was cancelled (its pending approval requests become `cancelled`). */
+  onCancelled?: (task: TaskRecord) => Promise<unknown>;
 }
 
 /** Task use cases of the API. Every read and write is scoped to the calling principal. */
@@ -57,6 +60,7 @@ export class TaskService {
   readonly #notifier: TaskNotifier;
   readonly #access: TaskAccess;
   readonly #ownerDisabled: OwnerDisabled;
+  readonly #onCancelled: ((task: TaskRecord) => Promise<unknown>) | undefined;
 
   constructor(options: TaskServiceOptions) {
     this.#config = options.config;
@@ -67,6 +71,7 @@ export class TaskService {
     this.#notifier = options.notifier;
     this.#access = options.access ?? ownerOnly;
     this.#ownerDisabled = options.ownerDisabled ?? neverDisabled;
+    this.#onCancelled = options.onCancelled;
   }
 
   /** The limits a task created with `body` gets (defaults filled in). */
@@ -317,7 +322,7 @@ export class TaskService {
           await this.#store.forgetFromIndex(principal.tenantId, principal.agentId, id);
           continue;
         }
-        if (!query.status || task.status === query.status) items.push(task);
+        if (!query.status || viewStatus(task) === query.status) items.push(task);
         if (items.length === query.limit) break;
       }
     }
@@ -351,6 +356,7 @@ export class TaskService {
       // A job still waiting is dropped; one that a runner already holds is skipped or aborted.
       const queue = backendOf(task.runtime) === 'isolate' ? this.#queue : this.#containerQueue;
       await queue.remove(taskId).catch(() => 0);
+      await this.#onCancelled?.(task);
     }
     // The answer is the task as cancelled: no second (read) decision, which a policy allowing
     // cancels but not reads would turn into a 404 after the cancel took effect.

@@ -6,8 +6,10 @@
  * Transport faults (refused or reset connections, 502/503/504) are retried a bounded number of
  * times: the broker's exactly-once key (task, seq, name, input hash) makes a resent call safe —
  * a call it already ran is answered from its record. A call that gets no answer in time is not
- * resent (it may be running): the code gets `capability_timeout`. Nothing here throws: every
- * outcome is a {@link CallResult} with a stable code.
+ * resent (it may be running): the code gets `capability_timeout`. A call that waits for a human's
+ * approval is answered `approval_pending` after the broker held it a while: it is sent again,
+ * the same, until it gets another answer, the task's time runs out or the task is cancelled.
+ * Nothing here throws: every outcome is a {@link CallResult} with a stable code.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -28,6 +30,8 @@ export interface BrokerClientOptions {
 }
 
 const CALLS_PATH = '/v1/broker/calls';
+/** Least time between two sends of a call that waits for approval. */
+const PENDING_RESEND_MIN_MS = 250;
 
 /** A fault worth resending the call for (the broker may never have seen it, or failed before answering). */
 class TransportFault extends Error {}
@@ -62,18 +66,36 @@ export class BrokerClient {
    */
   async call(request: BrokerCallRequest, token: string, signal: AbortSignal, budgetMs: number): Promise<CallResult> {
     const body = JSON.stringify(request);
+    const endAt = performance.now() + budgetMs;
+    for (;;) {
+      const sentAt = performance.now();
+      const result = await this.#once(body, request.name, token, signal, Math.max(0, endAt - sentAt));
+      if (result.ok || result.error.code !== 'approval_pending') return result;
+      // The call waits for a human (the broker held it a while): send the same call again, same
+      // seq and key, so the broker finds the same approval request. Never shown to the code.
+      if (signal.aborted) return aborted();
+      if (endAt - performance.now() <= 0) {
+        return { ok: false, error: { code: 'capability_timeout', message: `${request.name}: still waiting for a human's approval when the task's time ran out` } };
+      }
+      // A broker that answered at once (not holding the call) is not asked again in a tight loop.
+      if (performance.now() - sentAt < PENDING_RESEND_MIN_MS) await sleep(PENDING_RESEND_MIN_MS, signal);
+    }
+  }
+
+  /** One call as sent once to the broker, with bounded resends after transport faults. */
+  async #once(body: string, name: string, token: string, signal: AbortSignal, budgetMs: number): Promise<CallResult> {
     const giveUpAt = performance.now() + Math.min(budgetMs, this.#callTimeoutMs);
     for (let attempt = 0; ; attempt++) {
       const leftMs = giveUpAt - performance.now();
       if (signal.aborted) return aborted();
-      if (leftMs <= 0) return timedOut(request.name, budgetMs);
+      if (leftMs <= 0) return timedOut(name, budgetMs);
       try {
-        return await this.#post(body, token, signal, leftMs, request.name);
+        return await this.#post(body, token, signal, leftMs, name);
       } catch (err) {
         if (signal.aborted) return aborted();
-        if (err instanceof TimeoutFault) return timedOut(request.name, Math.round(Math.min(budgetMs, this.#callTimeoutMs)));
+        if (err instanceof TimeoutFault) return timedOut(name, Math.round(Math.min(budgetMs, this.#callTimeoutMs)));
         if (!(err instanceof TransportFault) || attempt >= this.#retries) {
-          return unavailable(`${request.name}: the broker could not be reached (${(err as Error).message})`);
+          return unavailable(`${name}: the broker could not be reached (${(err as Error).message})`);
         }
         const waitMs = Math.min(this.#retryDelayMs * 2 ** attempt, Math.max(0, giveUpAt - performance.now()));
         await sleep(waitMs, signal);

@@ -20,7 +20,8 @@ import { finished, queueCapsTask } from '../helpers/caps-task.ts';
 import { dumpRedis } from '../helpers/redis-dump.ts';
 import { REDIS_URL, startStack, type Stack } from '../helpers/stack.ts';
 
-const CODES = CapabilityErrorCodeSchema.options;
+/** The codes code can see (`approval_pending` is broker → runner only: the runner resends). */
+const CODES = CapabilityErrorCodeSchema.options.filter((c) => c !== 'approval_pending');
 
 let redis: Redis;
 let broker: BrokerFixture;
@@ -99,6 +100,20 @@ describe('isolate tasks call capabilities through `caps`', () => {
         'capability_failed',
       ],
     );
+  });
+
+  test('a call answered approval_pending is resent, the same (seq, key), until decided; the code never sees the code', async () => {
+    let answers = 0;
+    broker.handlers.set('waits.approval', () =>
+      ++answers <= 2 ? { ok: false, error: { code: 'approval_pending', message: 'waiting for a human' } } : { ok: true, output: 'approved' },
+    );
+    const { id } = await queueCapsTask(stack, 'javascript', `const a = await caps.waits.approval({ n: 1 }); const b = await caps.waits.approval({ n: 2 }); [a, b]`, ['waits.approval']);
+    const task = await finished(stack, id);
+    assert.equal(task.status, 'succeeded', JSON.stringify(task));
+    assert.deepEqual((task['result'] as { value: unknown }).value, ['approved', 'approved']);
+    const seen = callsOf(id);
+    assert.deepEqual(seen.map((c) => c.seq), [0, 0, 0, 1], 'the first call sent three times, then the next');
+    assert.equal(new Set(seen.slice(0, 3).map((c) => c.key)).size, 1, 'with the same exactly-once key');
   });
 
   test('only the declared capabilities appear; others are refused capability_denied without reaching the broker', async () => {

@@ -43,6 +43,7 @@ import {
 } from '../helpers/owasp-fixtures.ts';
 import { startStack, type Stack } from '../helpers/stack.ts';
 import { auditFixture, inProcessSealer, type AuditFixture } from '../helpers/audit.ts';
+import { ApprovalStore } from '../../harness/approvals/approval-store.ts';
 
 const RUN = randomUUID().slice(0, 8);
 const BOOTSTRAP_KEY = `bootstrap-${randomUUID()}`;
@@ -97,6 +98,8 @@ interface World {
   ownCapability: string;
   /** Tasks of `twin`: A has a queued one and a finished one with an output file; B a queued one. */
   tasks: string[];
+  /** Pending approval requests of a queued task of its own (A only): one to approve, one to deny. */
+  approvals: string[];
 }
 type Caller = 'admin' | 'agent' | 'twin' | 'member' | 'approver' | 'scopedAdmin' | 'token';
 const keyOf = (w: World, caller: Caller | 'bootstrap'): string =>
@@ -201,7 +204,21 @@ async function buildWorld(tenantId: string, twinKey: string, ownGrant: string, m
     grantDir,
     ownGrant,
     tasks: [],
+    approvals: [],
   };
+}
+
+/** A pending approval request of `taskId`, as the broker makes one (harness/broker/stages/approval.ts). */
+async function pendingApproval(w: World, taskId: string, seq: number): Promise<string> {
+  const id = randomUUID();
+  const now = Date.now();
+  await new ApprovalStore(stack.deps.redis, { retentionMs: 3_600_000 }).create({
+    id, tenantId: w.tenantId, taskId, agentId: 'twin', principalKind: 'agent', capability: 'payments.refund', risk: 'irreversible',
+    seq, callKey: `${taskId}:${seq}:payments.refund:${'0'.repeat(64)}`, input: { secret: SECRET_A }, inputSha256: '0'.repeat(64),
+    bindingSha256: '1'.repeat(64), policyIds: ['irreversible-needs-approval'], taskUrl: `/v1/tasks/${taskId}`,
+    createdAt: new Date(now).toISOString(), deadline: new Date(now + 3_600_000).toISOString(),
+  });
+  return id;
 }
 
 before(async () => {
@@ -230,6 +247,9 @@ before(async () => {
   A.tasks.push((await submit(A)).json().id, (await submit(A)).json().id);
   await finishTaskWithFile(stack, A.tasks[1]!, `${SECRET_A}\n`, { path: 'report.txt', content: SECRET_A });
   B.tasks.push((await submit(B)).json().id);
+  // A's approval requests belong to a queued task of their own (cancelling A.tasks leaves them pending).
+  const asking = (await submit(A)).json().id as string;
+  A.approvals.push(await pendingApproval(A, asking, 0), await pendingApproval(A, asking, 1));
   await ok(call('PUT', '/v1/admin/limits', A.admin.key, { tenant: { readsPerMin: LIMIT_A } }));
   await ok(call('PUT', '/v1/admin/policies/shadow', A.admin.key, { text: `@id("${SHADOW_ID_A}") permit (principal, action, resource);` }));
   // Both tenants minted tokens: seal their audit entries and sign checkpoints.
@@ -370,6 +390,14 @@ const SPEC: Record<string, RouteSpec> = {
 
   'POST /v1/tokens': { body: { caller: 'agent', base: () => ({ scope: 'tasks:read' }) } },
   'DELETE /v1/tokens/:jti': { object: { ownerStatus: 204 } },
+
+  // Approvals: only approvers and admins of the tenant read and decide them; B sees none of A's.
+  'GET /v1/approvals': {
+    collection: { callers: ['admin', 'approver'], expect: (body) => assert.deepEqual(body['items'], []) },
+  },
+  'GET /v1/approvals/:id': { object: {} },
+  'POST /v1/approvals/:id/approve': { object: { payload: () => ({}) }, body: { caller: 'approver', base: () => ({ reason: 'r' }) } },
+  'POST /v1/approvals/:id/deny': { object: { payload: () => ({}) }, body: { caller: 'approver', base: () => ({ reason: 'r' }) } },
 
   'POST /v1/admin/tenants': {
     body: {
@@ -588,6 +616,8 @@ interface ObjectIds {
   jti: string;
   file: string;
   tenant: string;
+  /** Approval requests: [0] for GET and approve, [1] for deny. */
+  approvals: [string, string];
 }
 const hex = (n: number) => randomBytes(n).toString('hex').slice(0, n);
 const unknownIds = (): ObjectIds => ({
@@ -601,10 +631,14 @@ const unknownIds = (): ObjectIds => ({
   jti: randomUUID(),
   file: 'report.txt',
   tenant: `no-such-tenant-${hex(8)}`,
+  approvals: [randomUUID(), randomUUID()],
 });
 /** Tenant A's objects, in two sets so every object of A is the target of every route of its kind. */
 const objectSets = (w: World): ObjectIds[] => {
-  const named = { grant: w.ownGrant, credential: w.ownCredential, capability: w.ownCapability, file: 'report.txt', tenant: w.tenantId };
+  const named = {
+    grant: w.ownGrant, credential: w.ownCredential, capability: w.ownCapability, file: 'report.txt', tenant: w.tenantId,
+    approvals: [w.approvals[0]!, w.approvals[1]!] as [string, string],
+  };
   return [
     { ...named, task: w.tasks[0]!, agent: w.agent.id, user: w.member.id, keyId: w.agent.keyId, jti: w.token.jti },
     { ...named, task: w.tasks[1]!, agent: w.agent.id, user: w.admin.id, keyId: w.member.keyId, jti: w.userToken.jti },
@@ -615,6 +649,8 @@ const objectSets = (w: World): ObjectIds[] => {
 function fill(url: string, o: ObjectIds): string {
   const out = url
     .replace(/^\/v1\/tasks\/:id/, `/v1/tasks/${o.task}`)
+    .replace(/^\/v1\/approvals\/:id\/deny$/, `/v1/approvals/${o.approvals[1]}/deny`)
+    .replace(/^\/v1\/approvals\/:id/, `/v1/approvals/${o.approvals[0]}`)
     .replace(/^\/v1\/admin\/agents\/:id/, `/v1/admin/agents/${o.agent}`)
     .replace(/^\/v1\/admin\/users\/:id/, `/v1/admin/users/${o.user}`)
     .replace(/:keyId$/, o.keyId)
@@ -660,6 +696,7 @@ async function snapshot(w: World): Promise<string> {
   await see('limits', '/v1/admin/limits', w.admin.key);
   await see('storage', `/v1/admin/storage/tenants/${w.tenantId}`, BOOTSTRAP_KEY);
   await see('policies', '/v1/admin/policies', w.admin.key);
+  for (const status of ['pending', 'approved', 'denied']) await see('approvals', `/v1/approvals?status=${status}&limit=100`, w.approver.key);
   const tasks = await see('tasks', '/v1/tasks?limit=100', w.twinKey);
   for (const t of tasks.json().items as { id: string; status: string }[]) {
     await see('task', `/v1/tasks/${t.id}`, w.twinKey);
@@ -796,8 +833,8 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
               createdInB.push(fill(r.url, objects), fill(r.url, unknown));
             }
             assert.deepEqual(
-              shape(onA, Object.values(objects)),
-              shape(onUnknown, Object.values(unknown)),
+              shape(onA, Object.values(objects).flat()),
+              shape(onUnknown, Object.values(unknown).flat()),
               `${label}: differs from an unknown id`,
             );
             assert.ok(!onA.body.includes(SECRET_A), `${label}: leaks A's data`);
@@ -848,6 +885,7 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
       ...(['admin', 'agent', 'member', 'approver', 'scopedAdmin'] as const).flatMap((c) => [A[c].id, A[c].keyId]),
       A.token.jti,
       A.userToken.jti,
+      ...A.approvals,
     ];
     for (const r of swept().filter((x) => spec(x).collection)) {
       const { callers, expect } = spec(r).collection!;
@@ -1156,7 +1194,8 @@ describe('API5 BFLA: non-admins get 403 on every admin route', () => {
 describe('control', () => {
   test('tenant A’s own callers reach every object route on the objects B was refused', async () => {
     // Tokens: A's admin revokes them (the agent's own key is revoked by DELETE /v1/admin/keys/:keyId).
-    const owner = (url: string) => (isAdminRoute(url) || url.startsWith('/v1/tokens/') ? A.admin.key : A.twinKey);
+    const owner = (url: string) =>
+      url.startsWith('/v1/approvals/') ? A.approver.key : isAdminRoute(url) || url.startsWith('/v1/tokens/') ? A.admin.key : A.twinKey;
     const objectRoutes = swept().filter((r) => hasParam(r.url));
     // Reads on the finished task (its event stream ends), then the writes (disabling last).
     for (const r of objectRoutes.filter((x) => x.method === 'GET').flatMap(withHead)) {

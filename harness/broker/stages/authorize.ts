@@ -1,8 +1,7 @@
 /**
  * Stages: Cedar `capabilities.invoke` on the capability with this input (tags of the entity;
- * integer fields also as Long tags), then `capabilities.requireApproval`. Approvals arrive with
- * issue 11: until then a call that needs one is refused (`capability_denied`, saying so). The
- * seam: replace {@link approvalStage}'s refusal with "create an approval request and wait".
+ * integer fields also as Long tags), then `capabilities.requireApproval` ({@link approvalDecision},
+ * used by the approval stage, stages/approval.ts).
  */
 import type { PolicyGate } from '../../policy/gate.ts';
 import { refuse, type CallContext, type Stop } from './context.ts';
@@ -22,13 +21,7 @@ export async function invokeStage(ctx: CallContext, policy: PolicyGate): Promise
   return refuse('policy', 'capability_denied', `${ctx.call.name}: policy does not allow this call with this input (${by})`);
 }
 
-export async function approvalStage(ctx: CallContext, policy: PolicyGate): Promise<Stop | null> {
-  const needs = await policy.decide(null, ctx.principal, 'capabilities.requireApproval', resource(ctx), { capability: ctx.call.name });
-  if (!needs.allowed) return null;
-  const by = needs.policyIds.length > 0 ? ` (policy ${needs.policyIds.join(', ')})` : '';
-  return refuse(
-    'approval',
-    'capability_denied',
-    `${ctx.call.name}: this call needs a human's approval${by}; approvals are not available yet (they arrive with issue 11), so it is refused`,
-  );
+/** Cedar `capabilities.requireApproval` for this call: `allowed` = a human must approve it. */
+export function approvalDecision(ctx: CallContext, policy: PolicyGate) {
+  return policy.decide(null, ctx.principal, 'capabilities.requireApproval', resource(ctx), { capability: ctx.call.name });
 }

@@ -30,6 +30,8 @@ export interface CallContext {
   capability?: Capability;
   /** The `capabilities.invoke` decision. */
   decision?: Decision;
+  /** The approval the call ran under (id, approver), for its audit entries. */
+  approval?: { id: string; decidedBy?: string | undefined };
   /** Replayed from the record, diverged from an earlier attempt's call, or re-run (idempotent target). */
   flags: { replayed?: boolean; diverged?: boolean; rerun?: boolean };
   /** When the broker got the call (performance.now()). */
@@ -41,6 +43,11 @@ export interface Stop {
   outcome: AuditOutcome;
   /** Why, for the audit entry (`details.stage`). */
   stage: string;
+  /**
+   * Not an answer to record: the call waits for a human (`approval_pending`, resent by the
+   * runner); the approval request has its own audit entries.
+   */
+  quiet?: true;
 }
 
 export function refuse(stage: string, code: CapabilityErrorCode, message: string, outcome: AuditOutcome = 'denied'): Stop {
