@@ -593,6 +593,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/approvals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["getApprovals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/approvals/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["getApprovalsById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/approvals/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["postApprovalsApprove"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/approvals/{id}/deny": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["postApprovalsDeny"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/capabilities": {
         parameters: {
             query?: never;
@@ -6814,6 +6878,595 @@ export interface operations {
             };
         };
     };
+    getApprovals: {
+        parameters: {
+            query?: {
+                status?: "pending" | "approved" | "denied" | "expired" | "cancelled";
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Remaining quota per policy (draft-ietf-httpapi-ratelimit-headers) */
+                    RateLimit?: string;
+                    /** @description The quota policies that apply to this request */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            tenantId: string;
+                            /** Format: uuid */
+                            taskId: string;
+                            agentId: string;
+                            /** @enum {string} */
+                            principalKind: "agent" | "user";
+                            actingFor?: string;
+                            capability: string;
+                            /** @enum {string} */
+                            risk: "read" | "write" | "irreversible";
+                            seq: number;
+                            callKey: string;
+                            input: unknown;
+                            redacted?: string[];
+                            inputSha256: string;
+                            bindingSha256: string;
+                            policyIds: string[];
+                            promptSnippet?: string;
+                            code?: string;
+                            codeTruncated?: boolean;
+                            taskUrl: string;
+                            createdAt: string;
+                            deadline: string;
+                            /** @enum {string} */
+                            status: "pending" | "approved" | "denied" | "expired" | "cancelled";
+                            decidedAt?: string;
+                            decidedBy?: string;
+                            reason?: string;
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description The request is malformed: a field, parameter or header is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential: send `Authorization: Bearer <API key or token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A policy refused the request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or quota is used up; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    /** @description Remaining quota per policy (draft-ietf-httpapi-ratelimit-headers) */
+                    RateLimit?: string;
+                    /** @description The quota policies that apply to this request */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (Redis, a runner, the audit log) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getApprovalsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Remaining quota per policy (draft-ietf-httpapi-ratelimit-headers) */
+                    RateLimit?: string;
+                    /** @description The quota policies that apply to this request */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        tenantId: string;
+                        /** Format: uuid */
+                        taskId: string;
+                        agentId: string;
+                        /** @enum {string} */
+                        principalKind: "agent" | "user";
+                        actingFor?: string;
+                        capability: string;
+                        /** @enum {string} */
+                        risk: "read" | "write" | "irreversible";
+                        seq: number;
+                        callKey: string;
+                        input: unknown;
+                        redacted?: string[];
+                        inputSha256: string;
+                        bindingSha256: string;
+                        policyIds: string[];
+                        promptSnippet?: string;
+                        code?: string;
+                        codeTruncated?: boolean;
+                        taskUrl: string;
+                        createdAt: string;
+                        deadline: string;
+                        /** @enum {string} */
+                        status: "pending" | "approved" | "denied" | "expired" | "cancelled";
+                        decidedAt?: string;
+                        decidedBy?: string;
+                        reason?: string;
+                    };
+                };
+            };
+            /** @description The request is malformed: a field, parameter or header is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential: send `Authorization: Bearer <API key or token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A policy refused the request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or quota is used up; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    /** @description Remaining quota per policy (draft-ietf-httpapi-ratelimit-headers) */
+                    RateLimit?: string;
+                    /** @description The quota policies that apply to this request */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (Redis, a runner, the audit log) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postApprovalsApprove: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same request answers the first result (24 h) */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Remaining quota per policy (draft-ietf-httpapi-ratelimit-headers) */
+                    RateLimit?: string;
+                    /** @description The quota policies that apply to this request */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        tenantId: string;
+                        /** Format: uuid */
+                        taskId: string;
+                        agentId: string;
+                        /** @enum {string} */
+                        principalKind: "agent" | "user";
+                        actingFor?: string;
+                        capability: string;
+                        /** @enum {string} */
+                        risk: "read" | "write" | "irreversible";
+                        seq: number;
+                        callKey: string;
+                        input: unknown;
+                        redacted?: string[];
+                        inputSha256: string;
+                        bindingSha256: string;
+                        policyIds: string[];
+                        promptSnippet?: string;
+                        code?: string;
+                        codeTruncated?: boolean;
+                        taskUrl: string;
+                        createdAt: string;
+                        deadline: string;
+                        /** @enum {string} */
+                        status: "pending" | "approved" | "denied" | "expired" | "cancelled";
+                        decidedAt?: string;
+                        decidedBy?: string;
+                        reason?: string;
+                    };
+                };
+            };
+            /** @description The request is malformed: a field, parameter or header is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential: send `Authorization: Bearer <API key or token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A policy refused the request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same `Idempotency-Key` is still in progress, or the state conflicts */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Idempotency-Key` was used before with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or quota is used up; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    /** @description Remaining quota per policy (draft-ietf-httpapi-ratelimit-headers) */
+                    RateLimit?: string;
+                    /** @description The quota policies that apply to this request */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (Redis, a runner, the audit log) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postApprovalsDeny: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: the same key with the same request answers the first result (24 h) */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Remaining quota per policy (draft-ietf-httpapi-ratelimit-headers) */
+                    RateLimit?: string;
+                    /** @description The quota policies that apply to this request */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        tenantId: string;
+                        /** Format: uuid */
+                        taskId: string;
+                        agentId: string;
+                        /** @enum {string} */
+                        principalKind: "agent" | "user";
+                        actingFor?: string;
+                        capability: string;
+                        /** @enum {string} */
+                        risk: "read" | "write" | "irreversible";
+                        seq: number;
+                        callKey: string;
+                        input: unknown;
+                        redacted?: string[];
+                        inputSha256: string;
+                        bindingSha256: string;
+                        policyIds: string[];
+                        promptSnippet?: string;
+                        code?: string;
+                        codeTruncated?: boolean;
+                        taskUrl: string;
+                        createdAt: string;
+                        deadline: string;
+                        /** @enum {string} */
+                        status: "pending" | "approved" | "denied" | "expired" | "cancelled";
+                        decidedAt?: string;
+                        decidedBy?: string;
+                        reason?: string;
+                    };
+                };
+            };
+            /** @description The request is malformed: a field, parameter or header is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid credential: send `Authorization: Bearer <API key or token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A policy refused the request */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource (or not visible to the caller) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A request with the same `Idempotency-Key` is still in progress, or the state conflicts */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Idempotency-Key` was used before with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or quota is used up; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    /** @description Remaining quota per policy (draft-ietf-httpapi-ratelimit-headers) */
+                    RateLimit?: string;
+                    /** @description The quota policies that apply to this request */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (Redis, a runner, the audit log) is unavailable; retry after `Retry-After` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getCapabilities: {
         parameters: {
             query?: never;
@@ -6982,7 +7635,7 @@ export interface operations {
     getTasks: {
         parameters: {
             query?: {
-                status?: "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled";
+                status?: "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "timed_out" | "cancelled";
                 limit?: number;
                 cursor?: string;
             };
@@ -7006,7 +7659,7 @@ export interface operations {
                         items: {
                             id: string;
                             /** @enum {string} */
-                            status: "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled";
+                            status: "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "timed_out" | "cancelled";
                             /** @enum {string} */
                             runtime: "javascript" | "typescript" | "python" | "node" | "bash";
                             createdAt: string;
@@ -7187,7 +7840,7 @@ export interface operations {
                     "application/json": {
                         id: string;
                         /** @enum {string} */
-                        status: "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled";
+                        status: "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "timed_out" | "cancelled";
                         /** @enum {string} */
                         runtime: "javascript" | "typescript" | "python" | "node" | "bash";
                         createdAt: string;
@@ -7367,7 +8020,7 @@ export interface operations {
                     "application/json": {
                         id: string;
                         /** @enum {string} */
-                        status: "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled";
+                        status: "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "timed_out" | "cancelled";
                         /** @enum {string} */
                         runtime: "javascript" | "typescript" | "python" | "node" | "bash";
                         createdAt: string;
@@ -7514,7 +8167,7 @@ export interface operations {
                     "application/json": {
                         id: string;
                         /** @enum {string} */
-                        status: "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled";
+                        status: "queued" | "running" | "waiting_approval" | "succeeded" | "failed" | "timed_out" | "cancelled";
                         /** @enum {string} */
                         runtime: "javascript" | "typescript" | "python" | "node" | "bash";
                         createdAt: string;
