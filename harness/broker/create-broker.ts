@@ -7,6 +7,7 @@ import { PolicyStore } from '../policy/policy-store.ts';
 import { buildBrokerApp } from './broker-app.ts';
 import { CallRecords } from './call-records.ts';
 import { CircuitBreakers, type BreakerOptions } from './circuit-breakers.ts';
+import { ConnectionPool } from './outbound/connection-pool.ts';
 import { parsePrivateTargets } from './outbound/private-targets.ts';
 import { systemResolver, type Resolver } from './outbound/resolve-target.ts';
 import { CapabilityRateLimits } from './stages/rate-limit.ts';
@@ -23,7 +24,8 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
     const user = await deps.identity.getPrincipal(tenantId, 'user', userId);
     return user && !user.disabled ? user.roles : null;
   });
-  return buildBrokerApp(
+  const pool = new ConnectionPool();
+  const app = await buildBrokerApp(
     {
       redis,
       capabilities: new CapabilityStore(redis),
@@ -35,6 +37,7 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
       rateLimits: new CapabilityRateLimits(redis),
       exec: {
         breakers: new CircuitBreakers(options.breakers),
+        pool,
         resolver: options.resolver ?? systemResolver,
         opened: parsePrivateTargets(config.CAPABILITY_PRIVATE_TARGETS),
         maxRequestBytes: config.CAPABILITY_MAX_REQUEST_BYTES,
@@ -43,4 +46,6 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
     },
     { problemBaseUrl: config.PROBLEM_BASE_URL, ...(deps.logger !== undefined ? { logger: deps.logger } : {}) },
   );
+  app.addHook('onClose', async () => pool.destroy());
+  return app;
 }
