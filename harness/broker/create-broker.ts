@@ -9,6 +9,7 @@ import { PolicyStore } from '../policy/policy-store.ts';
 import { buildBrokerApp } from './broker-app.ts';
 import { CallRecords } from './call-records.ts';
 import { CircuitBreakers, type BreakerOptions } from './circuit-breakers.ts';
+import { ConnectionPool } from './outbound/connection-pool.ts';
 import { parsePrivateTargets } from './outbound/private-targets.ts';
 import { systemResolver, type Resolver } from './outbound/resolve-target.ts';
 import { CapabilityRateLimits } from './stages/rate-limit.ts';
@@ -26,6 +27,7 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
     const user = await deps.identity.getPrincipal(tenantId, 'user', userId);
     return user && !user.disabled ? user.roles : null;
   });
+  const pool = new ConnectionPool();
   const app = await buildBrokerApp(
     {
       redis,
@@ -38,6 +40,7 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
       rateLimits: new CapabilityRateLimits(redis),
       exec: {
         breakers: new CircuitBreakers(options.breakers),
+        pool,
         resolver: options.resolver ?? systemResolver,
         opened: parsePrivateTargets(config.CAPABILITY_PRIVATE_TARGETS),
         maxRequestBytes: config.CAPABILITY_MAX_REQUEST_BYTES,
@@ -63,6 +66,9 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
     },
     { problemBaseUrl: config.PROBLEM_BASE_URL, ...(deps.logger !== undefined ? { logger: deps.logger } : {}) },
   );
-  app.addHook('onClose', () => waiter.close());
+  app.addHook('onClose', async () => {
+    await waiter.close();
+    pool.destroy();
+  });
   return app;
 }

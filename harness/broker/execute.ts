@@ -13,11 +13,14 @@ import { buildBuiltinRequest } from './connectors/http-request-builtin.ts';
 import { injectCredential } from './connectors/inject-credential.ts';
 import { guardedRequest, OutboundRefusedError, ResponseTooLargeError, type OutboundAnswer, type OutboundRequest } from './outbound/guarded-request.ts';
 import { hostAllowed } from './outbound/host-patterns.ts';
+import type { ConnectionPool } from './outbound/connection-pool.ts';
 import type { PrivateTarget } from './outbound/private-targets.ts';
 import type { Resolver } from './outbound/resolve-target.ts';
 
 export interface ExecuteDeps {
   breakers: CircuitBreakers;
+  /** Keep-alive connections per checked target address. */
+  pool?: ConnectionPool;
   resolver: Resolver;
   opened: readonly PrivateTarget[];
   maxRequestBytes: number;
@@ -83,6 +86,7 @@ export async function execute(
             signal: s,
             hopRefused,
             sensitiveHeaders: sensitive,
+            ...(deps.pool ? { pool: deps.pool } : {}),
           });
         } catch (err) {
           // The guard's refusals and oversize answers are not the target failing to answer.

@@ -10,6 +10,7 @@ import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { resolveTarget, TargetRefusedError, type Resolver } from './resolve-target.ts';
 import type { PrivateTarget } from './private-targets.ts';
+import type { ConnectionPool } from './connection-pool.ts';
 
 export interface OutboundRequest {
   url: URL;
@@ -38,6 +39,8 @@ export interface GuardOptions {
   hopRefused(url: URL, first: boolean): string | null;
   /** Headers dropped when a redirect leaves the first URL's origin (credentials). */
   sensitiveHeaders?: readonly string[];
+  /** Keep-alive agents per checked address; without it, a new connection per request. */
+  pool?: ConnectionPool;
 }
 
 /** Refused before or during the exchange by a guard (not a fault of the target). */
@@ -111,7 +114,7 @@ async function oneHop(request: OutboundRequest, options: GuardOptions, first: bo
         headers,
         lookup,
         signal: options.signal,
-        agent: false,
+        agent: options.pool?.agentFor(url.protocol as 'http:' | 'https:', target.address, port, url.hostname.replace(/^\[|\]$/g, '')) ?? false,
         // TLS is verified against the name (SNI and certificate), not the address.
         ...(url.protocol === 'https:' ? { servername: url.hostname.replace(/^\[|\]$/g, '') } : {}),
       });
