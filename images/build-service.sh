@@ -50,7 +50,7 @@ SERVICE_PACKAGES=redis-server
 STABLE_TAG=local
 # Project files that make up the app layer (besides node_modules).
 APP_FILES=(package.json tsconfig.json)
-APP_DIRS=(harness runner protocol)
+APP_DIRS=(harness runner protocol sealer mcp)
 
 PRUNE=0
 SANDBOX=1

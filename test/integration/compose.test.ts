@@ -368,6 +368,7 @@ describe('docker-compose stack', { skip: 'skip' in decision ? decision.skip : fa
 
   after(cleanup);
 
+  let firstTaskId = '';
   test('an isolate task runs over HTTP, and its Idempotency-Key replays the same answer', async () => {
     const key = randomUUID();
     const body = { runtime: 'javascript', code: '1+1', wait: 10 };
@@ -383,6 +384,27 @@ describe('docker-compose stack', { skip: 'skip' in decision ? decision.skip : fa
 
     const got = await api('GET', `/v1/tasks/${String(first.json['id'])}`);
     assert.equal(got.json['status'], 'succeeded');
+    firstTaskId = String(first.json['id']);
+  });
+
+  test("the sealer seals the task's audit trail and signs a checkpoint the harness serves", async () => {
+    assert.ok(firstTaskId, 'the isolate task ran');
+    let entries: { action: string }[] = [];
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const trace = await api('GET', `/v1/tasks/${firstTaskId}/trace`);
+      entries = (trace.json['entries'] ?? trace.json['items'] ?? []) as { action: string }[];
+      if (trace.status === 200 && entries.some((e) => e.action === 'task.succeeded')) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const actions = entries.map((e) => e.action);
+    assert.ok(actions.includes('task.created') && actions.includes('task.succeeded'), actions.join(', '));
+    let checkpoint = await api('GET', '/v1/audit/checkpoint');
+    while (checkpoint.status !== 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      checkpoint = await api('GET', '/v1/audit/checkpoint');
+    }
+    assert.equal(checkpoint.status, 200, JSON.stringify(checkpoint.json));
   });
 
   test('a container task writes through a rw grant (Docker socket + same-path mounts)', async () => {
