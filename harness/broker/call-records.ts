@@ -1,6 +1,6 @@
 /**
  * Exactly once: the record of each capability call of a task, by position (`seq`), in one Redis
- * hash per task (`airlock:calls:{<task id>}`, the task's hash tag; kept as long as tasks are).
+ * hash per task (`airlock:calls:{sNN}:<task id>`, the task's hash tag and id; kept as long as tasks are).
  * A call is *claimed* (state `started`, with its key = task, seq, name, input hash) before it
  * runs and *settled* with its (redacted) result after. What a later call at the same position
  * finds decides what happens (claim):
@@ -15,9 +15,9 @@ import type { Redis } from 'ioredis';
 import { canonicalJson } from '../../protocol/audit/canonical-json.ts';
 import type { BrokerCallResult } from '../../protocol/capability.ts';
 import { LuaScript } from '../../protocol/lua-script.ts';
-import { taskTag } from '../../protocol/redis-keys.ts';
+import { taskKeyPart } from '../../protocol/redis-keys.ts';
 
-export const callRecordsKey = (taskId: string) => `airlock:calls:${taskTag(taskId)}`;
+export const callRecordsKey = (taskId: string) => `airlock:calls:${taskKeyPart(taskId)}`;
 
 export function inputSha256(input: unknown): string {
   return createHash('sha256').update(canonicalJson(input ?? null)).digest('hex');

@@ -20,6 +20,7 @@ import { bearer, createPrincipalWithKey, createTenant, mintToken } from '../help
 import { AGENTS, pollTask, REDIS_URL, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
 import { startTargetFixture, type TargetFixture } from '../helpers/target-fixture.ts';
 import { dockerGate } from '../helpers/docker.ts';
+import { redisKeys } from '../../protocol/redis-keys.ts';
 
 const ADMIN_KEY = `admin-${randomUUID()}`;
 const SECRETS = { tickets: `tk_${randomBytes(12).toString('hex')}`, payments: `pk_${randomBytes(12).toString('hex')}`, basic: 'u:p' };
@@ -292,7 +293,7 @@ describe('approvals with a real runner', () => {
     assert.equal((await callBroker(stack, first, { taskId, attempt: 1, seq: 0, name: 'payments.refund', input })).body.ok, false);
     const pending = await approvalOf(stack, people.approver.key, taskId);
     // The runner is lost; the job is retried: attempt 2 with its own token, the same call.
-    await stack.deps.redis.hset(`airlock:task:{${taskId}}`, 'attempts', '2');
+    await stack.deps.redis.hset(redisKeys.task(taskId), 'attempts', '2');
     const second = (await issueBrokerToken(stack.deps.redis, taskId, 2))!;
     const call2 = () => callBroker(stack, second, { taskId, attempt: 2, seq: 0, name: 'payments.refund', input });
     const waiting = await call2();

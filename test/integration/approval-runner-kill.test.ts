@@ -16,6 +16,7 @@ import { activatePolicies, permitInvoke, putCapability, putCredential, resetPoli
 import { bearer, createPrincipalWithKey } from '../helpers/identity.ts';
 import { pollTask, REDIS_URL, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
 import { startTargetFixture, type TargetFixture } from '../helpers/target-fixture.ts';
+import { redisKeys } from '../../protocol/redis-keys.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ADMIN_KEY = `admin-${randomUUID()}`;
@@ -126,11 +127,11 @@ test('a runner killed while its task waits for approval: the retried attempt wai
   const second = await spawnRunner();
   // The retried attempt starts and makes the same call: attempts 2, still one request.
   for (let i = 0; i < 300; i++) {
-    const attempts = await stack.deps.redis.hget(`airlock:task:{${id}}`, 'attempts');
+    const attempts = await stack.deps.redis.hget(redisKeys.task(id), 'attempts');
     if (attempts === '2') break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  assert.equal(await stack.deps.redis.hget(`airlock:task:{${id}}`, 'attempts'), '2', second.log());
+  assert.equal(await stack.deps.redis.hget(redisKeys.task(id), 'attempts'), '2', second.log());
   await new Promise((r) => setTimeout(r, 1500)); // its call reached the broker and waits
   assert.deepEqual((await pendingOf(approver.key, id)).map((a) => a.id), [request.id], 'the same request, nobody asked twice');
   assert.equal(target.refunds.filter((r) => r.order === order).length, 0);

@@ -27,6 +27,7 @@ import {
 } from '../helpers/capabilities.ts';
 import { REDIS_URL, startStack, type Stack } from '../helpers/stack.ts';
 import { startTargetFixture, type TargetFixture } from '../helpers/target-fixture.ts';
+import { redisKeys } from '../../protocol/redis-keys.ts';
 
 const ADMIN_KEY = `admin-${randomUUID()}`;
 const SECRETS = {
@@ -287,7 +288,7 @@ describe('exactly once', () => {
     assert.equal(first.body.ok, true, JSON.stringify(first.body));
     // The retried attempt: a new token, the same calls.
     await stack.deps.store.transition(t.id, 'running', ['running'], { attempts: 2 } as never);
-    await redis.hset(`airlock:task:{${t.id}}`, 'attempts', '2');
+    await redis.hset(redisKeys.task(t.id), 'attempts', '2');
     const { issueBrokerToken } = await import('../../protocol/broker-token.ts');
     const token2 = (await issueBrokerToken(redis, t.id, 2))!;
     const again = await callBroker(stack, token2, { ...req, attempt: 2 });
