@@ -56,7 +56,7 @@ async function keysOf(redis: Redis, taskId: string): Promise<Record<string, numb
   const out: Record<string, number> = {};
   let cursor = '0';
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `*{${taskId}}*`, 'COUNT', 1000);
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `*${taskId}*`, 'COUNT', 1000);
     cursor = next;
     for (const key of keys) out[key] = Number(await redis.memory('USAGE', key, 'SAMPLES', 0));
   } while (cursor !== '0');
