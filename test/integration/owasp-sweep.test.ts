@@ -1214,7 +1214,7 @@ describe('control', () => {
       assert.ok(JSON.stringify(listed).includes(SECRET_A), caller);
       assert.ok((await ok(call('GET', '/v1/capabilities.d.ts', keyOf(A, caller), undefined, null))).body.includes(`"${A.ownCapability}"`), caller);
     }
-    const auditLog = (await ok(call('GET', '/v1/audit?limit=100', A.admin.key, undefined, null))).json();
+    const auditLog = (await ok(call('GET', '/v1/audit?action=admin.credential.put&limit=100', A.admin.key, undefined, null))).json();
     assert.ok(JSON.stringify(auditLog).includes(A.ownCredential), 'the audit log records the credential put');
     const writes = objectRoutes
       .filter((x) => x.method !== 'GET')
