@@ -3,6 +3,7 @@ list, typed errors, one task after a dropped connection, a resumed stream)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 import json
 import uuid
 from typing import List
@@ -70,11 +71,16 @@ def test_cancelling_async_run_cancels_the_task(proxy: FaultProxy) -> None:
         async with AsyncAirlock(base_url=proxy.url) as airlock:
             before = {t["id"] for t in (await airlock.tasks.list(limit=100))["items"]}
             busy = "const t = Date.now(); while (Date.now() - t < 20000) {}"
+            begun = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             # wait=0: run() follows the events at once (during a create's wait the id is unknown).
             runner = asyncio.ensure_future(airlock.run(busy, timeout_ms=30000, wait=0))
             started = None
             for _ in range(200):
-                running = [t for t in (await airlock.tasks.list(status="running", limit=100))["items"] if t["id"] not in before]
+                # Ours: created after run() began (tasks of earlier tests may still be running).
+                running = [
+                    t for t in (await airlock.tasks.list(status="running", limit=100))["items"]
+                    if t["id"] not in before and t["createdAt"] >= begun
+                ]
                 if running:
                     started = running[0]["id"]
                     break

@@ -65,5 +65,6 @@ def test_create_body(document: Dict[str, Any]) -> None:
     # Every field of the API can be set through create()'s keywords (stdin as text or bytes).
     full = task_body(
         "javascript", "1", wait=1, timeout_ms=1, memory_mb=8, files={"a": b""}, args=[], mounts=[], capabilities=[], metadata={},
+        callback_url="https://example.invalid/hook",
     )
     assert set(full) | {"stdin"} | set(task_body("bash", "", stdin=b"x")) == set(p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import datetime, timezone
 import signal
 import threading
 import time
@@ -218,11 +219,16 @@ def test_interrupting_run_cancels_the_task(proxy: FaultProxy) -> None:
     """Ctrl-C (a real SIGINT to this thread) while run() follows the events cancels the task."""
     with client(proxy) as airlock, client(proxy) as watcher:
         before = my_task_ids(airlock)
+        begun = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         started: List[str] = []
 
         def interrupt_once_running() -> None:
             for _ in range(200):
-                running = [t["id"] for t in watcher.tasks.list(status="running", limit=100)["items"] if t["id"] not in before]
+                # Ours: created after run() began (tasks of earlier tests may still be running).
+                running = [
+                    t["id"] for t in watcher.tasks.list(status="running", limit=100)["items"]
+                    if t["id"] not in before and t["createdAt"] >= begun
+                ]
                 if running:
                     started.extend(running)
                     break

@@ -169,6 +169,7 @@ def task_body(
     args: Optional[Sequence[str]] = None,
     mounts: Optional[Sequence[Mount]] = None,
     capabilities: Optional[Sequence[str]] = None,
+    callback_url: Optional[str] = None,
     metadata: Optional[TaskMetadata] = None,
     extra: Optional[Mapping[str, Any]] = None,
 ) -> Dict[str, Any]:
@@ -202,6 +203,8 @@ def task_body(
         body["mounts"] = [dict(m) for m in mounts]
     if capabilities is not None:
         body["capabilities"] = list(capabilities)
+    if callback_url is not None:
+        body["callbackUrl"] = callback_url
     if metadata is not None:
         body["metadata"] = dict(metadata)
     if extra:

@@ -89,6 +89,7 @@ class Airlock:
         args: Optional[Sequence[str]] = None,
         mounts: Optional[Sequence[Mount]] = None,
         capabilities: Optional[Sequence[str]] = None,
+        callback_url: Optional[str] = None,
         metadata: Optional[TaskMetadata] = None,
         wait: float = 60,
         idempotency_key: Optional[str] = None,
@@ -101,7 +102,7 @@ class Airlock:
         ``wait`` to be able to cancel sooner."""
         task = self.tasks.create(
             runtime, code, wait=wait, timeout_ms=timeout_ms, memory_mb=memory_mb, files=files, stdin=stdin, args=args,
-            mounts=mounts, capabilities=capabilities, metadata=metadata, idempotency_key=idempotency_key,
+            mounts=mounts, capabilities=capabilities, callback_url=callback_url, metadata=metadata, idempotency_key=idempotency_key,
         )
         if task["status"] in TERMINAL_STATUSES:
             return task
@@ -222,6 +223,7 @@ class Tasks:
         args: Optional[Sequence[str]] = None,
         mounts: Optional[Sequence[Mount]] = None,
         capabilities: Optional[Sequence[str]] = None,
+        callback_url: Optional[str] = None,
         metadata: Optional[TaskMetadata] = None,
         idempotency_key: Optional[str] = None,
         **extra: Any,
@@ -230,7 +232,7 @@ class Tasks:
         or the wait runs out. ``extra``: API fields this SDK does not name (camelCase)."""
         body = task_body(
             runtime, code, wait=wait, timeout_ms=timeout_ms, memory_mb=memory_mb, files=files, stdin=stdin, args=args,
-            mounts=mounts, capabilities=capabilities, metadata=metadata, extra=extra,
+            mounts=mounts, capabilities=capabilities, callback_url=callback_url, metadata=metadata, extra=extra,
         )
         return cast(Task, self._client.request("POST", "/v1/tasks", json=body, idempotent=True, idempotency_key=idempotency_key))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Literal, Optional, TypedDict
 
 Runtime = Literal["javascript", "typescript", "python", "node", "bash"]
-TaskStatus = Literal["queued", "running", "succeeded", "failed", "timed_out", "cancelled"]
+TaskStatus = Literal["queued", "running", "waiting_approval", "succeeded", "failed", "timed_out", "cancelled"]
 
 
 class FileInput(TypedDict):
@@ -98,6 +98,7 @@ class Task(_TaskRequired, total=False):
     result: TaskResult
     error: TaskError
     usage: TaskUsage
+    callbackUrl: str
 
 
 class TaskList(TypedDict):
