@@ -92,12 +92,14 @@ describe('airlock CLI through a shell', () => {
 
   test('a task cancelled while `run` follows it: exit 130', async () => {
     await writeFile(path.join(dir, 'slow.js'), 'console.log("started"); const t = Date.now(); while (Date.now() - t < 20000) {}');
+    const begun = new Date().toISOString();
     const running = sh('run slow.js --timeout-ms 30000');
-    // Find it and cancel it through the CLI, as a second terminal would.
+    // Find it and cancel it through the CLI, as a second terminal would. (Ours: created since
+    // `run` began; the shared Redis may hold older running tasks of this agent.)
     let id = '';
     for (let i = 0; i < 100 && !id; i++) {
       const ls = await sh('tasks ls --status running --json');
-      id = (JSON.parse(ls.stdout) as { items: { id: string }[] }).items[0]?.id ?? '';
+      id = (JSON.parse(ls.stdout) as { items: { id: string; createdAt: string }[] }).items.find((t) => t.createdAt >= begun)?.id ?? '';
       if (!id) await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(id, 'the task is running');
