@@ -317,3 +317,18 @@ export function canonicalJson(value: unknown): string {
   }
   return JSON.stringify(value ?? null);
 }
+
+/**
+ * For `guard`'s `redact`: an answer that carried a secret (`secret`: an API key, a webhook
+ * signing secret) is stored with `secret: null`, so a replay never shows it and the secret
+ * exists only in the first answer, never in Redis.
+ */
+export function redactSecret(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    if ('secret' in parsed) parsed['secret'] = null;
+    return JSON.stringify(parsed);
+  } catch {
+    return body;
+  }
+}

@@ -15,7 +15,7 @@ import {
   toUserView,
   type PrincipalRecord,
 } from '../identity/records.ts';
-import type { Idempotency } from '../plugins/idempotency.ts';
+import { redactSecret, type Idempotency } from '../plugins/idempotency.ts';
 import { AlreadyExistsError, ForbiddenError, NotFoundError } from '../problems.ts';
 import {
   AgentListSchema,
@@ -58,19 +58,6 @@ const errors = {
  */
 const NoBodySchema = z.strictObject({}).nullish();
 
-/**
- * Idempotent replays of answers that carried a secret replay it as null: the secret exists only
- * in the first answer, never in Redis (not even in the idempotency store).
- */
-const redactSecret = (body: string): string => {
-  try {
-    const parsed = JSON.parse(body) as Record<string, unknown>;
-    if ('secret' in parsed) parsed['secret'] = null;
-    return JSON.stringify(parsed);
-  } catch {
-    return body;
-  }
-};
 
 /** Validates a scope list and drops duplicates (400 `invalid_scope` for an unknown entry). */
 function checkedScopes(scopes: readonly string[] | undefined): string[] | undefined {

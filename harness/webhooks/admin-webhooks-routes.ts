@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { AuditProducer } from '../../protocol/audit/producer.ts';
 import { recordAdminChange } from '../audit/admin-change-entry.ts';
 import type { Principal } from '../auth/principal.ts';
-import type { Idempotency } from '../plugins/idempotency.ts';
+import { redactSecret, type Idempotency } from '../plugins/idempotency.ts';
 import { NoQuerySchema, ProblemSchema } from '../schemas/tasks.ts';
 import type { WebhookSecrets } from './webhook-secrets.ts';
 
@@ -23,15 +23,6 @@ export interface AdminWebhookRoutesOptions {
 
 const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 503: ProblemSchema };
 
-const redactSecret = (body: string): string => {
-  try {
-    const parsed = JSON.parse(body) as Record<string, unknown>;
-    if ('secret' in parsed) parsed['secret'] = null;
-    return JSON.stringify(parsed);
-  } catch {
-    return body;
-  }
-};
 
 export async function adminWebhookRoutes(app: FastifyInstance, options: AdminWebhookRoutesOptions): Promise<void> {
   const { secrets, idempotency, audit, principalOf } = options;
