@@ -7,7 +7,8 @@
  * a refused token is not (401: the caller is not a live attempt of this task).
  */
 import type { Redis } from 'ioredis';
-import type { AuditProducer } from '../../protocol/audit/producer.ts';
+import { AuditEntryError } from '../../protocol/audit/entry.ts';
+import { isAuditUnavailable, type AuditProducer } from '../../protocol/audit/producer.ts';
 import type { BrokerCallRequest, BrokerCallResult } from '../../protocol/capability.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { CapabilityStore } from '../capabilities/capability-store.ts';
@@ -15,8 +16,8 @@ import { idempotencyHeaderOf } from '../capabilities/definition.ts';
 import type { IdentityStore } from '../identity/identity-store.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import type { CredentialStore, RevealedCredential } from '../vault/credential-store.ts';
-import { appendCallEntry, auditedInput, type CallWho } from './call-audit.ts';
-import { callKey, inputSha256, resultHash, type CallRecords } from './call-records.ts';
+import { appendCallEntry, auditedInput, callEntry, type CallWho } from './call-audit.ts';
+import { callKey, inputSha256, resultHash, type Claim, type CallRecords } from './call-records.ts';
 import { execute, type ExecuteDeps } from './execute.ts';
 import { Redactor } from './redact.ts';
 import { approvalStage, type ApprovalDeps } from './stages/approval.ts';
@@ -129,7 +130,20 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
   const redactor = new Redactor(credential ? [credential.value] : []);
 
   const rerunnable = idempotencyHeaderOf(capability.implementation) !== null;
-  let claim = await deps.records.claim(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, rerunnable);
+  // The claim and its `capability.call.started` entry land together (fail closed: a call whose
+  // start cannot be recorded is not claimed and does not run).
+  let claim: Claim;
+  try {
+    const started = deps.audit.stamp(callEntry(ctx.who, 'capability.call.started', 'success', {
+      ...base(ctx),
+      ...(credentialName ? { credentialName } : {}),
+    }, ctx.decision));
+    claim = await deps.records.claim(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, rerunnable, started);
+  } catch (err) {
+    if (!isAuditUnavailable(err) && !(err instanceof AuditEntryError)) throw err;
+    deps.log.error({ err }, 'audit entry of a capability call could not be written; the call is not made');
+    return { ok: false, error: { code: 'capability_unavailable', message: `${capability.name}: the audit log cannot be written right now; the call was not made` } };
+  }
   if (claim.kind === 'in_progress') {
     // The runner resent a call of this attempt that is still running here: wait for its answer.
     const until = performance.now() + capability.timeoutMs + 2000;
@@ -160,18 +174,6 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
   if (claim.kind === 'diverged') ctx.flags.diverged = true;
   if (claim.kind === 'rerun') ctx.flags.rerun = true;
   const startedAt = new Date().toISOString();
-
-  // Fail closed: a call whose start cannot be recorded does not run.
-  try {
-    await appendCallEntry(deps.audit, ctx.who, 'capability.call.started', 'success', {
-      ...base(ctx),
-      ...(credentialName ? { credentialName } : {}),
-    }, ctx.decision);
-  } catch (err) {
-    deps.log.error({ err }, 'audit entry of a capability call could not be written; the call is not made');
-    await deps.records.release(ctx.call.taskId, ctx.call.seq, ctx.key);
-    return { ok: false, error: { code: 'capability_unavailable', message: `${capability.name}: the audit log cannot be written right now; the call was not made` } };
-  }
 
   const run = await execute(deps.exec, capability, ctx.call.input ?? null, credential, ctx.key, abort);
   if (abort.aborted) {

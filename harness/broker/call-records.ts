@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { canonicalJson } from '../../protocol/audit/canonical-json.ts';
 import type { BrokerCallResult } from '../../protocol/capability.ts';
+import { AUDIT_LUA, AuditUnavailableError, isAuditUnavailable, type AuditStamp } from '../../protocol/audit/producer.ts';
 import { LuaScript } from '../../protocol/lua-script.ts';
 import { taskKeyPart } from '../../protocol/redis-keys.ts';
 
@@ -55,23 +56,31 @@ export type Claim =
   | { kind: 'in_progress'; record: CallRecord };
 
 /*
- * KEYS: calls hash. ARGV: seq, key, attempt, record JSON (started), ttl ms, rerunnable (1/0).
+ * KEYS: calls hash. ARGV: seq, key, attempt, record JSON (started), ttl ms, rerunnable (1/0),
+ * audit stream, 6 stamp fields of `capability.call.started` (appended, before the record
+ * changes, only when the call is to run; voided otherwise).
  * Returns {kind, previous record JSON or ''}.
  */
-const CLAIM = new LuaScript(`
+const CLAIM = new LuaScript(`${AUDIT_LUA}
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local kind = 'fresh'
 if cur then
   local rec = cjson.decode(cur)
   if rec.key == ARGV[2] then
-    if rec.state == 'settled' then return {'replay', cur} end
-    if tostring(rec.attempt) == ARGV[3] then return {'in_progress', cur} end
-    if ARGV[6] ~= '1' then return {'uncertain', cur} end
+    local stop = nil
+    if rec.state == 'settled' then stop = 'replay'
+    elseif tostring(rec.attempt) == ARGV[3] then stop = 'in_progress'
+    elseif ARGV[6] ~= '1' then stop = 'uncertain' end
+    if stop then
+      audit_void(ARGV[7], 8)
+      return {stop, cur}
+    end
     kind = 'rerun'
   else
     kind = 'diverged'
   end
 end
+audit_append(ARGV[7], 8, nil)
 local new = ARGV[4]
 if kind == 'diverged' then
   local rec = cjson.decode(new)
@@ -116,13 +125,25 @@ export class CallRecords {
     return raw === null ? null : (JSON.parse(raw) as CallRecord);
   }
 
-  async claim(taskId: string, seq: number, key: string, attempt: number, rerunnable: boolean): Promise<Claim> {
+  /**
+   * Claims position `seq` for this call, appending `startedEntry` (stamped for this task, so on
+   * the task's shard) in the same atomic step when the call is to run: a call whose start cannot
+   * be recorded is not claimed (AuditUnavailableError) and does not run.
+   */
+  async claim(taskId: string, seq: number, key: string, attempt: number, rerunnable: boolean, startedEntry: AuditStamp): Promise<Claim> {
     const started: CallRecord = { key, state: 'started', attempt, startedAt: new Date().toISOString() };
-    const [kind, previous] = (await CLAIM.run(
-      this.#redis,
-      [callRecordsKey(taskId)],
-      [String(seq), key, String(attempt), JSON.stringify(started), String(this.#ttlMs), rerunnable ? '1' : '0'],
-    )) as [Claim['kind'], string];
+    let reply: unknown;
+    try {
+      reply = await CLAIM.run(
+        this.#redis,
+        [callRecordsKey(taskId)],
+        [String(seq), key, String(attempt), JSON.stringify(started), String(this.#ttlMs), rerunnable ? '1' : '0', startedEntry.key, ...startedEntry.fields],
+      );
+    } catch (err) {
+      if (isAuditUnavailable(err)) throw new AuditUnavailableError((err as Error).message, { cause: err });
+      throw err;
+    }
+    const [kind, previous] = reply as [Claim['kind'], string];
     const record = previous ? (JSON.parse(previous) as CallRecord) : null;
     switch (kind) {
       case 'replay':
