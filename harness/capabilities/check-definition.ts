@@ -5,6 +5,7 @@
  */
 import { HTTP_REQUEST_INPUT_SCHEMA, type CapabilityBody } from './definition.ts';
 import { compileSchema } from './json-schema.ts';
+import { templateFieldProblems } from './template-fields.ts';
 
 /** Largest input or output schema, as JSON. */
 export const MAX_SCHEMA_BYTES = 64 * 1024;
@@ -32,5 +33,6 @@ export function definitionProblems(body: CapabilityBody): DefinitionProblem[] {
   if (input !== undefined && (input as Record<string, unknown>)['type'] !== 'object') {
     problems.push({ pointer: '/body/input/type', detail: 'input: the schema must have type "object" (a call takes named arguments)' });
   }
+  problems.push(...templateFieldProblems(body));
   return problems;
 }
