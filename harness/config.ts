@@ -190,6 +190,14 @@ export const ConfigSchema = z
     /** Largest answer a capability call reads from a target. @defaultValue 4 MiB */
     CAPABILITY_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
     /**
+     * Most bytes one task's capability call records (the exactly-once record of each call, with
+     * its redacted answer) may hold; past it, the task's further calls fail `capability_failed`.
+     * A task declaring capabilities reserves this plus one answer (CAPABILITY_MAX_RESPONSE_BYTES)
+     * of its tenant's storage quota while it runs; when it ends, what its records really hold
+     * counts instead. @defaultValue 4 MiB
+     */
+    CAPABILITY_RECORDS_MAX_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
+    /**
      * Also record allowed reads: a principal reading its own task (record, events, files,
      * trace) and auditors/admins reading the audit log. Off by default (they would flood the log;
      * reading the log would write to it). Denied reads and every other decision are always recorded.

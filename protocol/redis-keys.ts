@@ -33,6 +33,12 @@ export const redisKeys = {
    * stored by an older version (it expires with them).
    */
   legacyOutputFiles: (taskId: string) => `airlock:files:${taskKeyPart(taskId)}`,
+  /**
+   * Exactly-once records of the task's capability calls, field = call seq (harness/broker/
+   * call-records.ts). Same hash tag as the task: the terminal transition gives it the task's
+   * retention and counts it in the tenant's storage.
+   */
+  calls: (taskId: string) => `airlock:calls:${taskKeyPart(taskId)}`,
   /** The task's stdout and stderr, once, as raw bytes (see protocol/task-output.ts). */
   output: (taskId: string) => `airlock:output:${taskKeyPart(taskId)}`,
   /** Tenant storage accounting (protocol/storage-usage.ts): task id → expiry (ms), a sorted set. */

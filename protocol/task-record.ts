@@ -64,6 +64,8 @@ export const TaskRecordSchema = z.strictObject({
    * while > 0 and the task runs, the API shows it `waiting_approval`.
    */
   approvalsPending: z.number().int().nonnegative().optional(),
+  /** Bytes the task's capability call records hold (harness/broker/call-records.ts keeps it). Internal. */
+  callRecordBytes: z.number().int().nonnegative().optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 
@@ -82,7 +84,7 @@ export interface StoredEvent {
   event: TaskEvent;
 }
 
-const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts', 'retentionMs', 'outputBase', 'capabilities', 'approvalsPending'] as const;
+const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts', 'retentionMs', 'outputBase', 'capabilities', 'approvalsPending', 'callRecordBytes'] as const;
 
 /** A stored event: a status event, an output reference, or (stored by an older version) inline output. */
 export function parseStoredEvent(raw: string): TaskEvent | OutputRef {

@@ -58,10 +58,11 @@ function outcomeOf(status: TaskStatus): AuditOutcome {
  * never see a status without its event, and no status changes without its entry (the entry is
  * appended first: a failed append ends the script before anything changed). The notification names the new status (see
  * taskNotification), so a waiter learns a status without reading the record.
- * Into a terminal state (ARGV[6] > 0, the default retention): the record, its events and its
- * output expire after the record's own retention (else the default), and the answer says what
- * the three keys hold (MEMORY USAGE) for the tenant's storage accounting.
- * KEYS: task, events, output. ARGV: status, allowed from, event JSON, channel, message, ttl,
+ * Into a terminal state (ARGV[6] > 0, the default retention): the record, its events, its
+ * output and its capability call records expire after the record's own retention (else the
+ * default), and the answer says what the four keys hold (MEMORY USAGE) for the tenant's
+ * storage accounting.
+ * KEYS: task, events, output, calls. ARGV: status, allowed from, event JSON, channel, message, ttl,
  * audit stream + 6 stamp fields, ...record fields.
  * Returns {1[, tenantId, ttl, bytes]}, {0} refused, {-1} missing.
  */
@@ -83,7 +84,7 @@ if ttl > 0 then
   local own = tonumber(redis.call('HGET', KEYS[1], 'retentionMs') or '')
   if own and own > 0 then ttl = own end
   local bytes = 0
-  for i = 1, 3 do
+  for i = 1, 4 do
     redis.call('PEXPIRE', KEYS[i], ttl)
     bytes = bytes + (redis.call('MEMORY', 'USAGE', KEYS[i], 'SAMPLES', '0') or 0)
   end
@@ -245,9 +246,11 @@ export class TaskStore {
    * Checks a new task against its tenant's storage quota and reserves its worst case; answers
    * the retention the task is created with (put it in the record given to `create`). Throws
    * StorageQuotaExceededError, having reserved nothing, when the quota would be passed.
+   * `extraRedisBytes`: more the task may store in Redis (its capability call records).
    */
-  async admit(task: Pick<TaskRecord, 'id' | 'tenantId' | 'runtime' | 'limits'>): Promise<{ retentionMs: number }> {
-    return this.storage.admit(task.tenantId, task.id, reservationFor(task.runtime, task.limits));
+  async admit(task: Pick<TaskRecord, 'id' | 'tenantId' | 'runtime' | 'limits'>, extraRedisBytes = 0): Promise<{ retentionMs: number }> {
+    const reserve = reservationFor(task.runtime, task.limits);
+    return this.storage.admit(task.tenantId, task.id, { ...reserve, redisBytes: reserve.redisBytes + extraRedisBytes });
   }
 
   /**
@@ -387,7 +390,7 @@ export class TaskStore {
     }
     const [code, tenantId, ttlMs, redisBytes] = (await TRANSITION.run(
       this.#redis,
-      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
+      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId), redisKeys.calls(taskId)],
       [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, to), ttl, ...stamp, ...fields],
     )) as [number, string?, number?, number?];
     if (code !== 1) return false;

@@ -157,6 +157,14 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
     }
     claim = { kind: 'uncertain', record: claim.record };
   }
+  if (claim.kind === 'full') {
+    return finish(refuse(
+      'storage',
+      'capability_failed',
+      `${capability.name}: this task's call records hold ${claim.usedBytes} bytes, its cap (CAPABILITY_RECORDS_MAX_BYTES = ${deps.records.maxBytes}); no further call runs`,
+      'failure',
+    ));
+  }
   if (claim.kind === 'replay') {
     ctx.flags.replayed = true;
     const result = claim.record.result ?? { ok: false, error: { code: 'capability_uncertain', message: 'no result recorded' } };

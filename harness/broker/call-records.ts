@@ -16,9 +16,9 @@ import { canonicalJson } from '../../protocol/audit/canonical-json.ts';
 import type { BrokerCallResult } from '../../protocol/capability.ts';
 import { AUDIT_LUA, AuditUnavailableError, isAuditUnavailable, type AuditStamp } from '../../protocol/audit/producer.ts';
 import { LuaScript } from '../../protocol/lua-script.ts';
-import { taskKeyPart } from '../../protocol/redis-keys.ts';
+import { redisKeys } from '../../protocol/redis-keys.ts';
 
-export const callRecordsKey = (taskId: string) => `airlock:calls:${taskKeyPart(taskId)}`;
+export const callRecordsKey = redisKeys.calls;
 
 export function inputSha256(input: unknown): string {
   return createHash('sha256').update(canonicalJson(input ?? null)).digest('hex');
@@ -53,17 +53,22 @@ export type Claim =
   | { kind: 'rerun' }
   | { kind: 'replay'; record: CallRecord }
   | { kind: 'uncertain'; record: CallRecord }
-  | { kind: 'in_progress'; record: CallRecord };
+  | { kind: 'in_progress'; record: CallRecord }
+  /** The task's records already hold their cap (CAPABILITY_RECORDS_MAX_BYTES): nothing runs. */
+  | { kind: 'full'; usedBytes: number };
 
 /*
- * KEYS: calls hash. ARGV: seq, key, attempt, record JSON (started), ttl ms, rerunnable (1/0),
- * audit stream, 6 stamp fields of `capability.call.started` (appended, before the record
- * changes, only when the call is to run; voided otherwise).
- * Returns {kind, previous record JSON or ''}.
+ * KEYS: calls hash, task record. ARGV: seq, key, attempt, record JSON (started), ttl ms,
+ * rerunnable (1/0), audit stream, 6 stamp fields of `capability.call.started` (appended, before
+ * the record changes, only when the call is to run; voided otherwise), the task's cap on record
+ * bytes. The task record's `callRecordBytes` counts what the records hold.
+ * Returns {kind, previous record JSON or ''}, or {'full', bytes used} when the records already
+ * hold the cap (a call that would run is refused; replays are still answered).
  */
 const CLAIM = new LuaScript(`${AUDIT_LUA}
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local kind = 'fresh'
+local used = tonumber(redis.call('HGET', KEYS[2], 'callRecordBytes') or '0') or 0
 if cur then
   local rec = cjson.decode(cur)
   if rec.key == ARGV[2] then
@@ -80,6 +85,10 @@ if cur then
     kind = 'diverged'
   end
 end
+if used >= tonumber(ARGV[14]) then
+  audit_void(ARGV[7], 8)
+  return {'full', tostring(used)}
+end
 audit_append(ARGV[7], 8, nil)
 local new = ARGV[4]
 if kind == 'diverged' then
@@ -89,23 +98,29 @@ if kind == 'diverged' then
 end
 redis.call('HSET', KEYS[1], ARGV[1], new)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'callRecordBytes', #new - #(cur or '')) end
 return {kind, cur or ''}
 `);
 
-/* Settles the record only while it still holds this key. KEYS: calls hash. ARGV: seq, key, settled JSON. */
+/*
+ * Settles the record only while it still holds this key. KEYS: calls hash, task record. ARGV:
+ * seq, key, settled JSON.
+ */
 const SETTLE = new LuaScript(`
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 if cjson.decode(cur).key ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'callRecordBytes', #ARGV[3] - #cur) end
 return 1
 `);
 
-/* Removes a claim that never ran (its key only). KEYS: calls hash. ARGV: seq, key. */
+/* Removes a claim that never ran (its key only). KEYS: calls hash, task record. ARGV: seq, key. */
 const RELEASE = new LuaScript(`
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and cjson.decode(cur).key == ARGV[2] and cjson.decode(cur).state == 'started' then
   redis.call('HDEL', KEYS[1], ARGV[1])
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'callRecordBytes', 0 - #cur) end
   return 1
 end
 return 0
@@ -114,10 +129,13 @@ return 0
 export class CallRecords {
   readonly #redis: Redis;
   readonly #ttlMs: number;
+  /** Most bytes one task's records may hold before its calls are refused. */
+  readonly maxBytes: number;
 
-  constructor(redis: Redis, ttlMs: number) {
+  constructor(redis: Redis, ttlMs: number, maxBytes = Number.MAX_SAFE_INTEGER) {
     this.#redis = redis;
     this.#ttlMs = ttlMs;
+    this.maxBytes = maxBytes;
   }
 
   async get(taskId: string, seq: number): Promise<CallRecord | null> {
@@ -136,14 +154,15 @@ export class CallRecords {
     try {
       reply = await CLAIM.run(
         this.#redis,
-        [callRecordsKey(taskId)],
-        [String(seq), key, String(attempt), JSON.stringify(started), String(this.#ttlMs), rerunnable ? '1' : '0', startedEntry.key, ...startedEntry.fields],
+        [callRecordsKey(taskId), redisKeys.task(taskId)],
+        [String(seq), key, String(attempt), JSON.stringify(started), String(this.#ttlMs), rerunnable ? '1' : '0', startedEntry.key, ...startedEntry.fields, String(this.maxBytes)],
       );
     } catch (err) {
       if (isAuditUnavailable(err)) throw new AuditUnavailableError((err as Error).message, { cause: err });
       throw err;
     }
     const [kind, previous] = reply as [Claim['kind'], string];
+    if (kind === 'full') return { kind, usedBytes: Number(previous) };
     const record = previous ? (JSON.parse(previous) as CallRecord) : null;
     switch (kind) {
       case 'replay':
@@ -162,11 +181,11 @@ export class CallRecords {
     const settled: CallRecord = {
       key, state: 'settled', attempt, startedAt, settledAt: new Date().toISOString(), result, resultSha256, ...(diverged ? { diverged } : {}),
     };
-    await SETTLE.run(this.#redis, [callRecordsKey(taskId)], [String(seq), key, JSON.stringify(settled)]);
+    await SETTLE.run(this.#redis, [callRecordsKey(taskId), redisKeys.task(taskId)], [String(seq), key, JSON.stringify(settled)]);
     return resultSha256;
   }
 
   async release(taskId: string, seq: number, key: string): Promise<void> {
-    await RELEASE.run(this.#redis, [callRecordsKey(taskId)], [String(seq), key]);
+    await RELEASE.run(this.#redis, [callRecordsKey(taskId), redisKeys.task(taskId)], [String(seq), key]);
   }
 }

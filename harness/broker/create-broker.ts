@@ -36,7 +36,7 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
       policy,
       identity: deps.identity,
       audit: deps.audit,
-      records: new CallRecords(redis, config.TASK_RETENTION_MS),
+      records: new CallRecords(redis, config.TASK_RETENTION_MS, config.CAPABILITY_RECORDS_MAX_BYTES),
       rateLimits: new CapabilityRateLimits(redis),
       exec: {
         breakers: new CircuitBreakers(options.breakers),

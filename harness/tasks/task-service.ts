@@ -186,7 +186,9 @@ export class TaskService {
     // worst case does not fit the tenant's quota; else reserved, and kept as long as the tenant's
     // retention says (protocol/storage-usage.ts). A retry of a bound create admits the same task
     // id again, which changes nothing.
-    task.retentionMs = (await this.#store.admit(task)).retentionMs;
+    // A task that may call capabilities also reserves what its call records may hold.
+    const callRecordsBytes = task.capabilities?.length ? this.#config.CAPABILITY_RECORDS_MAX_BYTES + this.#config.CAPABILITY_MAX_RESPONSE_BYTES : 0;
+    task.retentionMs = (await this.#store.admit(task, callRecordsBytes)).retentionMs;
     // The `task.created` entry, written with the record: who, the decision that allowed it, the
     // code's SHA-256 (never the code), runtime, limits and mounts (the store adds the metadata).
     // The allowed create and mount decisions of the request go into this entry, not entries
