@@ -1,13 +1,13 @@
 import type { Redis } from 'ioredis';
 import { AuditEntryError, type AuditDraft, type AuditDraftInput, type AuditOutcome } from './audit/entry.ts';
 import { grantChangesDetail } from './audit/grant-changes.ts';
-import { AUDIT_LUA, type AuditProducer } from './audit/producer.ts';
+import { AUDIT_LUA, AuditUnavailableError, isAuditUnavailable, type AuditProducer } from './audit/producer.ts';
 import { LuaScript } from './lua-script.ts';
 import { redisChannels, redisKeys } from './redis-keys.ts';
 import { reservationFor, TenantStorage } from './storage-usage.ts';
 import { decode, encode, parseStoredEvent, type StoredEvent, type TaskPatch, type TaskRecord } from './task-record.ts';
 import { APPEND_OUTPUT, CHUNK_BYTES, readOutputRange, type OutputRef } from './task-output.ts';
-import { TaskStatusSchema, isTerminal, type OutputStream, type TaskEvent, type TaskStatus } from './task.ts';
+import { TaskStatusSchema, isTerminal, type FileChange, type OutputStream, type TaskEvent, type TaskStatus } from './task.ts';
 import { encodeOutput } from './utf8.ts';
 
 export { TaskRecordSchema, type StoredEvent, type TaskPatch, type TaskRecord } from './task-record.ts';
@@ -66,6 +66,17 @@ function outcomeOf(status: TaskStatus): AuditOutcome {
  * audit stream + 6 stamp fields, ...record fields.
  * Returns {1[, tenantId, ttl, bytes]}, {0} refused, {-1} missing.
  */
+/*
+ * `task.grants.applying`: the changes a succeeded task's grants are about to receive, appended
+ * before the runner writes any (the terminal entry then lists what was applied). The entry gets
+ * the task's tenant, agent and metadata from its record. KEYS: task. ARGV: audit stream + 6
+ * stamp fields.
+ */
+const GRANT_PLAN = new LuaScript(`${AUDIT_LUA}
+audit_append(ARGV[1], 2, KEYS[1])
+return 1
+`);
+
 const TRANSITION = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then unaudited(7) return {-1} end
@@ -261,6 +272,30 @@ export class TaskStore {
     if (!this.#audit) return NO_STAMP;
     const s = this.#audit.stamp({ ...note, taskId, action, outcome, details: { ...details, ...note.details } });
     return [s.key, ...s.fields];
+  }
+
+  /**
+   * Records the grant changes a task is about to apply (`task.grants.applying`), before any is
+   * written. Rejects with AuditUnavailableError when the entry cannot be written: then nothing
+   * may be applied (no grant changes on the host without an entry).
+   */
+  async recordGrantPlan(taskId: string, planned: readonly FileChange[]): Promise<void> {
+    if (!this.#audit) return;
+    let stamp: readonly string[];
+    try {
+      stamp = this.#stamp(taskId, 'task.grants.applying', 'success', { ...grantChangesDetail(planned) });
+    } catch (err) {
+      // A path the secret guard refuses: the plan is still recorded, by its count and hash.
+      if (!(err instanceof AuditEntryError)) throw err;
+      const { grantChangeCount, grantChangesSha256 } = grantChangesDetail(planned);
+      stamp = this.#stamp(taskId, 'task.grants.applying', 'success', { grantChangeCount, grantChangesSha256, detailsRefused: err.message.slice(0, 200) });
+    }
+    try {
+      await GRANT_PLAN.run(this.#redis, [redisKeys.task(taskId)], stamp);
+    } catch (err) {
+      if (isAuditUnavailable(err)) throw new AuditUnavailableError((err as Error).message, { cause: err });
+      throw err;
+    }
   }
 
   /** `task.created`: the principal's note plus the task's tenant, agent, metadata, runtime and limits. */

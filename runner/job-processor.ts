@@ -69,6 +69,7 @@ export class JobProcessor {
         deadline,
         output: (stream, data) => forwarder.push(stream, data),
         call: calls.call,
+        beforeGrantApply: (planned) => this.#store.recordGrantPlan(payload.taskId, planned),
       });
       let outcome;
       try {

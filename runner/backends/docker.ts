@@ -207,7 +207,7 @@ export class DockerBackend implements RunnerBackend {
       });
       // The container is gone (removed in #run): nothing can change the copies any more.
       // A refusal is a result (the same as in isolates); an I/O error throws (infrastructure).
-      return await grants.settle(result);
+      return await grants.settle(result, session.beforeGrantApply?.bind(session));
     } finally {
       // Failed, timed out, cancelled or applied: the private copies go; the real dirs were
       // touched only by apply().
