@@ -35,8 +35,8 @@ export const redisKeys = {
   legacyOutputFiles: (taskId: string) => `airlock:files:${taskKeyPart(taskId)}`,
   /**
    * Exactly-once records of the task's capability calls, field = call seq (harness/broker/
-   * call-records.ts). Same hash tag as the task: the terminal transition gives it the task's
-   * retention and counts it in the tenant's storage.
+   * call-records.ts, which gives it the task's retention). Same tag and id as the task: the
+   * terminal transition derives it from the task key and counts it in the tenant's storage.
    */
   calls: (taskId: string) => `airlock:calls:${taskKeyPart(taskId)}`,
   /** The task's stdout and stderr, once, as raw bytes (see protocol/task-output.ts). */

@@ -58,11 +58,11 @@ function outcomeOf(status: TaskStatus): AuditOutcome {
  * never see a status without its event, and no status changes without its entry (the entry is
  * appended first: a failed append ends the script before anything changed). The notification names the new status (see
  * taskNotification), so a waiter learns a status without reading the record.
- * Into a terminal state (ARGV[6] > 0, the default retention): the record, its events, its
- * output and its capability call records expire after the record's own retention (else the
- * default), and the answer says what the four keys hold (MEMORY USAGE) for the tenant's
- * storage accounting.
- * KEYS: task, events, output, calls. ARGV: status, allowed from, event JSON, channel, message, ttl,
+ * Into a terminal state (ARGV[6] > 0, the default retention): the record, its events and its
+ * output expire after the record's own retention (else the default), and the answer says what
+ * they and the task's capability call records hold (MEMORY USAGE) for the tenant's storage
+ * accounting.
+ * KEYS: task, events, output. ARGV: status, allowed from, event JSON, channel, message, ttl,
  * audit stream + 6 stamp fields, ...record fields.
  * Returns {1[, tenantId, ttl, bytes]}, {0} refused, {-1} missing.
  */
@@ -95,10 +95,15 @@ if ttl > 0 then
   local own = tonumber(redis.call('HGET', KEYS[1], 'retentionMs') or '')
   if own and own > 0 then ttl = own end
   local bytes = 0
-  for i = 1, 4 do
+  for i = 1, 3 do
     redis.call('PEXPIRE', KEYS[i], ttl)
     bytes = bytes + (redis.call('MEMORY', 'USAGE', KEYS[i], 'SAMPLES', '0') or 0)
   end
+  -- The capability call records (redisKeys.calls: the task's tag and id) count too. Read only:
+  -- derived here, not declared in KEYS (Redis checks KEYS for write access, and a runner may
+  -- only read them); the broker gives them the task's retention when it writes them.
+  local calls = 'airlock:calls:' .. string.sub(KEYS[1], 14)
+  bytes = bytes + (redis.call('MEMORY', 'USAGE', calls, 'SAMPLES', '0') or 0)
   return {1, redis.call('HGET', KEYS[1], 'tenantId'), ttl, bytes}
 end
 return {1}
@@ -425,7 +430,7 @@ export class TaskStore {
     }
     const [code, tenantId, ttlMs, redisBytes] = (await TRANSITION.run(
       this.#redis,
-      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId), redisKeys.calls(taskId)],
+      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
       [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, to), ttl, ...stamp, ...fields],
     )) as [number, string?, number?, number?];
     if (code !== 1) return false;

@@ -97,7 +97,9 @@ if kind == 'diverged' then
   new = cjson.encode(rec)
 end
 redis.call('HSET', KEYS[1], ARGV[1], new)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+-- Kept as long as the task: its own retention when it has one (then the records expire at
+-- most the task's run time before the record does).
+redis.call('PEXPIRE', KEYS[1], tonumber(redis.call('HGET', KEYS[2], 'retentionMs') or '') or ARGV[5])
 if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'callRecordBytes', #new - #(cur or '')) end
 return {kind, cur or ''}
 `);
