@@ -49,7 +49,7 @@ export function auditedInput(schema: unknown, input: unknown): { input: unknown 
 export async function appendCallEntry(
   audit: AuditProducer,
   who: CallWho,
-  action: 'capability.call' | 'capability.call.started' | 'capability.refused',
+  action: 'capability.call' | 'capability.call.started' | 'capability.refused' | 'capability.compensation' | 'capability.compensation.started',
   outcome: AuditOutcome,
   details: Record<string, unknown>,
   decision?: Decision,
