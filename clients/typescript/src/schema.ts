@@ -7712,6 +7712,19 @@ export interface operations {
                                 peakMemoryBytes?: number;
                             };
                             callbackUrl?: string;
+                            compensations?: {
+                                call: number;
+                                of: string;
+                                capability: string;
+                                /** @enum {string} */
+                                status: "pending" | "done" | "failed";
+                                attempts: number;
+                                error?: {
+                                    code: string;
+                                    message: string;
+                                };
+                                finishedAt?: string;
+                            }[];
                         }[];
                         nextCursor: string | null;
                     };
@@ -7893,6 +7906,19 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
+                        }[];
                     };
                 };
             };
@@ -8073,6 +8099,19 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
+                        }[];
                     };
                 };
             };
@@ -8220,6 +8259,19 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
+                        }[];
                     };
                 };
             };
