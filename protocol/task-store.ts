@@ -62,10 +62,12 @@ function outcomeOf(status: TaskStatus): AuditOutcome {
  * Into a terminal state (ARGV[6] > 0, the default retention): the record, its events and its
  * output expire after the record's own retention (else the default), and the answer says what
  * the three keys hold (MEMORY USAGE) for the tenant's storage accounting.
- * Into `failed`, `timed_out` or `cancelled` (KEYS 4 and 5 given): a task that made capability
- * calls (its call records exist) joins the rollback inbox in the same step, so its rollback
- * cannot be lost between the end and a harness hearing of it (harness/rollback/).
- * KEYS: task, events, output[, call records, rollback inbox]. ARGV: status, allowed from, event JSON, channel, message, ttl,
+ * Into `failed`, `timed_out` or `cancelled` (KEYS[4] given): a task that made capability calls
+ * (its call records exist) joins the rollback inbox in the same step, so its rollback cannot be
+ * lost between the end and a harness hearing of it (harness/rollback/). The call records' key
+ * (redisKeys.calls: same tag and id as the task's) is derived here, not declared in KEYS: Redis
+ * checks a script's KEYS for write access, and a runner may only read call records.
+ * KEYS: task, events, output[, rollback inbox]. ARGV: status, allowed from, event JSON, channel, message, ttl,
  * audit stream + 6 stamp fields, ...record fields.
  * Returns {1[, tenantId, ttl, bytes]}, {0} refused, {-1} missing.
  */
@@ -81,8 +83,9 @@ audited(7)
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 if #ARGV > 13 then redis.call('HSET', KEYS[1], unpack(ARGV, 14)) end
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
-if KEYS[5] and redis.call('EXISTS', KEYS[4]) == 1 then
-  redis.call('SADD', KEYS[5], string.match(KEYS[4], '[^:]+$'))
+if KEYS[4] then
+  local calls = 'airlock:calls:' .. string.sub(KEYS[1], 14)
+  if redis.call('EXISTS', calls) == 1 then redis.call('SADD', KEYS[4], string.match(KEYS[1], '[^:]+$')) end
 end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 local ttl = tonumber(ARGV[6])
@@ -403,7 +406,7 @@ export class TaskStore {
     }
     const rollback =
       this.#rollbackQueue !== null && (ROLLBACK_STATUSES as readonly string[]).includes(to)
-        ? [redisKeys.calls(taskId), redisKeys.rollbackInbox(taskId, this.#rollbackQueue)]
+        ? [redisKeys.rollbackInbox(taskId, this.#rollbackQueue)]
         : [];
     const [code, tenantId, ttlMs, redisBytes] = (await TRANSITION.run(
       this.#redis,
