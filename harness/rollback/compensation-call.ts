@@ -75,6 +75,7 @@ export async function runCompensation(deps: BrokerDeps, task: TaskFacts, c: Comp
     inputSha256: inputSha256(c.input),
     flags: {},
     receivedAt: performance.now(),
+    compensates: { seq: c.seq, capability: c.of },
   };
   const base = (): Record<string, unknown> => ({
     compensates: { seq: c.seq, capability: c.of },
@@ -95,8 +96,9 @@ export async function runCompensation(deps: BrokerDeps, task: TaskFacts, c: Comp
   };
   const stopped = async (stop: Stop): Promise<CompensationOutcome> => {
     const error = (stop.result as { error: CapabilityError }).error;
+    // Waiting for a human is no outcome (the request has its own entries), as in the broker.
+    if (stop.quiet) return { kind: 'waiting', error };
     await record(stop.outcome, { stage: stop.stage, code: error.code });
-    if (error.code === 'approval_pending') return { kind: 'waiting', error };
     return FINAL.has(error.code) ? { kind: 'failed', error } : { kind: 'retry', error };
   };
 

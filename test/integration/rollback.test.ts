@@ -22,6 +22,8 @@ import { activatePolicies, adminHeaders, permitInvoke, putCapability, resetPolic
 import { auditFixture, startSealerProcess, waitFor, type SealerProcess } from '../helpers/audit.ts';
 import { pollTask, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
 import { startTargetFixture, type TargetFixture } from '../helpers/target-fixture.ts';
+import { bearer, createPrincipalWithKey } from '../helpers/identity.ts';
+import type { Approval } from '../../protocol/approval.ts';
 
 const ADMIN_KEY = `admin-${randomUUID()}`;
 const MAX_ATTEMPTS = 3;
@@ -52,6 +54,9 @@ async function defineCapabilities(): Promise<void> {
   };
   await putCapability(stack, ADMIN_KEY, 'steps.undo', undo);
   await putCapability(stack, ADMIN_KEY, 'steps.forbidden', undo);
+  // Undone by an irreversible capability: the shipped policy asks a human before it runs.
+  await putCapability(stack, ADMIN_KEY, 'steps.careful', step('steps.undo_careful'));
+  await putCapability(stack, ADMIN_KEY, 'steps.undo_careful', { ...undo, risk: 'irreversible' });
   await putCapability(stack, ADMIN_KEY, 'steps.final', {
     description: 'Cannot be undone (needs approval)',
     input: obj({ name: { type: 'string' } }, ['name']),
@@ -59,7 +64,7 @@ async function defineCapabilities(): Promise<void> {
     implementation: { type: 'http', method: 'POST', url: `${target.base}/steps/{input.name}` },
   });
   // steps.forbidden may be defined but not invoked: its compensations are denied by policy.
-  await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final']));
+  await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful']));
   await new Promise((r) => setTimeout(r, 1100)); // the broker's policy cache
 }
 
@@ -68,7 +73,7 @@ async function submit(code: string, extra: Record<string, unknown> = {}): Promis
     method: 'POST',
     url: '/v1/tasks',
     headers: stack.headers('alice'),
-    payload: { runtime: 'javascript', code, capabilities: ['steps.do', 'steps.locked', 'steps.final'], timeoutMs: 60_000, ...extra },
+    payload: { runtime: 'javascript', code, capabilities: ['steps.do', 'steps.locked', 'steps.final', 'steps.careful'], timeoutMs: 60_000, ...extra },
   });
   assert.equal(res.statusCode, 201, res.body);
   return res.json().id as string;
@@ -216,6 +221,43 @@ describe('rollback', () => {
     assert.match(locked!.error?.message ?? '', /policy/);
     assert.equal(a!.status, 'done');
     assert.equal(target.undoTries.some((t) => t.id === `st_${tag}-locked`), false, 'the denied compensation never reached the target');
+  });
+
+  test('a compensation that policy says needs approval waits for a human after the task ended: approved → runs; denied → failed', { timeout: 90_000 }, async () => {
+    const approver = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['approver'] });
+    const pendingOf = async (id: string) =>
+      waitFor(async () => {
+        const res = await stack.app.inject({ method: 'GET', url: '/v1/approvals?status=pending&limit=100', headers: bearer(approver.key) });
+        return (res.json().items as Approval[]).find((a) => a.taskId === id);
+      }, 'the compensation\'s approval request');
+    const tags = [randomUUID(), randomUUID()];
+    const ids = [
+      await submit(stepsThen(tags[0]!, ['a'], "throw new Error('boom')", 'steps.careful')),
+      await submit(stepsThen(tags[1]!, ['a'], "throw new Error('boom')", 'steps.careful')),
+    ];
+    const requests = [await pendingOf(ids[0]!), await pendingOf(ids[1]!)];
+    for (const [i, r] of requests.entries()) {
+      assert.equal(r.capability, 'steps.undo_careful');
+      assert.deepEqual(r.compensates, { seq: 0, capability: 'steps.careful' });
+      assert.deepEqual(r.input, { id: `st_${tags[i]}-a`, why: `undo ${tags[i]}-a` });
+      assert.equal((await ended(ids[i]!)).status, 'failed');
+    }
+    // Still waiting a while later: the ended task does not cancel it, nothing ran.
+    await new Promise((r) => setTimeout(r, 1500));
+    const waiting = (await stack.app.inject({ method: 'GET', url: `/v1/tasks/${ids[0]}`, headers: stack.headers('alice', null) })).json() as TaskView;
+    assert.equal(waiting.compensations![0]!.status, 'pending');
+    assert.equal(waiting.compensations![0]!.attempts, 0, 'waiting for a human is not a try');
+    assert.deepEqual(undoneOf(tags[0]!), []);
+    const decide = (id: string, verb: string) =>
+      stack.app.inject({ method: 'POST', url: `/v1/approvals/${id}/${verb}`, headers: bearer(approver.key), payload: { reason: 'checked' } });
+    assert.equal((await decide(requests[0]!.id, 'approve')).statusCode, 200);
+    assert.equal((await decide(requests[1]!.id, 'deny')).statusCode, 200);
+    const [approved, denied] = [await settled(ids[0]!, 1), await settled(ids[1]!, 1)];
+    assert.equal(approved.compensations![0]!.status, 'done');
+    assert.deepEqual(undoneOf(tags[0]!), [`st_${tags[0]}-a`]);
+    assert.equal(denied.compensations![0]!.status, 'failed');
+    assert.equal(denied.compensations![0]!.error?.code, 'approval_denied');
+    assert.deepEqual(undoneOf(tags[1]!), []);
   });
 
   test('a harness restart in the middle: the rollback worker is killed while a compensation hangs; the next one completes it', { timeout: 90_000 }, async () => {

@@ -6926,6 +6926,10 @@ export interface operations {
                             code?: string;
                             codeTruncated?: boolean;
                             taskUrl: string;
+                            compensates?: {
+                                seq: number;
+                                capability: string;
+                            };
                             createdAt: string;
                             deadline: string;
                             /** @enum {string} */
@@ -7056,6 +7060,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
@@ -7193,6 +7201,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
@@ -7357,6 +7369,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
