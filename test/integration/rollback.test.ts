@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Compensation } from '../../protocol/compensation.ts';
 import type { SealedEntry } from '../../protocol/audit/entry.ts';
 import { startRollback } from '../../harness/rollback/start-rollback.ts';
-import { activatePolicies, adminHeaders, permitInvoke, putCapability, resetPolicies } from '../helpers/capabilities.ts';
+import { activatePolicies, adminHeaders, auditText, permitInvoke, putCapability, putCredential, resetPolicies } from '../helpers/capabilities.ts';
 import { auditFixture, startSealerProcess, waitFor, type SealerProcess } from '../helpers/audit.ts';
 import { pollTask, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
 import { startTargetFixture, type TargetFixture } from '../helpers/target-fixture.ts';
@@ -27,6 +27,7 @@ import type { Approval } from '../../protocol/approval.ts';
 
 const ADMIN_KEY = `admin-${randomUUID()}`;
 const MAX_ATTEMPTS = 3;
+const TICKETS_SECRET = `tk_${randomBytes(16).toString('hex')}`;
 
 let target: TargetFixture;
 let stack: Stack;
@@ -89,10 +90,11 @@ const settled = (id: string, count: number) =>
     const c = (t as TaskView).compensations;
     return c?.length === count && c.every((x) => x.status !== 'pending');
   }, 'alice', 60_000) as Promise<TaskView>;
+const redisOf = (s: Stack) => s.deps.redis;
 const undoneOf = (tag: string) => target.undone.filter((id) => id.startsWith(`st_${tag}-`));
 
 before(async () => {
-  target = await startTargetFixture({ tickets: 't', payments: 'p', basic: 'u:p' });
+  target = await startTargetFixture({ tickets: TICKETS_SECRET, payments: 'p', basic: 'u:p' });
   const fx = await auditFixture();
   sealer = await startSealerProcess(fx);
   stack = await startStack({
@@ -258,6 +260,36 @@ describe('rollback', () => {
     assert.equal(denied.compensations![0]!.status, 'failed');
     assert.equal(denied.compensations![0]!.error?.code, 'approval_denied');
     assert.deepEqual(undoneOf(tags[1]!), []);
+  });
+
+  test('a compensation template cannot carry a credential out: the output it maps from is the redacted one', { timeout: 90_000 }, async () => {
+    const secret = TICKETS_SECRET;
+    await putCredential(stack, ADMIN_KEY, 'tickets_rb', { type: 'bearer', value: secret });
+    // The ticketing target echoes the credential back; the template tries to forward it.
+    await putCapability(stack, ADMIN_KEY, 'steps.ticket', {
+      description: 'Opens a ticket (the target echoes its credential)',
+      input: obj({ title: { type: 'string' } }, ['title']),
+      risk: 'write',
+      implementation: { type: 'http', method: 'POST', url: `${target.base}/tickets`, body: 'input', credential: 'tickets_rb' },
+      compensation: { capability: 'steps.undo', input: { id: 'leak-{input.title}', why: '{output.seenAuthorization}' } },
+    });
+    await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful', 'steps.ticket']));
+    await new Promise((r) => setTimeout(r, 1100));
+    const tag = randomUUID();
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/tasks',
+      headers: stack.headers('alice'),
+      payload: { runtime: 'javascript', code: `await caps.steps.ticket({ title: '${tag}' }); throw new Error('boom')`, capabilities: ['steps.ticket'], timeoutMs: 60_000 },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const task = await settled(res.json().id as string, 1);
+    assert.equal(task.compensations![0]!.status, 'done');
+    const tries = target.undoTries.filter((t) => t.id === `leak-${tag}`);
+    assert.equal(tries.length, 1);
+    assert.equal(tries[0]!.why, 'Bearer [REDACTED]');
+    assert.equal(JSON.stringify(target.undoTries).includes(secret), false, 'the credential never reached the compensation');
+    assert.equal((await auditText(redisOf(stack))).includes(secret), false, 'nor the audit log');
   });
 
   test('a harness restart in the middle: the rollback worker is killed while a compensation hangs; the next one completes it', { timeout: 90_000 }, async () => {
