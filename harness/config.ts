@@ -209,6 +209,24 @@ export const ConfigSchema = z
     APPROVAL_MAX_TIMEOUT_MS: z.coerce.number().int().positive().default(60 * 60 * 1000),
     /** How long the broker holds a runner's call waiting for a decision before it answers "still pending". @defaultValue 20 s */
     APPROVAL_POLL_MS: z.coerce.number().int().positive().max(60_000).default(20_000),
+    /**
+     * Tries of one compensation (harness/rollback/): the first and its retries, after which it
+     * is left `failed` on the task for a human. @defaultValue 5
+     */
+    ROLLBACK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+    /** Delay before a compensation's first retry; it doubles each time (1 s, 2 s, 4 s, …). @defaultValue 1000 */
+    ROLLBACK_BACKOFF_MS: z.coerce.number().int().min(1).max(3_600_000).default(1000),
+    /**
+     * How often the rollback inbox (tasks that ended failed after capability calls) is looked at
+     * for one no harness picked up when it ended (all were down then). @defaultValue 1000
+     */
+    ROLLBACK_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
+    /**
+     * How long a harness that took a rollback holds it without renewing: a harness that dies
+     * mid-rollback has its rollback taken over by another (or by itself, restarted) after about
+     * this long (BullMQ lock and stalled check). @defaultValue 30000
+     */
+    ROLLBACK_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
     /** Base of the `type` URI of problem responses (RFC 9457). */
     PROBLEM_BASE_URL: z.string().url().default('https://airlock.dev/problems/'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -57,6 +57,7 @@ export async function createHarnessDeps(
     redis,
     retentionMs: config.TASK_RETENTION_MS,
     defaultQuotaBytes: config.STORAGE_QUOTA_BYTES,
+    rollbackQueue: queueName,
     ...(assembly.audit === false ? {} : { audit }),
   });
   const blobs = new FsBlobStore(config.BLOB_DIR);

@@ -4,16 +4,22 @@
  */
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
-import { createBrokerApp } from './broker/create-broker.ts';
+import { createBrokerApp, createBrokerParts } from './broker/create-broker.ts';
 import { loadConfig } from './config.ts';
 import { createHarnessDeps } from './deps.ts';
+import { startRollback } from './rollback/start-rollback.ts';
 
 const config = loadConfig();
 const deps = await createHarnessDeps(config);
 const logger = config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL };
 const app = await buildApp({ ...deps, logger });
+// The broker's execute path (policy, vault, SSRF guard, breakers), shared by its listener and
+// the rollback of failed tasks' calls.
+const brokerParts = await createBrokerParts({ ...deps, logger }, { log: app.log });
 // The broker's own listener (capability calls from runners): never reachable with an API key.
-const broker = config.BROKER_ENABLED ? await createBrokerApp({ ...deps, logger }) : null;
+const broker = config.BROKER_ENABLED ? await createBrokerApp({ ...deps, logger }, {}, brokerParts) : null;
+// Compensations of the calls of tasks that ended failed, timed out or cancelled (harness/rollback/).
+const rollback = await startRollback(deps, brokerParts.deps);
 
 // Fault signals keep their default action (die, so a supervisor restarts the harness). Caught
 // like SIGTERM, a fault is answered from the event loop and the faulting instruction runs again:
@@ -25,6 +31,8 @@ closeWithGrace({ delay: 10_000, skip: [...FAULT_SIGNALS] }, async ({ signal, err
   else app.log.info(`${signal}: closing`);
   await app.close();
   await broker?.close();
+  await rollback.close();
+  await brokerParts.close();
   await deps.close();
 });
 

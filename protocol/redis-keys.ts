@@ -57,6 +57,14 @@ export const redisKeys = {
    * every container, so runners of another installation on the same Docker engine leave them alone.
    */
   installation: 'airlock:installation',
+  /**
+   * Tasks of one task queue that ended `failed`, `timed_out` or `cancelled` after capability
+   * calls, waiting for the harness to queue their rollback (harness/rollback/): a set per audit
+   * shard (the task's hash tag, so the transition script adds to it in its own slot).
+   */
+  rollbackInbox: (taskId: string, queue: string) => `airlock:rollback:${taskTag(taskId)}:${queue}`,
+  /** The rollback inbox of one shard (the harness drains all AUDIT_SHARDS of them). */
+  rollbackInboxOfShard: (shard: number, queue: string) => `airlock:rollback:${auditShardTag(shard)}:${queue}`,
 } as const;
 
 export const redisChannels = {

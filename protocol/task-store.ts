@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { AuditEntryError, type AuditDraft, type AuditDraftInput, type AuditOutcome } from './audit/entry.ts';
 import { grantChangesDetail } from './audit/grant-changes.ts';
 import { AUDIT_LUA, AuditUnavailableError, isAuditUnavailable, type AuditProducer } from './audit/producer.ts';
+import { ROLLBACK_STATUSES } from './compensation.ts';
 import { LuaScript } from './lua-script.ts';
 import { redisChannels, redisKeys } from './redis-keys.ts';
 import { reservationFor, TenantStorage } from './storage-usage.ts';
@@ -62,7 +63,12 @@ function outcomeOf(status: TaskStatus): AuditOutcome {
  * output expire after the record's own retention (else the default), and the answer says what
  * they and the task's capability call records hold (MEMORY USAGE) for the tenant's storage
  * accounting.
- * KEYS: task, events, output. ARGV: status, allowed from, event JSON, channel, message, ttl,
+ * Into `failed`, `timed_out` or `cancelled` (KEYS[4] given): a task that made capability calls
+ * (its call records exist) joins the rollback inbox in the same step, so its rollback cannot be
+ * lost between the end and a harness hearing of it (harness/rollback/). The call records' key
+ * (redisKeys.calls: same tag and id as the task's) is derived here, not declared in KEYS: Redis
+ * checks a script's KEYS for write access, and a runner may only read call records.
+ * KEYS: task, events, output[, rollback inbox]. ARGV: status, allowed from, event JSON, channel, message, ttl,
  * audit stream + 6 stamp fields, ...record fields.
  * Returns {1[, tenantId, ttl, bytes]}, {0} refused, {-1} missing.
  */
@@ -89,6 +95,10 @@ audited(7)
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 if #ARGV > 13 then redis.call('HSET', KEYS[1], unpack(ARGV, 14)) end
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
+if KEYS[4] then
+  local calls = 'airlock:calls:' .. string.sub(KEYS[1], 14)
+  if redis.call('EXISTS', calls) == 1 then redis.call('SADD', KEYS[4], string.match(KEYS[1], '[^:]+$')) end
+end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 local ttl = tonumber(ARGV[6])
 if ttl > 0 then
@@ -237,6 +247,13 @@ export interface TaskStoreOptions {
    * runners' producers). Absent: nothing is audited (tests of the store alone).
    */
   audit?: AuditProducer;
+  /**
+   * The task queue (AIRLOCK_TASK_QUEUE) whose harnesses roll back its tasks: a task that ends
+   * `failed`, `timed_out` or `cancelled` after capability calls joins that queue's rollback
+   * inbox in the transition's own step (protocol/redis-keys.ts `rollbackInbox`). Absent: no
+   * inbox (tests of the store alone).
+   */
+  rollbackQueue?: string;
 }
 
 /** Reads and writes task records, event streams and output in Redis. Holds no state of its own. */
@@ -244,6 +261,7 @@ export class TaskStore {
   readonly #redis: Redis;
   readonly #retentionMs: number;
   readonly #audit: AuditProducer | null;
+  readonly #rollbackQueue: string | null;
   /** Per-tenant storage accounting (quota, retention, usage). */
   readonly storage: TenantStorage;
 
@@ -251,6 +269,7 @@ export class TaskStore {
     this.#redis = options.redis;
     this.#retentionMs = options.retentionMs;
     this.#audit = options.audit ?? null;
+    this.#rollbackQueue = options.rollbackQueue ?? null;
     this.storage = new TenantStorage({
       redis: options.redis,
       defaultQuotaBytes: options.defaultQuotaBytes ?? null,
@@ -428,9 +447,13 @@ export class TaskStore {
       if (!(err instanceof AuditEntryError)) throw err;
       stamp = this.#stamp(taskId, `task.${to}`, outcomeOf(to), { status: to, ...(error ? { error: { code: error.code } } : {}), detailsRefused: err.message.slice(0, 200) });
     }
+    const rollback =
+      this.#rollbackQueue !== null && (ROLLBACK_STATUSES as readonly string[]).includes(to)
+        ? [redisKeys.rollbackInbox(taskId, this.#rollbackQueue)]
+        : [];
     const [code, tenantId, ttlMs, redisBytes] = (await TRANSITION.run(
       this.#redis,
-      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
+      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId), ...rollback],
       [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, to), ttl, ...stamp, ...fields],
     )) as [number, string?, number?, number?];
     if (code !== 1) return false;
@@ -501,8 +524,11 @@ export class TaskStore {
     return code === 1;
   }
 
-  /** Records usage/result of a run whose status was already decided elsewhere (e.g. cancel). */
-  async annotate(taskId: string, patch: Pick<TaskPatch, 'usage'>): Promise<void> {
+  /**
+   * Records fields of a task whose status was already decided elsewhere: usage of a cancelled
+   * run, the compensations of its rollback. Nothing when the record is gone.
+   */
+  async annotate(taskId: string, patch: Pick<TaskPatch, 'usage' | 'compensations'>): Promise<void> {
     await ANNOTATE.run(this.#redis, [redisKeys.task(taskId)], Object.entries(encode(patch)).flat());
   }
 

@@ -60,7 +60,7 @@ export async function startRunner(
   const audit = new AuditProducer({ redis });
   const audited = assembly.audit !== false;
   const stopAuditHeartbeat = audited ? audit.startHeartbeat() : () => {};
-  const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS, ...(audited ? { audit } : {}) });
+  const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS, rollbackQueue: queueName, ...(audited ? { audit } : {}) });
   const installationId = await installationIdOf(redis);
   // Before the heartbeat below: a fixed RUNNER_ID must not be another live runner's (the Docker
   // backend removes the containers labelled with its own id at start).

@@ -138,7 +138,8 @@ export class ApprovalStore {
 
   /**
    * A pending request as it really is: past its deadline it expires; when its task has ended
-   * (cancelled, timed out, failed, succeeded, or gone) it is cancelled — nobody can use a decision then.
+   * (cancelled, timed out, failed, succeeded, or gone) it is cancelled — nobody can use a decision
+   * then — unless it is a compensation's (`compensates`: the rollback of the ended task waits for it).
    */
   async fresh(approval: Approval): Promise<Approval> {
     if (approval.status !== 'pending') return approval;
@@ -146,7 +147,8 @@ export class ApprovalStore {
     if (!move) {
       const status = await this.#redis.hget(redisKeys.task(approval.taskId), 'status');
       // Queued again (a retry after a lost runner) is still alive: its retried call finds this request.
-      if (status !== 'running' && status !== 'queued') move = 'cancelled';
+      // A compensation's request belongs to the rollback of a task that has ended: it stays.
+      if (status !== 'running' && status !== 'queued' && !approval.compensates) move = 'cancelled';
     }
     if (!move) return approval;
     const settled = await this.settle(approval.tenantId, approval.id, move, move === 'expired' ? 'expire' : 'cancel');

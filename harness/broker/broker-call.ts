@@ -12,12 +12,13 @@ import { isAuditUnavailable, type AuditProducer } from '../../protocol/audit/pro
 import type { BrokerCallRequest, BrokerCallResult } from '../../protocol/capability.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { CapabilityStore } from '../capabilities/capability-store.ts';
-import { idempotencyHeaderOf } from '../capabilities/definition.ts';
+import { idempotencyHeaderOf, type Capability } from '../capabilities/definition.ts';
+import { CompensationTemplateError, renderCompensationInput } from '../rollback/compensation-template.ts';
 import type { IdentityStore } from '../identity/identity-store.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import type { CredentialStore, RevealedCredential } from '../vault/credential-store.ts';
 import { appendCallEntry, auditedInput, callEntry, type CallWho } from './call-audit.ts';
-import { callKey, inputSha256, resultHash, type Claim, type CallRecords } from './call-records.ts';
+import { callKey, inputSha256, resultHash, type Claim, type CallRecords, type RecordedCompensation } from './call-records.ts';
 import { execute, type ExecuteDeps } from './execute.ts';
 import { Redactor } from './redact.ts';
 import { approvalStage, type ApprovalDeps } from './stages/approval.ts';
@@ -194,8 +195,10 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
   const result = redactor.value(checkOutput(capability, run.result)) as BrokerCallResult;
   // The record and the audit entry at once: the hash the entry names is computed beforehand.
   const resultSha256 = resultHash(result);
+  // What undoes this call if the task fails, rendered now from its input and (redacted) output.
+  const compensation = result.ok ? compensationOf(capability, ctx.call.input ?? null, result.output) : undefined;
   const [, answer] = await Promise.all([
-    deps.records.settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true),
+    deps.records.settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true, compensation),
     answered(deps, ctx, result, result.ok ? 'success' : 'failure', {
       resultSha256,
       ...(run.status !== undefined ? { status: run.status } : {}),
@@ -203,6 +206,17 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
     }),
   ]);
   return answer;
+}
+
+function compensationOf(capability: Capability, input: unknown, output: unknown): RecordedCompensation | undefined {
+  const c = capability.compensation;
+  if (!c) return undefined;
+  try {
+    return { of: capability.name, capability: c.capability, input: renderCompensationInput(c.input, { input, output }) };
+  } catch (err) {
+    if (!(err instanceof CompensationTemplateError)) throw err;
+    return { of: capability.name, capability: c.capability, error: err.message };
+  }
 }
 
 function base(ctx: CallContext): Record<string, unknown> {

@@ -49,7 +49,7 @@ export function auditedInput(schema: unknown, input: unknown): { input: unknown 
 /** The entry of a call (for `AuditProducer.append`, or `stamp` when a script writes it). */
 export function callEntry(
   who: CallWho,
-  action: 'capability.call' | 'capability.call.started' | 'capability.refused',
+  action: 'capability.call' | 'capability.call.started' | 'capability.refused' | 'capability.compensation' | 'capability.compensation.started',
   outcome: AuditOutcome,
   details: Record<string, unknown>,
   decision?: Decision,

@@ -18,7 +18,8 @@ import { AUDIT_LUA, AuditUnavailableError, isAuditUnavailable, type AuditStamp }
 import { LuaScript } from '../../protocol/lua-script.ts';
 import { redisKeys } from '../../protocol/redis-keys.ts';
 
-export const callRecordsKey = redisKeys.calls;
+/** The task's call records (protocol/redis-keys.ts `calls`: the task store reads it on a rollback transition). */
+export const callRecordsKey = (taskId: string) => redisKeys.calls(taskId);
 
 export function inputSha256(input: unknown): string {
   return createHash('sha256').update(canonicalJson(input ?? null)).digest('hex');
@@ -45,6 +46,21 @@ export interface CallRecord {
   resultSha256?: string;
   /** This position held another call before (a retry that diverged). */
   diverged?: boolean;
+  /**
+   * What undoes the call if its task fails (harness/rollback/): set when a call of a capability
+   * with a `compensation` settled ok — the compensating capability and its input rendered from
+   * this call's input and output then, or why it could not be rendered.
+   */
+  compensation?: RecordedCompensation;
+}
+
+export interface RecordedCompensation {
+  /** The capability whose compensation this is (the call's). */
+  of: string;
+  capability: string;
+  input?: unknown;
+  /** The template named a value the call did not have: the compensation fails with this. */
+  error?: string;
 }
 
 export type Claim =
@@ -178,10 +194,31 @@ export class CallRecords {
     }
   }
 
-  async settle(taskId: string, seq: number, key: string, attempt: number, startedAt: string, result: BrokerCallResult, diverged: boolean): Promise<string> {
+  /** All records of a task, by position. */
+  async all(taskId: string): Promise<Map<number, CallRecord>> {
+    const raw = await this.#redis.hgetall(callRecordsKey(taskId));
+    const out = new Map<number, CallRecord>();
+    for (const [seq, json] of Object.entries(raw)) {
+      if (/^\d+$/.test(seq)) out.set(Number(seq), JSON.parse(json) as CallRecord);
+    }
+    return out;
+  }
+
+  async settle(
+    taskId: string,
+    seq: number,
+    key: string,
+    attempt: number,
+    startedAt: string,
+    result: BrokerCallResult,
+    diverged: boolean,
+    compensation?: RecordedCompensation,
+  ): Promise<string> {
     const resultSha256 = resultHash(result);
     const settled: CallRecord = {
-      key, state: 'settled', attempt, startedAt, settledAt: new Date().toISOString(), result, resultSha256, ...(diverged ? { diverged } : {}),
+      key, state: 'settled', attempt, startedAt, settledAt: new Date().toISOString(), result, resultSha256,
+      ...(diverged ? { diverged } : {}),
+      ...(compensation ? { compensation } : {}),
     };
     await SETTLE.run(this.#redis, [callRecordsKey(taskId), redisKeys.task(taskId)], [String(seq), key, JSON.stringify(settled)]);
     return resultSha256;

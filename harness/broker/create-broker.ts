@@ -7,6 +7,7 @@ import { CapabilityStore } from '../capabilities/capability-store.ts';
 import { CedarPolicyGate } from '../policy/gate.ts';
 import { PolicyStore } from '../policy/policy-store.ts';
 import { buildBrokerApp } from './broker-app.ts';
+import type { BrokerDeps } from './broker-call.ts';
 import { CallRecords } from './call-records.ts';
 import { CircuitBreakers, type BreakerOptions } from './circuit-breakers.ts';
 import { ConnectionPool } from './outbound/connection-pool.ts';
@@ -18,9 +19,23 @@ export interface CreateBrokerOptions {
   /** Name resolution of outbound targets (tests stub it: no query leaves the machine). */
   resolver?: Resolver;
   breakers?: BreakerOptions;
+  /** Where the broker's parts log (the listener's app logs its own requests). */
+  log?: BrokerDeps['log'];
 }
 
-export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOptions = {}): Promise<FastifyInstance> {
+/** The broker's collaborators, shared by its listener and the rollback (harness/rollback/). */
+export interface BrokerParts {
+  deps: BrokerDeps;
+  /** Closes what the parts opened (approval waiter, keep-alive connections). Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The broker's execute path — policy, approvals, rate limits, vault, SSRF guard, circuit
+ * breakers, call records — built once per harness: the broker listener and the rollback worker
+ * share it (one breaker per target, one connection pool).
+ */
+export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOptions = {}): Promise<BrokerParts> {
   const { config, redis } = deps;
   const waiter = await ApprovalWaiter.create(redis);
   const policy = new CedarPolicyGate(new PolicyStore(redis), () => {}, async (tenantId, userId) => {
@@ -28,8 +43,7 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
     return user && !user.disabled ? user.roles : null;
   });
   const pool = new ConnectionPool();
-  const app = await buildBrokerApp(
-    {
+  const brokerDeps: BrokerDeps = {
       redis,
       capabilities: new CapabilityStore(redis),
       credentials: deps.credentials,
@@ -63,12 +77,33 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
           return null;
         },
       },
+      log: options.log ?? quietLog,
+  };
+  let closing: Promise<void> | null = null;
+  return {
+    deps: brokerDeps,
+    close() {
+      closing ??= (async () => {
+        await waiter.close();
+        pool.destroy();
+      })();
+      return closing;
     },
-    { problemBaseUrl: config.PROBLEM_BASE_URL, ...(deps.logger !== undefined ? { logger: deps.logger } : {}) },
-  );
-  app.addHook('onClose', async () => {
-    await waiter.close();
-    pool.destroy();
+  };
+}
+
+const quietLog = { warn() {}, error() {} };
+
+/**
+ * The broker listener. With `parts` it uses (and leaves open) parts built by the caller, shared
+ * with the rollback; without, it builds its own and closes them with the app.
+ */
+export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOptions = {}, parts?: BrokerParts): Promise<FastifyInstance> {
+  const own = parts ?? (await createBrokerParts(deps, options));
+  const app = await buildBrokerApp(own.deps, {
+    problemBaseUrl: deps.config.PROBLEM_BASE_URL,
+    ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
   });
+  if (!parts) app.addHook('onClose', () => own.close());
   return app;
 }

@@ -6926,6 +6926,10 @@ export interface operations {
                             code?: string;
                             codeTruncated?: boolean;
                             taskUrl: string;
+                            compensates?: {
+                                seq: number;
+                                capability: string;
+                            };
                             createdAt: string;
                             deadline: string;
                             /** @enum {string} */
@@ -7056,6 +7060,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
@@ -7193,6 +7201,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
@@ -7357,6 +7369,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
@@ -7712,6 +7728,19 @@ export interface operations {
                                 peakMemoryBytes?: number;
                             };
                             callbackUrl?: string;
+                            compensations?: {
+                                call: number;
+                                of: string;
+                                capability: string;
+                                /** @enum {string} */
+                                status: "pending" | "done" | "failed";
+                                attempts: number;
+                                error?: {
+                                    code: string;
+                                    message: string;
+                                };
+                                finishedAt?: string;
+                            }[];
                         }[];
                         nextCursor: string | null;
                     };
@@ -7893,6 +7922,19 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
+                        }[];
                     };
                 };
             };
@@ -8073,6 +8115,19 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
+                        }[];
                     };
                 };
             };
@@ -8220,6 +8275,19 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
+                        }[];
                     };
                 };
             };
