@@ -42,6 +42,8 @@ export const CONTENT_SECURITY_POLICY = [
 
 const STATIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'static');
 const STATIC_TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+/** Console pages are not part of the API document (/openapi.json). */
+const HIDDEN = { schema: { hide: true } };
 /** The same shape as a bearer credential (harness/auth/api-key-authenticator.ts). */
 const KEY_SHAPE = /^[A-Za-z0-9._~+/=-]{16,4096}$/;
 
@@ -70,7 +72,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
       return payload;
     });
 
-    scope.get('/console/static/:file', async (request, reply) => {
+    scope.get('/console/static/:file', HIDDEN, async (request, reply) => {
       const name = (request.params as { file: string }).file;
       const content = statics.get(name);
       if (!content) return reply.code(404).type('text/plain; charset=utf-8').send('Not found');
@@ -91,13 +93,13 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
       return reply.code(status).type('text/html; charset=utf-8').send(page({ title: 'Sign in', body }));
     };
 
-    scope.get('/console', async (request, reply) => {
+    scope.get('/console', HIDDEN, async (request, reply) => {
       const session = await sessions.get(cookieOf(request, SESSION_COOKIE));
       return reply.redirect(session ? '/console/approvals' : '/console/sign-in', 303);
     });
-    scope.get('/console/sign-in', async (request, reply) => signInPage(reply, request));
+    scope.get('/console/sign-in', HIDDEN, async (request, reply) => signInPage(reply, request));
 
-    scope.post('/console/sign-in', async (request, reply) => {
+    scope.post('/console/sign-in', HIDDEN, async (request, reply) => {
       const refusal = csrfRefusal(request, cookieOf(request, SIGNIN_COOKIE) ?? '', field(request, 'csrf'));
       if (refusal || !sameToken(cookieOf(request, SIGNIN_COOKIE), field(request, 'csrf') ?? '')) {
         return signInPage(reply, request, `Refused: ${refusal ?? 'the CSRF token is missing or wrong'}. Try again.`, 403);
@@ -130,7 +132,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
       return reply.redirect('/console/approvals', 303);
     });
 
-    scope.post('/console/sign-out', async (request, reply) => {
+    scope.post('/console/sign-out', HIDDEN, async (request, reply) => {
       const id = cookieOf(request, SESSION_COOKIE);
       const session = await sessions.get(id);
       if (session) {
@@ -147,6 +149,7 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
       scope.route({
         method,
         url,
+        ...HIDDEN,
         handler: async (request, reply) => {
           const session = await sessions.get(cookieOf(request, SESSION_COOKIE));
           if (!session) return reply.redirect('/console/sign-in', 303);

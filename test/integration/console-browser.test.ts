@@ -142,7 +142,7 @@ describe('console in a real browser', { skip }, () => {
     assert.equal(cookie.httpOnly, true);
     assert.equal(cookie.sameSite, 'Strict');
     assert.equal(cookie.secure, false, 'plain http here');
-    assert.equal(await signed.evaluate(() => document.cookie.includes('airlock_session')), false, 'scripts cannot read it');
+    assert.equal(await signed.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie.includes('airlock_session')), false, 'scripts cannot read it');
 
     // Behind TLS (a trusted proxy says https): the cookie is Secure.
     const form = await stack.app.inject({ method: 'GET', url: '/console/sign-in', headers: { 'x-forwarded-proto': 'https' } });
@@ -244,7 +244,7 @@ describe('console in a real browser', { skip }, () => {
     await page.goto(`${base}/console/approvals/${approvalId}`);
     const noToken = await page.evaluate(async (url) => {
       const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-      return { status: r.status, body: await r.json() };
+      return { status: r.status, body: (await r.json()) as { detail: string } };
     }, `/v1/approvals/${approvalId}/approve`);
     assert.equal(noToken.status, 403);
     assert.match(noToken.body.detail, /CSRF/);
@@ -296,7 +296,7 @@ describe('console in a real browser', { skip }, () => {
     await page.waitForTimeout(2500); // one live refresh of the queue too (DOM-built rows)
     for (const path of [`/console/approvals`, `/console/approvals/${approvalId}`]) {
       await page.goto(`${base}${path}`);
-      assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, path);
+      assert.equal(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined, path);
       assert.equal(await page.locator('script:not([src]), img').count(), 0, path);
     }
     assert.equal(await page.locator('#prompt').innerText(), XSS);
@@ -305,7 +305,7 @@ describe('console in a real browser', { skip }, () => {
     const ownerPage = await signedIn(owner.key);
     await ownerPage.goto(`${base}/console/tasks/${id}`);
     assert.equal(await ownerPage.locator('#prompt').innerText(), XSS);
-    assert.equal(await ownerPage.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+    assert.equal(await ownerPage.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined);
     await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${id}`, headers: bearer(owner.key) });
   });
 
