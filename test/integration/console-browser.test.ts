@@ -31,6 +31,11 @@ const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM) && process.env['CI'] !== 'true' ? `no Chromium at ${CHROMIUM} (apt-get install chromium)` : false;
 const ADMIN_KEY = `admin-${randomUUID()}`;
 const SECRETS = { tickets: `tk_${randomBytes(12).toString('hex')}`, payments: `pk_${randomBytes(12).toString('hex')}`, basic: 'u:p' };
+/** Set to a directory to keep screenshots of the main pages there (docs/console/ for the README). */
+const SHOTS = process.env['CONSOLE_SCREENSHOTS'];
+const shot = async (page: Page, name: string) => {
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+};
 const XSS = `<script>window.__xss=1</script><img src=x onerror="window.__xss=2">`;
 
 interface User { id: string; key: string }
@@ -171,6 +176,7 @@ describe('console in a real browser', { skip }, () => {
       const html = await res.text();
       assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/i, `${path}: inline script`);
       assert.doesNotMatch(html, /\son[a-z]+=|\sstyle=/i, `${path}: inline handlers or styles`);
+      if (path === '/console/admin') await shot(page, 'admin');
     }
   });
 
@@ -183,6 +189,7 @@ describe('console in a real browser', { skip }, () => {
     const row = approverPage.locator(`tr:has(a[href="/console/tasks/${id}"])`);
     await row.waitFor({ timeout: 30_000 });
     assert.match(await row.innerText(), /payments\.refund[\s\S]*irreversible[\s\S]*refund please/);
+    await shot(approverPage, 'approvals');
     await ownerPage.goto(`${base}/console/tasks/${id}`);
     await ownerPage.locator('#status', { hasText: 'waiting_approval' }).waitFor({ timeout: 30_000 });
 
@@ -192,6 +199,7 @@ describe('console in a real browser', { skip }, () => {
     assert.match(await approverPage.locator('#code').innerText(), /caps\.payments\.refund/);
     assert.equal(await approverPage.locator('#prompt').innerText(), 'refund please');
     assert.match(await approverPage.locator('.countdown').innerText(), /^\d+m \d\ds left$/);
+    await shot(approverPage, 'approval-request');
     await approverPage.fill('textarea[name=reason]', 'looks right');
     await Promise.all([approverPage.waitForURL(/\/console\/approvals\/[0-9a-f-]+$/), approverPage.click('#approve')]);
     assert.match(await approverPage.locator('#decided').innerText(), new RegExp(`approved by ${approver.id} — “looks right”`));
@@ -323,6 +331,7 @@ describe('console in a real browser', { skip }, () => {
     assert.equal(await status.getAttribute('data-result'), 'verified', await status.innerText());
     assert.equal(await page.locator('#trace tbody tr').count(), bundle.entries.length);
     assert.equal(await page.locator('#trace td.verified').count(), bundle.entries.length);
+    await shot(page, 'task');
 
     // The same page, with one entry altered on its way (a server or proxy lying about it).
     await page.route('**/trace?proofs=true', async (route) => {
@@ -335,6 +344,7 @@ describe('console in a real browser', { skip }, () => {
     await status.waitFor();
     assert.equal(await status.getAttribute('data-result'), 'broken');
     assert.match(await page.locator('#trace tbody tr').first().innerText(), /NOT VERIFIED/);
+    await shot(page, 'task-tampered');
     assert.equal(await page.locator('#trace td.verified').count(), bundle.entries.length - 1);
   });
 });
