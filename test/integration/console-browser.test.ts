@@ -317,6 +317,37 @@ describe('console in a real browser', { skip }, () => {
     await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${id}`, headers: bearer(owner.key) });
   });
 
+  test('admin: issue a key (its secret shown once), sign in with it, revoke it (its session ends); a bad policy edit shows the API’s error inline', { timeout: 60_000 }, async () => {
+    const admin = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['admin'] });
+    const page = await signedIn(admin.key);
+    await page.goto(`${base}/console/admin`);
+    await Promise.all([page.waitForURL(`${base}/console/admin/users/${owner.id}`), page.click(`a[href="/console/admin/users/${owner.id}"]`)]);
+    await page.fill('#issue-key input[name=name]', 'console-issued');
+    await Promise.all([page.waitForLoadState('load'), page.click('#issue-key button')]);
+    const secret = (await page.locator('#new-secret').innerText()).trim();
+    assert.match(secret, /^ak_/);
+    await page.goto(`${base}/console/admin/users/${owner.id}`);
+    assert.equal(await page.locator('#new-secret').count(), 0, 'shown once: not on the next visit');
+    assert.equal((await page.content()).includes(secret), false);
+
+    const ownerPage = await signedIn(secret);
+    assert.equal((await ownerPage.goto(`${base}/console/tasks`))?.status(), 200);
+    const row = page.locator('#keys tr', { hasText: 'console-issued' });
+    await Promise.all([page.waitForURL(`${base}/console/admin/users/${owner.id}`), row.locator('button.revoke').click()]);
+    assert.equal(await row.locator('button.revoke').count(), 0, 'shown as revoked: nothing left to revoke');
+    await ownerPage.goto(`${base}/console/tasks`);
+    assert.match(ownerPage.url(), /\/console\/sign-in$/, 'the session of a revoked key is over');
+
+    await page.goto(`${base}/console/admin/policies`);
+    const before = await page.locator('#policies-active textarea').inputValue();
+    await page.fill('#policies-active textarea', 'permit (principal, action, resource) when { nonsense };');
+    await Promise.all([page.waitForLoadState('load'), page.click('#policies-active button')]);
+    assert.match(await page.locator('#policy-error').innerText(), /not valid|policy/i);
+    assert.equal(await page.locator('#policies-active textarea').inputValue(), 'permit (principal, action, resource) when { nonsense };', 'the text stays for fixing');
+    const stored = await stack.app.inject({ method: 'GET', url: '/v1/admin/policies', headers: bearer(ADMIN_KEY) });
+    assert.equal(stored.json().active.text, before, 'nothing changed');
+  });
+
   test('the trace verifies in the browser; a tampered entry shows as not verified', { timeout: 120_000 }, async () => {
     const id = await submit(owner.key, `'no calls'`);
     const bundle = await waitFor(async () => {
