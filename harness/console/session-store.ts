@@ -55,9 +55,9 @@ export const consoleSessionKey = (sessionId: string) =>
 
 const newToken = () => randomBytes(32).toString('base64url');
 
-/** Constant-time comparison of two tokens (false for any shape mismatch). */
-export function sameToken(a: string | undefined, b: string): boolean {
-  if (a === undefined || !TOKEN_SHAPE.test(a)) return false;
+/** Constant-time comparison of two tokens (false when either is missing or not token-shaped). */
+export function sameToken(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined || !TOKEN_SHAPE.test(a) || !TOKEN_SHAPE.test(b)) return false;
   return timingSafeEqual(Buffer.from(a), Buffer.from(b));
 }
 

@@ -301,7 +301,7 @@ describe('console in a real browser', { skip }, () => {
     page.on('console', (m) => scripts.push(m.text()));
     await page.goto(`${base}/console/approvals`);
     await page.locator(`tr[data-id="${approvalId}"]`).waitFor();
-    await page.waitForTimeout(2500); // one live refresh of the queue too (DOM-built rows)
+    await page.locator('#approvals[data-refreshed]').waitFor(); // one live refresh too (DOM-built rows)
     for (const path of [`/console/approvals`, `/console/approvals/${approvalId}`]) {
       await page.goto(`${base}${path}`);
       assert.equal(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined, path);

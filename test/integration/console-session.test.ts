@@ -161,6 +161,13 @@ describe('console sessions', () => {
     assert.match(String(done.headers['set-cookie']), /airlock_session=; Path=\/; Max-Age=0/);
     assert.equal(await redis.exists(consoleSessionKey(s.id)), 0);
     assert.equal((await stack.app.inject({ method: 'GET', url: '/v1/tasks', remoteAddress: '203.0.113.90', headers: { cookie: s.cookie } })).statusCode, 401);
+    // The sign-in form's own token: without its cookie, or with another token, nothing happens.
+    const forms: [string, string][] = [['', ''], ['', 'x'.repeat(43)], ['airlock_signin=' + 'y'.repeat(43), 'x'.repeat(43)], ['airlock_signin=short', 'short']];
+    for (const [cookie, csrf] of forms) {
+      const res = await stack.app.inject({ method: 'POST', url: '/console/sign-in', headers: { ...FORM, ...(cookie ? { cookie } : {}) }, payload: new URLSearchParams({ key: member.key, csrf }).toString() });
+      assert.equal(res.statusCode, 403, `${cookie} ${csrf}: ${res.body}`);
+      assert.equal(String(res.headers['set-cookie']).includes('airlock_session='), false);
+    }
     const agent = await createPrincipalWithKey(stack, ADMIN_KEY, 'agent');
     assert.equal((await signIn(agent.key)).statusCode, 403);
     const denied = (await auditDrafts(redis)).filter((d) => d.action === 'console.signin' && d.outcome === 'denied' && d.agentId === agent.id);

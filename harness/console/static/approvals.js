@@ -1,7 +1,8 @@
-// The pending queue, kept live: polls GET /v1/approvals with the session cookie (the same API
-// and rules as any client) and rebuilds the table with DOM text nodes only (never innerHTML).
+// The pending queue, kept live: polls GET /v1/approvals with the session cookie (the same API,
+// rules and read budget as any client: 20 reads a minute per open queue, fewer after a 429) and
+// rebuilds the table with DOM text nodes only (never innerHTML).
 const table = document.getElementById('approvals');
-const POLL_MS = 2000;
+const POLL_MS = 3000;
 
 function cell(row, text, className) {
   const td = row.insertCell();
@@ -38,20 +39,24 @@ function render(items) {
   });
   body.replaceChildren(...rows);
   document.getElementById('empty').hidden = items.length > 0;
+  table.dataset.refreshed = String(Number(table.dataset.refreshed ?? 0) + 1);
 }
 
 async function poll() {
+  let wait = POLL_MS;
   try {
     const res = await fetch('/v1/approvals?status=pending&limit=100', { headers: { accept: 'application/json' } });
     if (res.status === 401) {
       location.assign('/console/sign-in');
       return;
     }
+    // Over the read budget: wait as long as the API says.
+    if (res.status === 429) wait = Math.max(POLL_MS, Number(res.headers.get('retry-after') ?? 0) * 1000);
     if (res.ok) render((await res.json()).items);
   } catch {
     // Offline for a moment: the next poll tries again.
   }
-  setTimeout(poll, POLL_MS);
+  setTimeout(poll, wait);
 }
 
 if (table && table.dataset.status === 'pending') setTimeout(poll, POLL_MS);
