@@ -71,7 +71,7 @@ export function adminPages(addPage: AddPage): void {
       section(ctx, 'Users', '/v1/admin/users?limit=100', ['id', 'name', 'roles', 'disabled'], (u) => `/console/admin/users/${str(u['id'])}`),
       section(ctx, 'Capabilities', '/v1/admin/capabilities', ['name', 'risk', 'description']),
       section(ctx, 'Credentials (names only)', '/v1/admin/credentials', ['name', 'type', 'updatedAt']),
-      section(ctx, 'Grants', '/v1/admin/grants', ['name', 'mode', 'path']),
+      section(ctx, 'Grants', '/v1/admin/grants', ['name', 'mode', 'hostPath', 'maxBytes', 'allowedAgents']),
       section(ctx, 'Limits', '/v1/admin/limits', ['defaults', 'overrides']),
     ]);
     return ctx.render('Admin', html`<p><a href="/console/admin/policies">Policies</a></p>${parts}`);

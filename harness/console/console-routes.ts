@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditProducer } from '../../protocol/audit/producer.ts';
 import type { Authenticator } from '../auth/principal.ts';
 import { principalFields } from '../audit/request-audit.ts';
+import { NotReadyError } from '../problems.ts';
 import { adminPages } from './admin-pages.ts';
 import { approvalPages } from './approvals-pages.ts';
 import { consoleApi } from './console-api.ts';
@@ -118,6 +119,9 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
         if (retry !== undefined) reply.header('retry-after', String(retry));
         return signInPage(reply, request, 'Too many failed sign-ins from this address; wait and try again.', 429);
       }
+      if (probe.statusCode >= 500) {
+        return signInPage(reply, request, 'The service cannot check keys right now (it may be unable to write its audit log); try again later.', 503);
+      }
       const principal = probe.statusCode === 401 ? null : await authenticator.authenticate(authorization);
       if (!principal) return signInPage(reply, request, 'That key is not valid.', 401);
       if (principal.kind !== 'user' || principal.tokenId !== undefined || principal.actingFor !== undefined) {
@@ -125,7 +129,14 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
         return signInPage(reply, request, 'Only a user’s API key signs in to the console; agent keys and task tokens cannot.', 403);
       }
       const { id, session } = await sessions.create(principal);
-      await audit.append({ ...principalFields(principal), action: 'console.signin', outcome: 'success', requestId: request.id, details: { ip: request.ip, consoleSession: session.ref } });
+      // Fail closed: a sign-in that cannot be recorded does not happen.
+      try {
+        await audit.append({ ...principalFields(principal), action: 'console.signin', outcome: 'success', requestId: request.id, details: { ip: request.ip, consoleSession: session.ref } });
+      } catch (err) {
+        await sessions.revoke(id);
+        request.log.error({ err }, 'audit entry of a console sign-in could not be written');
+        throw new NotReadyError('The audit log cannot be written right now; not signed in');
+      }
       setCookie(request, reply, SIGNIN_COOKIE, '', { path: '/console/sign-in', maxAgeSeconds: 0 });
       setCookie(request, reply, SESSION_COOKIE, id, { path: '/', maxAgeSeconds: Math.floor(sessions.ttlMs / 1000) });
       return reply.redirect('/console/approvals', 303);
@@ -137,8 +148,11 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
       if (session) {
         const refusal = csrfRefusal(request, session.csrf, field(request, 'csrf'));
         if (refusal) return reply.code(403).type('text/plain; charset=utf-8').send(`Refused: ${refusal}`);
+        // Signed out whatever happens next: the entry is written after, and its failure logged.
         await sessions.revoke(id);
-        await audit.append({ ...principalFields(session.principal), action: 'console.signout', outcome: 'success', requestId: request.id, details: { consoleSession: session.ref } });
+        await audit
+          .append({ ...principalFields(session.principal), action: 'console.signout', outcome: 'success', requestId: request.id, details: { consoleSession: session.ref } })
+          .catch((err: unknown) => request.log.error({ err }, 'audit entry of a console sign-out could not be written'));
       }
       setCookie(request, reply, SESSION_COOKIE, '', { path: '/', maxAgeSeconds: 0 });
       return reply.redirect('/console/sign-in', 303);

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { consoleSessionKey } from '../../harness/console/session-store.ts';
+import { AUDIT_SHARDS, auditStreamKey } from '../../protocol/redis-keys.ts';
 import { auditDrafts } from '../helpers/capabilities.ts';
 import { bearer, createPrincipalWithKey } from '../helpers/identity.ts';
 import { REDIS_URL, startStack, type Stack } from '../helpers/stack.ts';
@@ -172,5 +173,24 @@ describe('console sessions', () => {
     assert.equal((await signIn(agent.key)).statusCode, 403);
     const denied = (await auditDrafts(redis)).filter((d) => d.action === 'console.signin' && d.outcome === 'denied' && d.agentId === agent.id);
     assert.equal(denied.length, 1);
+  });
+
+  test('fail closed: while the audit log cannot be written, nobody signs in (503, no cookie, no session)', async () => {
+    const member = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['member'] });
+    const before = await redis.keys('airlock:console:session:*');
+    // The transport streams broken for real (XADD then fails with WRONGTYPE), as audit-fail-closed.test.ts does.
+    for (let s = 0; s < AUDIT_SHARDS; s++) {
+      await redis.del(auditStreamKey(s));
+      await redis.set(auditStreamKey(s), 'not a stream');
+    }
+    try {
+      const res = await signIn(member.key);
+      assert.equal(res.statusCode, 503, res.body);
+      assert.equal(String(res.headers['set-cookie']).includes('airlock_session='), false);
+      assert.deepEqual((await redis.keys('airlock:console:session:*')).toSorted(), before.toSorted());
+    } finally {
+      for (let s = 0; s < AUDIT_SHARDS; s++) if ((await redis.type(auditStreamKey(s))) !== 'stream') await redis.del(auditStreamKey(s));
+    }
+    assert.equal((await signIn(member.key)).statusCode, 303, 'and once it can, they do');
   });
 });
