@@ -128,6 +128,8 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRoutes
         await audit.append({ ...principalFields(principal), action: 'console.signin', outcome: 'denied', requestId: request.id, details: { ip: request.ip, reason: 'not a user key' } });
         return signInPage(reply, request, 'Only a user’s API key signs in to the console; agent keys and task tokens cannot.', 403);
       }
+      // A new id at every sign-in (no session fixation); a session this browser had is ended.
+      await sessions.revoke(cookieOf(request, SESSION_COOKIE));
       const { id, session } = await sessions.create(principal);
       // Fail closed: a sign-in that cannot be recorded does not happen.
       try {

@@ -151,17 +151,32 @@ describe('console sessions', () => {
     assert.equal(await redis.exists(`airlock:console:session:${s.id}`), 0);
   });
 
-  test('sign-out needs the session’s token, then ends the session; an agent key cannot sign in', async () => {
+  test('a new session id at every sign-in (the earlier one ended); sign-out needs the session’s token, then ends the session; an agent key cannot sign in', async () => {
     const member = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['member'] });
     const s = await session(member.key);
-    const out = (csrf: string) => stack.app.inject({ method: 'POST', url: '/console/sign-out', headers: { ...FORM, cookie: s.cookie }, payload: `csrf=${csrf}` });
+    // Signing in again from this browser ends the session it had (a new id every time).
+    const again = await stack.app.inject({ method: 'GET', url: '/console/sign-in', headers: { cookie: s.cookie } });
+    const second = await stack.app.inject({
+      method: 'POST', url: '/console/sign-in',
+      headers: { ...FORM, cookie: `${s.cookie}; ${String(again.headers['set-cookie']).split(';')[0]}` },
+      payload: new URLSearchParams({ key: member.key, csrf: tokenIn(again.body) }).toString(),
+    });
+    assert.equal(second.statusCode, 303, second.body);
+    assert.equal(await redis.exists(consoleSessionKey(s.id)), 0, 'the earlier session is gone');
+    assert.equal((await stack.app.inject({ method: 'GET', url: '/v1/tasks', remoteAddress: '203.0.113.93', headers: { cookie: s.cookie } })).statusCode, 401);
+    const cookie = ([] as string[]).concat(second.headers['set-cookie'] as string[]).find((c) => c.startsWith('airlock_session='))?.split(';')[0] as string;
+    const id = cookie.slice('airlock_session='.length);
+    assert.notEqual(id, s.id);
+    const csrf = tokenIn((await stack.app.inject({ method: 'GET', url: '/console/tasks', headers: { cookie } })).body);
+
+    const out = (token: string) => stack.app.inject({ method: 'POST', url: '/console/sign-out', headers: { ...FORM, cookie }, payload: `csrf=${token}` });
     assert.equal((await out('nope')).statusCode, 403);
-    assert.equal((await stack.app.inject({ method: 'GET', url: '/v1/tasks', headers: { cookie: s.cookie } })).statusCode, 200);
-    const done = await out(s.csrf);
+    assert.equal((await stack.app.inject({ method: 'GET', url: '/v1/tasks', headers: { cookie } })).statusCode, 200, 'still signed in');
+    const done = await out(csrf);
     assert.equal(done.statusCode, 303);
     assert.match(String(done.headers['set-cookie']), /airlock_session=; Path=\/; Max-Age=0/);
-    assert.equal(await redis.exists(consoleSessionKey(s.id)), 0);
-    assert.equal((await stack.app.inject({ method: 'GET', url: '/v1/tasks', remoteAddress: '203.0.113.90', headers: { cookie: s.cookie } })).statusCode, 401);
+    assert.equal(await redis.exists(consoleSessionKey(id)), 0);
+    assert.equal((await stack.app.inject({ method: 'GET', url: '/v1/tasks', remoteAddress: '203.0.113.90', headers: { cookie } })).statusCode, 401);
     // The sign-in form's own token: without its cookie, or with another token, nothing happens.
     const forms: [string, string][] = [['', ''], ['', 'x'.repeat(43)], ['airlock_signin=' + 'y'.repeat(43), 'x'.repeat(43)], ['airlock_signin=short', 'short']];
     for (const [cookie, csrf] of forms) {
