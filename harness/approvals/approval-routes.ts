@@ -39,7 +39,7 @@ const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404
  * approvals). For a request, never the user the task acts for, nor the user who owns the task:
  * no self-approval (a policy-based exception is not built).
  */
-export function requireDecider(principal: Principal, approval?: Approval): void {
+function requireDecider(principal: Principal, approval?: Approval): void {
   const refusal = deciderRefusal(principal, approval);
   if (refusal) throw refusal;
 }
