@@ -1,10 +1,11 @@
 /**
- * Console admin (the admin role; the /v1/admin routes decide): agents, users and their keys
- * (issue — the secret shown once —, revoke), capabilities, credentials (names only: the API never
+ * Console admin (the admin role; the /v1/admin routes decide): agents and users (create,
+ * disable — the kill switch) and their keys (issue — the secret shown once —, revoke), capabilities, credentials (names only: the API never
  * answers values), grants, limits, and the policy sets (edit active or shadow; the API's
  * validation errors are shown next to the text).
  */
 import { randomUUID } from 'node:crypto';
+import { UserRoleSchema } from '../identity/records.ts';
 import { html, json, type SafeHtml } from './html.ts';
 import { field, ID_SHAPE, type AddPage, type PageContext } from './page-kit.ts';
 
@@ -12,6 +13,8 @@ type Item = Record<string, unknown>;
 const itemsOf = (body: Record<string, unknown> | null): Item[] => (body?.['items'] ?? []) as Item[];
 const str = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
 const KINDS = { agents: 'Agent', users: 'User' } as const;
+/** The roles a user can be given (harness/identity/records.ts UserRoleSchema). */
+const USER_ROLES = UserRoleSchema.options;
 type Kind = keyof typeof KINDS;
 
 async function section(ctx: PageContext, title: string, url: string, columns: string[], link?: (item: Item) => string): Promise<SafeHtml> {
@@ -39,6 +42,12 @@ async function principalPage(ctx: PageContext, kind: Kind, id: string, secret?: 
       <td>${k['revokedAt'] ? '' : html`<form method="post" action="/console/admin/keys/${str(k['id'])}/revoke" class="inline">
         <input type="hidden" name="csrf" value="${ctx.session.csrf}"><input type="hidden" name="back" value="${back}">
         <button type="submit" class="revoke">Revoke</button></form>`}</td></tr>`)}</tbody></table>
+    ${(res.body as Item)['disabled'] === true
+      ? html`<p class="note">Disabled.</p>`
+      : html`<form method="post" action="/console/admin/${kind}/${id}/disable" id="disable" class="inline">
+          <input type="hidden" name="csrf" value="${ctx.session.csrf}"><input type="hidden" name="idem" value="${randomUUID()}">
+          <button type="submit">Disable this ${KINDS[kind].toLowerCase()}</button> <span class="note">(kill switch: its keys and tokens stop working${kind === 'agents' ? ', its live tasks end' : ''})</span>
+        </form>`}
     <form method="post" action="/console/admin/${kind}/${id}/keys" id="issue-key">
       <input type="hidden" name="csrf" value="${ctx.session.csrf}"><input type="hidden" name="idem" value="${randomUUID()}">
       <label>New key name <input name="name" maxlength="100"></label> <button type="submit">Issue a key</button>
@@ -74,7 +83,18 @@ export function adminPages(addPage: AddPage): void {
       section(ctx, 'Grants', '/v1/admin/grants', ['name', 'mode', 'hostPath', 'maxBytes', 'allowedAgents']),
       section(ctx, 'Limits', '/v1/admin/limits', ['defaults', 'overrides']),
     ]);
-    return ctx.render('Admin', html`<p><a href="/console/admin/policies">Policies</a></p>${parts}`);
+    const create = html`<h2>New agent or user</h2>
+      <form method="post" action="/console/admin/agents" id="create-agent" class="inline">
+        <input type="hidden" name="csrf" value="${ctx.session.csrf}"><input type="hidden" name="idem" value="${randomUUID()}">
+        <label>Agent name <input name="name" required maxlength="100"></label> <button type="submit">Create agent</button>
+      </form>
+      <form method="post" action="/console/admin/users" id="create-user">
+        <input type="hidden" name="csrf" value="${ctx.session.csrf}"><input type="hidden" name="idem" value="${randomUUID()}">
+        <label>User name <input name="name" required maxlength="100"></label>
+        ${USER_ROLES.map((r) => html`<label><input type="checkbox" name="role-${r}" value="1"> ${r}</label> `)}
+        <button type="submit">Create user</button>
+      </form>`;
+    return ctx.render('Admin', html`<p><a href="/console/admin/policies">Policies</a></p>${create}${parts}`);
   });
 
   for (const kind of Object.keys(KINDS) as Kind[]) {
@@ -92,6 +112,24 @@ export function adminPages(addPage: AddPage): void {
       const secret = html`<div class="secret" role="alert"><p><strong>The new key, shown this once</strong> (copy it now; it is stored only as a hash):</p>
         <pre id="new-secret">${str(res.body?.['secret'])}</pre></div>`;
       return principalPage(ctx, kind, id, secret);
+    });
+  }
+
+  for (const kind of Object.keys(KINDS) as Kind[]) {
+    addPage('POST', `/console/admin/${kind}`, async (request, reply, ctx) => {
+      const name = field(request, 'name')?.trim() ?? '';
+      const roles = USER_ROLES.filter((r) => field(request, `role-${r}`) === '1');
+      const body = kind === 'users' ? { name, ...(roles.length > 0 ? { roles } : {}) } : { name };
+      const res = await ctx.api.send('POST', `/v1/admin/${kind}`, field(request, 'csrf'), body, field(request, 'idem'));
+      if (res.status !== 201) return ctx.render('Admin', html`<p class="error" role="alert">${res.problem}</p><p><a href="/console/admin">Back</a></p>`, [], res.status);
+      return reply.redirect(`/console/admin/${kind}/${encodeURIComponent(str(res.body?.['id']))}`, 303);
+    });
+    addPage('POST', `/console/admin/${kind}/:id/disable`, async (request, reply, ctx) => {
+      const { id } = request.params as { id: string };
+      if (!ID_SHAPE.test(id)) return ctx.render('Not found', html``, [], 404);
+      const res = await ctx.api.send('POST', `/v1/admin/${kind}/${id}/disable`, field(request, 'csrf'), undefined, field(request, 'idem'));
+      if (res.status !== 200) return principalPage(ctx, kind, id, undefined, res.problem, res.status);
+      return reply.redirect(`/console/admin/${kind}/${id}`, 303);
     });
   }
 

@@ -317,7 +317,7 @@ describe('console in a real browser', { skip }, () => {
     await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${id}`, headers: bearer(owner.key) });
   });
 
-  test('admin: issue a key (its secret shown once), sign in with it, revoke it (its session ends); a bad policy edit shows the API’s error inline', { timeout: 60_000 }, async () => {
+  test('admin: issue a key (its secret shown once), sign in with it, revoke it (its session ends); create and disable a user; a bad policy edit shows the API’s error inline', { timeout: 60_000 }, async () => {
     const admin = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['admin'] });
     const page = await signedIn(admin.key);
     await page.goto(`${base}/console/admin`);
@@ -337,6 +337,22 @@ describe('console in a real browser', { skip }, () => {
     assert.equal(await row.locator('button.revoke').count(), 0, 'shown as revoked: nothing left to revoke');
     await ownerPage.goto(`${base}/console/tasks`);
     assert.match(ownerPage.url(), /\/console\/sign-in$/, 'the session of a revoked key is over');
+
+    // A user made and then disabled from the console: their session ends with them.
+    await page.goto(`${base}/console/admin`);
+    await page.fill('#create-user input[name=name]', 'made in the console');
+    await page.check('#create-user input[name=role-approver]');
+    await Promise.all([page.waitForURL(/\/console\/admin\/users\/usr_[0-9a-f]+$/), page.click('#create-user button')]);
+    const made = page.url().split('/').at(-1) as string;
+    const view = await stack.app.inject({ method: 'GET', url: `/v1/admin/users/${made}`, headers: bearer(ADMIN_KEY) });
+    assert.deepEqual([view.json().name, view.json().roles], ['made in the console', ['approver']]);
+    await page.fill('#issue-key input[name=name]', 'k');
+    await Promise.all([page.waitForLoadState('load'), page.click('#issue-key button')]);
+    const madePage = await signedIn((await page.locator('#new-secret').innerText()).trim());
+    await Promise.all([page.waitForURL(`${base}/console/admin/users/${made}`), page.click('#disable button')]);
+    assert.equal((await stack.app.inject({ method: 'GET', url: `/v1/admin/users/${made}`, headers: bearer(ADMIN_KEY) })).json().disabled, true);
+    await madePage.goto(`${base}/console/approvals`);
+    assert.match(madePage.url(), /\/console\/sign-in$/, 'a disabled user is signed out');
 
     await page.goto(`${base}/console/admin/policies`);
     const before = await page.locator('#policies-active textarea').inputValue();

@@ -27,6 +27,7 @@ const CONSOLE_PAGES = [
   '/console/tasks', '/console/tasks/:id',
   '/console/admin', '/console/admin/agents/:id', '/console/admin/agents/:id/keys', '/console/admin/users/:id',
   '/console/admin/users/:id/keys', '/console/admin/keys/:keyId/revoke', '/console/admin/policies',
+  '/console/admin/agents', '/console/admin/users', '/console/admin/agents/:id/disable', '/console/admin/users/:id/disable',
 ];
 const UNDOCUMENTED = new Set(['/openapi.json', '/docs', '/metrics', ...CONSOLE_PAGES]);
 

@@ -351,6 +351,10 @@ const SPEC: Record<string, RouteSpec> = {
   'POST /console/admin/keys/:keyId/revoke': { console: true },
   'GET /console/admin/policies': { console: true },
   'POST /console/admin/policies': { console: true },
+  'POST /console/admin/agents': { console: true },
+  'POST /console/admin/users': { console: true },
+  'POST /console/admin/agents/:id/disable': { console: true },
+  'POST /console/admin/users/:id/disable': { console: true },
 
   // The webhook signing secret: B's admin sees whether B has one, never A's secret.
   'GET /v1/admin/webhooks': {
