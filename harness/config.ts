@@ -231,6 +231,12 @@ export const ConfigSchema = z
     PROBLEM_BASE_URL: z.string().url().default('https://airlock.dev/problems/'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
     /**
+     * How long a console session lasts from sign-in (/console), in ms. It ends sooner on sign-out,
+     * or when its API key is revoked or its user disabled. @defaultValue 8 hours (a work day:
+     * an unattended browser does not stay signed in overnight)
+     */
+    CONSOLE_SESSION_TTL_MS: z.coerce.number().int().min(60_000).max(7 * 24 * 3600 * 1000).default(8 * 3600 * 1000),
+    /**
      * Operator token for `GET /metrics` (Prometheus): scrapers send `Authorization: Bearer <it>`.
      * Unset: /metrics answers 404 (the metrics name routes and volumes, not for tenants).
      */
