@@ -28,6 +28,8 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
     return user && !user.disabled ? user.roles : null;
   });
   const pool = new ConnectionPool();
+  const breakers = new CircuitBreakers(options.breakers);
+  deps.metrics?.attachBroker({ circuits: () => breakers.states(), approvalsWaiting: () => waiter.waiting });
   const app = await buildBrokerApp(
     {
       redis,
@@ -39,7 +41,7 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
       records: new CallRecords(redis, config.TASK_RETENTION_MS),
       rateLimits: new CapabilityRateLimits(redis),
       exec: {
-        breakers: new CircuitBreakers(options.breakers),
+        breakers,
         pool,
         resolver: options.resolver ?? systemResolver,
         opened: parsePrivateTargets(config.CAPABILITY_PRIVATE_TARGETS),
@@ -48,7 +50,7 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
       },
       approvals: {
         redis,
-        store: new ApprovalStore(redis, { retentionMs: config.TASK_RETENTION_MS }),
+        store: new ApprovalStore(redis, { retentionMs: config.TASK_RETENTION_MS, ...(deps.metrics ? { observer: deps.metrics.approvals } : {}) }),
         waiter,
         audit: deps.audit,
         timeoutMs: Math.min(config.APPROVAL_TIMEOUT_MS, config.APPROVAL_MAX_TIMEOUT_MS),
@@ -64,7 +66,11 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
         },
       },
     },
-    { problemBaseUrl: config.PROBLEM_BASE_URL, ...(deps.logger !== undefined ? { logger: deps.logger } : {}) },
+    {
+      problemBaseUrl: config.PROBLEM_BASE_URL,
+      ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    },
   );
   app.addHook('onClose', async () => {
     await waiter.close();
