@@ -16,7 +16,9 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
@@ -296,6 +298,13 @@ describe('one task with a capability call', () => {
     assert.ok(total(sealerText, 'airlock_audit_entries_read_total') >= 5);
     const lastRound = total(sealerText, 'airlock_audit_sealer_last_round_timestamp_seconds');
     assert.ok(Math.abs(Date.now() / 1000 - lastRound) < 60, `sealer last round ${lastRound}`);
+
+    // The sample Grafana dashboard asks only for metrics that exist.
+    const known = new Set([...families(harness), ...families(runnerText), ...families(sealerText)]);
+    const dashboard = readFileSync(path.join(ROOT, 'deploy/grafana/airlock-dashboard.json'), 'utf8');
+    const asked = new Set([...dashboard.matchAll(/\b(airlock_\w+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')));
+    assert.ok(asked.size >= 20, `dashboard metrics: ${[...asked].join(', ')}`);
+    for (const name of asked) assert.ok(known.has(name), `the dashboard's ${name} is a metric`);
   });
 
   test('the runner logs JSON lines; the task\'s carry taskId and traceId', () => {
