@@ -27,6 +27,7 @@ import type { SealedEntry } from '../../protocol/audit/entry.ts';
 import { verifyTraceBundle } from '../../protocol/audit/verify-bundle.ts';
 import { startTracing, type Tracing } from '../../protocol/telemetry/tracing.ts';
 import { ROOT, auditFixture, startSealerProcess, waitFor, type AuditFixture, type SealerProcess } from '../helpers/audit.ts';
+import { bearer, createPrincipalWithKey } from '../helpers/identity.ts';
 import { activatePolicies, permitInvoke, putCapability, putCredential, resetPolicies } from '../helpers/capabilities.ts';
 import { pollTask, REDIS_URL, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
 import { startTargetFixture, type TargetFixture } from '../helpers/target-fixture.ts';
@@ -138,6 +139,8 @@ before(async () => {
       CAPABILITY_PRIVATE_TARGETS: `127.0.0.1:${target.port}`,
       METRICS_TOKEN,
       AUDIT_DIR: fx.dir,
+      // Held 1 s, then "still pending": the runner resends the call while it waits.
+      APPROVAL_POLL_MS: '1000',
     },
   });
   const id = `obs-${randomUUID()}`;
@@ -170,7 +173,20 @@ before(async () => {
     risk: 'write',
     implementation: { type: 'http', method: 'POST', url: `${target.base}/tickets`, body: 'input', credential: 'tickets' },
   });
-  await activatePolicies(stack, ADMIN_KEY, permitInvoke('obs-caps', ['tickets.create']));
+  await putCredential(stack, ADMIN_KEY, 'payments', { type: 'header', header: 'X-Api-Key', value: SECRETS.payments });
+  await putCapability(stack, ADMIN_KEY, 'payments.refund', {
+    description: 'Refunds an order (cannot be undone: needs approval)',
+    input: { type: 'object', properties: { order: { type: 'string' } }, required: ['order'], additionalProperties: false },
+    risk: 'irreversible',
+    implementation: { type: 'http', method: 'POST', url: `${target.base}/refunds/{input.order}`, body: { amount: 1 }, credential: 'payments' },
+  });
+  await putCapability(stack, ADMIN_KEY, 'status.check', {
+    description: 'A target that is down',
+    input: { type: 'object', properties: {}, additionalProperties: false },
+    risk: 'read',
+    implementation: { type: 'http', method: 'GET', url: `${target.base}/fail` },
+  });
+  await activatePolicies(stack, ADMIN_KEY, permitInvoke('obs-caps', ['tickets.create', 'payments.refund', 'status.check']));
   await new Promise((r) => setTimeout(r, 1100)); // the broker's policy cache
 });
 
@@ -315,5 +331,72 @@ describe('one task with a capability call', () => {
     assert.deepEqual(mine.map((r) => r['msg']), ['task started', 'task finished']);
     for (const r of mine) assert.equal(r['traceId'], traceId);
     assert.equal(mine[1]!['status'], 'succeeded');
+  });
+});
+
+describe('metrics after approvals, cancels and a failing target', () => {
+  const scrape = async () => {
+    const res = await stack.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    assert.equal(res.statusCode, 200);
+    return res.body;
+  };
+  const runnerScrape = async () => (await fetch(`${runnerMetricsUrl}/metrics`)).text();
+  const submit = async (code: string, capabilities: string[] = []) => {
+    const res = await stack.app.inject({
+      method: 'POST', url: '/v1/tasks', headers: stack.headers('alice'),
+      payload: { runtime: 'javascript', code, capabilities, timeoutMs: 60_000 },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json().id as string;
+  };
+
+  test('an approved call: pending while it waits, then requested, approved and the decision latency', { timeout: 60_000 }, async () => {
+    const approver = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['approver'] });
+    const before = await scrape();
+    const id = await submit(`await caps.payments.refund({ order: 'o-${randomUUID()}' })`, ['payments.refund']);
+    const waiting = await pollTask(stack, id, (t) => t.status === 'waiting_approval' || TERMINAL.has(t.status));
+    assert.equal(waiting.status, 'waiting_approval', JSON.stringify(waiting));
+    await waitFor(async () => total(await scrape(), 'airlock_approvals_pending') === 1, 'the held call to count as pending');
+    const list = await stack.app.inject({ method: 'GET', url: '/v1/approvals?status=pending&limit=100', headers: bearer(approver.key) });
+    const approval = (list.json().items as { id: string; taskId: string }[]).find((a) => a.taskId === id)!;
+    const decided = await stack.app.inject({ method: 'POST', url: `/v1/approvals/${approval.id}/approve`, headers: bearer(approver.key), payload: {} });
+    assert.equal(decided.statusCode, 200, decided.body);
+    assert.equal((await pollTask(stack, id, (t) => TERMINAL.has(t.status))).status, 'succeeded');
+    const after = await scrape();
+    const delta = (name: string, labels: Record<string, string> = {}) => total(after, name, labels) - total(before, name, labels);
+    assert.equal(delta('airlock_approvals_requested_total'), 1);
+    assert.equal(delta('airlock_approvals_resolved_total', { status: 'approved' }), 1);
+    assert.equal(delta('airlock_approval_decision_seconds_count', { decision: 'approved' }), 1);
+    const waited = delta('airlock_approval_decision_seconds_sum', { decision: 'approved' });
+    assert.ok(waited > 0 && waited < 60, `decision latency ${waited}`);
+    assert.equal(total(after, 'airlock_approvals_pending'), 0);
+    assert.equal(delta('airlock_capability_calls_total', { capability: 'payments.refund', outcome: 'success' }), 1);
+  });
+
+  test('a cancelled running task: its isolate host is replaced and the task counts as cancelled', { timeout: 60_000 }, async () => {
+    const before = await runnerScrape();
+    const id = await submit('while (true) {}');
+    await pollTask(stack, id, (t) => t.status === 'running' || TERMINAL.has(t.status));
+    const res = await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${id}`, headers: stack.headers('alice') });
+    assert.equal(res.statusCode, 200, res.body);
+    await waitFor(async () => {
+      const text = await runnerScrape();
+      return total(text, 'airlock_isolate_host_restarts_total') > total(before, 'airlock_isolate_host_restarts_total') &&
+        total(text, 'airlock_tasks_finished_total', { status: 'cancelled', error_code: 'cancelled' }) === total(before, 'airlock_tasks_finished_total', { status: 'cancelled', error_code: 'cancelled' }) + 1;
+    }, 'a host restart and a cancelled task counted', 20_000);
+  });
+
+  // Last: it opens the circuit of the fixture's host, which the other capabilities share.
+  test('a target that keeps failing opens its circuit; later calls are counted unavailable', { timeout: 60_000 }, async () => {
+    const id = await submit(`const codes = []; for (let i = 0; i < 7; i++) { try { await caps.status.check({}); } catch (e) { codes.push(e.code); } } codes`, ['status.check']);
+    const task = await pollTask(stack, id, (t) => TERMINAL.has(t.status), 'alice', 30_000);
+    assert.equal(task.status, 'succeeded', JSON.stringify(task));
+    const codes = (task['result'] as { value: string[] }).value;
+    assert.ok(codes.includes('capability_unavailable'), codes.join());
+    const text = await scrape();
+    assert.equal(total(text, 'airlock_capability_circuits', { state: 'open' }), 1);
+    assert.equal(total(text, 'airlock_capability_circuit_open', { target: `127.0.0.1:${target.port}` }), 1);
+    assert.equal(total(text, 'airlock_capability_calls_total', { capability: 'status.check', outcome: 'capability_failed' }), 5);
+    assert.equal(total(text, 'airlock_capability_calls_total', { capability: 'status.check', outcome: 'capability_unavailable' }), 2);
   });
 });
