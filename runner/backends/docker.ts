@@ -240,7 +240,7 @@ export class DockerBackend implements RunnerBackend {
       ));
     this.#counts[warm ? 'warm' : 'cold']++;
     // A miss: the task could have used a warm container, and none was ready.
-    if (poolable && !warm) this.#counts.misses++;
+    if (poolable && !warm && this.#o.poolSize > 0) this.#counts.misses++;
     this.#active.add(container.id);
     try {
       const outcome = await runSession({
