@@ -164,7 +164,13 @@ export async function startRunner(
       );
       worker.on('error', (err) => quiet(`${kind} worker: ${err.message}`));
       readiness.attach(kind, worker);
-      worker.on('failed', (job, err) => log(`job ${job?.id} failed: ${err.message}`));
+      worker.on('failed', (job, err) => {
+        if (!logger) return log(`job ${job?.id} failed: ${err.message}`);
+        // The task's trace (when the harness exported one): the trace id of the job's traceparent.
+        const traceparent = (job?.data as { traceparent?: unknown } | undefined)?.traceparent;
+        const traceId = typeof traceparent === 'string' ? /^00-([0-9a-f]{32})-/.exec(traceparent)?.[1] : undefined;
+        logger.error({ taskId: job?.id, ...(traceId ? { traceId } : {}), err: err.message }, 'job failed');
+      });
       started.push({ kind, backend: made.backend, worker, connection });
     }
     if (started.length === 0)
