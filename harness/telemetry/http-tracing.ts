@@ -29,7 +29,7 @@ export interface HttpTracingOptions {
 
 export function registerHttpTracing(app: FastifyInstance, options: HttpTracingOptions): void {
   if (!tracingEnabled()) return;
-  app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const header = request.headers.traceparent;
     const parent = options.continueTrace && typeof header === 'string' ? contextOf(header) : ROOT_CONTEXT;
@@ -43,6 +43,9 @@ export function registerHttpTracing(app: FastifyInstance, options: HttpTracingOp
     );
     const ctx = trace.setSpan(parent, span);
     request.otel = { span, ctx };
+    // The request's later log lines ("request completed", errors) name its trace.
+    request.log = request.log.child({ traceId: span.spanContext().traceId });
+    reply.log = request.log;
     context.with(ctx, done);
   });
   const reenter = (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {

@@ -19,6 +19,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
@@ -26,6 +28,7 @@ import { parseVerifierKey } from '../../protocol/audit/note.ts';
 import type { SealedEntry } from '../../protocol/audit/entry.ts';
 import { verifyTraceBundle } from '../../protocol/audit/verify-bundle.ts';
 import { startTracing, type Tracing } from '../../protocol/telemetry/tracing.ts';
+import { registerHttpTracing } from '../../harness/telemetry/http-tracing.ts';
 import { ROOT, auditFixture, startSealerProcess, waitFor, type AuditFixture, type SealerProcess } from '../helpers/audit.ts';
 import { bearer, createPrincipalWithKey } from '../helpers/identity.ts';
 import { activatePolicies, permitInvoke, putCapability, putCredential, resetPolicies } from '../helpers/capabilities.ts';
@@ -331,6 +334,23 @@ describe('one task with a capability call', () => {
     assert.deepEqual(mine.map((r) => r['msg']), ['task started', 'task finished']);
     for (const r of mine) assert.equal(r['traceId'], traceId);
     assert.equal(mine[1]!['status'], 'succeeded');
+  });
+});
+
+describe('harness request logs', () => {
+  test('with traces on, a request\'s completion line names its trace; an agent\'s traceparent is not continued', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(JSON.parse(chunk.toString('utf8'))); done(); } });
+    const app = Fastify({ logger: { level: 'info', stream } });
+    registerHttpTracing(app, { continueTrace: false });
+    app.get('/x', async () => ({ ok: true }));
+    const foreign = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const res = await app.inject({ method: 'GET', url: '/x', headers: { traceparent: foreign } });
+    assert.equal(res.statusCode, 200);
+    await app.close();
+    const done = lines.find((l) => l['msg'] === 'request completed');
+    assert.match(String(done?.['traceId']), /^[0-9a-f]{32}$/, JSON.stringify(lines));
+    assert.notEqual(done?.['traceId'], '0af7651916cd43dd8448eb211c80319c');
   });
 });
 
