@@ -130,7 +130,7 @@ export async function startRunner(
     for (const s of started) s.connection.disconnect();
   };
 
-  const metrics = new RunnerMetrics();
+  const metrics = new RunnerMetrics({ processMetrics: config.RUNNER_METRICS_PORT !== undefined });
   let metricsListener: MetricsListener | null = null;
   const context: BackendContext = { config, log, redis, readiness, installationId, idInUse, metrics };
 

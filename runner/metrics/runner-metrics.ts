@@ -29,10 +29,11 @@ export class RunnerMetrics {
   readonly #cpu: Histogram<'runtime'>;
   readonly #sources: BackendGauges = {};
 
-  constructor() {
+  /** `processMetrics`: also the process's own (`airlock_runner_*`: CPU, memory, event loop, GC), only when served. */
+  constructor(options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
     const sources = this.#sources;
-    collectDefaultMetrics({ register: this.registry, prefix: 'airlock_runner_' });
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'airlock_runner_' });
     this.#finished = new Counter({
       name: 'airlock_tasks_finished_total',
       help: 'Tasks this runner finished, by runtime, status and error.code (none: succeeded)',
