@@ -31,7 +31,7 @@ import { startTracing, type Tracing } from '../../protocol/telemetry/tracing.ts'
 import { registerHttpTracing } from '../../harness/telemetry/http-tracing.ts';
 import { ROOT, auditFixture, startSealerProcess, waitFor, type AuditFixture, type SealerProcess } from '../helpers/audit.ts';
 import { bearer, createPrincipalWithKey } from '../helpers/identity.ts';
-import { activatePolicies, permitInvoke, putCapability, putCredential, resetPolicies } from '../helpers/capabilities.ts';
+import { activatePolicies, callBroker, permitInvoke, runningTask, putCapability, putCredential, resetPolicies } from '../helpers/capabilities.ts';
 import { pollTask, REDIS_URL, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
 import { startTargetFixture, type TargetFixture } from '../helpers/target-fixture.ts';
 
@@ -404,6 +404,28 @@ describe('metrics after approvals, cancels and a failing target', () => {
       return total(text, 'airlock_isolate_host_restarts_total') > total(before, 'airlock_isolate_host_restarts_total') &&
         total(text, 'airlock_tasks_finished_total', { status: 'cancelled', error_code: 'cancelled' }) === total(before, 'airlock_tasks_finished_total', { status: 'cancelled', error_code: 'cancelled' }) + 1;
     }, 'a host restart and a cancelled task counted', 20_000);
+  });
+
+  test('a broker caller cannot mint metric labels: undeclared names and refused tokens are counted as such', async () => {
+    const before = await scrape();
+    const task = await runningTask(stack, ['tickets.create']);
+    const names = [`x.n${randomUUID().slice(0, 8)}`, `y.n${randomUUID().slice(0, 8)}`];
+    for (const [seq, name] of names.entries()) {
+      const res = await fetch(`${stack.brokerUrl}/v1/broker/calls`, {
+        method: 'POST',
+        // A malformed trace context is ignored, not an error.
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${task.token}`, traceparent: `00-${'z'.repeat(32)}-nope-01` },
+        body: JSON.stringify({ version: 'v1', taskId: task.id, attempt: task.attempt, seq, name, input: {} }),
+      });
+      assert.equal(res.status, 200);
+    }
+    const refused = await callBroker(stack, 'not-a-token', { taskId: task.id, attempt: 1, seq: 9, name: 'z.secretname', input: {} });
+    assert.equal(refused.status, 401);
+    const text = await scrape();
+    for (const name of [...names, 'z.secretname']) assert.ok(!text.includes(name), `${name} is not a label`);
+    const delta = (labels: Record<string, string>) => total(text, 'airlock_capability_calls_total', labels) - total(before, 'airlock_capability_calls_total', labels);
+    assert.equal(delta({ capability: 'undeclared' }), 2);
+    assert.equal(delta({ capability: 'unauthorized', outcome: 'unauthorized' }), 1);
   });
 
   // Last: it opens the circuit of the fixture's host, which the other capabilities share.
