@@ -42,6 +42,7 @@ import { adminWebhookRoutes } from './webhooks/admin-webhooks-routes.ts';
 import type { WebhookSecrets } from './webhooks/webhook-secrets.ts';
 import { HarnessMetrics } from './metrics/harness-metrics.ts';
 import { registerMetrics } from './metrics/metrics-route.ts';
+import { registerHttpTracing } from './telemetry/http-tracing.ts';
 
 import type { CredentialStore } from './vault/credential-store.ts';
 import { adminCapabilityRoutes } from './capabilities/admin-capabilities-routes.ts';
@@ -84,6 +85,11 @@ export interface AppDeps {
   credentials: CredentialStore;
   /** The tenants' webhook signing secrets (harness/webhooks/). */
   webhookSecrets: WebhookSecrets;
+  /**
+   * The process's metrics, shared by the API and the broker listener (createHarnessDeps makes
+   * them). Absent: the app makes its own (the broker then counts nothing).
+   */
+  metrics?: HarnessMetrics;
   /** Fastify logger option (false in tests). */
   logger?: boolean | { level: string };
 }
@@ -176,13 +182,16 @@ export async function buildApp(
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandler(app, config.PROBLEM_BASE_URL, { storeDown: () => deps.redis.status !== 'ready' });
+  // First of the request hooks (traces on only): everything after runs in the request's span.
+  registerHttpTracing(app, { continueTrace: false });
   registerBodyDepthLimit(app);
   registerHostHeaderCheck(app);
 
   // Before any route: the OpenAPI document is collected as routes are added.
   await registerOpenApi(app, API_VERSION);
   // Before the routes too: its onResponse hook must cover every one of them.
-  registerMetrics(app, new HarnessMetrics({ queues: [deps.queue, deps.containerQueue] }), config.METRICS_TOKEN);
+  const metrics = deps.metrics ?? new HarnessMetrics({ queues: [deps.queue, deps.containerQueue] });
+  registerMetrics(app, metrics, config.METRICS_TOKEN);
   const runtimes = new RuntimeAvailability({ redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
   await app.register(healthRoutes, { redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
   // Console sessions: a credential of the /v1 routes (the security path) and of the console's pages.
@@ -228,7 +237,7 @@ export async function buildApp(
       if (!request.principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
       return request.principal;
     };
-    const approvals = new ApprovalStore(deps.redis, { retentionMs: config.TASK_RETENTION_MS });
+    const approvals = new ApprovalStore(deps.redis, { retentionMs: config.TASK_RETENTION_MS, observer: metrics.approvals });
     const tasks = new TaskService({
       config,
       redis: deps.redis,

@@ -8,8 +8,12 @@ import { createBrokerApp, createBrokerParts } from './broker/create-broker.ts';
 import { loadConfig } from './config.ts';
 import { createHarnessDeps } from './deps.ts';
 import { startRollback } from './rollback/start-rollback.ts';
+import { startTracing } from '../protocol/telemetry/tracing.ts';
 
 const config = loadConfig();
+// The OpenTelemetry SDK, only with OTEL_EXPORTER_OTLP_ENDPOINT (protocol/telemetry/tracing.ts):
+// before the apps are built (their tracing hooks are installed only when it runs).
+const tracing = await startTracing('airlock-harness');
 const deps = await createHarnessDeps(config);
 const logger = config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL };
 const app = await buildApp({ ...deps, logger });
@@ -34,6 +38,7 @@ closeWithGrace({ delay: 10_000, skip: [...FAULT_SIGNALS] }, async ({ signal, err
   await rollback.close();
   await brokerParts.close();
   await deps.close();
+  await tracing?.shutdown().catch(() => undefined);
 });
 
 // Started by `npm start` (scripts/start.mjs) with an IPC channel and in a process group of its

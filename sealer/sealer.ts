@@ -99,6 +99,13 @@ export class Sealer {
   }
 
   /** Size of a log (tests, metrics). */
+  /** Lag of the last round (ms), when it ran (epoch ms), and stream entries read so far (metrics). */
+  get stats(): Readonly<{ lagMs: number; lastRoundMs: number; read: number }> {
+    return this.#stats;
+  }
+
+  readonly #stats = { lagMs: 0, lastRoundMs: 0, read: 0 };
+
   logSize(logId: string): number {
     return this.#logs.get(logId)?.size ?? 0;
   }
@@ -111,6 +118,12 @@ export class Sealer {
     const entries = await readShards(this.#o.redis, this.#positions, this.#o.readBatch);
     this.#backlog = hasFullShard(entries, this.#o.readBatch);
     const now = this.#now();
+    // How far behind the producers this round is: the age of the oldest entry it read (a
+    // stream id starts with the ms its entry was added), 0 when there was nothing new.
+    const oldestMs = Math.min(...entries.map((t) => Number(t.id.split('-', 1)[0])));
+    this.#stats.lagMs = entries.length > 0 && Number.isFinite(oldestMs) ? Math.max(0, Date.now() - oldestMs) : 0;
+    this.#stats.lastRoundMs = Date.now();
+    this.#stats.read += entries.length;
     let urgent = false;
     for (const t of entries) {
       urgent = this.#seal(t, now) || urgent;

@@ -77,15 +77,25 @@ export type SettleResult =
 export interface ApprovalStoreOptions {
   /** How long a request is kept after its deadline (the tasks' retention). */
   retentionMs: number;
+  /** Told of each request made and each one leaving `pending` (harness metrics). */
+  observer?: ApprovalObserver;
+}
+
+export interface ApprovalObserver {
+  requested(): void;
+  /** `approval` as it now is (decidedAt set when decided). */
+  resolved(approval: Approval, status: Exclude<ApprovalStatus, 'pending'>, mode: SettleMode): void;
 }
 
 export class ApprovalStore {
   readonly #redis: Redis;
   readonly #retentionMs: number;
+  readonly #observer: ApprovalObserver | null;
 
   constructor(redis: Redis, options: ApprovalStoreOptions) {
     this.#redis = redis;
     this.#retentionMs = options.retentionMs;
+    this.#observer = options.observer ?? null;
   }
 
   /** The request of a call key, if one was made (expired first if past its deadline). */
@@ -115,6 +125,7 @@ export class ApprovalStore {
       [request.id, JSON.stringify(request), createdMs, deadlineMs, ttlMs],
     )) as [number, string];
     if (created === 1) {
+      this.#observer?.requested();
       await appendApprovalRequested(this.#redis, request.taskId, {
         type: 'approval_requested',
         approvalId: request.id,
@@ -181,6 +192,7 @@ export class ApprovalStore {
     const approval = await this.#read(tenantId, id);
     if (code === -1 || !approval) return { outcome: 'missing' };
     if (code === 1) {
+      this.#observer?.resolved(approval, status as Exclude<ApprovalStatus, 'pending'>, mode);
       await appendApprovalDecided(this.#redis, approval.taskId, {
         type: 'approval_decided',
         approvalId: id,

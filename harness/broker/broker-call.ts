@@ -45,7 +45,8 @@ export interface BrokerDeps {
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
-export type BrokerAnswer = { status: 200; body: BrokerCallResult } | { status: 401; reason: string };
+/** `declared`: the task declared the capability it called (its name may be a metrics label). */
+export type BrokerAnswer = { status: 200; body: BrokerCallResult; declared: boolean } | { status: 401; reason: string };
 
 /** How long a resent call waits for the same attempt's call still running here. */
 const IN_PROGRESS_POLL_MS = 25;
@@ -79,11 +80,12 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
     flags: {},
     receivedAt,
   };
+  const declared = task.capabilities.includes(call.name);
   try {
-    return { status: 200, body: await run(deps, ctx, abort) };
+    return { status: 200, body: await run(deps, ctx, abort), declared };
   } catch (err) {
     deps.log.error({ err, taskId: call.taskId, seq: call.seq, capability: call.name }, 'capability call failed inside the broker');
-    return { status: 200, body: { ok: false, error: { code: 'capability_unavailable', message: `${call.name}: the broker failed; try again` } } };
+    return { status: 200, body: { ok: false, error: { code: 'capability_unavailable', message: `${call.name}: the broker failed; try again` } }, declared };
   }
 }
 

@@ -43,6 +43,8 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
     return user && !user.disabled ? user.roles : null;
   });
   const pool = new ConnectionPool();
+  const breakers = new CircuitBreakers(options.breakers);
+  deps.metrics?.attachBroker({ circuits: () => breakers.states(), approvalsWaiting: () => waiter.waiting });
   const brokerDeps: BrokerDeps = {
       redis,
       capabilities: new CapabilityStore(redis),
@@ -53,7 +55,7 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
       records: new CallRecords(redis, config.TASK_RETENTION_MS, config.CAPABILITY_RECORDS_MAX_BYTES),
       rateLimits: new CapabilityRateLimits(redis),
       exec: {
-        breakers: new CircuitBreakers(options.breakers),
+        breakers,
         pool,
         resolver: options.resolver ?? systemResolver,
         opened: parsePrivateTargets(config.CAPABILITY_PRIVATE_TARGETS),
@@ -62,7 +64,7 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
       },
       approvals: {
         redis,
-        store: new ApprovalStore(redis, { retentionMs: config.TASK_RETENTION_MS }),
+        store: new ApprovalStore(redis, { retentionMs: config.TASK_RETENTION_MS, ...(deps.metrics ? { observer: deps.metrics.approvals } : {}) }),
         waiter,
         audit: deps.audit,
         timeoutMs: Math.min(config.APPROVAL_TIMEOUT_MS, config.APPROVAL_MAX_TIMEOUT_MS),
@@ -103,6 +105,7 @@ export async function createBrokerApp(deps: AppDeps, options: CreateBrokerOption
   const app = await buildBrokerApp(own.deps, {
     problemBaseUrl: deps.config.PROBLEM_BASE_URL,
     ...(deps.logger !== undefined ? { logger: deps.logger } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
   if (!parts) app.addHook('onClose', () => own.close());
   return app;

@@ -2926,6 +2926,7 @@ export interface operations {
                             promptSnippet?: string;
                             sessionId?: string;
                             requestId?: string;
+                            traceId?: string;
                             decision?: {
                                 allowed: boolean;
                                 policyIds: string[];
@@ -3075,6 +3076,7 @@ export interface operations {
                             promptSnippet?: string;
                             sessionId?: string;
                             requestId?: string;
+                            traceId?: string;
                             decision?: {
                                 allowed: boolean;
                                 policyIds: string[];
