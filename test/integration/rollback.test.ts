@@ -58,6 +58,8 @@ async function defineCapabilities(): Promise<void> {
   // Undone by an irreversible capability: the shipped policy asks a human before it runs.
   await putCapability(stack, ADMIN_KEY, 'steps.careful', step('steps.undo_careful'));
   await putCapability(stack, ADMIN_KEY, 'steps.undo_careful', { ...undo, risk: 'irreversible' });
+  // Never answers (the fixture's /hang): a call of it is in flight when the task is cancelled.
+  await putCapability(stack, ADMIN_KEY, 'steps.slow', { ...step('steps.undo'), implementation: { type: 'http', method: 'POST', url: `${target.base}/hang?id={input.name}` } });
   await putCapability(stack, ADMIN_KEY, 'steps.final', {
     description: 'Cannot be undone (needs approval)',
     input: obj({ name: { type: 'string' } }, ['name']),
@@ -65,7 +67,7 @@ async function defineCapabilities(): Promise<void> {
     implementation: { type: 'http', method: 'POST', url: `${target.base}/steps/{input.name}` },
   });
   // steps.forbidden may be defined but not invoked: its compensations are denied by policy.
-  await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful']));
+  await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful', 'steps.slow']));
   await new Promise((r) => setTimeout(r, 1100)); // the broker's policy cache
 }
 
@@ -74,7 +76,7 @@ async function submit(code: string, extra: Record<string, unknown> = {}): Promis
     method: 'POST',
     url: '/v1/tasks',
     headers: stack.headers('alice'),
-    payload: { runtime: 'javascript', code, capabilities: ['steps.do', 'steps.locked', 'steps.final', 'steps.careful'], timeoutMs: 60_000, ...extra },
+    payload: { runtime: 'javascript', code, capabilities: ['steps.do', 'steps.locked', 'steps.final', 'steps.careful', 'steps.slow'], timeoutMs: 60_000, ...extra },
   });
   assert.equal(res.statusCode, 201, res.body);
   return res.json().id as string;
@@ -193,6 +195,20 @@ describe('rollback', () => {
     assert.deepEqual(undoneOf(tag), [`st_${tag}-b`, `st_${tag}-a`]);
   });
 
+  test('a call in flight when the task is cancelled is not undone blindly: shown failed (capability_uncertain) for a human', { timeout: 90_000 }, async () => {
+    const tag = randomUUID();
+    const id = await submit(`${stepsThen(tag, ['a'], '')}\nawait caps.steps.slow({ name: '${tag}-slow' });`);
+    await waitFor(() => target.seen.some((r) => r.url === `/hang?id=${tag}-slow`), 'the call reaching the target');
+    const del = await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${id}`, headers: stack.headers('alice', null) });
+    assert.equal(del.json().status, 'cancelled', del.body);
+    const task = await settled(id, 2);
+    const [slow, a] = task.compensations!;
+    assert.deepEqual([slow!.call, slow!.of, slow!.status, slow!.attempts, slow!.error?.code], [1, 'steps.slow', 'failed', 0, 'capability_uncertain']);
+    assert.match(slow!.error!.message, /human/);
+    assert.deepEqual([a!.call, a!.status], [0, 'done']);
+    assert.deepEqual(undoneOf(tag), [`st_${tag}-a`], 'only the completed call was undone');
+  });
+
   test('a failing compensation is retried (same key), then left failed and visible; the older ones still run', { timeout: 90_000 }, async () => {
     const tag = randomUUID();
     target.undoBehaviour.set(`st_${tag}-b`, Infinity);
@@ -273,7 +289,7 @@ describe('rollback', () => {
       implementation: { type: 'http', method: 'POST', url: `${target.base}/tickets`, body: 'input', credential: 'tickets_rb' },
       compensation: { capability: 'steps.undo', input: { id: 'leak-{input.title}', why: '{output.seenAuthorization}' } },
     });
-    await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful', 'steps.ticket']));
+    await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful', 'steps.slow', 'steps.ticket']));
     await new Promise((r) => setTimeout(r, 1100));
     const tag = randomUUID();
     const res = await stack.app.inject({
