@@ -7,10 +7,14 @@
  * stages and execute path; the trace is sealed by the real sealer process. Nothing is mocked.
  * Covered: compensations run newest call first after a failure, a timeout and a cancel (also
  * while the task waits for an approval: the brake); a failing compensation is retried with the
- * same Idempotency-Key and then left `failed` and visible, and the rollback goes on; a harness
- * restart in the middle (the rollback worker killed while a compensation hangs) and a task that
- * ended while no harness ran still get their compensations; a compensation that policy denies is
- * `failed` with the reason; every step is in the task's trace (GET /v1/tasks/:id/trace).
+ * same Idempotency-Key and then left `failed` and visible, and the rollback goes on; the
+ * compensating capability's rate limit applies; a call in flight when the task ended is shown
+ * `capability_uncertain`, never run; a compensation that policy denies is `failed` with the
+ * reason, one that policy says needs approval waits for an approver (approve → runs, deny →
+ * failed); a template cannot forward a credential the target echoed; a harness restart in the
+ * middle (the in-process rollback worker killed while a compensation hangs; the SIGKILLed process
+ * case is rollback-harness-kill.test.ts) and a task that ended while no harness ran still get
+ * their compensations; every step is in the task's sealed trace (GET /v1/tasks/:id/trace).
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -27,6 +31,8 @@ import type { Approval } from '../../protocol/approval.ts';
 
 const ADMIN_KEY = `admin-${randomUUID()}`;
 const MAX_ATTEMPTS = 3;
+/** Named per run: its rate-limit counter (a minute long, in Redis) is then this run's own. */
+const LIMITED_UNDO = `steps.undo_l${randomBytes(4).toString('hex')}`;
 const TICKETS_SECRET = `tk_${randomBytes(16).toString('hex')}`;
 
 let target: TargetFixture;
@@ -58,6 +64,9 @@ async function defineCapabilities(): Promise<void> {
   // Undone by an irreversible capability: the shipped policy asks a human before it runs.
   await putCapability(stack, ADMIN_KEY, 'steps.careful', step('steps.undo_careful'));
   await putCapability(stack, ADMIN_KEY, 'steps.undo_careful', { ...undo, risk: 'irreversible' });
+  // Undone by a capability with a per-agent rate limit of 1 call a minute.
+  await putCapability(stack, ADMIN_KEY, 'steps.limited', step(LIMITED_UNDO));
+  await putCapability(stack, ADMIN_KEY, LIMITED_UNDO, { ...undo, rateLimit: { perMinute: 1 } });
   // Never answers (the fixture's /hang): a call of it is in flight when the task is cancelled.
   await putCapability(stack, ADMIN_KEY, 'steps.slow', { ...step('steps.undo'), implementation: { type: 'http', method: 'POST', url: `${target.base}/hang?id={input.name}` } });
   await putCapability(stack, ADMIN_KEY, 'steps.final', {
@@ -67,7 +76,7 @@ async function defineCapabilities(): Promise<void> {
     implementation: { type: 'http', method: 'POST', url: `${target.base}/steps/{input.name}` },
   });
   // steps.forbidden may be defined but not invoked: its compensations are denied by policy.
-  await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful', 'steps.slow']));
+  await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful', 'steps.slow', 'steps.limited', LIMITED_UNDO]));
   await new Promise((r) => setTimeout(r, 1100)); // the broker's policy cache
 }
 
@@ -76,7 +85,7 @@ async function submit(code: string, extra: Record<string, unknown> = {}): Promis
     method: 'POST',
     url: '/v1/tasks',
     headers: stack.headers('alice'),
-    payload: { runtime: 'javascript', code, capabilities: ['steps.do', 'steps.locked', 'steps.final', 'steps.careful', 'steps.slow'], timeoutMs: 60_000, ...extra },
+    payload: { runtime: 'javascript', code, capabilities: ['steps.do', 'steps.locked', 'steps.final', 'steps.careful', 'steps.slow', 'steps.limited'], timeoutMs: 60_000, ...extra },
   });
   assert.equal(res.statusCode, 201, res.body);
   return res.json().id as string;
@@ -230,6 +239,16 @@ describe('rollback', () => {
     assert.deepEqual(again.compensations, task.compensations);
   });
 
+  test('compensations count against their capability\'s rate limit: over it, retried, then failed capability_rate_limited', { timeout: 90_000 }, async () => {
+    const tag = randomUUID();
+    const id = await submit(stepsThen(tag, ['a', 'b'], "throw new Error('boom')", 'steps.limited'));
+    const task = await settled(id, 2);
+    const [b, a] = task.compensations!;
+    assert.deepEqual([b!.status, b!.attempts], ['done', 1], 'the first one within the limit');
+    assert.deepEqual([a!.status, a!.attempts, a!.error?.code], ['failed', MAX_ATTEMPTS, 'capability_rate_limited']);
+    assert.deepEqual(undoneOf(tag), [`st_${tag}-b`]);
+  });
+
   test('a compensation that policy denies is failed with the reason, not retried', { timeout: 90_000 }, async () => {
     const tag = randomUUID();
     const id = await submit(`${stepsThen(tag, ['a'], '')}\n${stepsThen(tag, ['locked'], "throw new Error('boom')", 'steps.locked')}`);
@@ -289,7 +308,7 @@ describe('rollback', () => {
       implementation: { type: 'http', method: 'POST', url: `${target.base}/tickets`, body: 'input', credential: 'tickets_rb' },
       compensation: { capability: 'steps.undo', input: { id: 'leak-{input.title}', why: '{output.seenAuthorization}' } },
     });
-    await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful', 'steps.slow', 'steps.ticket']));
+    await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful', 'steps.slow', 'steps.limited', LIMITED_UNDO, 'steps.ticket']));
     await new Promise((r) => setTimeout(r, 1100));
     const tag = randomUUID();
     const res = await stack.app.inject({
