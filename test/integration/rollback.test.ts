@@ -218,6 +218,30 @@ describe('rollback', () => {
     assert.deepEqual(undoneOf(tag), [`st_${tag}-a`], 'only the completed call was undone');
   });
 
+  test('the kill switch: disabling an agent cancels its running task, and its calls are still undone', { timeout: 90_000 }, async () => {
+    const agent = await createPrincipalWithKey(stack, ADMIN_KEY, 'agent');
+    const tag = randomUUID();
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/tasks',
+      headers: { ...bearer(agent.key), 'idempotency-key': `"${randomUUID()}"` },
+      payload: { runtime: 'javascript', code: stepsThen(tag, ['a', 'b'], 'while (true) {}'), capabilities: ['steps.do'], timeoutMs: 60_000 },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const id = res.json().id as string;
+    await waitFor(() => target.steps.some((st) => st.name === `${tag}-b`), 'the second step');
+    const disabled = await stack.app.inject({ method: 'POST', url: `/v1/admin/agents/${agent.id}/disable`, headers: adminHeaders(ADMIN_KEY) });
+    assert.equal(disabled.statusCode, 200, disabled.body);
+    assert.equal(disabled.json().cancelledTasks, 1);
+    // (The disabled agent can no longer read its task: read the record.)
+    const compensations = await waitFor(async () => {
+      const c = (await stack.deps.store.get(id))?.compensations;
+      return c?.length === 2 && c.every((x) => x.status !== 'pending') ? c : null;
+    }, 'the rollback of the disabled agent\'s task', 30_000);
+    assert.deepEqual(compensations.map((c) => [c.call, c.status]), [[1, 'done'], [0, 'done']]);
+    assert.deepEqual(undoneOf(tag), [`st_${tag}-b`, `st_${tag}-a`]);
+  });
+
   test('a failing compensation is retried (same key), then left failed and visible; the older ones still run', { timeout: 90_000 }, async () => {
     const tag = randomUUID();
     target.undoBehaviour.set(`st_${tag}-b`, Infinity);
