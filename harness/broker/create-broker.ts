@@ -46,40 +46,40 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
   const breakers = new CircuitBreakers(options.breakers);
   deps.metrics?.attachBroker({ circuits: () => breakers.states(), approvalsWaiting: () => waiter.waiting });
   const brokerDeps: BrokerDeps = {
+    redis,
+    capabilities: new CapabilityStore(redis),
+    credentials: deps.credentials,
+    policy,
+    identity: deps.identity,
+    audit: deps.audit,
+    records: new CallRecords(redis, config.TASK_RETENTION_MS, config.CAPABILITY_RECORDS_MAX_BYTES),
+    rateLimits: new CapabilityRateLimits(redis),
+    exec: {
+      breakers,
+      pool,
+      resolver: options.resolver ?? systemResolver,
+      opened: parsePrivateTargets(config.CAPABILITY_PRIVATE_TARGETS),
+      maxRequestBytes: config.CAPABILITY_MAX_REQUEST_BYTES,
+      maxResponseBytes: config.CAPABILITY_MAX_RESPONSE_BYTES,
+    },
+    approvals: {
       redis,
-      capabilities: new CapabilityStore(redis),
-      credentials: deps.credentials,
-      policy,
-      identity: deps.identity,
+      store: new ApprovalStore(redis, { retentionMs: config.TASK_RETENTION_MS, ...(deps.metrics ? { observer: deps.metrics.approvals } : {}) }),
+      waiter,
       audit: deps.audit,
-      records: new CallRecords(redis, config.TASK_RETENTION_MS, config.CAPABILITY_RECORDS_MAX_BYTES),
-      rateLimits: new CapabilityRateLimits(redis),
-      exec: {
-        breakers,
-        pool,
-        resolver: options.resolver ?? systemResolver,
-        opened: parsePrivateTargets(config.CAPABILITY_PRIVATE_TARGETS),
-        maxRequestBytes: config.CAPABILITY_MAX_REQUEST_BYTES,
-        maxResponseBytes: config.CAPABILITY_MAX_RESPONSE_BYTES,
+      timeoutMs: Math.min(config.APPROVAL_TIMEOUT_MS, config.APPROVAL_MAX_TIMEOUT_MS),
+      pollMs: config.APPROVAL_POLL_MS,
+      // The code is on the task's job while it is kept (a finished job may be gone: then none).
+      codeOf: async (taskId) => {
+        for (const queue of [deps.queue, deps.containerQueue]) {
+          const job = await queue.getJob(taskId);
+          const code = (job?.data as { code?: unknown } | undefined)?.code;
+          if (typeof code === 'string') return code;
+        }
+        return null;
       },
-      approvals: {
-        redis,
-        store: new ApprovalStore(redis, { retentionMs: config.TASK_RETENTION_MS, ...(deps.metrics ? { observer: deps.metrics.approvals } : {}) }),
-        waiter,
-        audit: deps.audit,
-        timeoutMs: Math.min(config.APPROVAL_TIMEOUT_MS, config.APPROVAL_MAX_TIMEOUT_MS),
-        pollMs: config.APPROVAL_POLL_MS,
-        // The code is on the task's job while it is kept (a finished job may be gone: then none).
-        codeOf: async (taskId) => {
-          for (const queue of [deps.queue, deps.containerQueue]) {
-            const job = await queue.getJob(taskId);
-            const code = (job?.data as { code?: unknown } | undefined)?.code;
-            if (typeof code === 'string') return code;
-          }
-          return null;
-        },
-      },
-      log: options.log ?? quietLog,
+    },
+    log: options.log ?? quietLog,
   };
   let closing: Promise<void> | null = null;
   return {

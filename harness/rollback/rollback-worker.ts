@@ -1,6 +1,7 @@
 /**
  * Runs the rollback of one task (a BullMQ job per task, `jobId` = the task id, so however many
- * harnesses heard of the task's end there is one rollback): plans it once (rollback-plan.ts),
+ * harnesses heard of the task's end there is one rollback): plans it once (rollback-plan.ts: calls
+ * whose effect is unknown are shown `failed` at once, never run),
  * keeps the plan on the task record (`compensations`, what GET /v1/tasks/:id shows), then runs
  * each pending compensation in order, newest call first, one at a time. A try that may pass
  * later (target down, timeout, rate limit) is retried with exponential backoff by delaying the
@@ -51,12 +52,13 @@ export class RollbackWorker {
     const records = await this.#o.broker.records.all(taskId);
     let plan = task.compensations;
     if (!plan) {
-      plan = planRollback(records);
+      plan = await planRollback(records, async (name) => (await this.#o.broker.capabilities.get(task.tenantId, name))?.compensation?.capability);
       // (A task whose calls have nothing to undo gets an empty list, and no entry.)
       if (plan.length > 0) await this.#audit(task, 'task.rollback.started', 'success', { status: task.status, compensations: plan.map((c) => ({ call: c.call, of: c.of, capability: c.capability })) });
       await this.#o.store.annotate(taskId, { compensations: plan });
     }
-    let changed = false;
+    // Finished now if this run planned anything or settles a pending one.
+    let changed = !task.compensations && plan.length > 0;
     for (const c of plan) {
       if (c.status !== 'pending') continue;
       changed = true;

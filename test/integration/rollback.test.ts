@@ -7,10 +7,14 @@
  * stages and execute path; the trace is sealed by the real sealer process. Nothing is mocked.
  * Covered: compensations run newest call first after a failure, a timeout and a cancel (also
  * while the task waits for an approval: the brake); a failing compensation is retried with the
- * same Idempotency-Key and then left `failed` and visible, and the rollback goes on; a harness
- * restart in the middle (the rollback worker killed while a compensation hangs) and a task that
- * ended while no harness ran still get their compensations; a compensation that policy denies is
- * `failed` with the reason; every step is in the task's trace (GET /v1/tasks/:id/trace).
+ * same Idempotency-Key and then left `failed` and visible, and the rollback goes on; the
+ * compensating capability's rate limit applies; a call in flight when the task ended is shown
+ * `capability_uncertain`, never run; a compensation that policy denies is `failed` with the
+ * reason, one that policy says needs approval waits for an approver (approve → runs, deny →
+ * failed); a template cannot forward a credential the target echoed; a harness restart in the
+ * middle (the in-process rollback worker killed while a compensation hangs; the SIGKILLed process
+ * case is rollback-harness-kill.test.ts) and a task that ended while no harness ran still get
+ * their compensations; every step is in the task's sealed trace (GET /v1/tasks/:id/trace).
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -27,6 +31,8 @@ import type { Approval } from '../../protocol/approval.ts';
 
 const ADMIN_KEY = `admin-${randomUUID()}`;
 const MAX_ATTEMPTS = 3;
+/** Named per run: its rate-limit counter (a minute long, in Redis) is then this run's own. */
+const LIMITED_UNDO = `steps.undo_l${randomBytes(4).toString('hex')}`;
 const TICKETS_SECRET = `tk_${randomBytes(16).toString('hex')}`;
 
 let target: TargetFixture;
@@ -58,6 +64,11 @@ async function defineCapabilities(): Promise<void> {
   // Undone by an irreversible capability: the shipped policy asks a human before it runs.
   await putCapability(stack, ADMIN_KEY, 'steps.careful', step('steps.undo_careful'));
   await putCapability(stack, ADMIN_KEY, 'steps.undo_careful', { ...undo, risk: 'irreversible' });
+  // Undone by a capability with a per-agent rate limit of 1 call a minute.
+  await putCapability(stack, ADMIN_KEY, 'steps.limited', step(LIMITED_UNDO));
+  await putCapability(stack, ADMIN_KEY, LIMITED_UNDO, { ...undo, rateLimit: { perMinute: 1 } });
+  // Never answers (the fixture's /hang): a call of it is in flight when the task is cancelled.
+  await putCapability(stack, ADMIN_KEY, 'steps.slow', { ...step('steps.undo'), implementation: { type: 'http', method: 'POST', url: `${target.base}/hang?id={input.name}` } });
   await putCapability(stack, ADMIN_KEY, 'steps.final', {
     description: 'Cannot be undone (needs approval)',
     input: obj({ name: { type: 'string' } }, ['name']),
@@ -65,7 +76,7 @@ async function defineCapabilities(): Promise<void> {
     implementation: { type: 'http', method: 'POST', url: `${target.base}/steps/{input.name}` },
   });
   // steps.forbidden may be defined but not invoked: its compensations are denied by policy.
-  await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful']));
+  await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful', 'steps.slow', 'steps.limited', LIMITED_UNDO]));
   await new Promise((r) => setTimeout(r, 1100)); // the broker's policy cache
 }
 
@@ -74,7 +85,7 @@ async function submit(code: string, extra: Record<string, unknown> = {}): Promis
     method: 'POST',
     url: '/v1/tasks',
     headers: stack.headers('alice'),
-    payload: { runtime: 'javascript', code, capabilities: ['steps.do', 'steps.locked', 'steps.final', 'steps.careful'], timeoutMs: 60_000, ...extra },
+    payload: { runtime: 'javascript', code, capabilities: ['steps.do', 'steps.locked', 'steps.final', 'steps.careful', 'steps.slow', 'steps.limited'], timeoutMs: 60_000, ...extra },
   });
   assert.equal(res.statusCode, 201, res.body);
   return res.json().id as string;
@@ -193,6 +204,44 @@ describe('rollback', () => {
     assert.deepEqual(undoneOf(tag), [`st_${tag}-b`, `st_${tag}-a`]);
   });
 
+  test('a call in flight when the task is cancelled is not undone blindly: shown failed (capability_uncertain) for a human', { timeout: 90_000 }, async () => {
+    const tag = randomUUID();
+    const id = await submit(`${stepsThen(tag, ['a'], '')}\nawait caps.steps.slow({ name: '${tag}-slow' });`);
+    await waitFor(() => target.seen.some((r) => r.url === `/hang?id=${tag}-slow`), 'the call reaching the target');
+    const del = await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${id}`, headers: stack.headers('alice', null) });
+    assert.equal(del.json().status, 'cancelled', del.body);
+    const task = await settled(id, 2);
+    const [slow, a] = task.compensations!;
+    assert.deepEqual([slow!.call, slow!.of, slow!.status, slow!.attempts, slow!.error?.code], [1, 'steps.slow', 'failed', 0, 'capability_uncertain']);
+    assert.match(slow!.error!.message, /human/);
+    assert.deepEqual([a!.call, a!.status], [0, 'done']);
+    assert.deepEqual(undoneOf(tag), [`st_${tag}-a`], 'only the completed call was undone');
+  });
+
+  test('the kill switch: disabling an agent cancels its running task, and its calls are still undone', { timeout: 90_000 }, async () => {
+    const agent = await createPrincipalWithKey(stack, ADMIN_KEY, 'agent');
+    const tag = randomUUID();
+    const res = await stack.app.inject({
+      method: 'POST',
+      url: '/v1/tasks',
+      headers: { ...bearer(agent.key), 'idempotency-key': `"${randomUUID()}"` },
+      payload: { runtime: 'javascript', code: stepsThen(tag, ['a', 'b'], 'while (true) {}'), capabilities: ['steps.do'], timeoutMs: 60_000 },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const id = res.json().id as string;
+    await waitFor(() => target.steps.some((st) => st.name === `${tag}-b`), 'the second step');
+    const disabled = await stack.app.inject({ method: 'POST', url: `/v1/admin/agents/${agent.id}/disable`, headers: adminHeaders(ADMIN_KEY) });
+    assert.equal(disabled.statusCode, 200, disabled.body);
+    assert.equal(disabled.json().cancelledTasks, 1);
+    // (The disabled agent can no longer read its task: read the record.)
+    const compensations = await waitFor(async () => {
+      const c = (await stack.deps.store.get(id))?.compensations;
+      return c?.length === 2 && c.every((x) => x.status !== 'pending') ? c : null;
+    }, 'the rollback of the disabled agent\'s task', 30_000);
+    assert.deepEqual(compensations.map((c) => [c.call, c.status]), [[1, 'done'], [0, 'done']]);
+    assert.deepEqual(undoneOf(tag), [`st_${tag}-b`, `st_${tag}-a`]);
+  });
+
   test('a failing compensation is retried (same key), then left failed and visible; the older ones still run', { timeout: 90_000 }, async () => {
     const tag = randomUUID();
     target.undoBehaviour.set(`st_${tag}-b`, Infinity);
@@ -212,6 +261,16 @@ describe('rollback', () => {
     await new Promise((r) => setTimeout(r, 500));
     const again = (await stack.app.inject({ method: 'GET', url: `/v1/tasks/${id}`, headers: stack.headers('alice', null) })).json() as TaskView;
     assert.deepEqual(again.compensations, task.compensations);
+  });
+
+  test('compensations count against their capability\'s rate limit: over it, retried, then failed capability_rate_limited', { timeout: 90_000 }, async () => {
+    const tag = randomUUID();
+    const id = await submit(stepsThen(tag, ['a', 'b'], "throw new Error('boom')", 'steps.limited'));
+    const task = await settled(id, 2);
+    const [b, a] = task.compensations!;
+    assert.deepEqual([b!.status, b!.attempts], ['done', 1], 'the first one within the limit');
+    assert.deepEqual([a!.status, a!.attempts, a!.error?.code], ['failed', MAX_ATTEMPTS, 'capability_rate_limited']);
+    assert.deepEqual(undoneOf(tag), [`st_${tag}-b`]);
   });
 
   test('a compensation that policy denies is failed with the reason, not retried', { timeout: 90_000 }, async () => {
@@ -273,7 +332,7 @@ describe('rollback', () => {
       implementation: { type: 'http', method: 'POST', url: `${target.base}/tickets`, body: 'input', credential: 'tickets_rb' },
       compensation: { capability: 'steps.undo', input: { id: 'leak-{input.title}', why: '{output.seenAuthorization}' } },
     });
-    await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful', 'steps.ticket']));
+    await activatePolicies(stack, ADMIN_KEY, permitInvoke('rollback-caps', ['steps.do', 'steps.locked', 'steps.undo', 'steps.final', 'steps.careful', 'steps.undo_careful', 'steps.slow', 'steps.limited', LIMITED_UNDO, 'steps.ticket']));
     await new Promise((r) => setTimeout(r, 1100));
     const tag = randomUUID();
     const res = await stack.app.inject({
