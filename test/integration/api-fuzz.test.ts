@@ -332,6 +332,12 @@ function check(req: FuzzRequest, res: LightMyRequestResponse): void {
   const where = () => `${describeRequest(req)}\n→ ${res.statusCode} ${res.headers['content-type']} ${res.body.slice(0, 500)}`;
   assert.ok(res.statusCode < 500, `5xx: ${where()}`);
   if (res.statusCode < 400) return;
+  // The console is for people: its pages answer a 4xx with an HTML page, its static files and
+  // form refusals with text (a problem+json is fine too, from the API parts they go through).
+  if (req.url.startsWith('/console')) {
+    assert.match(String(res.headers['content-type']), /^(text\/html|text\/plain|application\/problem\+json)/, `console 4xx of an unexpected type: ${where()}`);
+    return;
+  }
   assert.match(String(res.headers['content-type']), /^application\/problem\+json/, `4xx without problem+json: ${where()}`);
   if (req.method === 'HEAD') return;
   const body = JSON.parse(res.body) as { code?: unknown; status?: unknown; type?: unknown };
