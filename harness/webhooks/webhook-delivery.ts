@@ -1,9 +1,13 @@
 /**
  * Webhook delivery: when a task that has a `callbackUrl` ends, Airlock POSTs the task to it,
- * signed per Standard Webhooks with the tenant's secret (signature.ts).
+ * signed per Standard Webhooks with the tenant's secret (signature.ts); also when one of its
+ * capability calls starts waiting for a human's approval (`task.waiting_approval`, once per
+ * approval request: the body is the task as it is when delivered).
  *
  * Durable and once per event: every harness hears every task's end (the task-events channel);
- * each one whose task has a callbackUrl adds a BullMQ job whose id is `<task id>.<status>`, so
+ * each one whose task has a callbackUrl adds a BullMQ job whose id is `<task id>.<status>` (for
+ * `waiting_approval`, `<task id>.waiting_approval.<n>`, n = how many approval requests the task
+ * has had, so each request gets its own and every harness names it alike), so
  * however many harnesses heard it there is one job, delivered by whichever harness takes it.
  * A failed delivery (no answer, or not 2xx) is retried with exponential backoff
  * (WEBHOOK_MAX_ATTEMPTS); `webhook-id` stays the same on every try, so a receiver can drop
@@ -14,6 +18,7 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isTerminal, type TaskStatus } from '../../protocol/task.ts';
+import { approvalKeys } from '../../protocol/approval.ts';
 import { redisKeys } from '../../protocol/redis-keys.ts';
 import type { TaskStore } from '../../protocol/task-store.ts';
 import { guardedRequest, OutboundRefusedError } from '../broker/outbound/guarded-request.ts';
@@ -74,16 +79,21 @@ export class WebhookDelivery {
       }
     });
     this.#unsubscribe = o.notifier.subscribeAll((taskId, what) => {
-      if (what && what !== 'output' && isTerminal(what)) void this.#enqueue(taskId, what);
+      if (what === 'waiting_approval' || (what && what !== 'output' && isTerminal(what))) void this.#enqueue(taskId, what);
     });
   }
 
   async #enqueue(taskId: string, status: TaskStatus): Promise<void> {
     try {
-      const url = await this.#o.redis.hget(redisKeys.task(taskId), 'callbackUrl');
+      const [url, tenantId] = await this.#o.redis.hmget(redisKeys.task(taskId), 'callbackUrl', 'tenantId');
       if (!url) return;
+      let jobId = `${taskId}.${status}`;
+      if (status === 'waiting_approval') {
+        if (!tenantId) return;
+        jobId += `.${await this.#o.redis.scard(approvalKeys.ofTask(tenantId, taskId))}`;
+      }
       await this.queue.add('deliver', { taskId, status }, {
-        jobId: `${taskId}.${status}`,
+        jobId,
         attempts: this.#o.maxAttempts,
         backoff: { type: 'exponential', delay: this.#o.backoffMs },
         // Kept a day after success: a late duplicate add (another harness) finds it and adds nothing.
