@@ -757,15 +757,8 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        JsonValueInput: components["schemas"]["__shared"];
-        __shared: {
-            $defs: {
-                schema0: string | number | boolean | null | components["schemas"]["__shared"][] | {
-                    [key: string]: components["schemas"]["__shared"];
-                };
-            };
-        };
-        JsonValue: components["schemas"]["__shared"];
+        JsonValueInput: components["schemas"]["JsonValue"];
+        JsonValue: JsonValue;
         /** @description RFC 9457 problem details; `code` is stable and documented in docs/errors.md */
         Problem: {
             type: string;
@@ -8483,3 +8476,5 @@ export interface operations {
         };
     };
 }
+/** Any JSON value (the `JsonValue` component). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
