@@ -32,10 +32,20 @@ export class AirlockRefusal extends Error {
   }
 }
 
-export const APPROVAL_NOTE =
-  'The task is waiting for a human to approve a capability call it made (an approver or admin decides it: ' +
-  'GET /v1/approvals?status=pending, or `airlock approvals ls` then `airlock approvals approve <id>`). ' +
-  'It continues once approved, and the call fails if denied or not decided before its deadline.';
+type PendingApproval = { id: string; capability: string; deadline: string };
+
+/** What a model (and the human it asks) needs to know about a task waiting for approval. */
+export function approvalNote(task: AirlockTask): string {
+  const pending = (task['pendingApprovals'] as PendingApproval[] | undefined) ?? [];
+  const which = pending.length > 0
+    ? pending.map((a) => `approval ${a.id} of ${a.capability} (decide before ${a.deadline})`).join('; ')
+    : 'a capability call it made';
+  const how = pending.length > 0 ? `\`airlock approvals approve ${pending[0]!.id}\` or POST /v1/approvals/${pending[0]!.id}/approve` : '`airlock approvals ls`';
+  return (
+    `The task is waiting for a human to approve ${which}. An approver or admin of the tenant decides it (${how}). ` +
+    'It continues once approved; the call fails if denied or not decided before its deadline.'
+  );
+}
 
 export function mcpStatus(status: string): Task['status'] {
   switch (status) {
@@ -57,7 +67,7 @@ export function toMcpTask(task: AirlockTask): Task {
   const status = mcpStatus(task.status);
   const error = task['error'] as { message?: string } | undefined;
   const statusMessage =
-    task.status === 'waiting_approval' ? APPROVAL_NOTE
+    task.status === 'waiting_approval' ? approvalNote(task)
     : task.status === 'timed_out' ? `Timed out${error?.message ? `: ${error.message}` : ''}`
     : error?.message ? error.message
     : `Airlock task ${task.status}`;
@@ -78,7 +88,8 @@ export function describeTask(task: AirlockTask): CallToolResult {
   const view: Record<string, unknown> = { id: task.id, status, runtime: task['runtime'] };
   if (task['error']) view['error'] = task['error'];
   if (task['result']) view['result'] = task['result'];
-  if (status === 'waiting_approval') view['note'] = `${APPROVAL_NOTE} Call get_task later to see the result.`;
+  if (task['pendingApprovals']) view['pendingApprovals'] = task['pendingApprovals'];
+  if (status === 'waiting_approval') view['note'] = `${approvalNote(task)} Call get_task later to see the result.`;
   else if (!TERMINAL.has(status)) view['note'] = 'The task is still running; call get_task with its id to see the result.';
   return {
     content: [{ type: 'text', text: JSON.stringify(view, null, 2) }],

@@ -24,7 +24,8 @@ import type { TaskStore } from '../../protocol/task-store.ts';
 import { guardedRequest, OutboundRefusedError } from '../broker/outbound/guarded-request.ts';
 import type { PrivateTarget } from '../broker/outbound/private-targets.ts';
 import { systemResolver, TargetRefusedError, type Resolver } from '../broker/outbound/resolve-target.ts';
-import { toTaskView } from '../schemas/tasks.ts';
+import type { ApprovalStore } from '../approvals/approval-store.ts';
+import { toTaskViewWithApprovals } from '../schemas/tasks.ts';
 import type { TaskNotifier } from '../tasks/task-notifier.ts';
 import { signWebhook } from './signature.ts';
 import type { WebhookSecrets } from './webhook-secrets.ts';
@@ -44,6 +45,8 @@ export interface WebhookDeliveryOptions {
   timeoutMs: number;
   resolver?: Resolver;
   log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** A waiting task's body names the approval requests it waits for. */
+  approvals?: ApprovalStore;
 }
 
 interface DeliveryJob {
@@ -112,7 +115,7 @@ export class WebhookDelivery {
     if (!secret) throw new UnrecoverableError('the tenant has no webhook secret (POST /v1/admin/webhooks/secret)');
     const id = `msg_${job.id}`;
     const timestamp = Math.floor(Date.now() / 1000);
-    const body = JSON.stringify({ type: `task.${job.data.status}`, timestamp: new Date().toISOString(), data: toTaskView(task) });
+    const body = JSON.stringify({ type: `task.${job.data.status}`, timestamp: new Date().toISOString(), data: await toTaskViewWithApprovals(task, this.#o.approvals) });
     const signal = AbortSignal.timeout(this.#o.timeoutMs);
     try {
       const answer = await guardedRequest(

@@ -138,9 +138,9 @@ describe('MCP tasks: a call waiting for approval is input_required', () => {
           else if (message.type === 'taskStatus') {
             seen.push(message.task.status);
             if (message.task.status === 'input_required') {
-              assert.match(message.task.statusMessage ?? '', /approve/i);
               assert.equal(target.refunds.filter((r) => r.order === order).length, 0, 'nothing ran before the decision');
               const approval = await pendingApproval(message.task.taskId);
+              assert.match(message.task.statusMessage ?? '', new RegExp(`approve.*${approval.id}.*payments\\.refund`, 'i'), 'names the approval');
               const decided = await stack.app.inject({ method: 'POST', url: `/v1/approvals/${approval.id}/approve`, headers: bearer(approverKey), payload: {} });
               assert.equal(decided.statusCode, 200, decided.body);
             }
@@ -161,14 +161,16 @@ describe('MCP tasks: a call waiting for approval is input_required', () => {
         const order = `o-${randomUUID()}`;
         const r = (await client.callTool({ name: 'run_code', arguments: runArgs(order) })) as CallToolResult;
         assert.ok(!r.isError, JSON.stringify(r));
-        const view = r.structuredContent as { id: string; status: string; note: string };
+        const view = r.structuredContent as { id: string; status: string; note: string; pendingApprovals: { id: string }[] };
         assert.equal(view.status, 'waiting_approval', JSON.stringify(view));
-        assert.match(view.note, /approve/i);
+        const approval = await pendingApproval(view.id);
+        assert.deepEqual(view.pendingApprovals.map((a) => a.id), [approval.id]);
+        assert.match(view.note, new RegExp(`approvals approve ${approval.id}`), 'says which approval, and how to decide it');
         const got = (await client.callTool({ name: 'get_task', arguments: { id: view.id } })) as CallToolResult;
         assert.equal((got.structuredContent as { status: string }).status, 'waiting_approval');
         const task = await client.experimental.tasks.getTask(view.id);
         assert.equal(task.status, 'input_required');
-        assert.match(task.statusMessage ?? '', /approve/i);
+        assert.match(task.statusMessage ?? '', new RegExp(approval.id));
         const listed = await client.experimental.tasks.listTasks();
         assert.ok(listed.tasks.some((t) => t.taskId === view.id && t.status === 'input_required'));
         const cancelled = await client.experimental.tasks.cancelTask(view.id);

@@ -154,6 +154,8 @@ describe('TypeScript SDK: admin, capability, approval and audit routes, retries'
     const pending = (await approver.approvals.list({ status: 'pending', limit: 100 })).items.find((a) => a.taskId === waiting.id);
     assert.ok(pending, 'the approver sees the request');
     assert.equal(pending.capability, 'payments.refund');
+    assert.deepEqual(waiting.pendingApprovals, [{ id: pending.id, capability: 'payments.refund', deadline: pending.deadline }], 'the agent learns what it waits for');
+    assert.deepEqual((await agent.tasks.get(waiting.id)).pendingApprovals?.map((a) => a.id), [pending.id]);
     assert.match(String((await approver.approvals.get(pending.id)).code), /caps\.payments\.refund/);
     const approved = await approver.approvals.approve(pending.id, { reason: 'fine' });
     assert.equal(approved.status, 'approved');

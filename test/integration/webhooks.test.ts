@@ -173,7 +173,8 @@ describe('signed webhooks', () => {
     });
     assert.equal(res.statusCode, 201, res.body);
     const id = res.json().id as string;
-    const ofTask = () => open.got.map((d) => ({ d, body: JSON.parse(d.body) as { type: string; data: { id: string; status: string } } })).filter((x) => x.body.data.id === id);
+    type Body = { type: string; data: { id: string; status: string; pendingApprovals?: { id: string; capability: string }[] } };
+    const ofTask = () => open.got.map((d) => ({ d, body: JSON.parse(d.body) as Body })).filter((x) => x.body.data.id === id);
     const waiting = await until(() => ofTask().find((x) => x.body.type === 'task.waiting_approval'), 30_000);
     const headers = waiting.d.headers;
     assert.ok(verifyWebhook(secret, { id: String(headers['webhook-id']), timestamp: String(headers['webhook-timestamp']), signature: String(headers['webhook-signature']) }, waiting.d.body));
@@ -184,6 +185,7 @@ describe('signed webhooks', () => {
       const list = await stack.app.inject({ method: 'GET', url: '/v1/approvals?status=pending&limit=100', headers: bearer(approver.key) });
       return (list.json().items as Approval[]).find((a) => a.taskId === id);
     });
+    assert.deepEqual(waiting.body.data.pendingApprovals, [{ id: approval.id, capability: 'payments.refund', deadline: approval.deadline }], 'the body names the request');
     const decided = await stack.app.inject({ method: 'POST', url: `/v1/approvals/${approval.id}/approve`, headers: bearer(approver.key), payload: {} });
     assert.equal(decided.statusCode, 200, decided.body);
     const done = await until(() => ofTask().find((x) => x.body.type === 'task.succeeded'), 30_000);

@@ -121,6 +121,8 @@ def test_capabilities_and_an_approval_decided_through_the_sdk(proxy: FaultProxy,
             with Airlock(api_key=secret, base_url=proxy.url) as approver:
                 pending = [a for a in approver.approvals.list(status="pending", limit=100)["items"] if a["taskId"] == task["id"]]
                 assert len(pending) == 1
+                assert task["pendingApprovals"] == [{"id": pending[0]["id"], "capability": name, "deadline": pending[0]["deadline"]}]
+                assert [a["id"] for a in agent.tasks.get(task["id"])["pendingApprovals"]] == [pending[0]["id"]]
                 assert f"caps.{prefix}.refund" in approver.approvals.get(pending[0]["id"])["code"]
                 assert approver.approvals.approve(pending[0]["id"], reason="fine")["status"] == "approved"
                 with pytest.raises(ConflictError) as twice:

@@ -7705,6 +7705,11 @@ export interface operations {
                                 peakMemoryBytes?: number;
                             };
                             callbackUrl?: string;
+                            pendingApprovals?: {
+                                id: string;
+                                capability: string;
+                                deadline: string;
+                            }[];
                         }[];
                         nextCursor: string | null;
                     };
@@ -7886,6 +7891,11 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        pendingApprovals?: {
+                            id: string;
+                            capability: string;
+                            deadline: string;
+                        }[];
                     };
                 };
             };
@@ -8066,6 +8076,11 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        pendingApprovals?: {
+                            id: string;
+                            capability: string;
+                            deadline: string;
+                        }[];
                     };
                 };
             };
@@ -8213,6 +8228,11 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        pendingApprovals?: {
+                            id: string;
+                            capability: string;
+                            deadline: string;
+                        }[];
                     };
                 };
             };

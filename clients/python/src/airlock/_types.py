@@ -92,6 +92,14 @@ class TaskUsage(_TaskUsageRequired, total=False):
     peakMemoryBytes: int
 
 
+class PendingApproval(TypedDict):
+    """An approval request a waiting task's call waits for (``Task.pendingApprovals``)."""
+
+    id: str
+    capability: str
+    deadline: str
+
+
 class Task(_TaskRequired, total=False):
     startedAt: str
     finishedAt: str
@@ -99,6 +107,7 @@ class Task(_TaskRequired, total=False):
     error: TaskError
     usage: TaskUsage
     callbackUrl: str
+    pendingApprovals: List[PendingApproval]
 
 
 class TaskList(TypedDict):
