@@ -10,19 +10,22 @@
  *   ConflictError with the problem's code; an agent is refused (ForbiddenError);
  * - audit: the trace of the task, the log and its verification; tokens minted and revoked;
  * - tasks.files.read: the bytes a container task wrote under /out;
+ * - the package as another project gets it: `npm install <repo>/clients/typescript` (its prepare
+ *   script builds it), then `import { Airlock } from '@airlock/sdk'` and `npx airlock`;
  * - retries, as the Python SDK does them: a 409 idempotency_request_in_flight is retried with
  *   the same key (one task); a POST without an Idempotency-Key whose answer was lost is NOT
  *   resent (ConnectionError, the server saw it once); a GET whose answer was lost is resent.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import type * as SdkModule from '../../clients/typescript/src/index.ts';
 import { DEFAULT_POLICIES_TEXT } from '../../harness/policy/policy-set.ts';
 import { permitInvoke } from '../helpers/capabilities.ts';
@@ -37,6 +40,8 @@ const SDK_DIR = fileURLToPath(new URL('../../clients/typescript/', import.meta.u
 const ADMIN_KEY = `admin-${randomUUID()}`;
 const SECRETS = { tickets: `tk_${randomBytes(12).toString('hex')}`, payments: `pk_${randomBytes(12).toString('hex')}`, basic: 'u:p' };
 const skipDocker = await dockerGate();
+// Children that call the harness of this process must not block its event loop.
+const run = promisify(execFile);
 
 describe('TypeScript SDK: admin, capability, approval and audit routes, retries', () => {
   let stack: Stack;
@@ -201,6 +206,28 @@ describe('TypeScript SDK: admin, capability, approval and audit routes, retries'
     const bytes = await agent.tasks.files.read(task.id, 'report.txt');
     assert.equal(Buffer.from(bytes).toString(), 'made by python');
     await assert.rejects(agent.tasks.files.read(task.id, 'nope.txt'), sdk.NotFoundError);
+  });
+
+  test('another project installs the package from its path, imports it and runs its bin', { timeout: 120_000 }, async () => {
+    const project = await mkdtemp(path.join(tmpdir(), 'airlock-sdk-user-'));
+    try {
+      await writeFile(path.join(project, 'package.json'), JSON.stringify({ name: 'sdk-user', version: '1.0.0', private: true, type: 'module' }));
+      execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', SDK_DIR], { cwd: project, stdio: 'pipe' });
+      await writeFile(path.join(project, 'main.js'), [
+        "import { Airlock, NotFoundError } from '@airlock/sdk';",
+        'const airlock = new Airlock();',
+        "const task = await airlock.run('6 * 7', { runtime: 'javascript' });",
+        "const missing = await airlock.tasks.get('00000000-0000-4000-8000-000000000000').catch((e) => e instanceof NotFoundError && e.code);",
+        'console.log(JSON.stringify({ status: task.status, value: task.result.value, missing }));',
+      ].join('\n'));
+      const env = { ...process.env, AIRLOCK_URL: proxy.url, AIRLOCK_API_KEY: AGENTS.alice.key };
+      const out = JSON.parse((await run(process.execPath, ['main.js'], { cwd: project, env })).stdout) as Record<string, unknown>;
+      assert.deepEqual(out, { status: 'succeeded', value: 42, missing: 'not_found' });
+      const listed = (await run('npx', ['--offline', 'airlock', 'tasks', 'ls', '--json'], { cwd: project, env })).stdout;
+      assert.ok(Array.isArray((JSON.parse(listed) as { items: unknown[] }).items));
+    } finally {
+      await rm(project, { recursive: true, force: true });
+    }
   });
 
   test('retry: a 409 idempotency_request_in_flight is retried with the same key; one task', async () => {
