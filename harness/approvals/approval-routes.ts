@@ -40,16 +40,27 @@ const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404
  * no self-approval (a policy-based exception is not built).
  */
 function requireDecider(principal: Principal, approval?: Approval): void {
+  const refusal = deciderRefusal(principal, approval);
+  if (refusal) throw refusal;
+}
+
+/**
+ * Why `principal` may not read (without `approval`) or decide (with it) approvals, or null when
+ * it may. The console asks it only to leave out buttons that would be refused; the routes below
+ * enforce it.
+ */
+export function deciderRefusal(principal: Principal, approval?: Approval): Error | null {
   if (principal.kind !== 'user' || principal.tokenId !== undefined || principal.actingFor !== undefined) {
-    throw new ForbiddenError('Only a user with the approver or admin role decides approvals');
+    return new ForbiddenError('Only a user with the approver or admin role decides approvals');
   }
-  if (principal.scopes !== undefined) throw new InsufficientScopeError('A scoped credential cannot read or decide approvals');
+  if (principal.scopes !== undefined) return new InsufficientScopeError('A scoped credential cannot read or decide approvals');
   if (!principal.roles.some((r) => DECIDER_ROLES.includes(r))) {
-    throw new ForbiddenError('Only a user with the approver or admin role decides approvals');
+    return new ForbiddenError('Only a user with the approver or admin role decides approvals');
   }
   if (approval && (principal.id === approval.actingFor || (approval.principalKind === 'user' && principal.id === approval.agentId))) {
-    throw new ForbiddenError('The user a task acts for (or who created it) cannot approve its calls');
+    return new ForbiddenError('The user a task acts for (or who created it) cannot approve its calls');
   }
+  return null;
 }
 
 function notPending(approval: Approval): Error {

@@ -12,6 +12,8 @@
  * Nothing here throws: every outcome is a {@link CallResult} with a stable code.
  */
 import http from 'node:http';
+import { SpanKind } from '@opentelemetry/api';
+import { inSpan, traceparentOf } from '../../protocol/telemetry/tracing.ts';
 import https from 'node:https';
 import { BrokerCallResultSchema, type BrokerCallRequest } from '../../protocol/capability.ts';
 import type { CallResult } from '../backends/types.ts';
@@ -64,7 +66,20 @@ export class BrokerClient {
    * Sends one call and returns the broker's answer. `budgetMs` caps the whole call, resends
    * included (the task's remaining wall time); `signal` aborts it (cancel, end of the run).
    */
-  async call(request: BrokerCallRequest, token: string, signal: AbortSignal, budgetMs: number): Promise<CallResult> {
+  call(request: BrokerCallRequest, token: string, signal: AbortSignal, budgetMs: number): Promise<CallResult> {
+    // A span per call of the code (traces on): the broker's span and the target's request are
+    // its children, through the `traceparent` each request to the broker carries.
+    return inSpan(`capability ${request.name}`, {
+      kind: SpanKind.CLIENT,
+      attributes: { 'airlock.capability': request.name, 'airlock.task.id': request.taskId, 'airlock.call.seq': request.seq },
+    }, async (span) => {
+      const result = await this.#call(request, token, signal, budgetMs);
+      span.setAttribute('airlock.call.outcome', result.ok ? 'success' : result.error.code);
+      return result;
+    });
+  }
+
+  async #call(request: BrokerCallRequest, token: string, signal: AbortSignal, budgetMs: number): Promise<CallResult> {
     const body = JSON.stringify(request);
     const endAt = performance.now() + budgetMs;
     for (;;) {
@@ -118,6 +133,7 @@ export class BrokerClient {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(body),
           authorization: `Bearer ${token}`,
+          ...traceHeaders(),
         },
       });
       const timer = setTimeout(() => req.destroy(new TimeoutFault('timeout')), timeoutMs);
@@ -198,4 +214,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** `traceparent` of the active span, when traces are on. */
+function traceHeaders(): Record<string, string> {
+  const traceparent = traceparentOf();
+  return traceparent ? { traceparent } : {};
 }

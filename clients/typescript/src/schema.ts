@@ -2919,6 +2919,7 @@ export interface operations {
                             promptSnippet?: string;
                             sessionId?: string;
                             requestId?: string;
+                            traceId?: string;
                             decision?: {
                                 allowed: boolean;
                                 policyIds: string[];
@@ -3068,6 +3069,7 @@ export interface operations {
                             promptSnippet?: string;
                             sessionId?: string;
                             requestId?: string;
+                            traceId?: string;
                             decision?: {
                                 allowed: boolean;
                                 policyIds: string[];
@@ -6919,6 +6921,10 @@ export interface operations {
                             code?: string;
                             codeTruncated?: boolean;
                             taskUrl: string;
+                            compensates?: {
+                                seq: number;
+                                capability: string;
+                            };
                             createdAt: string;
                             deadline: string;
                             /** @enum {string} */
@@ -7049,6 +7055,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
@@ -7186,6 +7196,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
@@ -7350,6 +7364,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
@@ -7710,6 +7728,19 @@ export interface operations {
                                 capability: string;
                                 deadline: string;
                             }[];
+                            compensations?: {
+                                call: number;
+                                of: string;
+                                capability: string;
+                                /** @enum {string} */
+                                status: "pending" | "done" | "failed";
+                                attempts: number;
+                                error?: {
+                                    code: string;
+                                    message: string;
+                                };
+                                finishedAt?: string;
+                            }[];
                         }[];
                         nextCursor: string | null;
                     };
@@ -7896,6 +7927,19 @@ export interface operations {
                             capability: string;
                             deadline: string;
                         }[];
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
+                        }[];
                     };
                 };
             };
@@ -8081,6 +8125,19 @@ export interface operations {
                             capability: string;
                             deadline: string;
                         }[];
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
+                        }[];
                     };
                 };
             };
@@ -8232,6 +8289,19 @@ export interface operations {
                             id: string;
                             capability: string;
                             deadline: string;
+                        }[];
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
                         }[];
                     };
                 };

@@ -36,6 +36,8 @@ export interface CallContext {
   flags: { replayed?: boolean; diverged?: boolean; rerun?: boolean };
   /** When the broker got the call (performance.now()). */
   receivedAt: number;
+  /** A compensation of the rollback (harness/rollback/): the call it undoes. */
+  compensates?: { seq: number; capability: string };
 }
 
 export interface Stop {

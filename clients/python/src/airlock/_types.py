@@ -100,6 +100,21 @@ class PendingApproval(TypedDict):
     deadline: str
 
 
+class _CompensationRequired(TypedDict):
+    call: int
+    of: str
+    capability: str
+    status: Literal["pending", "done", "failed"]
+    attempts: int
+
+
+class Compensation(_CompensationRequired, total=False):
+    """The undo of one completed capability call of a task that failed, timed out or was cancelled."""
+
+    error: TaskError
+    finishedAt: str
+
+
 class Task(_TaskRequired, total=False):
     startedAt: str
     finishedAt: str
@@ -108,6 +123,7 @@ class Task(_TaskRequired, total=False):
     usage: TaskUsage
     callbackUrl: str
     pendingApprovals: List[PendingApproval]
+    compensations: List[Compensation]
 
 
 class TaskList(TypedDict):
