@@ -285,7 +285,7 @@ export async function buildApp(
     await v1.register(approvalRoutes, { store: approvals, idempotency, audit: deps.audit, principalOf });
     await v1.register(discoveryRoutes, { capabilities, policy, principalOf });
     await v1.register(taskRoutes, {
-      grants, capabilities, webhookSecrets: deps.webhookSecrets, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
+      grants, capabilities, webhookSecrets: deps.webhookSecrets, approvals, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,
       runtimes: config.TASKS_REQUIRE_LIVE_RUNNER ? runtimes : anyRuntime });
   });
   return app;

@@ -16,6 +16,7 @@ import { LostJobReconciler } from './tasks/lost-job-reconciler.ts';
 import { TaskNotifier } from './tasks/task-notifier.ts';
 import { CredentialStore } from './vault/credential-store.ts';
 import { parsePrivateTargets } from './broker/outbound/private-targets.ts';
+import { ApprovalStore } from './approvals/approval-store.ts';
 import { WebhookDelivery } from './webhooks/webhook-delivery.ts';
 import { WebhookSecrets } from './webhooks/webhook-secrets.ts';
 import { loadVaultKeyring } from './vault/vault-keys.ts';
@@ -107,6 +108,7 @@ export async function createHarnessDeps(
     maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
     backoffMs: config.WEBHOOK_BACKOFF_MS,
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    approvals: new ApprovalStore(redis, { retentionMs: config.TASK_RETENTION_MS }),
     log: (msg, fields) => {
       if (config.LOG_LEVEL !== 'silent') console.error(JSON.stringify({ level: 40, msg, ...fields }));
     },

@@ -11,15 +11,12 @@ import { randomUUID } from 'node:crypto';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
+import { AirlockRefusal, describeTask, RUN_WAIT_SECONDS, type AirlockTask } from './task-store.ts';
 
 /** One REST request on behalf of the MCP caller: status and parsed JSON body. */
 export interface AirlockApi {
   call(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, idempotencyKey?: string): Promise<{ status: number; body: unknown }>;
 }
-
-const TERMINAL = new Set(['succeeded', 'failed', 'timed_out', 'cancelled']);
-/** How long run_code waits inside one tool call before answering with the task still running. */
-const RUN_WAIT_SECONDS = 55;
 
 const text = (value: unknown, isError = false): CallToolResult => ({
   content: [{ type: 'text', text: typeof value === 'string' ? value : JSON.stringify(value, null, 2) }],
@@ -28,38 +25,25 @@ const text = (value: unknown, isError = false): CallToolResult => ({
 
 /** A problem answer as a tool error the model can read (execution faults are results, not protocol errors). */
 function problemResult(status: number, body: unknown): CallToolResult {
-  const p = body as { code?: string; title?: string; detail?: string } | null;
-  return text(`Airlock refused (${status} ${p?.code ?? 'error'}): ${p?.detail ?? p?.title ?? ''}`.trim(), true);
-}
-
-/** What a model needs of a task: status, the error, output, value, and what to do next. */
-function describeTask(task: Record<string, unknown>): CallToolResult {
-  const status = String(task['status']);
-  const view: Record<string, unknown> = { id: task['id'], status, runtime: task['runtime'] };
-  if (task['error']) view['error'] = task['error'];
-  if (task['result']) view['result'] = task['result'];
-  if (status === 'waiting_approval' || task['approval']) {
-    view['note'] = 'The task is waiting for a human to approve a capability call; call get_task later.';
-  } else if (!TERMINAL.has(status)) {
-    view['note'] = 'The task is still running; call get_task with its id to see the result.';
-  }
-  return {
-    ...text(view, status === 'failed' || status === 'timed_out'),
-    structuredContent: view,
-  };
+  return text(new AirlockRefusal(status, body).message, true);
 }
 
 const RuntimeSchema = z.enum(['javascript', 'typescript', 'python', 'node', 'bash']);
 const TaskIdSchema = z.string().uuid().describe('The task id run_code returned');
 
 export function registerAirlockTools(server: McpServer, api: AirlockApi): void {
-  server.registerTool(
+  // run_code is task-capable (MCP tasks, execution.taskSupport "optional"): a client that
+  // augments the call with `task` gets the task at once and follows it with tasks/get, where a
+  // task waiting for a human's approval is `input_required`; a plain call answers within
+  // RUN_WAIT_SECONDS as before. The tasks are Airlock's own (task-store.ts).
+  server.experimental.tasks.registerToolTask(
     'run_code',
     {
       title: 'Run code in an Airlock sandbox',
       description:
         'Runs code in a sandbox with no network: javascript/typescript in a V8 isolate, python/node/bash in a container. ' +
-        'It can reach the outside world only through the capabilities it declares (caps.<name>(input) in code). ' +
+        'It can reach the outside world only through the capabilities it declares (caps.<name>(input) in code); ' +
+        'a call may need a human\'s approval first (the task then waits: status waiting_approval, MCP task input_required). ' +
         `Waits up to ${RUN_WAIT_SECONDS} s for the result; a longer task is returned running (use get_task).`,
       inputSchema: {
         runtime: RuntimeSchema,
@@ -71,12 +55,14 @@ export function registerAirlockTools(server: McpServer, api: AirlockApi): void {
         capabilities: z.array(z.string()).optional().describe('Capabilities the code may call (see list_capabilities)'),
       },
       annotations: { readOnlyHint: false, openWorldHint: false, destructiveHint: false, idempotentHint: false },
+      execution: { taskSupport: 'optional' },
     },
-    async (args) => {
-      // One key for this tool call: a transport retry of the REST request cannot run the code twice.
-      const res = await api.call('POST', '/v1/tasks', { ...args, wait: RUN_WAIT_SECONDS }, randomUUID());
-      if (res.status !== 201 && res.status !== 200) return problemResult(res.status, res.body);
-      return describeTask(res.body as Record<string, unknown>);
+    {
+      createTask: async (args, extra) => ({
+        task: await extra.taskStore.createTask({ pollInterval: 1000, context: { args } }),
+      }),
+      getTask: async (_args, extra) => extra.taskStore.getTask(extra.taskId),
+      getTaskResult: async (_args, extra) => (await extra.taskStore.getTaskResult(extra.taskId)) as CallToolResult,
     },
   );
 
@@ -90,7 +76,7 @@ export function registerAirlockTools(server: McpServer, api: AirlockApi): void {
     },
     async ({ id }) => {
       const res = await api.call('GET', `/v1/tasks/${id}`);
-      return res.status === 200 ? describeTask(res.body as Record<string, unknown>) : problemResult(res.status, res.body);
+      return res.status === 200 ? describeTask(res.body as AirlockTask) : problemResult(res.status, res.body);
     },
   );
 
@@ -104,7 +90,7 @@ export function registerAirlockTools(server: McpServer, api: AirlockApi): void {
     },
     async ({ id }) => {
       const res = await api.call('DELETE', `/v1/tasks/${id}`, undefined, randomUUID());
-      return res.status === 200 ? describeTask(res.body as Record<string, unknown>) : problemResult(res.status, res.body);
+      return res.status === 200 ? describeTask(res.body as AirlockTask) : problemResult(res.status, res.body);
     },
   );
 

@@ -22,11 +22,28 @@ export async function generate(): Promise<{ document: string; schema: string }> 
     const ast = await openapiTS(JSON.parse(document) as Parameters<typeof openapiTS>[0]);
     const schema =
       '// Generated from openapi.json by scripts/sdk-generate.ts (npm run sdk:generate). Do not edit.\n' +
-      astToString(ast);
+      namedRecursiveJson(astToString(ast));
     return { document, schema };
   } finally {
     await stack.close();
   }
+}
+
+/**
+ * openapi-typescript writes the recursive JsonValue component as a union that names itself
+ * through `components["schemas"]["JsonValue"]`, which TypeScript refuses (TS2502: referenced in
+ * its own type annotation). The component becomes a reference to a top-level recursive alias,
+ * which TypeScript accepts.
+ */
+function namedRecursiveJson(source: string): string {
+  const generated =
+    /JsonValue: string \| number \| boolean \| null \| components\["schemas"\]\["JsonValue"\]\[\] \| \{\n\s*\[key: string\]: components\["schemas"\]\["JsonValue"\];\n\s*\};/;
+  if (!generated.test(source)) return source;
+  return (
+    source.replace(generated, 'JsonValue: JsonValue;') +
+    '/** Any JSON value (the `JsonValue` component). */\n' +
+    'export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };\n'
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

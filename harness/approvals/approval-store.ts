@@ -230,6 +230,21 @@ export class ApprovalStore {
     return out;
   }
 
+  /**
+   * The task's requests waiting for a decision now (oldest first), as the task view shows them:
+   * an agent cannot read approvals, but it may learn what its task waits for and tell a human.
+   */
+  async pendingOfTask(tenantId: string, taskId: string): Promise<{ id: string; capability: string; deadline: string }[]> {
+    const ids = await this.#redis.smembers(approvalKeys.ofTask(tenantId, taskId));
+    const pending: Approval[] = [];
+    for (const id of ids) {
+      const approval = await this.get(tenantId, id);
+      if (approval?.status === 'pending' && approval.taskId === taskId) pending.push(approval);
+    }
+    pending.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    return pending.map((a) => ({ id: a.id, capability: a.capability, deadline: a.deadline }));
+  }
+
   /** One page of the tenant's requests with this status, newest first (cursor as GET /v1/tasks). */
   async list(
     tenantId: string,

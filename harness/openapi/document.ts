@@ -100,6 +100,7 @@ export function completeDocument(doc: Document): Document {
       },
     },
   };
+  hoistSharedDefs(doc);
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
     for (const method of METHODS) {
       const op = item?.[method];
@@ -152,4 +153,38 @@ export function completeDocument(doc: Document): Document {
 function pickDescription(response: unknown): { description?: string } {
   const d = (response as { description?: unknown } | undefined)?.description;
   return typeof d === 'string' && d !== 'Default Response' ? { description: d } : {};
+}
+
+const SHARED = '#/components/schemas/__shared#/$defs/';
+
+/**
+ * The zod transform puts recursive schemas (JsonValue) in `components.schemas.__shared.$defs`
+ * and points at them with `#/components/schemas/__shared#/$defs/<name>`: a reference with two
+ * fragments, which generators (openapi-typescript) read as the `__shared` object itself, so the
+ * SDK's types for every JSON value were wrong. Each such definition moves to the component that
+ * aliases it (JsonValue; else `Shared_<name>`), every reference is rewritten to it, and
+ * `__shared` is gone.
+ */
+function hoistSharedDefs(doc: Document): void {
+  const schemas = (doc.components?.schemas ?? {}) as Record<string, unknown>;
+  const shared = schemas['__shared'] as { $defs?: Record<string, unknown> } | undefined;
+  if (!shared?.$defs) return;
+  const home = new Map<string, string>();
+  for (const name of Object.keys(shared.$defs)) {
+    const aliases = Object.keys(schemas).filter((k) => (schemas[k] as { $ref?: string })?.$ref === `${SHARED}${name}`);
+    home.set(name, aliases.find((k) => !k.endsWith('Input')) ?? aliases[0] ?? `Shared_${name}`);
+  }
+  const rewrite = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (value === null || typeof value !== 'object') return value;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = k === '$ref' && typeof v === 'string' && v.startsWith(SHARED) ? `#/components/schemas/${home.get(v.slice(SHARED.length))}` : rewrite(v);
+    }
+    return out;
+  };
+  delete schemas['__shared'];
+  for (const [name, def] of Object.entries(shared.$defs)) schemas[home.get(name)!] = rewrite(def);
+  for (const k of Object.keys(schemas)) schemas[k] = rewrite(schemas[k]);
+  doc.paths = rewrite(doc.paths) as Document['paths'];
 }

@@ -1,3 +1,4 @@
+import type { ApprovalStore } from '../approvals/approval-store.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -24,6 +25,7 @@ import {
   TaskViewSchema,
   createTaskBodySchema,
   toTaskView,
+  toTaskViewWithApprovals,
 } from '../schemas/tasks.ts';
 import type { TaskNotifier } from '../tasks/task-notifier.ts';
 import type { TaskService } from '../tasks/task-service.ts';
@@ -44,6 +46,8 @@ export interface TaskRoutesOptions {
   runtimes: RuntimeCheck;
   /** A task with a callbackUrl needs its tenant's webhook secret to be set. */
   webhookSecrets: WebhookSecrets;
+  /** A waiting task's view names the approval requests it waits for. */
+  approvals?: ApprovalStore;
   principalOf: (request: FastifyRequest) => Principal;
 }
 
@@ -144,7 +148,7 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
       // A retry that found the task an earlier try made answers with it as it is now: it
       // created nothing, so it says it is a replay (README, Idempotency).
       if (!created) reply.header('idempotent-replayed', 'true');
-      return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(toTaskView(task));
+      return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(await toTaskViewWithApprovals(task, options.approvals));
     },
   );
 
@@ -160,7 +164,8 @@ export async function taskRoutes(app: FastifyInstance, options: TaskRoutesOption
   api.get(
     '/v1/tasks/:id',
     { schema: { params: TaskParamsSchema, response: { 200: TaskViewSchema, ...errorResponses } } },
-    async (request) => toTaskView(await tasks.get(principalOf(request), request.params.id, 'tasks.read', request)),
+    async (request) =>
+      toTaskViewWithApprovals(await tasks.get(principalOf(request), request.params.id, 'tasks.read', request), options.approvals),
   );
 
   api.delete(

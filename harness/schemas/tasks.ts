@@ -44,6 +44,11 @@ export const TaskViewSchema = z.strictObject({
   usage: UsageSchema.optional(),
   callbackUrl: z.string().optional(),
   /**
+   * While the task is `waiting_approval` (in the answers of POST /v1/tasks, GET /v1/tasks/:id and
+   * webhooks): the approval requests its calls wait for, to show a human who decides them.
+   */
+  pendingApprovals: z.array(z.strictObject({ id: z.string(), capability: z.string(), deadline: z.string() })).optional(),
+  /**
    * The rollback of a task that ended `failed`, `timed_out` or `cancelled`: one entry per
    * completed capability call whose capability has a compensation, newest call first, as it
    * runs (`pending`) and ends (`done`, or `failed` with the error after its retries: left for a
@@ -52,6 +57,17 @@ export const TaskViewSchema = z.strictObject({
   compensations: z.array(CompensationSchema).optional(),
 });
 export type TaskView = z.infer<typeof TaskViewSchema>;
+
+/** {@link toTaskView} with `pendingApprovals` when the task waits for some. */
+export async function toTaskViewWithApprovals(
+  task: TaskRecord,
+  approvals: { pendingOfTask(tenantId: string, taskId: string): Promise<NonNullable<TaskView['pendingApprovals']>> } | undefined,
+): Promise<TaskView> {
+  const view = toTaskView(task);
+  if (view.status !== 'waiting_approval' || !approvals) return view;
+  const pending = await approvals.pendingOfTask(task.tenantId, task.id);
+  return pending.length > 0 ? { ...view, pendingApprovals: pending } : view;
+}
 
 export function toTaskView(task: TaskRecord): TaskView {
   return {

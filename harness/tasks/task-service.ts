@@ -92,7 +92,8 @@ export class TaskService {
   }
 
   /**
-   * Creates and enqueues a task. With `waitMs`, answers when the task ends or the wait runs out,
+   * Creates and enqueues a task. With `waitMs`, answers when the task ends, starts waiting for a
+   * human's approval (waiting on a person in a request is pointless), or the wait runs out,
    * whichever is first, with the task as it is then — or, once `signal` aborts (the request's
    * credential was revoked), at once with the task as it was created: nothing it did since.
    *
@@ -136,11 +137,13 @@ export class TaskService {
       // (A wait left behind by an abort is woken by watch.close() in `create`.)
       const notified = aborted ? await Promise.race([watch.next(left), aborted]) : await watch.next(left);
       if (notified === 'aborted' || signal?.aborted) return created;
-      const mayHaveEnded = notified.some((what) => what === null || (what !== 'output' && isTerminal(what)));
+      const mayHaveEnded = notified.some(
+        (what) => what === null || what === 'waiting_approval' || (what !== 'output' && isTerminal(what)),
+      );
       if (!mayHaveEnded && left > 0) continue;
       const task = await this.#store.get(created.id);
       if (!task) throw new NotFoundError(`Task ${created.id} not found`);
-      if (isTerminal(task.status) || deadline - Date.now() <= 0) return task;
+      if (isTerminal(task.status) || viewStatus(task) === 'waiting_approval' || deadline - Date.now() <= 0) return task;
     }
   }
 

@@ -1,9 +1,13 @@
 /**
  * Webhook delivery: when a task that has a `callbackUrl` ends, Airlock POSTs the task to it,
- * signed per Standard Webhooks with the tenant's secret (signature.ts).
+ * signed per Standard Webhooks with the tenant's secret (signature.ts); also when one of its
+ * capability calls starts waiting for a human's approval (`task.waiting_approval`, once per
+ * approval request: the body is the task as it is when delivered).
  *
  * Durable and once per event: every harness hears every task's end (the task-events channel);
- * each one whose task has a callbackUrl adds a BullMQ job whose id is `<task id>.<status>`, so
+ * each one whose task has a callbackUrl adds a BullMQ job whose id is `<task id>.<status>` (for
+ * `waiting_approval`, `<task id>.waiting_approval.<n>`, n = how many approval requests the task
+ * has had, so each request gets its own and every harness names it alike), so
  * however many harnesses heard it there is one job, delivered by whichever harness takes it.
  * A failed delivery (no answer, or not 2xx) is retried with exponential backoff
  * (WEBHOOK_MAX_ATTEMPTS); `webhook-id` stays the same on every try, so a receiver can drop
@@ -14,12 +18,14 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isTerminal, type TaskStatus } from '../../protocol/task.ts';
+import { approvalKeys } from '../../protocol/approval.ts';
 import { redisKeys } from '../../protocol/redis-keys.ts';
 import type { TaskStore } from '../../protocol/task-store.ts';
 import { guardedRequest, OutboundRefusedError } from '../broker/outbound/guarded-request.ts';
 import type { PrivateTarget } from '../broker/outbound/private-targets.ts';
 import { systemResolver, TargetRefusedError, type Resolver } from '../broker/outbound/resolve-target.ts';
-import { toTaskView } from '../schemas/tasks.ts';
+import type { ApprovalStore } from '../approvals/approval-store.ts';
+import { toTaskViewWithApprovals } from '../schemas/tasks.ts';
 import type { TaskNotifier } from '../tasks/task-notifier.ts';
 import { signWebhook } from './signature.ts';
 import type { WebhookSecrets } from './webhook-secrets.ts';
@@ -39,6 +45,8 @@ export interface WebhookDeliveryOptions {
   timeoutMs: number;
   resolver?: Resolver;
   log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** A waiting task's body names the approval requests it waits for. */
+  approvals?: ApprovalStore;
 }
 
 interface DeliveryJob {
@@ -74,16 +82,21 @@ export class WebhookDelivery {
       }
     });
     this.#unsubscribe = o.notifier.subscribeAll((taskId, what) => {
-      if (what && what !== 'output' && isTerminal(what)) void this.#enqueue(taskId, what);
+      if (what === 'waiting_approval' || (what && what !== 'output' && isTerminal(what))) void this.#enqueue(taskId, what);
     });
   }
 
   async #enqueue(taskId: string, status: TaskStatus): Promise<void> {
     try {
-      const url = await this.#o.redis.hget(redisKeys.task(taskId), 'callbackUrl');
+      const [url, tenantId] = await this.#o.redis.hmget(redisKeys.task(taskId), 'callbackUrl', 'tenantId');
       if (!url) return;
+      let jobId = `${taskId}.${status}`;
+      if (status === 'waiting_approval') {
+        if (!tenantId) return;
+        jobId += `.${await this.#o.redis.scard(approvalKeys.ofTask(tenantId, taskId))}`;
+      }
       await this.queue.add('deliver', { taskId, status }, {
-        jobId: `${taskId}.${status}`,
+        jobId,
         attempts: this.#o.maxAttempts,
         backoff: { type: 'exponential', delay: this.#o.backoffMs },
         // Kept a day after success: a late duplicate add (another harness) finds it and adds nothing.
@@ -102,7 +115,7 @@ export class WebhookDelivery {
     if (!secret) throw new UnrecoverableError('the tenant has no webhook secret (POST /v1/admin/webhooks/secret)');
     const id = `msg_${job.id}`;
     const timestamp = Math.floor(Date.now() / 1000);
-    const body = JSON.stringify({ type: `task.${job.data.status}`, timestamp: new Date().toISOString(), data: toTaskView(task) });
+    const body = JSON.stringify({ type: `task.${job.data.status}`, timestamp: new Date().toISOString(), data: await toTaskViewWithApprovals(task, this.#o.approvals) });
     const signal = AbortSignal.timeout(this.#o.timeoutMs);
     try {
       const answer = await guardedRequest(

@@ -1,6 +1,6 @@
 /**
  * A loopback proxy for the SDK tests that puts real failures between a client and a listening
- * harness: it answers 429 (or 503) once, drops a connection after the harness answered (the work is done,
+ * harness: it answers 429 (or 503, or a 409 `idempotency_request_in_flight`) once, drops a connection after the harness answered (the work is done,
  * the client never hears it), or cuts an event stream after its first event. Each fault is armed
  * for the next matching request only; everything else is forwarded untouched.
  *
@@ -12,12 +12,13 @@
  *   GET    /keys                           {keys}: Idempotency-Key of each POST /v1/tasks seen
  *   DELETE /keys                           forget them
  *   GET    /streams                        {streams}: each event-stream request seen, {url, lastEventId}
+ *   GET    /requests                       {requests}: "<METHOD> <url>" of every request seen, in order
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type FaultKind = '429' | '503' | 'drop-after-answer' | 'cut-stream-after-first-event';
-export const FAULT_KINDS: readonly FaultKind[] = ['429', '503', 'drop-after-answer', 'cut-stream-after-first-event'];
+export type FaultKind = '429' | '503' | '409-in-flight' | 'drop-after-answer' | 'cut-stream-after-first-event';
+export const FAULT_KINDS: readonly FaultKind[] = ['429', '503', '409-in-flight', 'drop-after-answer', 'cut-stream-after-first-event'];
 
 /** What the proxy does with the next request that matches; then it forwards as usual. */
 export interface Fault {
@@ -34,6 +35,8 @@ export interface FaultProxy {
   keys: string[];
   /** Each GET …/events that reached the proxy, with its Last-Event-ID (null: none), in order. */
   streams: { url: string; lastEventId: string | null }[];
+  /** `<METHOD> <url>` of every request that reached the proxy, in order. */
+  requests: string[];
   close(): Promise<void>;
 }
 
@@ -54,7 +57,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const faults: Fault[] = [];
   const keys: string[] = [];
   const streams: FaultProxy['streams'] = [];
+  const requests: string[] = [];
   const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
     if (req.method === 'POST' && req.url === '/v1/tasks') keys.push(String(req.headers['idempotency-key']));
     if (req.method === 'GET' && req.url?.endsWith('/events')) {
       const lastEventId = req.headers['last-event-id'];
@@ -62,12 +67,14 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
     const i = faults.findIndex((f) => f.match(req));
     const fault = i >= 0 ? faults.splice(i, 1)[0] : undefined;
-    if (fault?.kind === '429' || fault?.kind === '503') {
+    if (fault?.kind === '429' || fault?.kind === '503' || fault?.kind === '409-in-flight') {
       // Answered here, never forwarded: the harness does nothing.
       req.resume();
       const [status, title, code] = fault.kind === '429'
         ? [429, 'Too Many Requests', 'quota_exceeded']
-        : [503, 'Service Unavailable', 'temporarily_unavailable'];
+        : fault.kind === '503'
+          ? [503, 'Service Unavailable', 'temporarily_unavailable']
+          : [409, 'A request with this Idempotency-Key is in progress', 'idempotency_request_in_flight'];
       res.writeHead(status, { 'content-type': 'application/problem+json', 'retry-after': '1' });
       res.end(JSON.stringify({ type: 'about:blank', title, status, code }));
       return;
@@ -134,6 +141,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       if (req.method === 'GET' && req.url === '/faults') return reply(200, { pending: faults.length });
       if (req.method === 'GET' && req.url === '/keys') return reply(200, { keys });
       if (req.method === 'GET' && req.url === '/streams') return reply(200, { streams });
+      if (req.method === 'GET' && req.url === '/requests') return reply(200, { requests });
       if (req.method === 'DELETE' && req.url === '/keys') {
         keys.length = 0;
         return reply(200, { keys });
@@ -149,6 +157,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     faults,
     keys,
     streams,
+    requests,
     close: async () => {
       await Promise.all([closeServer(server), closeServer(control)]);
     },

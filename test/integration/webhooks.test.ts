@@ -4,18 +4,25 @@
  * with the tenant's secret (verified here with the secret the admin API showed once); a
  * receiver that fails once gets the same webhook-id again after a backoff; a receiver the
  * operator did not open (another loopback address) is refused and never reached; no secret,
- * no callbackUrl.
+ * no callbackUrl. A task whose capability call waits for a human's approval (a real broker and
+ * a loopback payments fixture; the capability is irreversible) is POSTed when it starts waiting
+ * (`task.waiting_approval`, signed) and again when it ends after the approval.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Queue } from 'bullmq';
 import { verifyWebhook } from '../../harness/webhooks/signature.ts';
+import type { Approval } from '../../protocol/approval.ts';
+import { activatePolicies, permitInvoke, putCapability, putCredential, resetPolicies } from '../helpers/capabilities.ts';
+import { bearer, createPrincipalWithKey } from '../helpers/identity.ts';
 import { pollTask, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
+import { startTargetFixture, type TargetFixture } from '../helpers/target-fixture.ts';
 
 const ADMIN_KEY = `admin-${randomUUID()}`;
+const SECRETS = { tickets: `tk_${randomBytes(12).toString('hex')}`, payments: `pk_${randomBytes(12).toString('hex')}`, basic: 'u:p' };
 
 interface Delivery {
   headers: http.IncomingHttpHeaders;
@@ -56,16 +63,22 @@ describe('signed webhooks', () => {
   let stack: Stack;
   let open: Awaited<ReturnType<typeof receiver>>;
   let closed: Awaited<ReturnType<typeof receiver>>;
+  let target: TargetFixture;
   let secret = '';
   before(async () => {
+    target = await startTargetFixture(SECRETS);
     open = await receiver('127.0.0.1', 1);
     // Another loopback address and port the operator did not open: a broken check could only
     // reach this listener of the test's own.
     closed = await receiver('127.0.0.2', 0);
     stack = await startStack({
+      broker: true,
       harnessEnv: {
         AIRLOCK_ADMIN_API_KEY: ADMIN_KEY,
         AIRLOCK_ADMIN_TENANT: 'acme',
+        AIRLOCK_VAULT_KEY: randomBytes(32).toString('base64'),
+        CAPABILITY_PRIVATE_TARGETS: `127.0.0.1:${target.port}`,
+        APPROVAL_POLL_MS: '1000',
         WEBHOOK_PRIVATE_TARGETS: `127.0.0.1:${open.port}`,
         WEBHOOK_BACKOFF_MS: '300',
       },
@@ -73,7 +86,9 @@ describe('signed webhooks', () => {
   });
   after(async () => {
     await stack?.deps.redis.del('airlock:webhooks:{acme}');
+    if (stack) await resetPolicies(stack, ADMIN_KEY);
     await stack?.close();
+    await target?.close();
     await open?.close();
     await closed?.close();
   });
@@ -138,6 +153,46 @@ describe('signed webhooks', () => {
     assert.match(body.data.result.stdout, /hooked/);
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(open.got.length, 2, 'delivered once it succeeded, no more');
+  });
+
+  test('a call waiting for approval is POSTed when it starts waiting, and the task again when it ends', { timeout: 90_000 }, async () => {
+    await putCredential(stack, ADMIN_KEY, 'payments', { type: 'header', header: 'X-Api-Key', value: SECRETS.payments });
+    await putCapability(stack, ADMIN_KEY, 'payments.refund', {
+      description: 'Refunds an order (cannot be undone)',
+      input: { type: 'object', properties: { order: { type: 'string' }, amount: { type: 'integer' } }, required: ['order', 'amount'], additionalProperties: false },
+      risk: 'irreversible',
+      implementation: { type: 'http', method: 'POST', url: `${target.base}/refunds/{input.order}`, body: { amount: '{input.amount}' }, credential: 'payments' },
+    });
+    await activatePolicies(stack, ADMIN_KEY, permitInvoke('webhook-caps', ['payments.refund']));
+    await new Promise((r) => setTimeout(r, 1100)); // the broker's policy cache
+    const approver = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['approver'] });
+    const order = `o-${randomUUID()}`;
+    const res = await create({
+      runtime: 'javascript', code: `const r = await caps.payments.refund({ order: '${order}', amount: 3 }); r`,
+      capabilities: ['payments.refund'], timeoutMs: 60_000, callbackUrl: open.url,
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    const id = res.json().id as string;
+    type Body = { type: string; data: { id: string; status: string; pendingApprovals?: { id: string; capability: string }[] } };
+    const ofTask = () => open.got.map((d) => ({ d, body: JSON.parse(d.body) as Body })).filter((x) => x.body.data.id === id);
+    const waiting = await until(() => ofTask().find((x) => x.body.type === 'task.waiting_approval'), 30_000);
+    const headers = waiting.d.headers;
+    assert.ok(verifyWebhook(secret, { id: String(headers['webhook-id']), timestamp: String(headers['webhook-timestamp']), signature: String(headers['webhook-signature']) }, waiting.d.body));
+    assert.equal(target.refunds.filter((r) => r.order === order).length, 0, 'the webhook came before anything ran');
+    assert.ok(!ofTask().some((x) => TERMINAL.has(x.body.data.status)), 'nothing says the task ended');
+
+    const approval = await until(async () => {
+      const list = await stack.app.inject({ method: 'GET', url: '/v1/approvals?status=pending&limit=100', headers: bearer(approver.key) });
+      return (list.json().items as Approval[]).find((a) => a.taskId === id);
+    });
+    assert.deepEqual(waiting.body.data.pendingApprovals, [{ id: approval.id, capability: 'payments.refund', deadline: approval.deadline }], 'the body names the request');
+    const decided = await stack.app.inject({ method: 'POST', url: `/v1/approvals/${approval.id}/approve`, headers: bearer(approver.key), payload: {} });
+    assert.equal(decided.statusCode, 200, decided.body);
+    const done = await until(() => ofTask().find((x) => x.body.type === 'task.succeeded'), 30_000);
+    assert.equal(done.body.data.status, 'succeeded');
+    assert.notEqual(done.d.headers['webhook-id'], headers['webhook-id']);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(ofTask().map((x) => x.body.type), ['task.waiting_approval', 'task.succeeded'], 'one each');
   });
 
   test('a receiver the operator did not open is refused and never reached', async () => {

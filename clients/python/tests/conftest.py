@@ -8,6 +8,10 @@ passes them in the environment:
     AIRLOCK_API_KEY        an agent's key
     AIRLOCK_PROXY_URL      the proxy (every test client goes through it, so faults apply)
     AIRLOCK_PROXY_CONTROL  the proxy's control endpoint (arm a fault, read the keys it saw)
+    AIRLOCK_ADMIN_KEY      the admin's key (tenant acme) for the admin, approval and audit routes
+    AIRLOCK_PAYMENTS_URL   a loopback payments fixture the broker may call, and its
+    AIRLOCK_PAYMENTS_KEY   secret (an irreversible capability on it needs an approval)
+    AIRLOCK_CONTAINERS     "1" when the runner also runs containers (python) for tasks.files
 
 Without them there is nothing to test against: every test is skipped, and the TS test that
 runs this suite fails on skips.
@@ -21,7 +25,10 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-NEEDED = ("AIRLOCK_URL", "AIRLOCK_API_KEY", "AIRLOCK_PROXY_URL", "AIRLOCK_PROXY_CONTROL")
+NEEDED = (
+    "AIRLOCK_URL", "AIRLOCK_API_KEY", "AIRLOCK_PROXY_URL", "AIRLOCK_PROXY_CONTROL",
+    "AIRLOCK_ADMIN_KEY", "AIRLOCK_PAYMENTS_URL", "AIRLOCK_PAYMENTS_KEY",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
@@ -51,7 +58,7 @@ class FaultProxy:
             return json.loads(res.read())  # type: ignore[no-any-return]
 
     def arm(self, kind: str, path: str, method: Optional[str] = None) -> None:
-        """The next request to `path` (and `method`) gets the fault: 429, drop-after-answer or cut-stream-after-first-event."""
+        """The next request to `path` (and `method`) gets the fault: 429, 503, 409-in-flight, drop-after-answer or cut-stream-after-first-event."""
         self._call("POST", "/faults", {"kind": kind, "path": path, **({"method": method} if method else {})})
 
     @property
@@ -65,6 +72,10 @@ class FaultProxy:
     def reset_keys(self) -> None:
         self._call("DELETE", "/keys")
 
+    def requests(self) -> List[str]:
+        """``"<METHOD> <url>"`` of every request the proxy saw, in order."""
+        return list(self._call("GET", "/requests")["requests"])
+
     def last_event_ids(self, task_id: str) -> List[Optional[str]]:
         """The Last-Event-ID (None: none) of each request for the task's event stream, in order."""
         url = f"/v1/tasks/{task_id}/events"
@@ -74,6 +85,11 @@ class FaultProxy:
 @pytest.fixture()
 def proxy() -> FaultProxy:
     return FaultProxy(os.environ["AIRLOCK_PROXY_URL"], os.environ["AIRLOCK_PROXY_CONTROL"])
+
+
+@pytest.fixture()
+def admin_key() -> str:
+    return os.environ["AIRLOCK_ADMIN_KEY"]
 
 
 @pytest.fixture()

@@ -46,6 +46,7 @@ def test_task_and_its_parts(document: Dict[str, Any]) -> None:
     assert_same(t.TaskUsage, p["usage"])
     assert_same(t.OutputFile, p["result"]["properties"]["files"]["items"])
     assert_same(t.FileChange, p["result"]["properties"]["changes"]["items"])
+    assert_same(t.PendingApproval, p["pendingApprovals"]["items"])
     assert set(get_args(t.TaskStatus)) == set(p["status"]["enum"])
     assert set(get_args(t.Runtime)) == set(p["runtime"]["enum"])
 

@@ -17,6 +17,7 @@ const USAGE = `usage: airlock <command> [options]
   run <file|->                 run code (runtime from the extension, or --runtime), output live
       --runtime R              javascript | typescript | python | node | bash
       --timeout-ms N --memory-mb N --json
+      --capability NAME        a capability the code may call (repeat for more)
   tasks ls [--status S] [--limit N] [--json]
   tasks get <id>               the task as JSON
   tasks logs <id> [-f]         its output (-f: follow until it ends)
@@ -25,7 +26,8 @@ const USAGE = `usage: airlock <command> [options]
   approvals ls [--status S]    approval requests (approver or admin users)
   approvals approve|deny <id> [--reason TEXT]
   audit verify                 re-walk the tenant's audit log on the server
-  mcp config                   the JSON an MCP client needs to reach this Airlock
+  mcp config [--stdio]         the JSON an MCP client needs: this Airlock's /mcp endpoint, or
+                               (--stdio) the local stdio server \`npx airlock-mcp\`
 
 Environment: AIRLOCK_API_KEY (required), AIRLOCK_URL (default http://127.0.0.1:8080).
 Exit codes: 0 succeeded, 1 failed, 124 timed out, 130 cancelled, 2 usage, 3 refused by Airlock.`;
@@ -54,6 +56,13 @@ async function follow(airlock: Airlock, id: string): Promise<string> {
       (o.stream === 'stderr' ? process.stderr : process.stdout).write(decode(o.data, o.encoding));
     } else if (event.event === 'status') {
       status = (JSON.parse(event.data) as { status: string }).status;
+    } else if (event.event === 'approval_requested') {
+      // Said on stderr so stdout stays the program's: who must do what for the task to go on.
+      const a = JSON.parse(event.data) as { approvalId: string; capability: string; deadline: string };
+      process.stderr.write(
+        `airlock: waiting for approval ${a.approvalId} of ${a.capability} (until ${a.deadline}); ` +
+          `an approver runs: airlock approvals approve ${a.approvalId}\n`,
+      );
     }
   }
   return status;
@@ -77,6 +86,7 @@ async function run(airlock: Airlock, args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       runtime: { type: 'string' }, 'timeout-ms': { type: 'string' }, 'memory-mb': { type: 'string' }, json: { type: 'boolean' },
+      capability: { type: 'string', multiple: true },
     },
   });
   const [file] = positionals;
@@ -91,7 +101,10 @@ async function run(airlock: Airlock, args: string[]): Promise<number> {
   };
   const timeoutMs = number('timeout-ms', values['timeout-ms']);
   const memoryMb = number('memory-mb', values['memory-mb']);
-  const body = { runtime, code: await readCode(file), ...(timeoutMs ? { timeoutMs } : {}), ...(memoryMb ? { memoryMb } : {}) };
+  const body = {
+    runtime, code: await readCode(file), ...(timeoutMs ? { timeoutMs } : {}), ...(memoryMb ? { memoryMb } : {}),
+    ...(values.capability?.length ? { capabilities: values.capability } : {}),
+  };
   if (values.json) {
     const task = await airlock.run(body.code, body);
     print(task);
@@ -169,14 +182,14 @@ async function approvals(airlock: Airlock, [sub, ...args]: string[]): Promise<nu
   });
   switch (sub) {
     case 'ls':
-      print(await airlock.request('GET', '/v1/approvals', { query: { status: values.status ?? 'pending' } }));
+      print(await airlock.approvals.list({ status: (values.status ?? 'pending') as never }));
       return 0;
     case 'approve':
     case 'deny': {
       const id = positionals[0];
       if (!id) throw new UsageError(`approvals ${sub} needs an approval id`);
       const body = values.reason ? { reason: values.reason } : {};
-      print(await airlock.request('POST', `/v1/approvals/${encodeURIComponent(id)}/${sub}`, { body, idempotent: true }));
+      print(await airlock.approvals[sub](id, body));
       return 0;
     }
     default:
@@ -192,11 +205,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'mcp' && rest[0] === 'config') {
     // What an MCP client's configuration (`mcpServers`) needs: Airlock's streamable HTTP
-    // endpoint, authenticated with an API key (the key itself is not printed).
+    // endpoint, or the stdio server (`npx airlock-mcp`), with an API key (never printed).
+    const { values } = parseArgs({ args: rest.slice(1), options: { stdio: { type: 'boolean' } } });
     const url = (process.env['AIRLOCK_URL'] ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
     print({
       mcpServers: {
-        airlock: { type: 'http', url: `${url}/mcp`, headers: { Authorization: 'Bearer <your API key>' } },
+        airlock: values.stdio
+          ? { command: 'npx', args: ['airlock-mcp'], env: { AIRLOCK_URL: url, AIRLOCK_API_KEY: '<your API key>' } }
+          : { type: 'http', url: `${url}/mcp`, headers: { Authorization: 'Bearer <your API key>' } },
       },
     });
     return 0;
@@ -212,7 +228,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'audit':
       if (rest[0] !== 'verify') throw new UsageError('audit takes: verify');
       {
-        const result = await airlock.request<{ ok: boolean }>('GET', '/v1/audit/verify');
+        const result = await airlock.audit.verify();
         print(result);
         return result.ok ? 0 : 1;
       }

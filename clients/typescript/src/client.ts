@@ -1,8 +1,11 @@
 /**
  * The Airlock client. Every mutating call gets one `Idempotency-Key` per logical call, reused on
- * each retry, so a retry after a dropped connection never creates a second task. Network
- * errors, 429 and 503 are retried up to `maxRetries` times, waiting what `Retry-After` says
- * (else an exponential backoff); other problems throw at once as typed errors.
+ * each retry, so a retry after a dropped connection never creates a second task. Retried, up to
+ * `maxRetries` times, waiting what `Retry-After` says (else an exponential backoff with jitter):
+ * 429, 503, a 409 `idempotency_request_in_flight` (the first try with this key is still being
+ * answered), and a network error when a retry cannot do the work twice (the call has an
+ * Idempotency-Key, or its method is GET/HEAD/OPTIONS/PUT/DELETE, or the connection was never
+ * made). Other problems throw at once as typed errors. The Python SDK decides the same way.
  */
 import { randomUUID } from 'node:crypto';
 import { AirlockError, ConnectionError, errorFromProblem, type Problem } from './errors.js';
@@ -11,6 +14,34 @@ import { parseSse, type SseEvent } from './sse.js';
 
 type Json<T> = T extends { content: { 'application/json': infer B } } ? B : never;
 
+/** HTTP verbs of the API, as the generated `paths` names them. */
+export type Verb = 'get' | 'post' | 'put' | 'delete';
+/** The operation of `verb` on `path` in the OpenAPI document. */
+export type Operation<P extends keyof paths, V extends Verb> = NonNullable<paths[P][V & keyof paths[P]]>;
+/** The JSON body an operation takes. */
+export type BodyOf<O> = O extends { requestBody?: infer B } ? Json<NonNullable<B>> : never;
+/** The query parameters an operation takes. */
+export type QueryOf<O> = O extends { parameters: { query?: infer Q } } ? NonNullable<Q> : never;
+/** The path parameters an operation takes. */
+export type PathParamsOf<O> = O extends { parameters: { path?: infer Q } } ? NonNullable<Q> : never;
+type Responses<O> = O extends { responses: infer R } ? R : never;
+/** What a successful answer of an operation is (200 or 201 JSON; undefined for 204). */
+export type OkOf<O> =
+  | Json<Responses<O>[200 & keyof Responses<O>]>
+  | Json<Responses<O>[201 & keyof Responses<O>]>
+  | (204 extends keyof Responses<O> ? undefined : never);
+/** A typed call of any route: its path parameters, query, body and options. */
+export interface CallInit<O> extends CallOptions {
+  params?: PathParamsOf<O>;
+  query?: QueryOf<O>;
+  body?: BodyOf<O>;
+  /** Send an Idempotency-Key (default: true for POST, PUT and DELETE routes that take one). */
+  idempotent?: boolean;
+}
+type Ok<P extends keyof paths, V extends Verb> = OkOf<Operation<P, V>>;
+type Body<P extends keyof paths, V extends Verb> = BodyOf<Operation<P, V>>;
+type Query<P extends keyof paths, V extends Verb> = QueryOf<Operation<P, V>>;
+
 export type CreateTaskRequest = Json<paths['/v1/tasks']['post']['requestBody']>;
 export type Task = Json<paths['/v1/tasks/{id}']['get']['responses'][200]>;
 export type TaskList = Json<paths['/v1/tasks']['get']['responses'][200]>;
@@ -18,7 +49,20 @@ export type TaskListQuery = NonNullable<paths['/v1/tasks']['get']['parameters'][
 export type Runtimes = Json<paths['/v1/runtimes']['get']['responses'][200]>;
 export type Runtime = CreateTaskRequest['runtime'];
 export type TaskStatus = Task['status'];
+export type Approval = Ok<'/v1/approvals/{id}', 'get'>;
+export type ApprovalList = Ok<'/v1/approvals', 'get'>;
+export type CapabilityList = Ok<'/v1/capabilities', 'get'>;
+export type Trace = Ok<'/v1/tasks/{id}/trace', 'get'>;
+export type AuditPage = Ok<'/v1/audit', 'get'>;
+export type AuditVerification = Ok<'/v1/audit/verify', 'get'>;
 export type { components, paths };
+
+/** Routes that take no Idempotency-Key although they change something (they are safe to repeat or say so). */
+const UNKEYED = new Set(['post /v1/tokens', 'delete /v1/tokens/{jti}', 'post /v1/admin/policies/validate', 'post /mcp']);
+/** Methods a retry cannot duplicate even without an Idempotency-Key (the API treats them as idempotent). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** Error codes of a connection that was never made: nothing reached the server. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'timed_out', 'cancelled']);
 
@@ -87,8 +131,119 @@ export class Airlock {
       },
     },
     /** The task's audit trail in order; `proofs: true` for a bundle verifiable offline. */
-    trace: (id: string, options: CallOptions & { proofs?: boolean } = {}) =>
-      this.request<unknown>('GET', `/v1/tasks/${enc(id)}/trace`, { ...options, query: { proofs: options.proofs || undefined } }),
+    trace: (id: string, options: CallOptions & { proofs?: boolean } = {}): Promise<Trace> =>
+      this.request<Trace>('GET', `/v1/tasks/${enc(id)}/trace`, { ...options, query: { proofs: options.proofs || undefined } }),
+  };
+
+  /** Approval requests (users with the approver or admin role, with their own unscoped key). */
+  readonly approvals = {
+    list: (query: Query<'/v1/approvals', 'get'> = {}, o: CallOptions = {}) => this.call('get', '/v1/approvals', { ...o, query }),
+    get: (id: string, o: CallOptions = {}) => this.call('get', '/v1/approvals/{id}', { ...o, params: { id } }),
+    approve: (id: string, body: Body<'/v1/approvals/{id}/approve', 'post'> = {}, o: CallOptions = {}) =>
+      this.call('post', '/v1/approvals/{id}/approve', { ...o, params: { id }, body }),
+    deny: (id: string, body: Body<'/v1/approvals/{id}/deny', 'post'> = {}, o: CallOptions = {}) =>
+      this.call('post', '/v1/approvals/{id}/deny', { ...o, params: { id }, body }),
+  };
+
+  /** The capabilities the caller may call from code. */
+  readonly capabilities = {
+    list: (o: CallOptions = {}) => this.call('get', '/v1/capabilities', o),
+    /** TypeScript declarations of `caps.*` for the caller's capabilities (text). */
+    declarations: async (o: CallOptions = {}): Promise<string> =>
+      (await this.request<Response>('GET', '/v1/capabilities.d.ts', { ...o, raw: true })).text(),
+  };
+
+  /** The tamper-evident audit log (admins and auditors), and a task's trace via `tasks.trace`. */
+  readonly audit = {
+    list: (query: Query<'/v1/audit', 'get'> = {}, o: CallOptions = {}) => this.call('get', '/v1/audit', { ...o, query }),
+    checkpoint: (o: CallOptions = {}) => this.call('get', '/v1/audit/checkpoint', o),
+    publicKey: (o: CallOptions = {}) => this.call('get', '/v1/audit/public-key', o),
+    consistency: (query: Query<'/v1/audit/consistency', 'get'>, o: CallOptions = {}) => this.call('get', '/v1/audit/consistency', { ...o, query }),
+    /** Re-walks the tenant's log on the server. */
+    verify: (o: CallOptions = {}) => this.call('get', '/v1/audit/verify', o),
+  };
+
+  /** Short-lived tokens from an API key. */
+  readonly tokens = {
+    create: (body: Body<'/v1/tokens', 'post'>, o: CallOptions = {}) => this.call('post', '/v1/tokens', { ...o, body }),
+    revoke: (jti: string, o: CallOptions = {}) => this.call('delete', '/v1/tokens/{jti}', { ...o, params: { jti } }),
+  };
+
+  /** The admin API (admin role). */
+  readonly admin = {
+    tenants: {
+      create: (body: Body<'/v1/admin/tenants', 'post'>, o: CallOptions = {}) => this.call('post', '/v1/admin/tenants', { ...o, body }),
+    },
+    agents: {
+      list: (query: Query<'/v1/admin/agents', 'get'> = {}, o: CallOptions = {}) => this.call('get', '/v1/admin/agents', { ...o, query }),
+      create: (body: Body<'/v1/admin/agents', 'post'>, o: CallOptions = {}) => this.call('post', '/v1/admin/agents', { ...o, body }),
+      get: (id: string, o: CallOptions = {}) => this.call('get', '/v1/admin/agents/{id}', { ...o, params: { id } }),
+      disable: (id: string, o: CallOptions = {}) => this.call('post', '/v1/admin/agents/{id}/disable', { ...o, params: { id } }),
+      keys: {
+        list: (id: string, o: CallOptions = {}) => this.call('get', '/v1/admin/agents/{id}/keys', { ...o, params: { id } }),
+        create: (id: string, body: Body<'/v1/admin/agents/{id}/keys', 'post'> = {}, o: CallOptions = {}) =>
+          this.call('post', '/v1/admin/agents/{id}/keys', { ...o, params: { id }, body }),
+      },
+    },
+    users: {
+      list: (query: Query<'/v1/admin/users', 'get'> = {}, o: CallOptions = {}) => this.call('get', '/v1/admin/users', { ...o, query }),
+      create: (body: Body<'/v1/admin/users', 'post'>, o: CallOptions = {}) => this.call('post', '/v1/admin/users', { ...o, body }),
+      get: (id: string, o: CallOptions = {}) => this.call('get', '/v1/admin/users/{id}', { ...o, params: { id } }),
+      disable: (id: string, o: CallOptions = {}) => this.call('post', '/v1/admin/users/{id}/disable', { ...o, params: { id } }),
+      keys: {
+        list: (id: string, o: CallOptions = {}) => this.call('get', '/v1/admin/users/{id}/keys', { ...o, params: { id } }),
+        create: (id: string, body: Body<'/v1/admin/users/{id}/keys', 'post'> = {}, o: CallOptions = {}) =>
+          this.call('post', '/v1/admin/users/{id}/keys', { ...o, params: { id }, body }),
+      },
+    },
+    keys: {
+      revoke: (keyId: string, o: CallOptions = {}) => this.call('delete', '/v1/admin/keys/{keyId}', { ...o, params: { keyId } }),
+    },
+    capabilities: {
+      list: (o: CallOptions = {}) => this.call('get', '/v1/admin/capabilities', o),
+      get: (name: string, o: CallOptions = {}) => this.call('get', '/v1/admin/capabilities/{name}', { ...o, params: { name } }),
+      put: (name: string, body: Body<'/v1/admin/capabilities/{name}', 'put'>, o: CallOptions = {}) =>
+        this.call('put', '/v1/admin/capabilities/{name}', { ...o, params: { name }, body }),
+      delete: (name: string, o: CallOptions = {}) => this.call('delete', '/v1/admin/capabilities/{name}', { ...o, params: { name } }),
+    },
+    credentials: {
+      list: (o: CallOptions = {}) => this.call('get', '/v1/admin/credentials', o),
+      get: (name: string, o: CallOptions = {}) => this.call('get', '/v1/admin/credentials/{name}', { ...o, params: { name } }),
+      put: (name: string, body: Body<'/v1/admin/credentials/{name}', 'put'>, o: CallOptions = {}) =>
+        this.call('put', '/v1/admin/credentials/{name}', { ...o, params: { name }, body }),
+      delete: (name: string, o: CallOptions = {}) => this.call('delete', '/v1/admin/credentials/{name}', { ...o, params: { name } }),
+    },
+    grants: {
+      list: (o: CallOptions = {}) => this.call('get', '/v1/admin/grants', o),
+      get: (name: string, o: CallOptions = {}) => this.call('get', '/v1/admin/grants/{name}', { ...o, params: { name } }),
+      put: (name: string, body: Body<'/v1/admin/grants/{name}', 'put'>, o: CallOptions = {}) =>
+        this.call('put', '/v1/admin/grants/{name}', { ...o, params: { name }, body }),
+      delete: (name: string, o: CallOptions = {}) => this.call('delete', '/v1/admin/grants/{name}', { ...o, params: { name } }),
+    },
+    policies: {
+      get: (o: CallOptions = {}) => this.call('get', '/v1/admin/policies', o),
+      validate: (body: Body<'/v1/admin/policies/validate', 'post'>, o: CallOptions = {}) =>
+        this.call('post', '/v1/admin/policies/validate', { ...o, body }),
+      activate: (body: Body<'/v1/admin/policies/active', 'put'>, o: CallOptions = {}) => this.call('put', '/v1/admin/policies/active', { ...o, body }),
+      deactivate: (o: CallOptions = {}) => this.call('delete', '/v1/admin/policies/active', o),
+      shadow: (body: Body<'/v1/admin/policies/shadow', 'put'>, o: CallOptions = {}) => this.call('put', '/v1/admin/policies/shadow', { ...o, body }),
+      clearShadow: (o: CallOptions = {}) => this.call('delete', '/v1/admin/policies/shadow', o),
+    },
+    limits: {
+      get: (o: CallOptions = {}) => this.call('get', '/v1/admin/limits', o),
+      put: (body: Body<'/v1/admin/limits', 'put'>, o: CallOptions = {}) => this.call('put', '/v1/admin/limits', { ...o, body }),
+    },
+    storage: {
+      get: (o: CallOptions = {}) => this.call('get', '/v1/admin/storage', o),
+      tenant: (tenantId: string, o: CallOptions = {}) => this.call('get', '/v1/admin/storage/tenants/{tenantId}', { ...o, params: { tenantId } }),
+      setTenantQuota: (tenantId: string, body: Body<'/v1/admin/storage/tenants/{tenantId}', 'put'>, o: CallOptions = {}) =>
+        this.call('put', '/v1/admin/storage/tenants/{tenantId}', { ...o, params: { tenantId }, body }),
+    },
+    webhooks: {
+      get: (o: CallOptions = {}) => this.call('get', '/v1/admin/webhooks', o),
+      /** Makes (or rotates) the tenant's signing secret; the answer shows it once. */
+      rotateSecret: (o: CallOptions = {}) => this.call('post', '/v1/admin/webhooks/secret', o),
+    },
   };
 
   constructor(options: AirlockOptions = {}) {
@@ -128,8 +283,28 @@ export class Airlock {
   }
 
   /**
-   * Any route of the API (admin, capabilities, audit, …) with the SDK's auth, retries, typed
-   * errors and, for `idempotent: true`, one Idempotency-Key for all tries.
+   * Any route of the OpenAPI document, typed from it: `call('get', '/v1/admin/agents/{id}',
+   * { params: { id } })`. POST, PUT and DELETE routes that take an Idempotency-Key get one per
+   * call, reused on every retry.
+   */
+  call<P extends keyof paths, V extends Verb>(verb: V, path: P, init: CallInit<Operation<P, V>> = {}): Promise<OkOf<Operation<P, V>>> {
+    const { params, query, body, idempotent, ...options } = init;
+    const url = (path as string).replace(/\{([^}]+)\}/g, (_, name: string) => {
+      const value = (params as Record<string, string> | undefined)?.[name];
+      if (value === undefined) throw new TypeError(`${String(path)}: no value for {${name}}`);
+      return enc(String(value));
+    });
+    return this.request(verb.toUpperCase(), url, {
+      ...options,
+      ...(query === undefined ? {} : { query: query as RequestOptions['query'] }),
+      ...(body === undefined ? {} : { body }),
+      idempotent: idempotent ?? (verb !== 'get' && !UNKEYED.has(`${verb} ${String(path)}`)),
+    });
+  }
+
+  /**
+   * Any route of the API, untyped, with the SDK's auth, retries, typed errors and, for
+   * `idempotent: true`, one Idempotency-Key for all tries. Prefer the typed methods or {@link call}.
    */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const url = new URL(this.baseUrl + path);
@@ -144,7 +319,10 @@ export class Airlock {
         res = await this.#fetch(url, { method, headers, body, ...(options.signal ? { signal: options.signal } : {}) });
       } catch (err) {
         if (options.signal?.aborted) throw err;
-        if (attempt >= this.#maxRetries) throw new ConnectionError(`${method} ${path}: ${(err as Error).message}`, { cause: err });
+        const retriable = options.idempotent || SAFE_METHODS.has(method.toUpperCase()) || neverConnected(err);
+        if (attempt >= this.#maxRetries || !retriable) {
+          throw new ConnectionError(`${method} ${path}: ${(err as Error).message}`, { cause: err });
+        }
         await sleep(this.#backoff(attempt, undefined), options.signal);
         continue;
       }
@@ -154,7 +332,8 @@ export class Airlock {
       }
       const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
       const problem = await readProblem(res);
-      if ((res.status === 429 || res.status === 503) && attempt < this.#maxRetries) {
+      const inFlight = res.status === 409 && problem?.code === 'idempotency_request_in_flight';
+      if ((res.status === 429 || res.status === 503 || inFlight) && attempt < this.#maxRetries) {
         await sleep(this.#backoff(attempt, retryAfterMs), options.signal);
         continue;
       }
@@ -206,6 +385,12 @@ export class Airlock {
 }
 
 const enc = encodeURIComponent;
+
+/** A fetch failure before any byte was sent (undici puts the system error in `cause`). */
+function neverConnected(err: unknown): boolean {
+  const code = (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' && NOT_CONNECTED.has(code);
+}
 
 function parseRetryAfter(value: string | null): number | undefined {
   if (value === null) return undefined;

@@ -1,7 +1,8 @@
 export { Airlock, TERMINAL_STATUSES } from './client.js';
 export type {
-  AirlockOptions, CallOptions, CreateTaskRequest, RunOptions, Runtime, Runtimes, Task, TaskList, TaskListQuery, TaskStatus,
-  components, paths,
+  AirlockOptions, Approval, ApprovalList, AuditPage, AuditVerification, BodyOf, CallInit, CallOptions, CapabilityList,
+  CreateTaskRequest, OkOf, Operation, PathParamsOf, QueryOf, RunOptions, Runtime, Runtimes, Task, TaskList, TaskListQuery,
+  TaskStatus, Trace, Verb, components, paths,
 } from './client.js';
 export {
   AirlockError, BadRequestError, ConflictError, ConnectionError, ForbiddenError, NotFoundError, RateLimitedError,

@@ -757,15 +757,8 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        JsonValueInput: components["schemas"]["__shared"];
-        __shared: {
-            $defs: {
-                schema0: string | number | boolean | null | components["schemas"]["__shared"][] | {
-                    [key: string]: components["schemas"]["__shared"];
-                };
-            };
-        };
-        JsonValue: components["schemas"]["__shared"];
+        JsonValueInput: components["schemas"]["JsonValue"];
+        JsonValue: JsonValue;
         /** @description RFC 9457 problem details; `code` is stable and documented in docs/errors.md */
         Problem: {
             type: string;
@@ -7730,6 +7723,11 @@ export interface operations {
                                 peakMemoryBytes?: number;
                             };
                             callbackUrl?: string;
+                            pendingApprovals?: {
+                                id: string;
+                                capability: string;
+                                deadline: string;
+                            }[];
                             compensations?: {
                                 call: number;
                                 of: string;
@@ -7924,6 +7922,11 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        pendingApprovals?: {
+                            id: string;
+                            capability: string;
+                            deadline: string;
+                        }[];
                         compensations?: {
                             call: number;
                             of: string;
@@ -8117,6 +8120,11 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        pendingApprovals?: {
+                            id: string;
+                            capability: string;
+                            deadline: string;
+                        }[];
                         compensations?: {
                             call: number;
                             of: string;
@@ -8277,6 +8285,11 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        pendingApprovals?: {
+                            id: string;
+                            capability: string;
+                            deadline: string;
+                        }[];
                         compensations?: {
                             call: number;
                             of: string;
@@ -8553,3 +8566,5 @@ export interface operations {
         };
     };
 }
+/** Any JSON value (the `JsonValue` component). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

@@ -1,7 +1,9 @@
 """The synchronous client. Every mutating call sends one ``Idempotency-Key`` per logical call,
 reused on each retry, so a retry after a dropped connection never creates a second task.
-Network errors, 429 and 503 are retried up to ``max_retries`` times, waiting what
-``Retry-After`` says (else an exponential backoff); other problems raise at once as typed errors.
+Retried up to ``max_retries`` times, waiting what ``Retry-After`` says (else an exponential
+backoff): 429, 503, a 409 ``idempotency_request_in_flight``, and a network error when a retry
+cannot do the work twice (see ``_base.should_retry_transport``); other problems raise at once as
+typed errors. The TypeScript SDK decides the same way.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from ._base import (
     task_body,
 )
 from ._errors import AirlockError, ConnectionError
+from ._resources import Admin, Approvals, Audit, Capabilities, Tokens
 from ._sse import SseEvent, SseParser
 from ._types import Mount, Runtime, Runtimes, Task, TaskList, TaskMetadata
 
@@ -60,6 +63,11 @@ class Airlock:
         self._owns_http = http_client is None
         self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
         self.tasks = Tasks(self)
+        self.approvals = Approvals(self)
+        self.capabilities = Capabilities(self)
+        self.audit = Audit(self)
+        self.tokens = Tokens(self)
+        self.admin = Admin(self)
 
     @property
     def base_url(self) -> str:
@@ -134,6 +142,9 @@ class Airlock:
         typed errors; the decoded JSON answer (None for 204). With ``idempotent=True`` (or an
         ``idempotency_key`` of your own) one Idempotency-Key is sent on every try."""
         return decode_json(self._send(method, path, json=json, params=params, idempotent=idempotent, idempotency_key=idempotency_key))
+
+    def _request_text(self, path: str) -> str:
+        return self._send("GET", path).text
 
     def _send(
         self,

@@ -92,6 +92,14 @@ class TaskUsage(_TaskUsageRequired, total=False):
     peakMemoryBytes: int
 
 
+class PendingApproval(TypedDict):
+    """An approval request a waiting task's call waits for (``Task.pendingApprovals``)."""
+
+    id: str
+    capability: str
+    deadline: str
+
+
 class _CompensationRequired(TypedDict):
     call: int
     of: str
@@ -114,6 +122,7 @@ class Task(_TaskRequired, total=False):
     error: TaskError
     usage: TaskUsage
     callbackUrl: str
+    pendingApprovals: List[PendingApproval]
     compensations: List[Compensation]
 
 
