@@ -78,7 +78,8 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
     receivedAt,
   };
   try {
-    return { status: 200, body: await run(deps, ctx, abort) };
+    const body = await run(deps, ctx, abort);
+    return { status: 200, body: ctx.approvalWaitMs !== undefined ? { ...body, approvalWaitMs: ctx.approvalWaitMs } : body };
   } catch (err) {
     deps.log.error({ err, taskId: call.taskId, seq: call.seq, capability: call.name }, 'capability call failed inside the broker');
     return { status: 200, body: { ok: false, error: { code: 'capability_unavailable', message: `${call.name}: the broker failed; try again` } } };

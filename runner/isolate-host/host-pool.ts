@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ErrorCode } from '../../protocol/errors.ts';
 import type { ExecuteResult, Limits } from '../../protocol/task.ts';
 import type { RunSession } from '../backends/types.ts';
-import { HostMessageSchema, type ReplyMessage, type RunMessage } from './messages.ts';
+import { HostMessageSchema, type DeadlineMessage, type ReplyMessage, type RunMessage } from './messages.ts';
 import { encodeReply } from './request-channel.ts';
 
 export interface IsolateHostPoolOptions {
@@ -247,10 +247,9 @@ export class IsolateHostPool {
       const onAbort = () => kill('cancelled', 'cancelled', 'Cancelled');
       if (signal.aborted) onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      const wallTimer = setTimeout(
-        () => kill('timed_out', 'timeout', `Wall time exceeded ${limits.timeoutMs} ms`),
-        limits.timeoutMs + this.#options.killGraceMs,
-      );
+      // Armed when the code starts (below); moved while a call waits for approval.
+      let cancelWall: () => void = () => {};
+      let stopTelling: () => void = () => {};
       const rssCapBytes = (limits.memoryMb + this.#options.rssHeadroomMb) * 1024 * 1024;
       const rssTimer = setInterval(() => {
         void readRssBytes(host.child.pid).then((rss) => {
@@ -261,7 +260,8 @@ export class IsolateHostPool {
       }, this.#options.rssPollMs);
 
       const finish = (result: ExecuteResult) => {
-        clearTimeout(wallTimer);
+        cancelWall();
+        stopTelling();
         clearInterval(rssTimer);
         signal.removeEventListener('abort', onAbort);
         host.onMessage = null;
@@ -319,8 +319,21 @@ export class IsolateHostPool {
         capabilities: [...(options.capabilities ?? [])],
         channels: Object.keys(channels),
       };
-      session.deadline.start();
+      const { deadline } = session;
+      deadline.start();
       host.child.send(message);
+      // The host's own wall timer disposes the isolate at the deadline; this one kills the host
+      // `killGraceMs` later if that did not end the run. Both stand still while a call waits for
+      // a human's approval (the host is told each time the clock stops or runs again).
+      cancelWall = deadline.whenElapsed(limits.timeoutMs + this.#options.killGraceMs, () =>
+        kill('timed_out', 'timeout', `Wall time exceeded ${limits.timeoutMs} ms`),
+      );
+      stopTelling = deadline.onChange(() => {
+        if (host.onMessage !== onMessage || !host.child.connected) return;
+        const remainingMs = deadline.held ? null : Math.max(0, limits.timeoutMs - deadline.elapsedMs());
+        const m: DeadlineMessage = { version: 'v1', type: 'deadline', remainingMs };
+        host.child.send(m);
+      });
     });
   }
 

@@ -48,6 +48,8 @@ interface RunState {
   pendingBytes: number;
   flushTimer: NodeJS.Timeout | null;
   stop: (reason: StopReason) => void;
+  /** Re-arms the wall timer: `null` stops it (a call waits for approval), else ms left from now. */
+  deadline: (remainingMs: number | null) => void;
 }
 
 interface Warm {
@@ -73,6 +75,7 @@ function newState(): RunState {
     pendingBytes: 0,
     flushTimer: null,
     stop: () => {},
+    deadline: () => {},
   };
 }
 
@@ -210,7 +213,13 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
     isolate.dispose();
   };
   const started = performance.now();
-  const wallTimer = setTimeout(() => state.stop('timeout'), limits.timeoutMs);
+  // The runner owns the clock: it says when it stops (a call waits for a human's approval) and
+  // how much is left when it runs again (host-pool.ts; the time waited does not count).
+  let wallTimer = setTimeout(() => state.stop('timeout'), limits.timeoutMs);
+  state.deadline = (remainingMs) => {
+    clearTimeout(wallTimer);
+    if (remainingMs !== null && stopReason === null) wallTimer = setTimeout(() => state.stop('timeout'), remainingMs);
+  };
   const cpuTimer = setInterval(() => {
     if (!isolate.isDisposed && Number(isolate.cpuTime) / 1e6 > limits.cpuMs) state.stop('cpu');
   }, CPU_POLL_MS);
@@ -228,6 +237,7 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
   } finally {
     clearTimeout(wallTimer);
     clearInterval(cpuTimer);
+    state.deadline = () => {};
   }
   const cpuMs = isolate.isDisposed ? null : Number(isolate.cpuTime) / 1e6;
   const usage = {
@@ -331,6 +341,10 @@ let running: RunState | null = null;
 
 process.on('message', (raw: unknown) => {
   const parsed = ParentMessageSchema.safeParse(raw);
+  if (parsed.success && parsed.data.type === 'deadline') {
+    running?.deadline(parsed.data.remainingMs);
+    return;
+  }
   if (parsed.success && parsed.data.type === 'reply') {
     // A reply for a run that ended is dropped (its isolate is gone).
     const resolve = running?.forwarded.get(parsed.data.id);
