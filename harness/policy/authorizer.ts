@@ -26,7 +26,8 @@ export type AuthzAction =
   | 'admin.manage'
   | 'audit.read'
   | 'capabilities.invoke'
-  | 'capabilities.requireApproval';
+  | 'capabilities.requireApproval'
+  | 'approvals.selfApprove';
 
 /** The action whose "allow" asks for a human (fails towards allow: see the module comment). */
 export const REQUIRE_APPROVAL: AuthzAction = 'capabilities.requireApproval';
