@@ -24,7 +24,7 @@ import { encodeReply, RequestChannel } from './request-channel.ts';
  * environment is fixed and carries nothing of the runner's.
  */
 const PREWARM_MEMORY_MB = Number(process.argv[2] ?? 64);
-/** How often CPU time is checked while code runs. */
+/** Least time between two looks at the isolate's CPU time (see `checkCpu`). */
 const CPU_POLL_MS = 10;
 /** Output is forwarded in batches of at most this age or size. */
 const OUTPUT_FLUSH_MS = 10;
@@ -220,9 +220,18 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
     clearTimeout(wallTimer);
     if (remainingMs !== null && stopReason === null) wallTimer = setTimeout(() => state.stop('timeout'), remainingMs);
   };
-  const cpuTimer = setInterval(() => {
-    if (!isolate.isDisposed && Number(isolate.cpuTime) / 1e6 > limits.cpuMs) state.stop('cpu');
-  }, CPU_POLL_MS);
+  // The isolate runs on one thread: its CPU time grows at most as fast as the wall clock, so the
+  // next look is due when the CPU time left could be used up at the earliest — never sooner than
+  // CPU_POLL_MS. A task that waits (an awaited call, e.g. for a human's approval) uses none, and
+  // the host then wakes only rarely: no CPU spent polling an idle isolate.
+  let cpuTimer: NodeJS.Timeout | undefined;
+  const checkCpu = () => {
+    if (isolate.isDisposed) return;
+    const usedMs = Number(isolate.cpuTime) / 1e6;
+    if (usedMs > limits.cpuMs) return state.stop('cpu');
+    cpuTimer = setTimeout(checkCpu, Math.max(CPU_POLL_MS, limits.cpuMs - usedMs));
+  };
+  cpuTimer = setTimeout(checkCpu, Math.max(CPU_POLL_MS, limits.cpuMs));
   let outcome: { ok: true; envelope: string } | { ok: false; error: unknown };
   try {
     const source = `${message.source}\n//# sourceURL=${TASK_FILENAME}`;
@@ -236,7 +245,7 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
     outcome = { ok: false, error };
   } finally {
     clearTimeout(wallTimer);
-    clearInterval(cpuTimer);
+    clearTimeout(cpuTimer);
     state.deadline = () => {};
   }
   const cpuMs = isolate.isDisposed ? null : Number(isolate.cpuTime) / 1e6;
