@@ -10,8 +10,8 @@
  * - what a waiting task costs: N isolate tasks waiting at once vs the same N hosts idle (resident
  *   memory of the host processes, VmRSS), and N python tasks waiting vs the N warm containers they
  *   were taken from (cgroup memory without inactive page cache, as `docker stats` counts it; the
- *   pool refills meanwhile, so waiting − before = the waiting containers); and the CPU every part
- *   used over 5 s of waiting (hosts, containers, runner, harness).
+ *   pool refills only once a task ends); and the CPU every part used over 5 s of waiting (hosts,
+ *   containers, runner, harness), beside the idle hosts' over 5 s.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -37,6 +37,8 @@ export interface WaitingCost {
   addedPerTaskKiB: number;
   /** CPU time used over `waitMs` of waiting, by role. */
   cpuMs: Record<string, number>;
+  /** The same with nothing waiting (isolate: the idle hosts and runner before any task). */
+  idleCpuMs?: Record<string, number>;
   waitMs: number;
 }
 
@@ -209,8 +211,16 @@ export async function approvalsBench(
       },
     );
     const client = stack.client;
-    // The hosts idle, each with its next isolate prepared: before any task ran on them.
+    // The hosts idle, each with its next isolate prepared: before any task ran on them; and the
+    // CPU they and the runner use over the same time as the waiting tasks below, for comparison.
     const idleHosts = await Promise.all(childPids(stack.runner.pid).map(rssKiB));
+    const cpuOf = (pids: number[]) => pids.reduce((a, p) => a + (cpuMsOf(p) ?? 0), 0);
+    const idle0 = { hosts: cpuOf(childPids(stack.runner.pid)), runner: cpuOf([stack.runner.pid]) };
+    await sleep(WAIT_MS);
+    const idleCpuMs = {
+      hosts: cpuOf(childPids(stack.runner.pid)) - idle0.hosts,
+      runner: cpuOf([stack.runner.pid]) - idle0.runner,
+    };
     await json(client, 'PUT', '/v1/admin/capabilities/bench.refund', ADMIN_KEY, {
       description: 'Refunds an order (bench target; irreversible, so every call waits for approval)',
       input: { type: 'object', properties: { order: { type: 'string' } }, required: ['order'], additionalProperties: false },
@@ -283,6 +293,7 @@ export async function approvalsBench(
         waitingKiB: mean(waiting),
         addedPerTaskKiB: (waiting.reduce((a, b) => a + b, 0) - idle.reduce((a, b) => a + b, 0)) / n,
         cpuMs: Object.fromEntries(Object.keys(roles).map((k) => [k, (cpu1[k] ?? 0) - (cpu0[k] ?? 0)])),
+        idleCpuMs,
         waitMs: WAIT_MS,
       };
       await release(client, approver, ids);
@@ -310,7 +321,7 @@ export async function approvalsBench(
         const harnessCpu0 = cpuMsOf(stack.harness.pid) ?? 0;
         await sleep(WAIT_MS);
         const u1 = await Promise.all(waitingIds.map(containerUsage));
-        // The pool refilled: every container of the runner now = the n waiting + n warm again.
+        // The pool refills only when a task ends: the runner's containers now are the n waiting.
         const after = await Promise.all((await runnerContainers(docker, stack.runnerId)).map(containerUsage));
         const sum = (xs: { kib: number }[]) => xs.reduce((a, b) => a + b.kib, 0);
         const mean = (xs: { kib: number }[]) => sum(xs) / Math.max(1, xs.length);

@@ -305,7 +305,8 @@ function approvalsReport(r: ApprovalsBenchResult): { lines: string[]; ratios: Re
   const cpu = (c: Record<string, number>) => Object.entries(c).map(([k, ms]) => `${k} ${ms.toFixed(0)}`).join(', ');
   if (r.isolate) {
     const w = r.isolate;
-    rows.push([`isolate (${w.tasks} waiting)`, `${MiB(w.waitingKiB)} MiB per host`, `${MiB(w.idleKiB)} MiB per idle host`, `+${MiB(w.addedPerTaskKiB)} MiB`, `${cpu(w.cpuMs)} ms over ${w.waitMs / 1000} s`]);
+    rows.push([`isolate (${w.tasks} waiting)`, `${MiB(w.waitingKiB)} MiB per host`, `${MiB(w.idleKiB)} MiB per idle host`, `${MiB(w.addedPerTaskKiB)} MiB`, `${cpu(w.cpuMs)} ms over ${w.waitMs / 1000} s`]);
+    if (w.idleCpuMs) rows.push(['  the same hosts idle', '', '', '', `${cpu(w.idleCpuMs)} ms over ${w.waitMs / 1000} s`]);
   }
   if (r.container) {
     const w = r.container;
@@ -314,7 +315,7 @@ function approvalsReport(r: ApprovalsBenchResult): { lines: string[]; ratios: Re
   lines.push(table(['waiting', 'memory while waiting', 'before (idle)', 'added per waiting task', 'CPU while waiting'], rows));
   lines.push(
     '(isolate: VmRSS of the isolate host processes — a waiting task holds one host, its whole RSS, and adds the second figure over an idle one;' +
-      ' container: cgroup memory without inactive page cache, as docker stats; "added" = all of the runner\'s containers with N waiting minus before, / N)',
+      ' container: cgroup memory without inactive page cache, as docker stats; "added" = all of the runner\'s containers with N waiting minus the N warm ones before, / N)',
   );
   if (r.containerSkipped) lines.push(`container case skipped: ${r.containerSkipped}`);
   for (const e of r.errors) lines.push(`error: ${e}`);
