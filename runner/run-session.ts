@@ -32,8 +32,8 @@ export class WallDeadline implements RunDeadline {
 
   elapsedMs(): number {
     if (this.#startedAt === null) return 0;
-    const now = this.#holds > 0 ? this.#heldSince : performance.now();
-    return now - this.#startedAt - this.#heldMs;
+    const now = this.#holds > 0 ? Math.max(this.#heldSince, this.#startedAt) : performance.now();
+    return Math.max(0, now - this.#startedAt - this.#heldMs);
   }
 
   remainingMs(): number {
@@ -47,10 +47,11 @@ export class WallDeadline implements RunDeadline {
     return (endedAt) => {
       if (released) return;
       released = true;
-      if (--this.#holds === 0) {
+      if (--this.#holds === 0 && this.#startedAt !== null) {
+        // Only time held after the clock started counts as held (a hold made before it is none).
+        const since = Math.max(this.#heldSince, this.#startedAt);
         const now = performance.now();
-        const end = Math.min(now, Math.max(this.#heldSince, endedAt ?? now));
-        this.#heldMs += end - this.#heldSince;
+        this.#heldMs += Math.max(0, Math.min(now, endedAt ?? now) - since);
       }
       this.#changed();
     };

@@ -93,3 +93,17 @@ test('whenElapsed fires once, at the time asked; a cancelled one never', async (
   assert.equal(fired, 1, 'fires once');
   assert.equal(cancelled, 0, 'the cancelled one never');
 });
+
+test('a hold made before the clock starts: the clock starts held, and nothing runs backwards', async () => {
+  const d = new WallDeadline(1000);
+  const release = d.hold();
+  await sleep(30);
+  d.start();
+  await sleep(30);
+  assert.equal(d.remainingMs(), 1000, 'started while held: nothing counted yet');
+  release();
+  const releasedAt = performance.now();
+  await sleep(20);
+  const expected = 1000 - (performance.now() - releasedAt);
+  assert.ok(Math.abs(d.remainingMs() - expected) < 2, `${d.remainingMs()} vs ${expected}`);
+});
