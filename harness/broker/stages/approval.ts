@@ -91,13 +91,14 @@ export async function approvalStage(ctx: CallContext, policy: PolicyGate, deps: 
     const leftMs = Math.min(holdUntil - performance.now(), Date.parse(approval.deadline) - Date.now() + 5);
     if (leftMs <= 0) break;
     const wait = deps.waiter.wait(approval.id, leftMs, abort);
-    const now: Approval | null = await deps.store.get(tenantId, approval.id);
+    // Only the state is read again (the request never changes): one small read after a wake-up.
+    const now: Approval | null = await deps.store.refresh(approval);
     if (now?.status !== 'pending') wait.cancel();
     await wait.done;
-    approval = now?.status === 'pending' ? await deps.store.get(tenantId, approval.id) : now;
+    approval = now?.status === 'pending' ? await deps.store.refresh(now) : now;
   }
   // Past its deadline, a read expires it.
-  if (approval?.status === 'pending') approval = await deps.store.get(tenantId, approval.id);
+  if (approval?.status === 'pending') approval = await deps.store.refresh(approval);
   // Told to the runner: what it waited here does not count against the task's time.
   if (ctx.approvalWaitMs !== undefined) ctx.approvalWaitMs = Math.round(performance.now() - holdStart);
   return answer(ctx, approval, binding);
