@@ -39,6 +39,8 @@ export interface WaitingCost {
   cpuMs: Record<string, number>;
   /** The same with nothing waiting (isolate: the idle hosts and runner before any task). */
   idleCpuMs?: Record<string, number>;
+  /** Isolate: mean RSS of the hosts just started, before any task (for comparison). */
+  freshIdleKiB?: number;
   waitMs: number;
 }
 
@@ -62,6 +64,8 @@ export interface ApprovalsBenchResult {
 
 const ADMIN_KEY = `bench-admin-${randomBytes(16).toString('hex')}`;
 const WAIT_MS = 5000;
+/** Time given a task to settle into its wait before anything is measured. */
+const SETTLE_MS = 8000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -276,16 +280,24 @@ export async function approvalsBench(
     let isolate: WaitingCost | null = null;
     try {
       log(`approvals: ${n} isolate tasks waiting at once vs their ${n} hosts idle`);
-      const idle = idleHosts;
       const ids: string[] = [];
       for (let i = 0; i < n; i++) ids.push(await submit(stack, 'javascript', `await caps.bench.refund({ order: 'iso-${run}-${i}' }); 'done'`));
       await untilAll(stack, ids, 'waiting_approval');
-      await sleep(1000); // settled into the wait (first resend held)
+      // Settled into the wait: the first resend held, and the hosts' V8 done with the garbage of
+      // starting the task (its memory reducer runs once, ~6 s after allocation stops: 10-40 ms of
+      // CPU per host, seen with a probe sampling each second; then nothing).
+      await sleep(SETTLE_MS);
       const roles = { hosts: () => childPids(stack!.runner.pid), runner: () => [stack!.runner.pid], harness: () => [stack!.harness.pid] };
       const cpu0 = Object.fromEntries(Object.entries(roles).map(([k, pids]) => [k, pids().reduce((a, p) => a + (cpuMsOf(p) ?? 0), 0)]));
       await sleep(WAIT_MS);
       const cpu1 = Object.fromEntries(Object.entries(roles).map(([k, pids]) => [k, pids().reduce((a, p) => a + (cpuMsOf(p) ?? 0), 0)]));
       const waiting = await Promise.all(childPids(stack.runner.pid).map(rssKiB));
+      await release(client, approver, ids);
+      await untilAll(stack, ids, 'ended');
+      // The same hosts idle again (each with its next isolate prepared), settled the same way:
+      // fresh hosts (idleHosts, at start) still carry the garbage of starting up.
+      await sleep(SETTLE_MS);
+      const idle = await Promise.all(childPids(stack.runner.pid).map(rssKiB));
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
       isolate = {
         tasks: n,
@@ -294,10 +306,9 @@ export async function approvalsBench(
         addedPerTaskKiB: (waiting.reduce((a, b) => a + b, 0) - idle.reduce((a, b) => a + b, 0)) / n,
         cpuMs: Object.fromEntries(Object.keys(roles).map((k) => [k, (cpu1[k] ?? 0) - (cpu0[k] ?? 0)])),
         idleCpuMs,
+        freshIdleKiB: mean(idleHosts),
         waitMs: WAIT_MS,
       };
-      await release(client, approver, ids);
-      await untilAll(stack, ids, 'ended');
     } catch (err) {
       errors.push(`isolate waiting cost: ${(err as Error).message}`);
     }
@@ -313,7 +324,7 @@ export async function approvalsBench(
         const ids: string[] = [];
         for (let i = 0; i < n; i++) ids.push(await submit(stack, 'python', `from airlock import caps\ncaps.bench.refund(order="py-${run}-${i}")`));
         await untilAll(stack, ids, 'waiting_approval', 120_000);
-        await sleep(1000);
+        await sleep(SETTLE_MS);
         // Each task took one of the warm containers listed before (the pool refills behind them).
         const waitingIds = before;
         const u0 = await Promise.all(waitingIds.map(containerUsage));

@@ -306,15 +306,17 @@ function approvalsReport(r: ApprovalsBenchResult): { lines: string[]; ratios: Re
   if (r.isolate) {
     const w = r.isolate;
     rows.push([`isolate (${w.tasks} waiting)`, `${MiB(w.waitingKiB)} MiB per host`, `${MiB(w.idleKiB)} MiB per idle host`, `${MiB(w.addedPerTaskKiB)} MiB`, `${cpu(w.cpuMs)} ms over ${w.waitMs / 1000} s`]);
-    if (w.idleCpuMs) rows.push(['  the same hosts idle', '', '', '', `${cpu(w.idleCpuMs)} ms over ${w.waitMs / 1000} s`]);
+    if (w.idleCpuMs) {
+      rows.push(['  the same hosts idle', '', w.freshIdleKiB !== undefined ? `${MiB(w.freshIdleKiB)} MiB just started` : '', '', `${cpu(w.idleCpuMs)} ms over ${w.waitMs / 1000} s`]);
+    }
   }
   if (r.container) {
     const w = r.container;
     rows.push([`python container (${w.tasks} waiting)`, `${MiB(w.waitingKiB)} MiB per container`, `${MiB(w.idleKiB)} MiB per warm container`, `${MiB(w.addedPerTaskKiB)} MiB`, `${cpu(w.cpuMs)} ms over ${w.waitMs / 1000} s`]);
   }
-  lines.push(table(['waiting', 'memory while waiting', 'before (idle)', 'added per waiting task', 'CPU while waiting'], rows));
+  lines.push(table(['waiting', 'memory while waiting', 'idle', 'added per waiting task', 'CPU while waiting'], rows));
   lines.push(
-    '(isolate: VmRSS of the isolate host processes — a waiting task holds one host, its whole RSS, and adds the second figure over an idle one;' +
+    '(isolate: VmRSS of the isolate host processes, each settled 8 s — a waiting task holds one host, its whole RSS, and adds the fourth column over the same host idle;' +
       ' container: cgroup memory without inactive page cache, as docker stats; "added" = all of the runner\'s containers with N waiting minus the N warm ones before, / N)',
   );
   if (r.containerSkipped) lines.push(`container case skipped: ${r.containerSkipped}`);
