@@ -365,6 +365,8 @@ export async function approvalsBench(
       errors,
     };
   } finally {
+    // Later sections share this database: back to the shipped policies of the tenant.
+    await stack?.client.request('DELETE', '/v1/admin/policies/active', { headers: { authorization: `Bearer ${ADMIN_KEY}` } }).catch(() => undefined);
     await stack?.stop();
     await target.close();
   }
