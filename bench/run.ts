@@ -13,6 +13,7 @@ import { cedarBench } from './cedar.ts';
 import { durabilityBench, durabilityReport } from './durability.ts';
 import { auditBench, auditReport } from './audit.ts';
 import { auditCost, type AuditCostResult } from './audit-cost.ts';
+import { telemetryCost, telemetryReport, type TelemetryCostResult } from './telemetry-cost.ts';
 import { brokerCallsBench, type BrokerCallsBenchResult } from './broker-calls.ts';
 import { approvalsBench, type ApprovalsBenchResult } from './approvals.ts';
 import { securityPathCost, type SecurityPathResult } from './security-path.ts';
@@ -63,6 +64,7 @@ const TARGET_APPROVE_TO_CALL_P99_MS = 20;
  * trace bundle verification); BENCH_ONLY=calls just the brokered capability call round trips;
  * BENCH_ONLY=durability just task submission with Redis appendfsync everysec vs always;
  * BENCH_ONLY=approvals just approve → call and what a waiting task costs;
+ * BENCH_ONLY=telemetry just e2e `1+1` with traces off vs on and the off path's cost per task;
  * BENCH_CONTAINERS=0 skips the container section (and the container case of the storage and
  * calls sections).
  */
@@ -380,6 +382,18 @@ async function mainAuditOnly(): Promise<void> {
   writeResults({ at: new Date().toISOString(), commit: gitCommit(), audit, auditCost: cost, auditRatios: report.ratios });
 }
 
+/** BENCH_ONLY=telemetry: e2e `1+1` with traces off vs on, and the off path per task. */
+async function mainTelemetryOnly(): Promise<void> {
+  benchRedis = await claimRedisDb();
+  stack = await startStack(benchRedis, SETTINGS.isolateHosts);
+  log(`telemetry: ${SETTINGS.securityWarmup} + ${SETTINGS.securitySamples} tasks each, alternating traces off and on`);
+  const telemetry = await telemetryCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples, SETTINGS.isolateHosts);
+  await cleanup();
+  const report = telemetryReport(telemetry);
+  process.stdout.write(`${report.lines.join('\n')}\n`);
+  writeResults({ at: new Date().toISOString(), commit: gitCommit(), telemetry, telemetryRatios: report.ratios });
+}
+
 /** BENCH_ONLY=latency: floors, sequential e2e latency and the security path; no throughput. */
 async function mainLatencyOnly(): Promise<void> {
   benchRedis = await claimRedisDb();
@@ -476,6 +490,8 @@ async function main(): Promise<void> {
   const security: SecurityPathResult = await securityPathCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples);
   log(`audit cost: ${SETTINGS.securityWarmup} + ${SETTINGS.securitySamples} tasks each, alternating with and without audit entries`);
   const auditCostResult: AuditCostResult = await auditCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples, SETTINGS.isolateHosts);
+  log(`telemetry: ${SETTINGS.securityWarmup} + ${SETTINGS.securitySamples} tasks each, alternating traces off and on`);
+  const telemetry: TelemetryCostResult = await telemetryCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples, SETTINGS.isolateHosts);
   const queueName = stack.queueName;
   await stack.stop();
   stack = null;
@@ -648,6 +664,8 @@ async function main(): Promise<void> {
   out.push(...auditPart.lines);
   const durabilityPart = durabilityReport(durability);
   out.push(...durabilityPart.lines);
+  const telemetryPart = telemetryReport(telemetry);
+  out.push(...telemetryPart.lines);
   out.push('cancel latency: not measured (no cheap, honest observation point from outside the runner).');
   out.push(`\nbench took ${((Date.now() - started) / 1000).toFixed(0)} s; Redis database ${benchRedis === null ? 'released' : 'NOT released'}; queue ${queueName}`);
   process.stdout.write(`${out.join('\n')}\n`);
@@ -673,7 +691,9 @@ async function main(): Promise<void> {
     audit,
     auditCost: auditCostResult,
     durability,
+    telemetry,
     ratios: {
+      telemetry: telemetryPart.ratios,
       durability: durabilityPart.ratios,
       storage: storagePart.ratios,
       audit: auditPart.ratios,
@@ -707,6 +727,8 @@ try {
             ? mainCallsOnly()
             : ONLY === 'durability'
               ? mainDurabilityOnly()
+            : ONLY === 'telemetry'
+              ? mainTelemetryOnly()
             : ONLY === 'approvals'
               ? mainApprovalsOnly()
               : main());

@@ -42,6 +42,7 @@ import { adminWebhookRoutes } from './webhooks/admin-webhooks-routes.ts';
 import type { WebhookSecrets } from './webhooks/webhook-secrets.ts';
 import { HarnessMetrics } from './metrics/harness-metrics.ts';
 import { registerMetrics } from './metrics/metrics-route.ts';
+import { registerHttpTracing } from './telemetry/http-tracing.ts';
 
 import type { CredentialStore } from './vault/credential-store.ts';
 import { adminCapabilityRoutes } from './capabilities/admin-capabilities-routes.ts';
@@ -49,6 +50,10 @@ import { CapabilityStore } from './capabilities/capability-store.ts';
 import { discoveryRoutes } from './capabilities/discovery-routes.ts';
 import { adminCredentialRoutes } from './vault/admin-credentials-routes.ts';
 import { approvalRoutes } from './approvals/approval-routes.ts';
+import { principalFields } from './audit/request-audit.ts';
+import { sessionCredential } from './console/session-auth.ts';
+import { ConsoleSessions } from './console/session-store.ts';
+import { consoleRoutes } from './console/console-routes.ts';
 import { ApprovalStore } from './approvals/approval-store.ts';
 
 /** The API's version in the OpenAPI document (package.json's). */
@@ -80,6 +85,11 @@ export interface AppDeps {
   credentials: CredentialStore;
   /** The tenants' webhook signing secrets (harness/webhooks/). */
   webhookSecrets: WebhookSecrets;
+  /**
+   * The process's metrics, shared by the API and the broker listener (createHarnessDeps makes
+   * them). Absent: the app makes its own (the broker then counts nothing).
+   */
+  metrics?: HarnessMetrics;
   /** Fastify logger option (false in tests). */
   logger?: boolean | { level: string };
 }
@@ -98,7 +108,7 @@ declare module 'fastify' {
 /** Installs the security path of every /v1 request on the /v1 scope. */
 export type SecurityPath = (
   v1: FastifyInstance,
-  ctx: { deps: AppDeps; rateLimits: RateLimits; audit: RequestAudit },
+  ctx: { deps: AppDeps; rateLimits: RateLimits; audit: RequestAudit; sessions: ConsoleSessions },
 ) => void;
 
 /**
@@ -106,10 +116,22 @@ export type SecurityPath = (
  * refused before its credential is looked at), authentication (before body parsing), and the
  * scope checks of scoped credentials (task tokens, API keys with scopes).
  */
-export const standardSecurityPath: SecurityPath = (v1, { deps, rateLimits, audit }) => {
+export const standardSecurityPath: SecurityPath = (v1, { deps, rateLimits, audit, sessions }) => {
   rateLimits.register(v1);
   v1.addHook('onRequest', async (request) => {
     const authorization = request.headers.authorization;
+    // No Authorization header: the console's session cookie, if any (harness/console/session-auth.ts;
+    // a state-changing request must also carry the session's CSRF token, else 403).
+    if (authorization === undefined) {
+      const session = await sessionCredential(request, sessions, (req, s, reason) =>
+        audit.append({ ...principalFields(s.principal), action: 'console.csrf_refused', outcome: 'denied', requestId: req.id, details: { consoleSession: s.ref, method: req.method, route: req.routeOptions.url ?? '(no route)', reason } }, req),
+      );
+      if (session) {
+        request.principal = session.principal;
+        request.stillAuthenticated = session.stillAuthenticated;
+        return;
+      }
+    }
     const principal = await deps.authenticator.authenticate(authorization);
     if (!principal) {
       // Recorded (source IP, never the credential) before the 401 goes out; 503 if it cannot be.
@@ -160,22 +182,28 @@ export async function buildApp(
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemHandler(app, config.PROBLEM_BASE_URL, { storeDown: () => deps.redis.status !== 'ready' });
+  // First of the request hooks (traces on only): everything after runs in the request's span.
+  registerHttpTracing(app, { continueTrace: false });
   registerBodyDepthLimit(app);
   registerHostHeaderCheck(app);
 
   // Before any route: the OpenAPI document is collected as routes are added.
   await registerOpenApi(app, API_VERSION);
   // Before the routes too: its onResponse hook must cover every one of them.
-  registerMetrics(app, new HarnessMetrics({ queues: [deps.queue, deps.containerQueue] }), config.METRICS_TOKEN);
+  const metrics = deps.metrics ?? new HarnessMetrics({ queues: [deps.queue, deps.containerQueue] });
+  registerMetrics(app, metrics, config.METRICS_TOKEN);
   const runtimes = new RuntimeAvailability({ redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
   await app.register(healthRoutes, { redis: deps.redis, runnerStaleMs: config.RUNNER_STALE_MS });
+  // Console sessions: a credential of the /v1 routes (the security path) and of the console's pages.
+  const sessions = new ConsoleSessions(deps.redis, { identity: deps.identity, ttlMs: config.CONSOLE_SESSION_TTL_MS });
+  await app.register(consoleRoutes, { root: app, sessions, authenticator: deps.authenticator, audit: deps.audit });
 
   await app.register(async (v1) => {
     const rateLimits = rateLimitsFromConfig(config, deps.redis);
     // Every refusal, decision and admin change is an audit entry, written before it takes effect.
     const audit = new RequestAudit({ audit: deps.audit, reads: config.AUDIT_READS });
     rateLimits.onReject = (request, violated) => audit.rateLimited(request, violated);
-    security(v1, { deps, rateLimits, audit });
+    security(v1, { deps, rateLimits, audit, sessions });
     // Cedar policies decide task creation, reads and cancels, grant mounts and admin access.
     const policies = new PolicyStore(deps.redis);
     const policy =
@@ -209,7 +237,7 @@ export async function buildApp(
       if (!request.principal) throw new UnauthorizedError('Send Authorization: Bearer <API key>');
       return request.principal;
     };
-    const approvals = new ApprovalStore(deps.redis, { retentionMs: config.TASK_RETENTION_MS });
+    const approvals = new ApprovalStore(deps.redis, { retentionMs: config.TASK_RETENTION_MS, observer: metrics.approvals });
     const tasks = new TaskService({
       config,
       redis: deps.redis,

@@ -190,6 +190,14 @@ export const ConfigSchema = z
     /** Largest answer a capability call reads from a target. @defaultValue 4 MiB */
     CAPABILITY_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
     /**
+     * Most bytes one task's capability call records (the exactly-once record of each call, with
+     * its redacted answer) may hold; past it, the task's further calls fail `capability_failed`.
+     * A task declaring capabilities reserves this plus one answer (CAPABILITY_MAX_RESPONSE_BYTES)
+     * of its tenant's storage quota while it runs; when it ends, what its records really hold
+     * counts instead. @defaultValue 4 MiB
+     */
+    CAPABILITY_RECORDS_MAX_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
+    /**
      * Also record allowed reads: a principal reading its own task (record, events, files,
      * trace) and auditors/admins reading the audit log. Off by default (they would flood the log;
      * reading the log would write to it). Denied reads and every other decision are always recorded.
@@ -201,9 +209,33 @@ export const ConfigSchema = z
     APPROVAL_MAX_TIMEOUT_MS: z.coerce.number().int().positive().default(60 * 60 * 1000),
     /** How long the broker holds a runner's call waiting for a decision before it answers "still pending". @defaultValue 20 s */
     APPROVAL_POLL_MS: z.coerce.number().int().positive().max(60_000).default(20_000),
+    /**
+     * Tries of one compensation (harness/rollback/): the first and its retries, after which it
+     * is left `failed` on the task for a human. @defaultValue 5
+     */
+    ROLLBACK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+    /** Delay before a compensation's first retry; it doubles each time (1 s, 2 s, 4 s, …). @defaultValue 1000 */
+    ROLLBACK_BACKOFF_MS: z.coerce.number().int().min(1).max(3_600_000).default(1000),
+    /**
+     * How often the rollback inbox (tasks that ended failed after capability calls) is looked at
+     * for one no harness picked up when it ended (all were down then). @defaultValue 1000
+     */
+    ROLLBACK_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
+    /**
+     * How long a harness that took a rollback holds it without renewing: a harness that dies
+     * mid-rollback has its rollback taken over by another (or by itself, restarted) after about
+     * this long (BullMQ lock and stalled check). @defaultValue 30000
+     */
+    ROLLBACK_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
     /** Base of the `type` URI of problem responses (RFC 9457). */
     PROBLEM_BASE_URL: z.string().url().default('https://airlock.dev/problems/'),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /**
+     * How long a console session lasts from sign-in (/console), in ms. It ends sooner on sign-out,
+     * or when its API key is revoked or its user disabled. @defaultValue 8 hours (a work day:
+     * an unattended browser does not stay signed in overnight)
+     */
+    CONSOLE_SESSION_TTL_MS: z.coerce.number().int().min(60_000).max(7 * 24 * 3600 * 1000).default(8 * 3600 * 1000),
     /**
      * Operator token for `GET /metrics` (Prometheus): scrapers send `Authorization: Bearer <it>`.
      * Unset: /metrics answers 404 (the metrics name routes and volumes, not for tenants).

@@ -6,6 +6,7 @@ import { TaskStore } from '../protocol/task-store.ts';
 import { AuditProducer } from '../protocol/audit/producer.ts';
 import { AuditReader } from './audit/audit-reader.ts';
 import type { AppDeps } from './app.ts';
+import { HarnessMetrics } from './metrics/harness-metrics.ts';
 import { ApiKeyAuthenticator } from './auth/api-key-authenticator.ts';
 import { CredentialAuthenticator } from './auth/credential-authenticator.ts';
 import { IdentityStore } from './identity/identity-store.ts';
@@ -57,6 +58,7 @@ export async function createHarnessDeps(
     redis,
     retentionMs: config.TASK_RETENTION_MS,
     defaultQuotaBytes: config.STORAGE_QUOTA_BYTES,
+    rollbackQueue: queueName,
     ...(assembly.audit === false ? {} : { audit }),
   });
   const blobs = new FsBlobStore(config.BLOB_DIR);
@@ -109,6 +111,7 @@ export async function createHarnessDeps(
       if (config.LOG_LEVEL !== 'silent') console.error(JSON.stringify({ level: 40, msg, ...fields }));
     },
   });
+  const metrics = new HarnessMetrics({ queues: [queue, containerQueue] });
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -126,6 +129,7 @@ export async function createHarnessDeps(
     auditReader,
     credentials,
     webhookSecrets,
+    metrics,
     close() {
       closing ??= (async () => {
         await webhooks.close();

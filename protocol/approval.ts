@@ -47,6 +47,12 @@ export const ApprovalRequestSchema = z.strictObject({
   codeTruncated: z.boolean().optional(),
   /** Where the task is seen: `/v1/tasks/<id>` (its owner's view). */
   taskUrl: z.string(),
+  /**
+   * Set when the call is a compensation of the rollback of a task that ended (`seq` and
+   * `capability` of the call it undoes; harness/rollback/): the request lives on after its task
+   * ended, and the rollback waits for it.
+   */
+  compensates: z.strictObject({ seq: z.number().int().nonnegative(), capability: CapabilityNameSchema }).optional(),
   createdAt: z.string(),
   deadline: z.string(),
 });

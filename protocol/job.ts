@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CapabilityNameSchema } from './capability.ts';
+import { TRACEPARENT_PATTERN } from './telemetry/tracing.ts';
 import { InputFileSchema, LimitsSchema, ResolvedMountSchema, RuntimeSchema } from './task.ts';
 
 /**
@@ -29,6 +30,11 @@ export const JobPayloadSchema = z.strictObject({
    * ones its code can call, and the only ones that appear on its `caps` client.
    */
   capabilities: z.array(CapabilityNameSchema).max(256).optional(),
+  /**
+   * W3C trace context of the enqueue (only when the harness exports traces): the runner's span
+   * of this task is its child. Never anything but a trace context.
+   */
+  traceparent: z.string().regex(TRACEPARENT_PATTERN).optional(),
 }).refine((job) => job.stdin === undefined || job.stdinBase64 === undefined, {
   message: 'stdin and stdinBase64 are exclusive',
   path: ['stdinBase64'],

@@ -33,6 +33,12 @@ export const redisKeys = {
    * stored by an older version (it expires with them).
    */
   legacyOutputFiles: (taskId: string) => `airlock:files:${taskKeyPart(taskId)}`,
+  /**
+   * Exactly-once records of the task's capability calls, field = call seq (harness/broker/
+   * call-records.ts, which gives it the task's retention). Same tag and id as the task: the
+   * terminal transition derives it from the task key and counts it in the tenant's storage.
+   */
+  calls: (taskId: string) => `airlock:calls:${taskKeyPart(taskId)}`,
   /** The task's stdout and stderr, once, as raw bytes (see protocol/task-output.ts). */
   output: (taskId: string) => `airlock:output:${taskKeyPart(taskId)}`,
   /** Tenant storage accounting (protocol/storage-usage.ts): task id → expiry (ms), a sorted set. */
@@ -51,6 +57,14 @@ export const redisKeys = {
    * every container, so runners of another installation on the same Docker engine leave them alone.
    */
   installation: 'airlock:installation',
+  /**
+   * Tasks of one task queue that ended `failed`, `timed_out` or `cancelled` after capability
+   * calls, waiting for the harness to queue their rollback (harness/rollback/): a set per audit
+   * shard (the task's hash tag, so the transition script adds to it in its own slot).
+   */
+  rollbackInbox: (taskId: string, queue: string) => `airlock:rollback:${taskTag(taskId)}:${queue}`,
+  /** The rollback inbox of one shard (the harness drains all AUDIT_SHARDS of them). */
+  rollbackInboxOfShard: (shard: number, queue: string) => `airlock:rollback:${auditShardTag(shard)}:${queue}`,
 } as const;
 
 export const redisChannels = {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { CapabilityNameSchema } from './capability.ts';
+import { CompensationSchema } from './compensation.ts';
 import { TaskErrorSchema } from './errors.ts';
 import { OutputRefSchema, resultOutput, streamBytes, type OutputRef } from './task-output.ts';
 import {
@@ -64,6 +65,13 @@ export const TaskRecordSchema = z.strictObject({
    * while > 0 and the task runs, the API shows it `waiting_approval`.
    */
   approvalsPending: z.number().int().nonnegative().optional(),
+  /** Bytes the task's capability call records hold (harness/broker/call-records.ts keeps it). Internal. */
+  callRecordBytes: z.number().int().nonnegative().optional(),
+  /**
+   * The rollback of a task that ended `failed`, `timed_out` or `cancelled` (protocol/compensation.ts):
+   * written by the harness once it planned it, then per compensation as each one settles.
+   */
+  compensations: z.array(CompensationSchema).max(1024).optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 
@@ -71,7 +79,7 @@ export type TaskRecord = z.infer<typeof TaskRecordSchema>;
  * Fields a transition may set besides `status`. The result carries no output: output is stored
  * once, by `appendOutput`, and `get` puts it back into the result.
  */
-export type TaskPatch = Partial<Pick<TaskRecord, 'startedAt' | 'finishedAt' | 'error' | 'usage' | 'attempts'>> & {
+export type TaskPatch = Partial<Pick<TaskRecord, 'startedAt' | 'finishedAt' | 'error' | 'usage' | 'attempts' | 'compensations'>> & {
   result?: StoredTaskResult;
 };
 
@@ -82,7 +90,7 @@ export interface StoredEvent {
   event: TaskEvent;
 }
 
-const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts', 'retentionMs', 'outputBase', 'capabilities', 'approvalsPending'] as const;
+const JSON_FIELDS = ['limits', 'metadata', 'result', 'error', 'usage', 'attempts', 'retentionMs', 'outputBase', 'capabilities', 'approvalsPending', 'callRecordBytes', 'compensations'] as const;
 
 /** A stored event: a status event, an output reference, or (stored by an older version) inline output. */
 export function parseStoredEvent(raw: string): TaskEvent | OutputRef {

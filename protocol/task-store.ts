@@ -1,13 +1,14 @@
 import type { Redis } from 'ioredis';
 import { AuditEntryError, type AuditDraft, type AuditDraftInput, type AuditOutcome } from './audit/entry.ts';
 import { grantChangesDetail } from './audit/grant-changes.ts';
-import { AUDIT_LUA, type AuditProducer } from './audit/producer.ts';
+import { AUDIT_LUA, AuditUnavailableError, isAuditUnavailable, type AuditProducer } from './audit/producer.ts';
+import { ROLLBACK_STATUSES } from './compensation.ts';
 import { LuaScript } from './lua-script.ts';
 import { redisChannels, redisKeys } from './redis-keys.ts';
 import { reservationFor, TenantStorage } from './storage-usage.ts';
 import { decode, encode, parseStoredEvent, type StoredEvent, type TaskPatch, type TaskRecord } from './task-record.ts';
 import { APPEND_OUTPUT, CHUNK_BYTES, readOutputRange, type OutputRef } from './task-output.ts';
-import { TaskStatusSchema, isTerminal, type OutputStream, type TaskEvent, type TaskStatus } from './task.ts';
+import { TaskStatusSchema, isTerminal, type FileChange, type OutputStream, type TaskEvent, type TaskStatus } from './task.ts';
 import { encodeOutput } from './utf8.ts';
 
 export { TaskRecordSchema, type StoredEvent, type TaskPatch, type TaskRecord } from './task-record.ts';
@@ -60,11 +61,28 @@ function outcomeOf(status: TaskStatus): AuditOutcome {
  * taskNotification), so a waiter learns a status without reading the record.
  * Into a terminal state (ARGV[6] > 0, the default retention): the record, its events and its
  * output expire after the record's own retention (else the default), and the answer says what
- * the three keys hold (MEMORY USAGE) for the tenant's storage accounting.
- * KEYS: task, events, output. ARGV: status, allowed from, event JSON, channel, message, ttl,
+ * they and the task's capability call records hold (MEMORY USAGE) for the tenant's storage
+ * accounting.
+ * Into `failed`, `timed_out` or `cancelled` (KEYS[4] given): a task that made capability calls
+ * (its call records exist) joins the rollback inbox in the same step, so its rollback cannot be
+ * lost between the end and a harness hearing of it (harness/rollback/). The call records' key
+ * (redisKeys.calls: same tag and id as the task's) is derived here, not declared in KEYS: Redis
+ * checks a script's KEYS for write access, and a runner may only read call records.
+ * KEYS: task, events, output[, rollback inbox]. ARGV: status, allowed from, event JSON, channel, message, ttl,
  * audit stream + 6 stamp fields, ...record fields.
  * Returns {1[, tenantId, ttl, bytes]}, {0} refused, {-1} missing.
  */
+/*
+ * `task.grants.applying`: the changes a succeeded task's grants are about to receive, appended
+ * before the runner writes any (the terminal entry then lists what was applied). The entry gets
+ * the task's tenant, agent and metadata from its record. KEYS: task. ARGV: audit stream + 6
+ * stamp fields.
+ */
+const GRANT_PLAN = new LuaScript(`${AUDIT_LUA}
+audit_append(ARGV[1], 2, KEYS[1])
+return 1
+`);
+
 const TRANSITION = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then unaudited(7) return {-1} end
@@ -77,6 +95,10 @@ audited(7)
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 if #ARGV > 13 then redis.call('HSET', KEYS[1], unpack(ARGV, 14)) end
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
+if KEYS[4] then
+  local calls = 'airlock:calls:' .. string.sub(KEYS[1], 14)
+  if redis.call('EXISTS', calls) == 1 then redis.call('SADD', KEYS[4], string.match(KEYS[1], '[^:]+$')) end
+end
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 local ttl = tonumber(ARGV[6])
 if ttl > 0 then
@@ -87,6 +109,11 @@ if ttl > 0 then
     redis.call('PEXPIRE', KEYS[i], ttl)
     bytes = bytes + (redis.call('MEMORY', 'USAGE', KEYS[i], 'SAMPLES', '0') or 0)
   end
+  -- The capability call records (redisKeys.calls: the task's tag and id) count too. Read only:
+  -- derived here, not declared in KEYS (Redis checks KEYS for write access, and a runner may
+  -- only read them); the broker gives them the task's retention when it writes them.
+  local calls = 'airlock:calls:' .. string.sub(KEYS[1], 14)
+  bytes = bytes + (redis.call('MEMORY', 'USAGE', calls, 'SAMPLES', '0') or 0)
   return {1, redis.call('HGET', KEYS[1], 'tenantId'), ttl, bytes}
 end
 return {1}
@@ -220,6 +247,13 @@ export interface TaskStoreOptions {
    * runners' producers). Absent: nothing is audited (tests of the store alone).
    */
   audit?: AuditProducer;
+  /**
+   * The task queue (AIRLOCK_TASK_QUEUE) whose harnesses roll back its tasks: a task that ends
+   * `failed`, `timed_out` or `cancelled` after capability calls joins that queue's rollback
+   * inbox in the transition's own step (protocol/redis-keys.ts `rollbackInbox`). Absent: no
+   * inbox (tests of the store alone).
+   */
+  rollbackQueue?: string;
 }
 
 /** Reads and writes task records, event streams and output in Redis. Holds no state of its own. */
@@ -227,6 +261,7 @@ export class TaskStore {
   readonly #redis: Redis;
   readonly #retentionMs: number;
   readonly #audit: AuditProducer | null;
+  readonly #rollbackQueue: string | null;
   /** Per-tenant storage accounting (quota, retention, usage). */
   readonly storage: TenantStorage;
 
@@ -234,6 +269,7 @@ export class TaskStore {
     this.#redis = options.redis;
     this.#retentionMs = options.retentionMs;
     this.#audit = options.audit ?? null;
+    this.#rollbackQueue = options.rollbackQueue ?? null;
     this.storage = new TenantStorage({
       redis: options.redis,
       defaultQuotaBytes: options.defaultQuotaBytes ?? null,
@@ -245,9 +281,11 @@ export class TaskStore {
    * Checks a new task against its tenant's storage quota and reserves its worst case; answers
    * the retention the task is created with (put it in the record given to `create`). Throws
    * StorageQuotaExceededError, having reserved nothing, when the quota would be passed.
+   * `extraRedisBytes`: more the task may store in Redis (its capability call records).
    */
-  async admit(task: Pick<TaskRecord, 'id' | 'tenantId' | 'runtime' | 'limits'>): Promise<{ retentionMs: number }> {
-    return this.storage.admit(task.tenantId, task.id, reservationFor(task.runtime, task.limits));
+  async admit(task: Pick<TaskRecord, 'id' | 'tenantId' | 'runtime' | 'limits'>, extraRedisBytes = 0): Promise<{ retentionMs: number }> {
+    const reserve = reservationFor(task.runtime, task.limits);
+    return this.storage.admit(task.tenantId, task.id, { ...reserve, redisBytes: reserve.redisBytes + extraRedisBytes });
   }
 
   /**
@@ -258,6 +296,30 @@ export class TaskStore {
     if (!this.#audit) return NO_STAMP;
     const s = this.#audit.stamp({ ...note, taskId, action, outcome, details: { ...details, ...note.details } });
     return [s.key, ...s.fields];
+  }
+
+  /**
+   * Records the grant changes a task is about to apply (`task.grants.applying`), before any is
+   * written. Rejects with AuditUnavailableError when the entry cannot be written: then nothing
+   * may be applied (no grant changes on the host without an entry).
+   */
+  async recordGrantPlan(taskId: string, planned: readonly FileChange[]): Promise<void> {
+    if (!this.#audit) return;
+    let stamp: readonly string[];
+    try {
+      stamp = this.#stamp(taskId, 'task.grants.applying', 'success', { ...grantChangesDetail(planned) });
+    } catch (err) {
+      // A path the secret guard refuses: the plan is still recorded, by its count and hash.
+      if (!(err instanceof AuditEntryError)) throw err;
+      const { grantChangeCount, grantChangesSha256 } = grantChangesDetail(planned);
+      stamp = this.#stamp(taskId, 'task.grants.applying', 'success', { grantChangeCount, grantChangesSha256, detailsRefused: err.message.slice(0, 200) });
+    }
+    try {
+      await GRANT_PLAN.run(this.#redis, [redisKeys.task(taskId)], stamp);
+    } catch (err) {
+      if (isAuditUnavailable(err)) throw new AuditUnavailableError((err as Error).message, { cause: err });
+      throw err;
+    }
   }
 
   /** `task.created`: the principal's note plus the task's tenant, agent, metadata, runtime and limits. */
@@ -385,9 +447,13 @@ export class TaskStore {
       if (!(err instanceof AuditEntryError)) throw err;
       stamp = this.#stamp(taskId, `task.${to}`, outcomeOf(to), { status: to, ...(error ? { error: { code: error.code } } : {}), detailsRefused: err.message.slice(0, 200) });
     }
+    const rollback =
+      this.#rollbackQueue !== null && (ROLLBACK_STATUSES as readonly string[]).includes(to)
+        ? [redisKeys.rollbackInbox(taskId, this.#rollbackQueue)]
+        : [];
     const [code, tenantId, ttlMs, redisBytes] = (await TRANSITION.run(
       this.#redis,
-      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
+      [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId), ...rollback],
       [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, to), ttl, ...stamp, ...fields],
     )) as [number, string?, number?, number?];
     if (code !== 1) return false;
@@ -458,8 +524,11 @@ export class TaskStore {
     return code === 1;
   }
 
-  /** Records usage/result of a run whose status was already decided elsewhere (e.g. cancel). */
-  async annotate(taskId: string, patch: Pick<TaskPatch, 'usage'>): Promise<void> {
+  /**
+   * Records fields of a task whose status was already decided elsewhere: usage of a cancelled
+   * run, the compensations of its rollback. Nothing when the record is gone.
+   */
+  async annotate(taskId: string, patch: Pick<TaskPatch, 'usage' | 'compensations'>): Promise<void> {
     await ANNOTATE.run(this.#redis, [redisKeys.task(taskId)], Object.entries(encode(patch)).flat());
   }
 

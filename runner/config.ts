@@ -134,6 +134,13 @@ export const ConfigSchema = z.object({
    * the broker answers a call it already ran from its record. Then `capability_unavailable`.
    */
   BROKER_CALL_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  /**
+   * Port of this runner's own Prometheus `GET /metrics` listener (no credential). Unset = no
+   * listener; 0 = any free port (logged).
+   */
+  RUNNER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Address of that listener: loopback by default; anything else must be reachable by the scraper only. */
+  RUNNER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** How often this runner deletes the blobs of tasks that expired; 0 = never. @defaultValue 10 min */
   BLOB_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(10 * 60_000),
 })

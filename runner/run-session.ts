@@ -3,7 +3,7 @@
  * call nothing. The job processor assembles a session per run; tests assemble their own.
  */
 import type { CallResult, RunDeadline, RunSession } from './backends/types.ts';
-import type { OutputStream } from '../protocol/task.ts';
+import type { FileChange, OutputStream } from '../protocol/task.ts';
 
 /**
  * A wall clock that starts when the backend says the code starts and stands still while held
@@ -107,6 +107,8 @@ export interface RunSessionParts {
   call?: (name: string, input: unknown) => Promise<CallResult>;
   /** @defaultValue a new {@link WallDeadline} of `timeoutMs` */
   deadline?: RunDeadline;
+  /** See {@link RunSession.beforeGrantApply}. */
+  beforeGrantApply?: (planned: readonly FileChange[]) => Promise<void>;
 }
 
 /** A session from its parts. */
@@ -116,5 +118,6 @@ export function createRunSession(parts: RunSessionParts): RunSession {
     deadline: parts.deadline ?? new WallDeadline(parts.timeoutMs),
     output: parts.output,
     call: parts.call ?? noCalls,
+    ...(parts.beforeGrantApply ? { beforeGrantApply: parts.beforeGrantApply } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { Worker } from 'bullmq';
+import type { Logger } from 'pino';
 import Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import { BlobSweeper } from '../protocol/blobs/blob-sweeper.ts';
@@ -7,15 +8,18 @@ import { FsBlobStore } from '../protocol/blobs/fs-blob-store.ts';
 import { TASK_QUEUE, containerQueueName, redisKeys } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
 import { AuditProducer } from '../protocol/audit/producer.ts';
+import { startMetricsListener, type MetricsListener } from '../protocol/telemetry/metrics-listener.ts';
 import { DockerBackend, type DockerBackendOptions } from './backends/docker.ts';
 import { IsolateBackend } from './backends/isolate.ts';
 import type { RunnerBackend } from './backends/types.ts';
+import { CONTAINER_RUNTIMES } from './backends/supervisor-protocol.ts';
 import { BrokerClient } from './broker/broker-client.ts';
 import { BrokerCalls } from './broker/call-broker.ts';
 import { CancelListener } from './cancel-listener.ts';
 import { dockerRequired, type Config } from './config.ts';
 import { IsolateHostPool } from './isolate-host/host-pool.ts';
 import { JobProcessor } from './job-processor.ts';
+import { RunnerMetrics } from './metrics/runner-metrics.ts';
 import { RunnerReadiness } from './readiness.ts';
 import { assertRunnerIdFree, HEARTBEAT_MS, heartbeats, installationIdOf } from './registry.ts';
 import { withoutRepeats } from './repeat-filter.ts';
@@ -28,6 +32,10 @@ export interface Runner {
   readonly backends: readonly string[];
   /** Backends that started but cannot take tasks now, as `<kind>: <reason>` (empty = ready). */
   unready(): string[];
+  /** This runner's metrics (served at `metricsUrl` + `/metrics` when RUNNER_METRICS_PORT is set). */
+  readonly metrics: RunnerMetrics;
+  /** `http://host:port` of the metrics listener, or null without RUNNER_METRICS_PORT. */
+  readonly metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -40,7 +48,11 @@ type BackendKind = Config['RUNNER_BACKENDS'][number];
  */
 export async function startRunner(
   config: Config,
-  log: (msg: string) => void = () => {},
+  /**
+   * Where the runner's lines go: a pino logger (runner/worker.ts: JSON lines, with `taskId` and
+   * `traceId` on each task's lines), or a function of the text (tests; no task lines then).
+   */
+  logTo: Logger | ((msg: string) => void) = () => {},
   queueName: string = TASK_QUEUE,
   /**
    * BENCHMARK ONLY (bench/runner-without-audit.ts, to measure what the audit trail costs):
@@ -49,6 +61,8 @@ export async function startRunner(
    */
   assembly: { audit?: boolean } = {},
 ): Promise<Runner> {
+  const logger = typeof logTo === 'function' ? null : logTo;
+  const log = typeof logTo === 'function' ? logTo : textLog(logTo);
   // A standalone Redis or a Redis Cluster (REDIS_CLUSTER_NODES): protocol/redis-connection.ts.
   const redis = asCommandClient(createRedisClient(config, { maxRetriesPerRequest: null }));
   // Every connection reports each failed reconnect: once a minute per message is plenty.
@@ -60,7 +74,7 @@ export async function startRunner(
   const audit = new AuditProducer({ redis });
   const audited = assembly.audit !== false;
   const stopAuditHeartbeat = audited ? audit.startHeartbeat() : () => {};
-  const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS, ...(audited ? { audit } : {}) });
+  const store = new TaskStore({ redis, retentionMs: config.TASK_RETENTION_MS, rollbackQueue: queueName, ...(audited ? { audit } : {}) });
   const installationId = await installationIdOf(redis);
   // Before the heartbeat below: a fixed RUNNER_ID must not be another live runner's (the Docker
   // backend removes the containers labelled with its own id at start).
@@ -111,11 +125,14 @@ export async function startRunner(
     for (const s of started) await s.worker.close(force);
     for (const s of started) await s.backend.dispose();
     await cancels.close();
+    await metricsListener?.close();
     brokerClient.dispose();
     for (const s of started) s.connection.disconnect();
   };
 
-  const context: BackendContext = { config, log, redis, readiness, installationId, idInUse };
+  const metrics = new RunnerMetrics({ processMetrics: config.RUNNER_METRICS_PORT !== undefined });
+  let metricsListener: MetricsListener | null = null;
+  const context: BackendContext = { config, log, redis, readiness, installationId, idInUse, metrics };
 
   try {
     for (const kind of config.RUNNER_BACKENDS) {
@@ -123,7 +140,10 @@ export async function startRunner(
       if (!made) continue;
       // Only container tasks leave files: the blob directory must be usable before they run.
       if (kind === 'docker') await blobs.init();
-      const processor = new JobProcessor({ store, backend: made.backend, cancels, blobs, calls, runnerId: config.RUNNER_ID });
+      const processor = new JobProcessor({
+        store, backend: made.backend, cancels, blobs, calls, runnerId: config.RUNNER_ID, metrics,
+        ...(logger ? { logger } : {}),
+      });
       // BullMQ does not close connections it was handed: keep it to disconnect on close.
       const connection = duplicateClient(redis);
       const worker = new Worker(
@@ -144,11 +164,21 @@ export async function startRunner(
       );
       worker.on('error', (err) => quiet(`${kind} worker: ${err.message}`));
       readiness.attach(kind, worker);
-      worker.on('failed', (job, err) => log(`job ${job?.id} failed: ${err.message}`));
+      worker.on('failed', (job, err) => {
+        if (!logger) return log(`job ${job?.id} failed: ${err.message}`);
+        // The task's trace (when the harness exported one): the trace id of the job's traceparent.
+        const traceparent = (job?.data as { traceparent?: unknown } | undefined)?.traceparent;
+        const traceId = typeof traceparent === 'string' ? /^00-([0-9a-f]{32})-/.exec(traceparent)?.[1] : undefined;
+        logger.error({ taskId: job?.id, ...(traceId ? { traceId } : {}), err: err.message }, 'job failed');
+      });
       started.push({ kind, backend: made.backend, worker, connection });
     }
     if (started.length === 0)
       throw new Error(`none of the backends ${config.RUNNER_BACKENDS.join(', ')} could start`);
+    if (config.RUNNER_METRICS_PORT !== undefined) {
+      metricsListener = await startMetricsListener(metrics.registry, config.RUNNER_METRICS_PORT, config.RUNNER_METRICS_HOST);
+      log(`metrics at ${metricsListener.url}/metrics`);
+    }
     if (config.BLOB_SWEEP_INTERVAL_MS > 0 && started.some((s) => s.kind === 'docker')) {
       sweeper = new BlobSweeper({
         blobs,
@@ -177,6 +207,10 @@ export async function startRunner(
     installationId,
     backends: started.map((s) => s.kind),
     unready: () => readiness.unready(),
+    metrics,
+    get metricsUrl() {
+      return metricsListener?.url ?? null;
+    },
     close() {
       closing ??= (async () => {
         // Redis gone: nothing that needs it can finish (and its commands would wait forever).
@@ -210,11 +244,13 @@ interface BackendContext {
   installationId: string;
   /** Why this runner's id may not run Docker (another live runner uses it), if so. */
   idInUse: Error | null;
+  /** Reads the backends' pools when scraped. */
+  metrics: RunnerMetrics;
 }
 
 async function startBackend(
   kind: BackendKind,
-  { config, log, redis, readiness, installationId, idInUse }: BackendContext,
+  { config, log, redis, readiness, installationId, idInUse, metrics }: BackendContext,
 ): Promise<{ backend: RunnerBackend; concurrency: number } | null> {
   switch (kind) {
     case 'isolate': {
@@ -236,6 +272,7 @@ async function startBackend(
           wasReady = s.ready;
         },
       });
+      metrics.attach({ isolateRestarts: () => pool.restarts });
       readiness.set('isolate', await pool.ready());
       return { backend: new IsolateBackend({ pool }), concurrency: config.ISOLATE_HOSTS };
     }
@@ -258,6 +295,12 @@ async function startBackend(
       try {
         if (idInUse) throw idInUse;
         const backend = await DockerBackend.create(options);
+        metrics.attach({
+          warmPool: () => ({
+            ready: Object.fromEntries(CONTAINER_RUNTIMES.map((rt) => [rt, backend.pool.readyCount(rt)])),
+            misses: backend.stats.misses,
+          }),
+        });
         return { backend, concurrency: config.CONTAINER_CONCURRENCY };
       } catch (err) {
         if (dockerRequired(config)) throw err;
@@ -269,4 +312,12 @@ async function startBackend(
       }
     }
   }
+}
+
+/** Text lines on a pino logger: `WARNING…` lines at warn level, the rest at info. */
+function textLog(logger: Logger): (msg: string) => void {
+  return (msg) => {
+    if (/^WARNING\b/.test(msg)) logger.warn(msg);
+    else logger.info(msg);
+  };
 }

@@ -2,14 +2,19 @@
  * Runner composition root: config → runner → signal handlers. Run as its own process
  * (`npm run runner`); it never holds secrets.
  */
+import { pino } from 'pino';
+import { startTracing } from '../protocol/telemetry/tracing.ts';
 import { loadConfig } from './config.ts';
 import { startRunner } from './runner.ts';
 
 const config = loadConfig();
-const log = (msg: string) => {
-  if (config.LOG_LEVEL !== 'silent') process.stderr.write(`[runner ${config.RUNNER_ID}] ${msg}\n`);
-};
-const runner = await startRunner(config, log, config.AIRLOCK_TASK_QUEUE);
+// JSON lines on stderr, as pino writes them (the harness's shape); each task's lines carry
+// `taskId` and, with traces on, `traceId`.
+const logger = pino({ level: config.LOG_LEVEL, base: { runnerId: config.RUNNER_ID } }, pino.destination(2));
+const log = (msg: string) => logger.info(msg);
+// The OpenTelemetry SDK, only with OTEL_EXPORTER_OTLP_ENDPOINT (protocol/telemetry/tracing.ts).
+const tracing = await startTracing('airlock-runner');
+const runner = await startRunner(config, logger, config.AIRLOCK_TASK_QUEUE);
 const unready = runner.unready();
 log(
   unready.length === 0
@@ -33,7 +38,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     // A second signal or a stuck shutdown must not keep the process alive forever.
     setTimeout(() => process.exit(1), 60_000).unref();
     runner.close().then(
-      () => process.exit(0),
+      async () => {
+        await tracing?.shutdown().catch(() => undefined);
+        process.exit(0);
+      },
       (err: unknown) => {
         log(`shutdown failed: ${String(err)}`);
         process.exit(1);

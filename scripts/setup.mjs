@@ -10,6 +10,8 @@
 //   docker compose     deploy/ensure-compose.sh (tests only: the compose stack test)
 //   Python SDK deps    Debian's python3-httpx and python3-pytest (apt-get; tests only: the
 //                      Python SDK's tests, test/integration/sdk-python.test.ts)
+//   Chromium           Debian's chromium (apt-get; tests only: the console's browser tests,
+//                      test/integration/console-browser.test.ts, drive it with playwright-core)
 //
 // Containers are optional outside CI: where Docker cannot run (no root, inside an unprivileged
 // container, not Linux) or installing it failed, Airlock runs JavaScript and TypeScript only and
@@ -35,7 +37,7 @@ const QUIET_STEP_MS = 15_000;
 
 /**
  * @typedef {{ ok: boolean, reason?: string, off?: boolean }} Outcome
- * @typedef {{ redis: Outcome, containers: Outcome, python: Outcome, installed: string[] }} SetupResult
+ * @typedef {{ redis: Outcome, containers: Outcome, python: Outcome, chromium: Outcome, installed: string[] }} SetupResult
  */
 
 /**
@@ -65,8 +67,10 @@ export async function setup({
     : { ok: false, off: true, reason: 'RUNNER_BACKENDS does not list docker' };
   // Only the tests need Python (`npm start` does not): the SDK's dependency and test runner.
   const python = purpose === 'start' ? { ok: true, off: true } : await ensurePythonSdkDeps({ install, log, installed });
+  // Only the tests need a browser: the console's tests run it headless.
+  const chromium = purpose === 'start' ? { ok: true, off: true } : await ensureChromium({ install, log, installed });
   if (installed.length > 0) log.info(`set-up installed: ${installed.join(', ')}`);
-  return { redis, containers, python, installed };
+  return { redis, containers, python, chromium, installed };
 }
 
 /** The command prefix that makes us root: none (we are), `sudo -n`, or null (cannot). */
@@ -169,6 +173,25 @@ async function ensurePythonSdkDeps({ install, log, installed }) {
   return { ok: true };
 }
 
+/** Where the console's browser tests look for Chromium (CHROMIUM_PATH overrides, as in the test). */
+export const chromiumPath = () => process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Debian's chromium (headless browser for test/integration/console-browser.test.ts), unless there is one. */
+async function ensureChromium({ install, log, installed }) {
+  if (existsSync(chromiumPath())) return { ok: true };
+  const how = `install it (Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM_PATH to a Chromium or Chrome binary`;
+  if (!install) return { ok: false, reason: `no Chromium at ${chromiumPath()}, and AIRLOCK_NO_INSTALL=1: ${how}` };
+  const prefix = rootPrefix();
+  if (prefix === null) return { ok: false, reason: `no Chromium at ${chromiumPath()}, and installing it needs root (or passwordless sudo): ${how}` };
+  if (!hasBinary('apt-get')) return { ok: false, reason: `no Chromium at ${chromiumPath()}, and this is not a Debian-like system: ${how}` };
+  log.info("installing chromium from Debian's packages (apt-get) for the console's browser tests…");
+  if (!(await aptInstall(log, prefix, ['chromium'])) || !existsSync(chromiumPath())) {
+    return { ok: false, reason: `installing chromium failed (see the apt output above): ${how}` };
+  }
+  installed.push('chromium');
+  return { ok: true };
+}
+
 /** Runs docker (through sudo when that is how we reach the engine). */
 function docker(args) {
   const direct = spawnSync('docker', args, { stdio: 'ignore', timeout: 20_000 });
@@ -250,6 +273,7 @@ export function describe(result) {
   const lines = [];
   if (!result.redis.ok) lines.push(`Redis: ${result.redis.reason}`);
   if (result.python && !result.python.ok) lines.push(`Python SDK tests: ${result.python.reason}`);
+  if (result.chromium && !result.chromium.ok) lines.push(`console browser tests: ${result.chromium.reason}`);
   const { containers } = result;
   if (containers.ok) lines.push('containers: ready (python, node, bash)');
   else if (containers.off) lines.push(`containers: off (${containers.reason}): JavaScript and TypeScript only`);
@@ -266,7 +290,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   }
   const log = createLog({ proc: 'setup' });
   const result = await setup({ purpose, retry: process.argv.includes('--retry') || purpose === 'ci', log });
-  for (const line of describe(result)) (result.redis.ok && result.containers.ok && result.python.ok ? log.info : log.warn)(line);
-  const fatal = !result.redis.ok || (purpose === 'ci' && (!result.containers.ok || !result.python.ok));
+  for (const line of describe(result)) (result.redis.ok && result.containers.ok && result.python.ok && result.chromium.ok ? log.info : log.warn)(line);
+  const fatal = !result.redis.ok || (purpose === 'ci' && (!result.containers.ok || !result.python.ok || !result.chromium.ok));
   process.exit(fatal ? 1 : 0);
 }

@@ -69,6 +69,13 @@ if (!integration) {
     }
     log.warn(`Python SDK tests: ${prepared.python.reason} — they are skipped`);
   }
+  if (!prepared.chromium.ok) {
+    if (ci) {
+      log.error(`console browser tests: ${prepared.chromium.reason} — with CI=true they are never skipped`);
+      process.exit(1);
+    }
+    log.warn(`console browser tests: ${prepared.chromium.reason} — they are skipped`);
+  }
 }
 
 if (step('typecheck', 'npx', ['tsc', '-p', 'tsconfig.json']) !== 0) process.exit(1);

@@ -39,6 +39,10 @@ export const ConfigSchema = z
     /** XTRIM each stream up to what is durably sealed (needs +xtrim in the sealer's ACL). */
     AUDIT_TRIM: BoolEnv.default(true),
     LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    /** Port of the sealer's Prometheus `GET /metrics` listener (no credential). Unset = none; 0 = any free port. */
+    AUDIT_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    /** Address of that listener (loopback by default). */
+    AUDIT_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   })
   .superRefine((c, ctx) => {
     if (!c.AUDIT_SIGNING_KEY && !c.AUDIT_SIGNING_KEY_FILE) {

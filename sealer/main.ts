@@ -5,7 +5,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { asCommandClient, createRedisClient } from '../protocol/redis-connection.ts';
+import { startMetricsListener } from '../protocol/telemetry/metrics-listener.ts';
 import { loadConfig } from './config.ts';
+import { sealerMetrics } from './sealer-metrics.ts';
 import { Sealer } from './sealer.ts';
 import { loadSigningKey } from './signing-key.ts';
 
@@ -46,7 +48,13 @@ if (process.channel) {
   process.channel.unref();
   process.once('disconnect', () => stop.abort());
 }
+const metrics =
+  config.AUDIT_METRICS_PORT === undefined
+    ? null
+    : await startMetricsListener(sealerMetrics(sealer), config.AUDIT_METRICS_PORT, config.AUDIT_METRICS_HOST);
+if (metrics) log('info', `metrics at ${metrics.url}/metrics`);
 log('info', `sealing into ${config.AUDIT_DIR}`);
 await sealer.run(stop.signal, config.AUDIT_POLL_MS);
+await metrics?.close();
 redis.disconnect();
 log('info', 'stopped');

@@ -44,13 +44,28 @@ const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404
  * ({@link requireSelfApprovalAllowed}; nothing permits it by default).
  */
 function requireDecider(principal: Principal): void {
+  const refusal = deciderRefusal(principal);
+  if (refusal) throw refusal;
+}
+
+/**
+ * Why `principal` may not read (without `approval`) or decide (with it) approvals, or null when
+ * it may. The console asks it only to leave out buttons that would be refused; the routes below
+ * enforce it. With `approval`, self-approval counts as refused here (the console then shows no
+ * buttons; whether a policy permits it is asked only when deciding: {@link requireSelfApprovalAllowed}).
+ */
+export function deciderRefusal(principal: Principal, approval?: Approval): Error | null {
   if (principal.kind !== 'user' || principal.tokenId !== undefined || principal.actingFor !== undefined) {
-    throw new ForbiddenError('Only a user with the approver or admin role decides approvals');
+    return new ForbiddenError('Only a user with the approver or admin role decides approvals');
   }
-  if (principal.scopes !== undefined) throw new InsufficientScopeError('A scoped credential cannot read or decide approvals');
+  if (principal.scopes !== undefined) return new InsufficientScopeError('A scoped credential cannot read or decide approvals');
   if (!principal.roles.some((r) => DECIDER_ROLES.includes(r))) {
-    throw new ForbiddenError('Only a user with the approver or admin role decides approvals');
+    return new ForbiddenError('Only a user with the approver or admin role decides approvals');
   }
+  if (approval && isSelf(principal, approval)) {
+    return new ForbiddenError('The user a task acts for (or who created it) cannot decide its calls unless a policy permits self-approval');
+  }
+  return null;
 }
 
 /** Whether deciding `approval` would be self-approval for `principal`. */

@@ -77,15 +77,25 @@ export type SettleResult =
 export interface ApprovalStoreOptions {
   /** How long a request is kept after its deadline (the tasks' retention). */
   retentionMs: number;
+  /** Told of each request made and each one leaving `pending` (harness metrics). */
+  observer?: ApprovalObserver;
+}
+
+export interface ApprovalObserver {
+  requested(): void;
+  /** `approval` as it now is (decidedAt set when decided). */
+  resolved(approval: Approval, status: Exclude<ApprovalStatus, 'pending'>, mode: SettleMode): void;
 }
 
 export class ApprovalStore {
   readonly #redis: Redis;
   readonly #retentionMs: number;
+  readonly #observer: ApprovalObserver | null;
 
   constructor(redis: Redis, options: ApprovalStoreOptions) {
     this.#redis = redis;
     this.#retentionMs = options.retentionMs;
+    this.#observer = options.observer ?? null;
   }
 
   /** The request of a call key, if one was made (expired first if past its deadline). */
@@ -115,6 +125,7 @@ export class ApprovalStore {
       [request.id, JSON.stringify(request), createdMs, deadlineMs, ttlMs],
     )) as [number, string];
     if (created === 1) {
+      this.#observer?.requested();
       await appendApprovalRequested(this.#redis, request.taskId, {
         type: 'approval_requested',
         approvalId: request.id,
@@ -163,7 +174,8 @@ export class ApprovalStore {
 
   /**
    * A pending request as it really is: past its deadline it expires; when its task has ended
-   * (cancelled, timed out, failed, succeeded, or gone) it is cancelled — nobody can use a decision then.
+   * (cancelled, timed out, failed, succeeded, or gone) it is cancelled — nobody can use a decision
+   * then — unless it is a compensation's (`compensates`: the rollback of the ended task waits for it).
    */
   async fresh(approval: Approval): Promise<Approval> {
     if (approval.status !== 'pending') return approval;
@@ -171,7 +183,8 @@ export class ApprovalStore {
     if (!move) {
       const status = await this.#redis.hget(redisKeys.task(approval.taskId), 'status');
       // Queued again (a retry after a lost runner) is still alive: its retried call finds this request.
-      if (status !== 'running' && status !== 'queued') move = 'cancelled';
+      // A compensation's request belongs to the rollback of a task that has ended: it stays.
+      if (status !== 'running' && status !== 'queued' && !approval.compensates) move = 'cancelled';
     }
     if (!move) return approval;
     const settled = await this.settle(approval.tenantId, approval.id, move, move === 'expired' ? 'expire' : 'cancel');
@@ -204,6 +217,7 @@ export class ApprovalStore {
     const approval = await this.#read(tenantId, id);
     if (code === -1 || !approval) return { outcome: 'missing' };
     if (code === 1) {
+      this.#observer?.resolved(approval, status as Exclude<ApprovalStatus, 'pending'>, mode);
       await appendApprovalDecided(this.#redis, approval.taskId, {
         type: 'approval_decided',
         approvalId: id,

@@ -52,6 +52,11 @@ export class ApprovalWaiter {
     return { done, cancel };
   }
 
+  /** Approval requests calls here wait on now (metrics). */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   async close(): Promise<void> {
     this.#subscriber.disconnect();
   }

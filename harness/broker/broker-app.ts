@@ -7,9 +7,13 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { BrokerCallRequestSchema } from '../../protocol/capability.ts';
+import type { HarnessMetrics } from '../metrics/harness-metrics.ts';
+import { registerHttpTracing } from '../telemetry/http-tracing.ts';
 import { handleCall, type BrokerDeps } from './broker-call.ts';
 
 export interface BrokerAppOptions {
+  /** Counts answered calls (the harness's metrics). */
+  metrics?: HarnessMetrics;
   /** Largest call body (the runner caps inputs at 1 MiB of JSON). @defaultValue 1 MiB + 64 KiB */
   bodyLimit?: number;
   logger?: boolean | { level: string };
@@ -23,6 +27,8 @@ export async function buildBrokerApp(deps: Omit<BrokerDeps, 'log'>, options: Bro
     genReqId: () => crypto.randomUUID(),
     return503OnClosing: true,
   });
+  // The runner's `traceparent` (traces on): each call is a span of the task's trace.
+  registerHttpTracing(app, { continueTrace: true });
   const full: BrokerDeps = { ...deps, log: app.log };
   const problem = (status: number, code: string, title: string, detail: string) => ({
     type: `${options.problemBaseUrl}${code}`, title, status, code, detail,
@@ -33,12 +39,19 @@ export async function buildBrokerApp(deps: Omit<BrokerDeps, 'log'>, options: Bro
     if (!parsed.success) {
       return reply.code(400).type('application/problem+json').send(problem(400, 'invalid_request', 'The request is not valid', 'The body is not a broker call (protocol v1)'));
     }
+    request.otel?.span.setAttributes({ 'airlock.capability': parsed.data.name, 'airlock.task.id': parsed.data.taskId, 'airlock.call.seq': parsed.data.seq });
     const abort = new AbortController();
     // The runner closes the request when the task is cancelled or ends: abort the call.
     reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) abort.abort();
     });
     const answer = await handleCall(full, parsed.data, request.headers.authorization, abort.signal);
+    // A name only a task that declared it can use becomes a label (never one any caller picks).
+    options.metrics?.capabilityCall(
+      answer.status === 200 && answer.declared ? parsed.data.name : answer.status === 200 ? 'undeclared' : 'unauthorized',
+      answer.status === 200 ? (answer.body.ok ? 'success' : answer.body.error.code) : 'unauthorized',
+      reply.elapsedTime / 1000,
+    );
     if (answer.status === 401) {
       return reply
         .code(401)

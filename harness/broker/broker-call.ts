@@ -7,16 +7,18 @@
  * a refused token is not (401: the caller is not a live attempt of this task).
  */
 import type { Redis } from 'ioredis';
-import type { AuditProducer } from '../../protocol/audit/producer.ts';
+import { AuditEntryError } from '../../protocol/audit/entry.ts';
+import { isAuditUnavailable, type AuditProducer } from '../../protocol/audit/producer.ts';
 import type { BrokerCallRequest, BrokerCallResult } from '../../protocol/capability.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { CapabilityStore } from '../capabilities/capability-store.ts';
-import { idempotencyHeaderOf } from '../capabilities/definition.ts';
+import { idempotencyHeaderOf, type Capability } from '../capabilities/definition.ts';
+import { CompensationTemplateError, renderCompensationInput } from '../rollback/compensation-template.ts';
 import type { IdentityStore } from '../identity/identity-store.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import type { CredentialStore, RevealedCredential } from '../vault/credential-store.ts';
-import { appendCallEntry, auditedInput, type CallWho } from './call-audit.ts';
-import { callKey, inputSha256, resultHash, type CallRecords } from './call-records.ts';
+import { appendCallEntry, auditedInput, callEntry, type CallWho } from './call-audit.ts';
+import { callKey, inputSha256, resultHash, type Claim, type CallRecords, type RecordedCompensation } from './call-records.ts';
 import { execute, type ExecuteDeps } from './execute.ts';
 import { Redactor } from './redact.ts';
 import { approvalStage, type ApprovalDeps } from './stages/approval.ts';
@@ -43,7 +45,8 @@ export interface BrokerDeps {
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
-export type BrokerAnswer = { status: 200; body: BrokerCallResult } | { status: 401; reason: string };
+/** `declared`: the task declared the capability it called (its name may be a metrics label). */
+export type BrokerAnswer = { status: 200; body: BrokerCallResult; declared: boolean } | { status: 401; reason: string };
 
 /** How long a resent call waits for the same attempt's call still running here. */
 const IN_PROGRESS_POLL_MS = 25;
@@ -77,12 +80,13 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
     flags: {},
     receivedAt,
   };
+  const declared = task.capabilities.includes(call.name);
   try {
     const body = await run(deps, ctx, abort);
-    return { status: 200, body: ctx.approvalWaitMs !== undefined ? { ...body, approvalWaitMs: ctx.approvalWaitMs } : body };
+    return { status: 200, body: ctx.approvalWaitMs !== undefined ? { ...body, approvalWaitMs: ctx.approvalWaitMs } : body, declared };
   } catch (err) {
     deps.log.error({ err, taskId: call.taskId, seq: call.seq, capability: call.name }, 'capability call failed inside the broker');
-    return { status: 200, body: { ok: false, error: { code: 'capability_unavailable', message: `${call.name}: the broker failed; try again` } } };
+    return { status: 200, body: { ok: false, error: { code: 'capability_unavailable', message: `${call.name}: the broker failed; try again` } }, declared };
   }
 }
 
@@ -130,7 +134,20 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
   const redactor = new Redactor(credential ? [credential.value] : []);
 
   const rerunnable = idempotencyHeaderOf(capability.implementation) !== null;
-  let claim = await deps.records.claim(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, rerunnable);
+  // The claim and its `capability.call.started` entry land together (fail closed: a call whose
+  // start cannot be recorded is not claimed and does not run).
+  let claim: Claim;
+  try {
+    const started = deps.audit.stamp(callEntry(ctx.who, 'capability.call.started', 'success', {
+      ...base(ctx),
+      ...(credentialName ? { credentialName } : {}),
+    }, ctx.decision));
+    claim = await deps.records.claim(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, rerunnable, started);
+  } catch (err) {
+    if (!isAuditUnavailable(err) && !(err instanceof AuditEntryError)) throw err;
+    deps.log.error({ err }, 'audit entry of a capability call could not be written; the call is not made');
+    return { ok: false, error: { code: 'capability_unavailable', message: `${capability.name}: the audit log cannot be written right now; the call was not made` } };
+  }
   if (claim.kind === 'in_progress') {
     // The runner resent a call of this attempt that is still running here: wait for its answer.
     const until = performance.now() + capability.timeoutMs + 2000;
@@ -143,6 +160,14 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
       }
     }
     claim = { kind: 'uncertain', record: claim.record };
+  }
+  if (claim.kind === 'full') {
+    return finish(refuse(
+      'storage',
+      'capability_failed',
+      `${capability.name}: this task's call records hold ${claim.usedBytes} bytes, its cap (CAPABILITY_RECORDS_MAX_BYTES = ${deps.records.maxBytes}); no further call runs`,
+      'failure',
+    ));
   }
   if (claim.kind === 'replay') {
     ctx.flags.replayed = true;
@@ -162,18 +187,6 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
   if (claim.kind === 'rerun') ctx.flags.rerun = true;
   const startedAt = new Date().toISOString();
 
-  // Fail closed: a call whose start cannot be recorded does not run.
-  try {
-    await appendCallEntry(deps.audit, ctx.who, 'capability.call.started', 'success', {
-      ...base(ctx),
-      ...(credentialName ? { credentialName } : {}),
-    }, ctx.decision);
-  } catch (err) {
-    deps.log.error({ err }, 'audit entry of a capability call could not be written; the call is not made');
-    await deps.records.release(ctx.call.taskId, ctx.call.seq, ctx.key);
-    return { ok: false, error: { code: 'capability_unavailable', message: `${capability.name}: the audit log cannot be written right now; the call was not made` } };
-  }
-
   const run = await execute(deps.exec, capability, ctx.call.input ?? null, credential, ctx.key, abort);
   if (abort.aborted) {
     // The runner gave up on the call (the task was cancelled, or the runner died): nobody hears
@@ -185,8 +198,10 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
   const result = redactor.value(checkOutput(capability, run.result)) as BrokerCallResult;
   // The record and the audit entry at once: the hash the entry names is computed beforehand.
   const resultSha256 = resultHash(result);
+  // What undoes this call if the task fails, rendered now from its input and (redacted) output.
+  const compensation = result.ok ? compensationOf(capability, ctx.call.input ?? null, result.output) : undefined;
   const [, answer] = await Promise.all([
-    deps.records.settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true),
+    deps.records.settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true, compensation),
     answered(deps, ctx, result, result.ok ? 'success' : 'failure', {
       resultSha256,
       ...(run.status !== undefined ? { status: run.status } : {}),
@@ -194,6 +209,17 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
     }),
   ]);
   return answer;
+}
+
+function compensationOf(capability: Capability, input: unknown, output: unknown): RecordedCompensation | undefined {
+  const c = capability.compensation;
+  if (!c) return undefined;
+  try {
+    return { of: capability.name, capability: c.capability, input: renderCompensationInput(c.input, { input, output }) };
+  } catch (err) {
+    if (!(err instanceof CompensationTemplateError)) throw err;
+    return { of: capability.name, capability: c.capability, error: err.message };
+  }
 }
 
 function base(ctx: CallContext): Record<string, unknown> {

@@ -9,7 +9,7 @@
  * before they are hashed, and credential values never reach this module.
  */
 import { findSecret } from '../../protocol/audit/secret-guard.ts';
-import type { AuditDecision, AuditOutcome } from '../../protocol/audit/entry.ts';
+import type { AuditDecision, AuditDraftInput, AuditOutcome } from '../../protocol/audit/entry.ts';
 import type { AuditProducer } from '../../protocol/audit/producer.ts';
 import type { Decision } from '../policy/authorizer.ts';
 import { withoutRedacted } from '../capabilities/json-schema.ts';
@@ -46,15 +46,15 @@ export function auditedInput(schema: unknown, input: unknown): { input: unknown 
   return { input: kept };
 }
 
-export async function appendCallEntry(
-  audit: AuditProducer,
+/** The entry of a call (for `AuditProducer.append`, or `stamp` when a script writes it). */
+export function callEntry(
   who: CallWho,
-  action: 'capability.call' | 'capability.call.started' | 'capability.refused',
+  action: 'capability.call' | 'capability.call.started' | 'capability.refused' | 'capability.compensation' | 'capability.compensation.started',
   outcome: AuditOutcome,
   details: Record<string, unknown>,
   decision?: Decision,
-): Promise<void> {
-  await audit.append({
+): AuditDraftInput {
+  return {
     tenant: who.tenantId,
     action,
     outcome,
@@ -63,5 +63,12 @@ export async function appendCallEntry(
     taskId: who.taskId,
     ...(decision ? { decision: auditDecision(decision) } : {}),
     details: JSON.parse(JSON.stringify(details)) as Record<string, never>,
-  });
+  };
+}
+
+export async function appendCallEntry(
+  audit: AuditProducer,
+  ...entry: Parameters<typeof callEntry>
+): Promise<void> {
+  await audit.append(callEntry(...entry));
 }

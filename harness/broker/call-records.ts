@@ -14,10 +14,12 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { canonicalJson } from '../../protocol/audit/canonical-json.ts';
 import type { BrokerCallResult } from '../../protocol/capability.ts';
+import { AUDIT_LUA, AuditUnavailableError, isAuditUnavailable, type AuditStamp } from '../../protocol/audit/producer.ts';
 import { LuaScript } from '../../protocol/lua-script.ts';
-import { taskKeyPart } from '../../protocol/redis-keys.ts';
+import { redisKeys } from '../../protocol/redis-keys.ts';
 
-export const callRecordsKey = (taskId: string) => `airlock:calls:${taskKeyPart(taskId)}`;
+/** The task's call records (protocol/redis-keys.ts `calls`: the task store reads it on a rollback transition). */
+export const callRecordsKey = (taskId: string) => redisKeys.calls(taskId);
 
 export function inputSha256(input: unknown): string {
   return createHash('sha256').update(canonicalJson(input ?? null)).digest('hex');
@@ -44,6 +46,21 @@ export interface CallRecord {
   resultSha256?: string;
   /** This position held another call before (a retry that diverged). */
   diverged?: boolean;
+  /**
+   * What undoes the call if its task fails (harness/rollback/): set when a call of a capability
+   * with a `compensation` settled ok — the compensating capability and its input rendered from
+   * this call's input and output then, or why it could not be rendered.
+   */
+  compensation?: RecordedCompensation;
+}
+
+export interface RecordedCompensation {
+  /** The capability whose compensation this is (the call's). */
+  of: string;
+  capability: string;
+  input?: unknown;
+  /** The template named a value the call did not have: the compensation fails with this. */
+  error?: string;
 }
 
 export type Claim =
@@ -52,26 +69,43 @@ export type Claim =
   | { kind: 'rerun' }
   | { kind: 'replay'; record: CallRecord }
   | { kind: 'uncertain'; record: CallRecord }
-  | { kind: 'in_progress'; record: CallRecord };
+  | { kind: 'in_progress'; record: CallRecord }
+  /** The task's records already hold their cap (CAPABILITY_RECORDS_MAX_BYTES): nothing runs. */
+  | { kind: 'full'; usedBytes: number };
 
 /*
- * KEYS: calls hash. ARGV: seq, key, attempt, record JSON (started), ttl ms, rerunnable (1/0).
- * Returns {kind, previous record JSON or ''}.
+ * KEYS: calls hash, task record. ARGV: seq, key, attempt, record JSON (started), ttl ms,
+ * rerunnable (1/0), audit stream, 6 stamp fields of `capability.call.started` (appended, before
+ * the record changes, only when the call is to run; voided otherwise), the task's cap on record
+ * bytes. The task record's `callRecordBytes` counts what the records hold.
+ * Returns {kind, previous record JSON or ''}, or {'full', bytes used} when the records already
+ * hold the cap (a call that would run is refused; replays are still answered).
  */
-const CLAIM = new LuaScript(`
+const CLAIM = new LuaScript(`${AUDIT_LUA}
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local kind = 'fresh'
+local used = tonumber(redis.call('HGET', KEYS[2], 'callRecordBytes') or '0') or 0
 if cur then
   local rec = cjson.decode(cur)
   if rec.key == ARGV[2] then
-    if rec.state == 'settled' then return {'replay', cur} end
-    if tostring(rec.attempt) == ARGV[3] then return {'in_progress', cur} end
-    if ARGV[6] ~= '1' then return {'uncertain', cur} end
+    local stop = nil
+    if rec.state == 'settled' then stop = 'replay'
+    elseif tostring(rec.attempt) == ARGV[3] then stop = 'in_progress'
+    elseif ARGV[6] ~= '1' then stop = 'uncertain' end
+    if stop then
+      audit_void(ARGV[7], 8)
+      return {stop, cur}
+    end
     kind = 'rerun'
   else
     kind = 'diverged'
   end
 end
+if used >= tonumber(ARGV[14]) then
+  audit_void(ARGV[7], 8)
+  return {'full', tostring(used)}
+end
+audit_append(ARGV[7], 8, nil)
 local new = ARGV[4]
 if kind == 'diverged' then
   local rec = cjson.decode(new)
@@ -79,24 +113,32 @@ if kind == 'diverged' then
   new = cjson.encode(rec)
 end
 redis.call('HSET', KEYS[1], ARGV[1], new)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+-- Kept as long as the task: its own retention when it has one (then the records expire at
+-- most the task's run time before the record does).
+redis.call('PEXPIRE', KEYS[1], tonumber(redis.call('HGET', KEYS[2], 'retentionMs') or '') or ARGV[5])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'callRecordBytes', #new - #(cur or '')) end
 return {kind, cur or ''}
 `);
 
-/* Settles the record only while it still holds this key. KEYS: calls hash. ARGV: seq, key, settled JSON. */
+/*
+ * Settles the record only while it still holds this key. KEYS: calls hash, task record. ARGV:
+ * seq, key, settled JSON.
+ */
 const SETTLE = new LuaScript(`
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 if cjson.decode(cur).key ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'callRecordBytes', #ARGV[3] - #cur) end
 return 1
 `);
 
-/* Removes a claim that never ran (its key only). KEYS: calls hash. ARGV: seq, key. */
+/* Removes a claim that never ran (its key only). KEYS: calls hash, task record. ARGV: seq, key. */
 const RELEASE = new LuaScript(`
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and cjson.decode(cur).key == ARGV[2] and cjson.decode(cur).state == 'started' then
   redis.call('HDEL', KEYS[1], ARGV[1])
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'callRecordBytes', 0 - #cur) end
   return 1
 end
 return 0
@@ -105,10 +147,13 @@ return 0
 export class CallRecords {
   readonly #redis: Redis;
   readonly #ttlMs: number;
+  /** Most bytes one task's records may hold before its calls are refused. */
+  readonly maxBytes: number;
 
-  constructor(redis: Redis, ttlMs: number) {
+  constructor(redis: Redis, ttlMs: number, maxBytes = Number.MAX_SAFE_INTEGER) {
     this.#redis = redis;
     this.#ttlMs = ttlMs;
+    this.maxBytes = maxBytes;
   }
 
   async get(taskId: string, seq: number): Promise<CallRecord | null> {
@@ -116,13 +161,26 @@ export class CallRecords {
     return raw === null ? null : (JSON.parse(raw) as CallRecord);
   }
 
-  async claim(taskId: string, seq: number, key: string, attempt: number, rerunnable: boolean): Promise<Claim> {
+  /**
+   * Claims position `seq` for this call, appending `startedEntry` (stamped for this task, so on
+   * the task's shard) in the same atomic step when the call is to run: a call whose start cannot
+   * be recorded is not claimed (AuditUnavailableError) and does not run.
+   */
+  async claim(taskId: string, seq: number, key: string, attempt: number, rerunnable: boolean, startedEntry: AuditStamp): Promise<Claim> {
     const started: CallRecord = { key, state: 'started', attempt, startedAt: new Date().toISOString() };
-    const [kind, previous] = (await CLAIM.run(
-      this.#redis,
-      [callRecordsKey(taskId)],
-      [String(seq), key, String(attempt), JSON.stringify(started), String(this.#ttlMs), rerunnable ? '1' : '0'],
-    )) as [Claim['kind'], string];
+    let reply: unknown;
+    try {
+      reply = await CLAIM.run(
+        this.#redis,
+        [callRecordsKey(taskId), redisKeys.task(taskId)],
+        [String(seq), key, String(attempt), JSON.stringify(started), String(this.#ttlMs), rerunnable ? '1' : '0', startedEntry.key, ...startedEntry.fields, String(this.maxBytes)],
+      );
+    } catch (err) {
+      if (isAuditUnavailable(err)) throw new AuditUnavailableError((err as Error).message, { cause: err });
+      throw err;
+    }
+    const [kind, previous] = reply as [Claim['kind'], string];
+    if (kind === 'full') return { kind, usedBytes: Number(previous) };
     const record = previous ? (JSON.parse(previous) as CallRecord) : null;
     switch (kind) {
       case 'replay':
@@ -136,16 +194,37 @@ export class CallRecords {
     }
   }
 
-  async settle(taskId: string, seq: number, key: string, attempt: number, startedAt: string, result: BrokerCallResult, diverged: boolean): Promise<string> {
+  /** All records of a task, by position. */
+  async all(taskId: string): Promise<Map<number, CallRecord>> {
+    const raw = await this.#redis.hgetall(callRecordsKey(taskId));
+    const out = new Map<number, CallRecord>();
+    for (const [seq, json] of Object.entries(raw)) {
+      if (/^\d+$/.test(seq)) out.set(Number(seq), JSON.parse(json) as CallRecord);
+    }
+    return out;
+  }
+
+  async settle(
+    taskId: string,
+    seq: number,
+    key: string,
+    attempt: number,
+    startedAt: string,
+    result: BrokerCallResult,
+    diverged: boolean,
+    compensation?: RecordedCompensation,
+  ): Promise<string> {
     const resultSha256 = resultHash(result);
     const settled: CallRecord = {
-      key, state: 'settled', attempt, startedAt, settledAt: new Date().toISOString(), result, resultSha256, ...(diverged ? { diverged } : {}),
+      key, state: 'settled', attempt, startedAt, settledAt: new Date().toISOString(), result, resultSha256,
+      ...(diverged ? { diverged } : {}),
+      ...(compensation ? { compensation } : {}),
     };
-    await SETTLE.run(this.#redis, [callRecordsKey(taskId)], [String(seq), key, JSON.stringify(settled)]);
+    await SETTLE.run(this.#redis, [callRecordsKey(taskId), redisKeys.task(taskId)], [String(seq), key, JSON.stringify(settled)]);
     return resultSha256;
   }
 
   async release(taskId: string, seq: number, key: string): Promise<void> {
-    await RELEASE.run(this.#redis, [callRecordsKey(taskId)], [String(seq), key]);
+    await RELEASE.run(this.#redis, [callRecordsKey(taskId), redisKeys.task(taskId)], [String(seq), key]);
   }
 }

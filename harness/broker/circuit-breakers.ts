@@ -4,7 +4,7 @@
  * `capability_unavailable` for `halfOpenAfterMs`, then one call tries it again. Refusals of the
  * guard (a refused address) are not the target's fault and do not count. Per harness process.
  */
-import { circuitBreaker, ConsecutiveBreaker, handleWhen, isBrokenCircuitError, type CircuitBreakerPolicy } from 'cockatiel';
+import { circuitBreaker, CircuitState, ConsecutiveBreaker, handleWhen, isBrokenCircuitError, type CircuitBreakerPolicy } from 'cockatiel';
 
 /** A failure that counts against the target (the exchange itself may have completed: a 5xx). */
 export class TargetFailure extends Error {
@@ -30,6 +30,12 @@ export class CircuitBreakers {
     this.#threshold = options.threshold ?? 5;
     this.#halfOpenAfterMs = options.halfOpenAfterMs ?? 30_000;
     this.#maxTargets = options.maxTargets ?? 1000;
+  }
+
+  /** Each remembered target's circuit state: `closed`, `open`, `half_open` or `isolated` (metrics). */
+  states(): Map<string, string> {
+    const names: Record<number, string> = { [CircuitState.Closed]: 'closed', [CircuitState.Open]: 'open', [CircuitState.HalfOpen]: 'half_open', [CircuitState.Isolated]: 'isolated' };
+    return new Map([...this.#breakers].map(([target, b]) => [target, names[b.state] ?? 'unknown']));
   }
 
   /** Runs `fn` through the target's breaker. Throws BrokenCircuitError when it is open. */

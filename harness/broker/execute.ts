@@ -4,7 +4,9 @@
  * target's circuit breaker and the SSRF guard within the capability's timeout. Returns the
  * answer as the code will see it (before redaction) — never throws.
  */
+import { SpanKind } from '@opentelemetry/api';
 import type { BrokerCallResult, CapabilityErrorCode } from '../../protocol/capability.ts';
+import { inSpan, traceparentOf } from '../../protocol/telemetry/tracing.ts';
 import { idempotencyHeaderOf, type Capability } from '../capabilities/definition.ts';
 import type { RevealedCredential } from '../vault/credential-store.ts';
 import { isBrokenCircuitError, TargetFailure, type CircuitBreakers } from './circuit-breakers.ts';
@@ -74,8 +76,14 @@ export async function execute(
   try {
     const answer = await deps.breakers.run(
       request.url.host,
-      async (s) => {
+      async (s) => inSpan(`${capability.name} ${request.url.host}`, {
+        kind: SpanKind.CLIENT,
+        attributes: { 'airlock.capability': capability.name, 'http.request.method': request.method, 'server.address': request.url.hostname },
+      }, async (span) => {
         sent = true;
+        // The target sees the call's place in the trace (traces on only).
+        const traceparent = traceparentOf();
+        if (traceparent) request.headers['traceparent'] = traceparent;
         let a: OutboundAnswer;
         try {
           a = await guardedRequest(request, {
@@ -93,9 +101,10 @@ export async function execute(
           if (err instanceof OutboundRefusedError || err instanceof ResponseTooLargeError || abort.aborted) throw err;
           throw new TargetFailure((err as Error).message, { cause: err });
         }
+        span.setAttribute('http.response.status_code', a.status);
         if (a.status >= 500) throw Object.assign(new TargetFailure(`HTTP ${a.status}`), { answer: a });
         return a;
-      },
+      }),
       signal,
     );
     return { result: toResult(capability, answer), status: answer.status, targetMs: elapsed(), sent: true };

@@ -5,6 +5,8 @@
  */
 import { HTTP_REQUEST_INPUT_SCHEMA, type CapabilityBody } from './definition.ts';
 import { compileSchema } from './json-schema.ts';
+import { templateFieldProblems } from './template-fields.ts';
+import { templateProblems } from '../rollback/compensation-template.ts';
 
 /** Largest input or output schema, as JSON. */
 export const MAX_SCHEMA_BYTES = 64 * 1024;
@@ -31,6 +33,12 @@ export function definitionProblems(body: CapabilityBody): DefinitionProblem[] {
   }
   if (input !== undefined && (input as Record<string, unknown>)['type'] !== 'object') {
     problems.push({ pointer: '/body/input/type', detail: 'input: the schema must have type "object" (a call takes named arguments)' });
+  }
+  problems.push(...templateFieldProblems(body));
+  // The compensation may name a capability not defined (yet): it fails visibly when run. Its
+  // input template must be well-formed now.
+  for (const p of templateProblems(body.compensation?.input)) {
+    problems.push({ pointer: `/body/compensation/input${p.pointer}`, detail: `compensation.input: ${p.detail}` });
   }
   return problems;
 }

@@ -1,7 +1,7 @@
 /**
  * A capability as an admin defines it (`PUT /v1/admin/capabilities/:name`): what it does, the
  * JSON Schemas of its input and output, its risk, timeout, per-agent rate limit, an optional
- * compensation (the capability that undoes it; used by the approvals and rollback issue), and
+ * compensation (the capability that undoes it when the task fails: harness/rollback/), and
  * one implementation:
  * - `http`: a declarative connector. `url` is a template whose `{input.a.b}` placeholders are
  *   percent-encoded into the path or query (never the scheme, host or port: those are fixed by
@@ -83,6 +83,12 @@ export const CapabilityBodySchema = z.strictObject({
   timeoutMs: z.number().int().min(1).max(300_000).default(10_000),
   /** Calls per minute per agent (every agent of the tenant has its own budget). */
   rateLimit: z.strictObject({ perMinute: z.number().int().min(1).max(1_000_000) }).optional(),
+  /**
+   * The capability that undoes a completed call of this one when its task ends `failed`,
+   * `timed_out` or `cancelled` (harness/rollback/), and its input: a JSON template whose
+   * `{input.x}` and `{output.x}` placeholders take the original call's input and output (a
+   * string that is exactly one placeholder keeps the value's type). Absent input: `{}`.
+   */
   compensation: z
     .strictObject({ capability: CapabilityNameSchema, input: JsonValueSchema.optional() })
     .optional(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CapabilityNameSchema } from '../../protocol/capability.ts';
+import { CompensationSchema } from '../../protocol/compensation.ts';
 import { TaskErrorSchema } from '../../protocol/errors.ts';
 import {
   InputFileSchema,
@@ -42,6 +43,13 @@ export const TaskViewSchema = z.strictObject({
   error: TaskErrorSchema.optional(),
   usage: UsageSchema.optional(),
   callbackUrl: z.string().optional(),
+  /**
+   * The rollback of a task that ended `failed`, `timed_out` or `cancelled`: one entry per
+   * completed capability call whose capability has a compensation, newest call first, as it
+   * runs (`pending`) and ends (`done`, or `failed` with the error after its retries: left for a
+   * human). Absent until the harness planned it (or when the task made no capability calls).
+   */
+  compensations: z.array(CompensationSchema).optional(),
 });
 export type TaskView = z.infer<typeof TaskViewSchema>;
 
@@ -59,6 +67,7 @@ export function toTaskView(task: TaskRecord): TaskView {
     ...(task.error ? { error: task.error } : {}),
     ...(task.usage ? { usage: task.usage } : {}),
     ...(task.callbackUrl ? { callbackUrl: task.callbackUrl } : {}),
+    ...(task.compensations ? { compensations: task.compensations } : {}),
   };
 }
 

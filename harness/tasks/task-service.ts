@@ -1,8 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { SpanKind } from '@opentelemetry/api';
 import type { JobPayload } from '../../protocol/job.ts';
 import { redisChannels } from '../../protocol/redis-keys.ts';
+import { inSpan, traceparentOf } from '../../protocol/telemetry/tracing.ts';
 import { backendOf, isTerminal, type Limits, type ResolvedMount, type TaskStatus } from '../../protocol/task.ts';
 import type { TaskBinding, TaskCreatedNote, TaskRecord, TaskStore } from '../../protocol/task-store.ts';
 import { actorOf, taskNote } from '../audit/request-audit.ts';
@@ -186,7 +188,9 @@ export class TaskService {
     // worst case does not fit the tenant's quota; else reserved, and kept as long as the tenant's
     // retention says (protocol/storage-usage.ts). A retry of a bound create admits the same task
     // id again, which changes nothing.
-    task.retentionMs = (await this.#store.admit(task)).retentionMs;
+    // A task that may call capabilities also reserves what its call records may hold.
+    const callRecordsBytes = task.capabilities?.length ? this.#config.CAPABILITY_RECORDS_MAX_BYTES + this.#config.CAPABILITY_MAX_RESPONSE_BYTES : 0;
+    task.retentionMs = (await this.#store.admit(task, callRecordsBytes)).retentionMs;
     // The `task.created` entry, written with the record: who, the decision that allowed it, the
     // code's SHA-256 (never the code), runtime, limits and mounts (the store adds the metadata).
     // The allowed create and mount decisions of the request go into this entry, not entries
@@ -260,28 +264,37 @@ export class TaskService {
       );
       return { task: (await this.#store.get(task.id)) ?? task, created };
     }
-    const payload: JobPayload = {
-      version: 'v1',
-      taskId: task.id,
-      tenantId: task.tenantId,
-      agentId: task.agentId,
-      runtime: task.runtime,
-      code: body.code,
-      limits: task.limits,
-      ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
-      ...(body.stdinBase64 !== undefined ? { stdinBase64: body.stdinBase64 } : {}),
-      ...(body.files ? { files: body.files } : {}),
-      ...(body.args ? { args: body.args } : {}),
-      ...(mounts.length > 0 ? { mounts: [...mounts] } : {}),
-      ...(task.capabilities?.length ? { capabilities: [...task.capabilities] } : {}),
-    };
     const queue = backend === 'isolate' ? this.#queue : this.#containerQueue;
-    // jobId = task id: a second add of the same task is ignored by BullMQ.
-    await queue.add('run', payload, {
-      jobId: task.id,
-      attempts: 1,
-      removeOnComplete: true,
-      removeOnFail: { age: 24 * 3600 },
+    // The enqueue is a span of its own (traces on): the runner's span is its child, through the
+    // `traceparent` the payload carries.
+    await inSpan(`${queue.name} publish`, {
+      kind: SpanKind.PRODUCER,
+      attributes: { 'messaging.system': 'bullmq', 'messaging.destination.name': queue.name, 'airlock.task.id': task.id },
+    }, async () => {
+      const traceparent = traceparentOf();
+      const payload: JobPayload = {
+        version: 'v1',
+        taskId: task.id,
+        tenantId: task.tenantId,
+        agentId: task.agentId,
+        runtime: task.runtime,
+        code: body.code,
+        limits: task.limits,
+        ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
+        ...(body.stdinBase64 !== undefined ? { stdinBase64: body.stdinBase64 } : {}),
+        ...(body.files ? { files: body.files } : {}),
+        ...(body.args ? { args: body.args } : {}),
+        ...(mounts.length > 0 ? { mounts: [...mounts] } : {}),
+        ...(task.capabilities?.length ? { capabilities: [...task.capabilities] } : {}),
+        ...(traceparent ? { traceparent } : {}),
+      };
+      // jobId = task id: a second add of the same task is ignored by BullMQ.
+      await queue.add('run', payload, {
+        jobId: task.id,
+        attempts: 1,
+        removeOnComplete: true,
+        removeOnFail: { age: 24 * 3600 },
+      });
     });
     return { task, created };
   }

@@ -51,6 +51,8 @@ export const AuditDraftSchema = z.strictObject({
   promptSnippet: z.string().max(2000).optional(),
   sessionId: IdSchema.optional(),
   requestId: IdSchema.optional(),
+  /** The OpenTelemetry trace the change happened in (32 hex), when traces are exported. */
+  traceId: z.string().regex(/^[0-9a-f]{32}$/).optional(),
   decision: AuditDecisionSchema.optional(),
   details: z.record(z.string().max(100), JsonValueSchema).optional(),
 });

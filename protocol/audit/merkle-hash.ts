@@ -17,9 +17,14 @@ export function hashLeaf(data: Uint8Array): Uint8Array {
 }
 
 /** Interior node hash: SHA-256(0x01 ‖ left ‖ right). */
+const NODE_INPUT_BYTES = 1 + 2 * HASH_BYTES;
+const nodeInput = new Uint8Array(NODE_INPUT_BYTES);
+
 export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
-  // One buffer, one hash call: proofs and trees make many of these.
-  const buf = new Uint8Array(1 + left.length + right.length);
+  // One buffer, one hash call: proofs and trees make many of these. The usual 65 bytes go
+  // through one scratch buffer (sha256 reads it synchronously): no allocation per node.
+  const n = 1 + left.length + right.length;
+  const buf = n === NODE_INPUT_BYTES ? nodeInput : new Uint8Array(n);
   buf[0] = 0x01;
   buf.set(left, 1);
   buf.set(right, 1 + left.length);

@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AUDIT_SHARDS, auditShard, auditStreamKey } from '../redis-keys.ts';
+import { currentTraceId } from '../telemetry/tracing.ts';
 import { buildAuditDraft, type AuditDraft } from './entry.ts';
 
 /** One stamped entry, ready for XADD (directly, in a MULTI, or passed to a Lua script). */
@@ -71,10 +72,12 @@ export class AuditProducer {
   /**
    * Validates the draft (secret guard, size) and takes the next counter of its shard. The caller
    * must write `fields` to `key` (or the void marker) — every counter taken and not written
-   * shows as a gap. Throws AuditEntryError for a refused draft (no counter taken).
+   * shows as a gap. Throws AuditEntryError for a refused draft (no counter taken). The trace id
+   * of the active span (traces on: protocol/telemetry/tracing.ts) goes on the entry.
    */
   stamp(input: Parameters<typeof buildAuditDraft>[0]): AuditStamp {
-    const draft = buildAuditDraft(input);
+    const traceId = input.traceId ?? currentTraceId();
+    const draft = buildAuditDraft(traceId ? { ...input, traceId } : input);
     const shard = auditShard(auditRoutingId(draft));
     const n = ++(this.#counters[shard] as number);
     this.#counters[shard] = n;

@@ -95,7 +95,7 @@ export class DockerBackend implements RunnerBackend {
   readonly #active = new Set<string>();
   /** Removals under way (a result does not wait for its container's removal). */
   readonly #removals = new Set<Promise<void>>();
-  readonly #counts = { warm: 0, cold: 0 };
+  readonly #counts = { warm: 0, cold: 0, misses: 0 };
   readonly #sweeper: OrphanSweeper;
   #disposing: Promise<void> | null = null;
   /** Containers whose removal waits for CLEANUP_DELAY_MS stay in #active, so dispose removes them. */
@@ -161,8 +161,11 @@ export class DockerBackend implements RunnerBackend {
     return backend;
   }
 
-  /** How many tasks took a warm or a cold container (tests, metrics). */
-  get stats(): { warm: number; cold: number } {
+  /**
+   * How many tasks took a warm or a cold container, and how many of the cold ones could have
+   * taken a warm one but found the pool empty (tests, metrics).
+   */
+  get stats(): { warm: number; cold: number; misses: number } {
     return { ...this.#counts };
   }
 
@@ -207,7 +210,7 @@ export class DockerBackend implements RunnerBackend {
       });
       // The container is gone (removed in #run): nothing can change the copies any more.
       // A refusal is a result (the same as in isolates); an I/O error throws (infrastructure).
-      return await grants.settle(result);
+      return await grants.settle(result, session.beforeGrantApply?.bind(session));
     } finally {
       // Failed, timed out, cancelled or applied: the private copies go; the real dirs were
       // touched only by apply().
@@ -236,6 +239,8 @@ export class DockerBackend implements RunnerBackend {
         }),
       ));
     this.#counts[warm ? 'warm' : 'cold']++;
+    // A miss: the task could have used a warm container, and none was ready.
+    if (poolable && !warm && this.#o.poolSize > 0) this.#counts.misses++;
     this.#active.add(container.id);
     try {
       const outcome = await runSession({

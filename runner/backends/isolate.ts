@@ -69,7 +69,7 @@ export class IsolateBackend implements RunnerBackend {
       });
       // Changes reach the real grants only when the task succeeded, reported the same way as for
       // containers (a refusal is a result; an I/O error throws: infrastructure).
-      return await mounts.settle(result);
+      return await mounts.settle(result, session.beforeGrantApply?.bind(session));
     } finally {
       // Failed, timed out, cancelled or applied: the private copies go.
       await mounts.discard();

@@ -1,6 +1,6 @@
 import type { CapabilityError } from '../../protocol/capability.ts';
 import type { JobPayload } from '../../protocol/job.ts';
-import type { ExecuteResult, OutputStream } from '../../protocol/task.ts';
+import type { ExecuteResult, FileChange, OutputStream } from '../../protocol/task.ts';
 
 /** What one capability call gives back to the code: its output, or an error with a stable code. */
 export type CallResult = { ok: true; output: unknown } | { ok: false; error: CapabilityError };
@@ -58,6 +58,13 @@ export interface RunSession {
    * failed or unreachable call resolves `{ ok: false, error }` with a stable code.
    */
   call(name: string, input: unknown): Promise<CallResult>;
+  /**
+   * Called with every change a succeeded task's grants are about to receive, after all were
+   * diffed and before the first is written; if it rejects, nothing is applied and the backend
+   * throws (infrastructure). The job processor records them in the audit log here, so no grant
+   * changes on the host without an entry (fail closed). Absent: nothing to do.
+   */
+  beforeGrantApply?(planned: readonly FileChange[]): Promise<void>;
 }
 
 /**

@@ -15,6 +15,8 @@
  * Nothing here throws: every outcome is a {@link CallResult} with a stable code.
  */
 import http from 'node:http';
+import { SpanKind } from '@opentelemetry/api';
+import { inSpan, traceparentOf } from '../../protocol/telemetry/tracing.ts';
 import https from 'node:https';
 import { BrokerCallResultSchema, type BrokerCallRequest } from '../../protocol/capability.ts';
 import type { CallResult, RunDeadline } from '../backends/types.ts';
@@ -79,7 +81,20 @@ export class BrokerClient {
    * the run). A call the broker says waits for a human's approval holds the clock (the time
    * waited does not count against the task) until it has any other answer.
    */
-  async call(request: BrokerCallRequest, token: string, signal: AbortSignal, clock: number | CallClock): Promise<CallResult> {
+  call(request: BrokerCallRequest, token: string, signal: AbortSignal, clock: number | CallClock): Promise<CallResult> {
+    // A span per call of the code (traces on): the broker's span and the target's request are
+    // its children, through the `traceparent` each request to the broker carries.
+    return inSpan(`capability ${request.name}`, {
+      kind: SpanKind.CLIENT,
+      attributes: { 'airlock.capability': request.name, 'airlock.task.id': request.taskId, 'airlock.call.seq': request.seq },
+    }, async (span) => {
+      const result = await this.#call(request, token, signal, clock);
+      span.setAttribute('airlock.call.outcome', result.ok ? 'success' : result.error.code);
+      return result;
+    });
+  }
+
+  async #call(request: BrokerCallRequest, token: string, signal: AbortSignal, clock: number | CallClock): Promise<CallResult> {
     const c = typeof clock === 'number' ? fixedClock(clock) : clock;
     // First send: "answer at once if it waits for a human", so the clock stops before any hold.
     let waitMs = 0;
@@ -151,6 +166,7 @@ export class BrokerClient {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(body),
           authorization: `Bearer ${token}`,
+          ...traceHeaders(),
         },
       });
       const timer = setTimeout(() => req.destroy(new TimeoutFault('timeout')), timeoutMs);
@@ -238,4 +254,10 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** `traceparent` of the active span, when traces are on. */
+function traceHeaders(): Record<string, string> {
+  const traceparent = traceparentOf();
+  return traceparent ? { traceparent } : {};
 }

@@ -102,7 +102,7 @@ export class TaskMounts {
    * `apply()` takes the per-grant lock itself (it is not re-entrant, so it is not taken here too)
    * and re-checks the real tree before writing. Refusals are results; I/O errors throw.
    */
-  async apply(): Promise<ApplyOutcome> {
+  async apply(beforeApply?: (planned: readonly FileChange[]) => Promise<void>): Promise<ApplyOutcome> {
     const planned: [StagedGrant, FileChange[]][] = [];
     for (const staged of this.#staged()) {
       try {
@@ -112,6 +112,9 @@ export class TaskMounts {
         return { ok: false, phase: 'diff', grant: staged.grant, error: err, changes: [] };
       }
     }
+    // Announced before anything is written (the audit entry of what is about to change); a
+    // rejection stops here, with nothing applied.
+    if (beforeApply) await beforeApply(planned.flatMap(([, list]) => list));
     const changes: FileChange[] = [];
     for (const [staged, list] of planned) {
       try {
@@ -139,12 +142,13 @@ export class TaskMounts {
    * ({@link apply}) and listed in `result.changes`; a refused grant fails the task with
    * {@link grantError}, and `result.changes` still lists what the grants before it had applied
    * (those changes stay on the host). Any other result is returned as it is: nothing was applied.
+   * `beforeApply` gets every planned change before the first is written (see apply).
    * Call once the sandbox is gone, then {@link discard}. Refusals are results; I/O errors throw
    * (an infrastructure fault).
    */
-  async settle(result: ExecuteResult): Promise<ExecuteResult> {
+  async settle(result: ExecuteResult, beforeApply?: (planned: readonly FileChange[]) => Promise<void>): Promise<ExecuteResult> {
     if (result.status !== 'succeeded' || !this.hasStaged) return result;
-    const g = await this.apply();
+    const g = await this.apply(beforeApply);
     const withChanges = { ...result.result, changes: g.changes };
     return g.ok
       ? { ...result, result: withChanges }

@@ -87,6 +87,7 @@ export class IsolateHostPool {
   readonly #respawnTimers = new Set<NodeJS.Timeout>();
   /** Hosts in a row that died before they were ever ready; 0 = the pool is ready. */
   #startFailures = 0;
+  #restarts = 0;
   #lastStartFailure = '';
   #disposed = false;
 
@@ -160,6 +161,7 @@ export class IsolateHostPool {
       this.#hosts.delete(host);
       host.ready = false;
       if (this.#disposed) return;
+      this.#restarts++;
       if (host.started) return this.#spawn();
       this.#diedAtStart(host, code, signal);
     });
@@ -170,6 +172,11 @@ export class IsolateHostPool {
     // Without a listener, an 'error' (e.g. `send` racing a host that just died: the IPC channel
     // is closed) is thrown and takes the whole runner down. The task still ends via 'close'.
     child.on('error', (err) => this.#options.onHostLog?.(`isolate host error: ${err.message}`));
+  }
+
+  /** Hosts that died (killed on cancel or a limit, crashed, or died at start) and were replaced (metrics). */
+  get restarts(): number {
+    return this.#restarts;
   }
 
   #started(host: Host): void {

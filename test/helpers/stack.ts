@@ -12,7 +12,8 @@ import { hashApiKey } from '../../harness/auth/api-key-authenticator.ts';
 import { buildApp } from '../../harness/app.ts';
 import { loadConfig as loadHarnessConfig } from '../../harness/config.ts';
 import { createHarnessDeps, type HarnessDeps } from '../../harness/deps.ts';
-import { createBrokerApp, type CreateBrokerOptions } from '../../harness/broker/create-broker.ts';
+import { createBrokerApp, createBrokerParts, type BrokerParts, type CreateBrokerOptions } from '../../harness/broker/create-broker.ts';
+import { startRollback, type Rollback } from '../../harness/rollback/start-rollback.ts';
 import { loadConfig as loadRunnerConfig } from '../../runner/config.ts';
 import { startRunner, type Runner } from '../../runner/runner.ts';
 
@@ -34,6 +35,10 @@ export interface Stack {
   /** The broker listener (with `broker`): a real loopback port the runner's BROKER_URL names. */
   broker: FastifyInstance | null;
   brokerUrl: string | null;
+  /** The broker's parts (with `broker`), shared by the listener and the rollback. */
+  brokerParts: BrokerParts | null;
+  /** The rollback of failed tasks' calls (with `broker`); a test may close it and start another. */
+  rollback: Rollback | null;
   /** The blob directory harness and runner share (BLOB_DIR). */
   blobDir: string;
   /** Headers for an agent; add `idempotency` to send a fresh quoted Idempotency-Key. */
@@ -93,9 +98,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const app = await buildApp(deps);
   let broker: FastifyInstance | null = null;
   let brokerUrl: string | null = null;
+  let brokerParts: BrokerParts | null = null;
+  let rollback: Rollback | null = null;
   if (options.broker) {
-    broker = await createBrokerApp(deps, options.broker === true ? {} : options.broker);
+    brokerParts = await createBrokerParts(deps, options.broker === true ? {} : options.broker);
+    broker = await createBrokerApp(deps, {}, brokerParts);
     brokerUrl = await broker.listen({ port: 0, host: '127.0.0.1' });
+    rollback = await startRollback(deps, brokerParts.deps);
   }
   const runner =
     options.runner === false
@@ -115,13 +124,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           () => {},
           queueName,
         );
-  return {
+  const stack: Stack = {
     app,
     deps,
     runner,
     queueName,
     broker,
     brokerUrl,
+    brokerParts,
+    rollback,
     blobDir,
     headers(agent = 'alice', idempotencyKey = randomUUID()) {
       const h: Record<string, string> = { authorization: `Bearer ${AGENTS[agent].key}` };
@@ -131,6 +142,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async close() {
       await runner?.close();
       await broker?.close();
+      await stack.rollback?.service.queue.obliterate({ force: true }).catch(() => {});
+      await stack.rollback?.close();
+      await brokerParts?.close();
       await app.close();
       await deps.queue.obliterate({ force: true }).catch(() => {});
       await deps.containerQueue.obliterate({ force: true }).catch(() => {});
@@ -138,6 +152,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       if (!options.harnessEnv?.['BLOB_DIR']) await rm(blobDir, { recursive: true, force: true });
     },
   };
+  return stack;
 }
 
 /** Polls GET /v1/tasks/:id until `done(task)` or the deadline; returns the last task seen. */

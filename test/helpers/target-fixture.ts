@@ -23,6 +23,17 @@ export interface TargetFixture {
   readonly refunds: { order: string; amount: number; key: string | undefined }[];
   /** Ids of `/hang?id=` requests whose caller closed the connection. */
   readonly hangsClosed: string[];
+  /** Steps done (`POST /steps/:name` → `{ id }`), in arrival order. */
+  readonly steps: { id: string; name: string }[];
+  /** Every `POST /undo/:id` that arrived (tries included), in arrival order, with its Idempotency-Key. */
+  readonly undoTries: { id: string; key: string | undefined; why: unknown }[];
+  /** Steps undone (answered 200), in arrival order; a key seen before is answered again, not counted. */
+  readonly undone: string[];
+  /**
+   * How `/undo/:id` answers, per step id: a number of 503 answers before it succeeds (Infinity:
+   * never), or `'hang'` to hold the first request unanswered (the next one succeeds).
+   */
+  readonly undoBehaviour: Map<string, number | 'hang'>;
   close(): Promise<void>;
 }
 
@@ -39,6 +50,11 @@ export async function startTargetFixture(secrets: TargetSecrets, host = '127.0.0
   let nextTicket = 1;
   const hungOnce = new Set<string>();
   const hangsClosed: string[] = [];
+  const steps: TargetFixture['steps'] = [];
+  const undoTries: TargetFixture['undoTries'] = [];
+  const undone: string[] = [];
+  const undoBehaviour = new Map<string, number | 'hang'>();
+  const undoneKeys = new Set<string>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -74,6 +90,31 @@ export async function startTargetFixture(secrets: TargetSecrets, host = '127.0.0
         const answer = { status: 200, body: { refunded: amount, order, refundId: `re_${refunds.length}` } };
         if (key) answersByKey.set(key, answer);
         return json(answer.status, answer.body);
+      }
+      const step = /^\/steps\/([^/]+)$/.exec(url.pathname);
+      if (step && req.method === 'POST') {
+        const name = decodeURIComponent(step[1] as string);
+        const done = { id: `st_${name}`, name };
+        steps.push(done);
+        return json(200, done);
+      }
+      const undo = /^\/undo\/([^/]+)$/.exec(url.pathname);
+      if (undo && req.method === 'POST') {
+        const id = decodeURIComponent(undo[1] as string);
+        const key = req.headers['idempotency-key'] as string | undefined;
+        undoTries.push({ id, key, why: parsed['why'] });
+        const behaviour = undoBehaviour.get(id) ?? 0;
+        if (behaviour === 'hang') {
+          undoBehaviour.set(id, 0);
+          return;
+        }
+        if (behaviour > 0) {
+          undoBehaviour.set(id, behaviour - 1);
+          return json(503, { error: 'undo is down' });
+        }
+        if (!key || !undoneKeys.has(key)) undone.push(id);
+        if (key) undoneKeys.add(key);
+        return json(200, { undone: id });
       }
       if (url.pathname === '/basic') {
         const expected = `Basic ${Buffer.from(secrets.basic).toString('base64')}`;
@@ -121,6 +162,10 @@ export async function startTargetFixture(secrets: TargetSecrets, host = '127.0.0
     seen,
     refunds,
     hangsClosed,
+    steps,
+    undoTries,
+    undone,
+    undoBehaviour,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

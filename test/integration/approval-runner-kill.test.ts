@@ -91,7 +91,7 @@ async function spawnRunner(): Promise<(typeof runners)[number]> {
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       log += chunk;
-      if (log.includes(`[runner ${id}] ready (`)) resolve();
+      if (log.includes(`"runnerId":"${id}","msg":"ready (`)) resolve();
     });
     void exited.then(() => reject(new Error(`runner exited before ready:\n${log}`)));
   });

@@ -120,6 +120,31 @@ describe('audit streams under the stack\'s ACL users', () => {
     assert.ok((await admin.xlen(stream)) >= 5, 'nothing was removed');
   });
 
+  test('runner: a task that made capability calls and fails joins the rollback inbox in its transition; the runner cannot write call records', async () => {
+    const harness = as('harness');
+    const runner = as('runner');
+    const queue = `acl-${randomUUID()}`;
+    const harnessStore = new TaskStore({ redis: harness, retentionMs: 60_000, audit: new AuditProducer({ redis: harness }), rollbackQueue: queue });
+    const runnerStore = new TaskStore({ redis: runner, retentionMs: 60_000, audit: new AuditProducer({ redis: runner }), rollbackQueue: queue });
+    const [withCalls, without] = [randomUUID(), randomUUID()];
+    for (const id of [withCalls, without]) {
+      await harnessStore.create(record(id));
+      assert.equal((await runnerStore.start(id, { tenantId: 'acme', agentId: 'alice' }, { runnerId: 'r1', attempt: 1 })).outcome, 'started');
+    }
+    // The broker (harness user) records a call of one of them.
+    await harness.hset(redisKeys.calls(withCalls), '0', JSON.stringify({ key: 'k', state: 'settled' }));
+    for (const id of [withCalls, without]) {
+      assert.equal(await runnerStore.transition(id, 'failed', ['running'], { finishedAt: new Date().toISOString() }, { code: 'runtime_error', message: 'boom' }), true);
+    }
+    const admin = as('admin');
+    assert.equal(await admin.sismember(redisKeys.rollbackInbox(withCalls, queue), withCalls), 1);
+    assert.equal(await admin.sismember(redisKeys.rollbackInbox(without, queue), without), 0, 'no calls, nothing to roll back');
+    // A runner may read whether call records exist, never forge or remove one.
+    await assert.rejects(runner.hset(redisKeys.calls(withCalls), '1', '{}'), NOPERM);
+    await assert.rejects(runner.del(redisKeys.calls(withCalls)), NOPERM);
+    await assert.rejects(runner.eval(`return redis.call('HSET', ARGV[1], '1', '{}')`, 0, redisKeys.calls(withCalls)), NOPERM);
+  });
+
   test('sealer: reads and trims (a real sealer seals what they wrote); cannot XADD, DEL or read other keys', async () => {
     const sealerRedis = as('sealer');
     const id = randomUUID();

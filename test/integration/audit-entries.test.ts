@@ -185,6 +185,10 @@ describe('task lifecycle entries, written with each transition', () => {
       { grant: 'notes', path: 'out.txt', change: 'created', sha256: createHash('sha256').update('hello grant').digest('hex') },
     ]);
     assert.equal(done?.details?.['grantChangeCount'], 1);
+    // Announced before they were written, sealed before the terminal entry, with the same list.
+    const [applying] = await sealed(acme.tenantId, (e) => e.taskId === taskId && e.action === 'task.grants.applying');
+    assert.deepEqual(applying?.details?.['grantChanges'], done?.details?.['grantChanges']);
+    assert.ok((applying?.seq ?? Infinity) < (done?.seq ?? 0), 'task.grants.applying precedes task.succeeded');
     assert.equal(await readFile(path.join(grantRoot, 'out.txt'), 'utf8'), 'hello grant');
     const [created] = await sealed(acme.tenantId, (e) => e.taskId === taskId && e.action === 'task.created');
     assert.deepEqual(created?.details?.['mounts'], [{ grant: 'notes', path: '/mnt/notes', mode: 'rw' }]);

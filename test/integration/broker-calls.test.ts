@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { CallRecords, callKey } from '../../harness/broker/call-records.ts';
+import { CallRecords, callKey, callRecordsKey } from '../../harness/broker/call-records.ts';
+import { AuditProducer } from '../../protocol/audit/producer.ts';
 import {
   activatePolicies,
   auditDrafts,
@@ -27,7 +28,7 @@ import {
 } from '../helpers/capabilities.ts';
 import { REDIS_URL, startStack, type Stack } from '../helpers/stack.ts';
 import { startTargetFixture, type TargetFixture } from '../helpers/target-fixture.ts';
-import { redisKeys } from '../../protocol/redis-keys.ts';
+import { auditShard, auditStreamKey, redisKeys } from '../../protocol/redis-keys.ts';
 
 const ADMIN_KEY = `admin-${randomUUID()}`;
 const SECRETS = {
@@ -308,12 +309,13 @@ describe('exactly once', () => {
 
   test('started and never settled: re-run with the same key when the target deduplicates, uncertain when it cannot', async () => {
     const records = new CallRecords(redis, 60_000);
+    const producer = new AuditProducer({ redis });
     for (const [name, expected] of [['payments.refund', 'ok'], ['payments.refund_once', 'capability_uncertain']] as const) {
       const t = await runningTask(stack, ALL, { attempt: 2 });
       const input = { order: `u-${t.id}`, amount: 3 };
       const key = callKey(t.id, 0, name, input);
       // Attempt 1 (another runner, now dead) claimed the call, and the target performed it...
-      await records.claim(t.id, 0, key, 1, true);
+      await records.claim(t.id, 0, key, 1, true, producer.stamp({ tenant: 'acme', action: 'capability.call.started', outcome: 'success', taskId: t.id }));
       await fetch(`${target.base}/refunds/u-${t.id}`, {
         method: 'POST',
         headers: { 'x-api-key': SECRETS.payments, 'content-type': 'application/json', ...(name === 'payments.refund' ? { 'idempotency-key': key } : {}) },
@@ -324,6 +326,33 @@ describe('exactly once', () => {
       assert.equal(res.body.ok ? 'ok' : res.body.error.code, expected, JSON.stringify(res.body));
       assert.equal(target.refunds.filter((r) => r.order === `u-${t.id}`).length, 1, `${name}: the refund happened once`);
     }
+  });
+});
+
+describe('fail closed', () => {
+  test('a call whose start cannot be audited is not claimed and never reaches the target', async () => {
+    const t = await runningTask(stack, ALL);
+    const stream = auditStreamKey(auditShard(t.id));
+    const input = { order: `f-${t.id}`, amount: 2 };
+    // The task's audit shard cannot be written (the key holds a string: XADD fails, WRONGTYPE).
+    const saved = await redis.xrange(stream, '-', '+');
+    await redis.del(stream);
+    await redis.set(stream, 'not a stream');
+    try {
+      const res = await callBroker(stack, t.token, { taskId: t.id, attempt: 1, seq: 0, name: 'payments.refund', input });
+      assert.equal(res.body.ok ? 'ok' : res.body.error.code, 'capability_unavailable', JSON.stringify(res.body));
+      assert.equal(target.refunds.filter((r) => r.order === `f-${t.id}`).length, 0, 'the target was not called');
+      assert.equal(await redis.hget(callRecordsKey(t.id), '0'), null, 'the position was not claimed');
+    } finally {
+      await redis.del(stream);
+      for (const [, fields] of saved) await redis.xadd(stream, '*', ...fields);
+    }
+    // Healed, the same call runs, once, and its start is recorded with the claim.
+    const res = await callBroker(stack, t.token, { taskId: t.id, attempt: 1, seq: 0, name: 'payments.refund', input });
+    assert.equal(res.body.ok, true, JSON.stringify(res.body));
+    assert.equal(target.refunds.filter((r) => r.order === `f-${t.id}`).length, 1);
+    const actions = (await auditDrafts(redis, t.id)).map((e) => e.action);
+    assert.deepEqual(actions.filter((a) => a.startsWith('capability.call')), ['capability.call.started', 'capability.call']);
   });
 });
 

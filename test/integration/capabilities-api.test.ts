@@ -35,7 +35,7 @@ before(async () => {
   await putCapability(stack, ADMIN_KEY, 'payments.refund', {
     ...TICKETS,
     description: 'Refunds',
-    input: { type: 'object', properties: { amount: { type: 'integer' } } },
+    input: { type: 'object', properties: { order: { type: 'string' }, amount: { type: 'integer' } } },
     output: undefined,
     implementation: { type: 'http', method: 'POST', url: 'https://pay.example/refunds/{input.order}', body: 'input' },
   });
@@ -88,6 +88,9 @@ describe('capability registry', () => {
       ['credentials in the URL', { ...TICKETS, implementation: { ...TICKETS.implementation, url: 'https://u:p@a.example/x' } }, /url/],
       ['bad risk', { ...TICKETS, risk: 'high' }, /risk/],
       ['unknown field', { ...TICKETS, extra: 1 }, /extra|Unrecognized/i],
+      ['a url placeholder the input schema does not declare (typo)', { ...TICKETS, implementation: { ...TICKETS.implementation, url: 'https://a.example/t/{input.titel}' } }, /\/body\/implementation\/url.*titel/],
+      ['a body placeholder not declared', { ...TICKETS, implementation: { ...TICKETS.implementation, body: { t: ['{input.nope}'] } } }, /\/body\/implementation\/body\/t\/0.*nope/],
+      ['a nested placeholder not declared', { ...TICKETS, implementation: { ...TICKETS.implementation, query: { q: '{input.title.x}' } } }, /\/body\/implementation\/query\/q.*no field .{1,2}x.{1,2} in .{1,2}title/],
       ['header with a line break', { ...TICKETS, implementation: { ...TICKETS.implementation, headers: { 'X-A': 'a\r\nb' } } }, /headers/],
     ];
     for (const [what, body, where] of cases) {

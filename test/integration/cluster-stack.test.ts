@@ -98,7 +98,7 @@ async function spawnRunner(): Promise<ChildProcess> {
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       log += chunk;
-      if (log.includes(`[runner ${id}] ready (`)) resolve();
+      if (log.includes(`"runnerId":"${id}","msg":"ready (`)) resolve();
     });
     child.once('exit', (code, signal) => reject(new Error(`runner exited (${code ?? signal}) before ready:\n${log}`)));
   });

@@ -16,8 +16,20 @@ import { captureRoutes, type RegisteredRoute } from '../helpers/owasp-fixtures.t
 import { startStack, type Stack } from '../helpers/stack.ts';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
-/** Routes that serve the document itself, the operator's /metrics, and HEAD/OPTIONS that Fastify adds on its own. */
-const UNDOCUMENTED = new Set(['/openapi.json', '/docs', '/metrics']);
+/**
+ * Routes that serve the document itself, the operator's /metrics, the web console's HTML pages
+ * (/console: not API; they read and write through the documented /v1 routes), and HEAD/OPTIONS
+ * that Fastify adds on its own.
+ */
+const CONSOLE_PAGES = [
+  '/console', '/console/sign-in', '/console/sign-out', '/console/static/:file',
+  '/console/approvals', '/console/approvals/:id', '/console/approvals/:id/decide',
+  '/console/tasks', '/console/tasks/:id',
+  '/console/admin', '/console/admin/agents/:id', '/console/admin/agents/:id/keys', '/console/admin/users/:id',
+  '/console/admin/users/:id/keys', '/console/admin/keys/:keyId/revoke', '/console/admin/policies',
+  '/console/admin/agents', '/console/admin/users', '/console/admin/agents/:id/disable', '/console/admin/users/:id/disable',
+];
+const UNDOCUMENTED = new Set(['/openapi.json', '/docs', '/metrics', ...CONSOLE_PAGES]);
 
 /** Fastify's `/v1/tasks/:id/files/*` → OpenAPI's `/v1/tasks/{id}/files/{*}`. */
 const toOpenApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\*$/, '{*}');

@@ -288,6 +288,13 @@ interface RouteSpec {
    * checks tenancy through it).
    */
   mcp?: true;
+  /**
+   * A web console page (/console, HTML): authenticated by the console session cookie only (an
+   * Authorization header is not a console credential), and every read or write goes through the
+   * /v1 routes swept here with the session's user. Swept below ('Console pages'): tenant B's
+   * session on A's objects gets what an unknown id gets; POSTs need the session's CSRF token.
+   */
+  console?: true;
   /** Route with a path parameter: B on A's object ≡ B on an unknown id. */
   object?: {
     payload?: (w: World) => unknown;
@@ -326,6 +333,28 @@ const SPEC: Record<string, RouteSpec> = {
   // The operator's scrape (METRICS_TOKEN); 404 in the sweep's stack, which sets none.
   'GET /metrics': { public: true },
   'POST /mcp': { mcp: true },
+  'GET /console': { console: true },
+  'GET /console/sign-in': { console: true },
+  'POST /console/sign-in': { console: true },
+  'POST /console/sign-out': { console: true },
+  'GET /console/static/:file': { console: true },
+  'GET /console/approvals': { console: true },
+  'GET /console/approvals/:id': { console: true },
+  'POST /console/approvals/:id/decide': { console: true },
+  'GET /console/tasks': { console: true },
+  'GET /console/tasks/:id': { console: true },
+  'GET /console/admin': { console: true },
+  'GET /console/admin/agents/:id': { console: true },
+  'POST /console/admin/agents/:id/keys': { console: true },
+  'GET /console/admin/users/:id': { console: true },
+  'POST /console/admin/users/:id/keys': { console: true },
+  'POST /console/admin/keys/:keyId/revoke': { console: true },
+  'GET /console/admin/policies': { console: true },
+  'POST /console/admin/policies': { console: true },
+  'POST /console/admin/agents': { console: true },
+  'POST /console/admin/users': { console: true },
+  'POST /console/admin/agents/:id/disable': { console: true },
+  'POST /console/admin/users/:id/disable': { console: true },
 
   // The webhook signing secret: B's admin sees whether B has one, never A's secret.
   'GET /v1/admin/webhooks': {
@@ -778,7 +807,7 @@ describe('API9 inventory: the sweep covers every route the router has', () => {
       const s = spec(r);
       const label = routeKey(r);
       if (!r.url.startsWith('/v1/')) {
-        assert.ok(s.public || s.mcp, `${label}: only public routes and the MCP endpoint live outside /v1`);
+        assert.ok(s.public || s.mcp || s.console, `${label}: only public routes, the MCP endpoint and the console live outside /v1`);
         continue;
       }
       assert.equal(Boolean(s.object), hasParam(r.url), `${label}: routes with a path parameter are object routes`);
@@ -809,7 +838,7 @@ describe('API1 BOLA: tenant B on tenant A’s objects gets exactly what an unkno
     const createdInB: string[] = [];
     let checked = 0;
     await unchanged(async () => {
-      for (const r of swept().filter((x) => hasParam(x.url)).flatMap(withHead)) {
+      for (const r of swept().filter((x) => hasParam(x.url) && !spec(x).console).flatMap(withHead)) {
         const payload = spec(r).object?.payload;
         for (const caller of bCallers) {
           for (const objects of objectSets(A)) {
@@ -1032,7 +1061,7 @@ describe('API3 mass assignment: undeclared fields are refused, nothing is create
     let checked = 0;
     await unchanged(async () => {
       // (POST /mcp takes JSON-RPC, not a resource: its tools call the routes swept here.)
-      for (const r of swept().filter((x) => BODY_METHODS.has(x.method) && !spec(x).mcp)) {
+      for (const r of swept().filter((x) => BODY_METHODS.has(x.method) && !spec(x).mcp && !spec(x).console)) {
         const { caller, base, nested } = spec(r).body!;
         const url = hasParam(r.url) ? fill(r.url, objectSets(A)[0]!) : r.url;
         const key = keyOf(A, caller);
@@ -1188,6 +1217,88 @@ describe('API5 BFLA: non-admins get 403 on every admin route', () => {
 });
 
 /* ------------------------------------------------------------------------------------------ */
+/* The web console: its session is a credential like a key; the /v1 routes decide.           */
+/* ------------------------------------------------------------------------------------------ */
+
+/** A console URL with its parameters filled from `o` (the console's own ids, like fill()). */
+function fillConsole(url: string, o: ObjectIds): string {
+  const out = url
+    .replace(/^\/console\/tasks\/:id/, `/console/tasks/${o.task}`)
+    .replace(/^\/console\/approvals\/:id/, `/console/approvals/${o.approvals[0]}`)
+    .replace(/^\/console\/admin\/agents\/:id/, `/console/admin/agents/${o.agent}`)
+    .replace(/^\/console\/admin\/users\/:id/, `/console/admin/users/${o.user}`)
+    .replace(/:keyId/, o.keyId)
+    .replace(/:file$/, 'console.css');
+  assert.ok(!hasParam(out), `fillConsole() does not know the parameters of ${url}: add them`);
+  return out;
+}
+
+/** Signs in to the console with `key` (form, double-submit token); the session cookie and its CSRF token. */
+async function consoleSession(key: string): Promise<{ cookie: string; csrf: string }> {
+  const form = await stack.app.inject({ method: 'GET', url: '/console/sign-in' });
+  const signin = String(form.headers['set-cookie']).split(';')[0] as string;
+  const token = /name="csrf" value="([^"]+)"/.exec(form.body)?.[1] ?? '';
+  const res = await stack.app.inject({
+    method: 'POST', url: '/console/sign-in',
+    headers: { cookie: signin, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ key, csrf: token }).toString(),
+  });
+  assert.equal(res.statusCode, 303, res.body);
+  const cookie = ([] as string[]).concat(res.headers['set-cookie'] as string[]).find((c) => c.startsWith('airlock_session='))?.split(';')[0] ?? '';
+  const page = await stack.app.inject({ method: 'GET', url: '/console/approvals', headers: { cookie } });
+  return { cookie, csrf: /name="csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '' };
+}
+
+describe('Console pages: tenant B’s session on A’s objects, and no session at all', () => {
+  const consoleRoutes = () => swept().filter((r) => spec(r).console && !['/console/sign-in', '/console/sign-out', '/console/static/:file', '/console'].includes(r.url));
+
+  test('an API key is not a console credential: every page sends it to the sign-in page', async () => {
+    await unchanged(async () => {
+      for (const r of consoleRoutes()) {
+        const res = await stack.app.inject({
+          method: r.method as 'GET' | 'POST', url: fillConsole(r.url, objectSets(A)[0]!),
+          headers: { authorization: `Bearer ${A.admin.key}`, 'content-type': 'application/x-www-form-urlencoded' },
+          ...(r.method === 'POST' ? { payload: 'verb=approve&name=k' } : {}),
+        });
+        assert.equal(res.statusCode, 303, `${r.method} ${r.url}: ${res.body}`);
+        assert.equal(res.headers['location'], '/console/sign-in');
+      }
+    });
+  });
+
+  test('B’s admin and approver sessions: A’s object ≡ an unknown id, with or without the CSRF token; A untouched', async () => {
+    const sessions = [await consoleSession(B.admin.key), await consoleSession(B.approver.key)];
+    let checked = 0;
+    await unchanged(async () => {
+      for (const { cookie, csrf } of sessions) {
+        for (const r of consoleRoutes().filter((x) => hasParam(x.url))) {
+          for (const withToken of r.method === 'POST' ? [false, true] : [true]) {
+            const form = new URLSearchParams({ verb: 'approve', reason: 'x', name: 'k', ...(withToken ? { csrf } : {}) }).toString();
+            const ask = (url: string) => stack.app.inject({
+              method: r.method as 'GET' | 'POST', url, headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+              ...(r.method === 'POST' ? { payload: form } : {}),
+            });
+            const [aUrl, unknownUrl] = [fillConsole(r.url, objectSets(A)[0]!), fillConsole(r.url, unknownIds())];
+            const onA = await ask(aUrl);
+            const onUnknown = await ask(unknownUrl);
+            const label = `${r.method} ${r.url} (token: ${withToken})`;
+            assert.equal(onA.statusCode, onUnknown.statusCode, `${label}: ${onA.body}`);
+            assert.ok([403, 404].includes(onA.statusCode), `${label}: ${onA.statusCode}`);
+            // The same page but for the id in the URL (and the request id of a problem).
+            const idOf = (url: string) => url.split('/').find((part, i, all) => all[i - 1] !== 'console' && /[0-9]/.test(part)) ?? '';
+            const normal = (body: string, url: string) => body.replaceAll(idOf(url), 'ID').replace(/urn:uuid:[0-9a-f-]+/g, 'urn');
+            assert.equal(normal(onA.body, aUrl), normal(onUnknown.body, unknownUrl), label);
+            assert.ok(!onA.body.includes(SECRET_A), label);
+            checked++;
+          }
+        }
+      }
+    });
+    assert.ok(checked >= 20, `only ${checked} checks`);
+  });
+});
+
+/* ------------------------------------------------------------------------------------------ */
 /* Control: the URLs the sweep used name real objects (their own tenant reaches them).        */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -1196,7 +1307,7 @@ describe('control', () => {
     // Tokens: A's admin revokes them (the agent's own key is revoked by DELETE /v1/admin/keys/:keyId).
     const owner = (url: string) =>
       url.startsWith('/v1/approvals/') ? A.approver.key : isAdminRoute(url) || url.startsWith('/v1/tokens/') ? A.admin.key : A.twinKey;
-    const objectRoutes = swept().filter((r) => hasParam(r.url));
+    const objectRoutes = swept().filter((r) => hasParam(r.url) && !spec(r).console);
     // Reads on the finished task (its event stream ends), then the writes (disabling last).
     for (const r of objectRoutes.filter((x) => x.method === 'GET').flatMap(withHead)) {
       const url = fill(r.url, objectSets(A)[1]!);

@@ -77,7 +77,7 @@ async function spawnRunner(): Promise<SpawnedRunner> {
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
       log += chunk;
-      if (log.includes(`[runner ${id}] ready (`)) resolve();
+      if (log.includes(`"runnerId":"${id}","msg":"ready (`)) resolve();
     });
     void exited.then(({ code, signal }) =>
       reject(new Error(`runner exited (${code ?? signal}) before ready:\n${log}`)),

@@ -64,7 +64,7 @@ describe('a runner whose Redis vanished', () => {
       RUNNER_ID: `test-${randomUUID()}`,
       AIRLOCK_TASK_QUEUE: `test-${randomUUID()}`,
     });
-    await until('the runner to be ready', () => /\] ready \(/.test(runner.out.text) || runner.child.exitCode !== null);
+    await until('the runner to be ready', () => /"msg":"ready \(/.test(runner.out.text) || runner.child.exitCode !== null);
     assert.equal(runner.child.exitCode, null, runner.out.text);
 
     redis.child.kill('SIGKILL');
@@ -79,7 +79,14 @@ describe('a runner whose Redis vanished', () => {
     assert.deepEqual({ code: result.code, signal: result.signal }, { code: 0, signal: null }, runner.out.text);
     assert.ok(result.at - signalled < STOP_LIMIT_MS, `stopped after ${result.at - signalled} ms:\n${runner.out.text}`);
     // Each distinct message at most once a minute (plus the first line of a connection).
-    const refused = runner.out.text.split('\n').filter((l) => l.includes('ECONNREFUSED'));
+    // The runner's lines are JSON (each with its time): the messages are compared.
+    const refused = runner.out.text.split('\n').filter((l) => l.includes('ECONNREFUSED')).map((l) => {
+      try {
+        return String((JSON.parse(l) as { msg?: unknown }).msg);
+      } catch {
+        return l;
+      }
+    });
     const distinct = new Set(refused.map((l) => l.replace(/ \(repeated \d+ times\)$/, '')));
     assert.equal(refused.length, distinct.size, `repeated error lines:\n${runner.out.text}`);
   });

@@ -2926,6 +2926,7 @@ export interface operations {
                             promptSnippet?: string;
                             sessionId?: string;
                             requestId?: string;
+                            traceId?: string;
                             decision?: {
                                 allowed: boolean;
                                 policyIds: string[];
@@ -3075,6 +3076,7 @@ export interface operations {
                             promptSnippet?: string;
                             sessionId?: string;
                             requestId?: string;
+                            traceId?: string;
                             decision?: {
                                 allowed: boolean;
                                 policyIds: string[];
@@ -6926,6 +6928,10 @@ export interface operations {
                             code?: string;
                             codeTruncated?: boolean;
                             taskUrl: string;
+                            compensates?: {
+                                seq: number;
+                                capability: string;
+                            };
                             createdAt: string;
                             deadline: string;
                             /** @enum {string} */
@@ -7056,6 +7062,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
@@ -7193,6 +7203,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
@@ -7357,6 +7371,10 @@ export interface operations {
                         code?: string;
                         codeTruncated?: boolean;
                         taskUrl: string;
+                        compensates?: {
+                            seq: number;
+                            capability: string;
+                        };
                         createdAt: string;
                         deadline: string;
                         /** @enum {string} */
@@ -7712,6 +7730,19 @@ export interface operations {
                                 peakMemoryBytes?: number;
                             };
                             callbackUrl?: string;
+                            compensations?: {
+                                call: number;
+                                of: string;
+                                capability: string;
+                                /** @enum {string} */
+                                status: "pending" | "done" | "failed";
+                                attempts: number;
+                                error?: {
+                                    code: string;
+                                    message: string;
+                                };
+                                finishedAt?: string;
+                            }[];
                         }[];
                         nextCursor: string | null;
                     };
@@ -7893,6 +7924,19 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
+                        }[];
                     };
                 };
             };
@@ -8073,6 +8117,19 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
+                        }[];
                     };
                 };
             };
@@ -8220,6 +8277,19 @@ export interface operations {
                             peakMemoryBytes?: number;
                         };
                         callbackUrl?: string;
+                        compensations?: {
+                            call: number;
+                            of: string;
+                            capability: string;
+                            /** @enum {string} */
+                            status: "pending" | "done" | "failed";
+                            attempts: number;
+                            error?: {
+                                code: string;
+                                message: string;
+                            };
+                            finishedAt?: string;
+                        }[];
                     };
                 };
             };

@@ -70,6 +70,7 @@ export async function approvalStage(ctx: CallContext, policy: PolicyGate, deps: 
           inputSha256: request.inputSha256,
           bindingSha256: request.bindingSha256,
           deadline: request.deadline,
+          ...(request.compensates ? { compensates: request.compensates } : {}),
           ...auditedInput(ctx.capability?.input, ctx.call.input ?? null),
         })) as Record<string, never>,
       });
@@ -173,6 +174,7 @@ async function buildRequest(ctx: CallContext, deps: ApprovalDeps, binding: strin
     ...(promptSnippet !== undefined ? { promptSnippet } : {}),
     ...(code !== null ? { code: code.slice(0, MAX_CODE_CHARS), ...(code.length > MAX_CODE_CHARS ? { codeTruncated: true } : {}) } : {}),
     taskUrl: `/v1/tasks/${ctx.call.taskId}`,
+    ...(ctx.compensates ? { compensates: ctx.compensates } : {}),
     createdAt: new Date(now).toISOString(),
     deadline: new Date(now + timeoutMs).toISOString(),
   };

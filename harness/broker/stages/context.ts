@@ -41,6 +41,8 @@ export interface CallContext {
   approvalWaitMs?: number;
   /** When the broker got the call (performance.now()). */
   receivedAt: number;
+  /** A compensation of the rollback (harness/rollback/): the call it undoes. */
+  compensates?: { seq: number; capability: string };
 }
 
 export interface Stop {

@@ -92,6 +92,21 @@ class TaskUsage(_TaskUsageRequired, total=False):
     peakMemoryBytes: int
 
 
+class _CompensationRequired(TypedDict):
+    call: int
+    of: str
+    capability: str
+    status: Literal["pending", "done", "failed"]
+    attempts: int
+
+
+class Compensation(_CompensationRequired, total=False):
+    """The undo of one completed capability call of a task that failed, timed out or was cancelled."""
+
+    error: TaskError
+    finishedAt: str
+
+
 class Task(_TaskRequired, total=False):
     startedAt: str
     finishedAt: str
@@ -99,6 +114,7 @@ class Task(_TaskRequired, total=False):
     error: TaskError
     usage: TaskUsage
     callbackUrl: str
+    compensations: List[Compensation]
 
 
 class TaskList(TypedDict):

@@ -1,0 +1,178 @@
+/**
+ * What OpenTelemetry tracing costs a trivial isolate task end to end, and what its hooks cost
+ * when it is off (protocol/telemetry/tracing.ts):
+ * - e2e: the same `1+1` POST-with-wait sent alternately to the stack as shipped without an OTLP
+ *   endpoint (traces off: the SDK is not started, the API is a no-op) and to a second harness
+ *   and runner on a queue of their own with OTEL_EXPORTER_OTLP_ENDPOINT naming a loopback sink
+ *   in this process (traces on: every span recorded and exported). The sink counts what it gets,
+ *   so the "on" figures cannot come from a stack that exported nothing.
+ * - off path: the instrumentation a task passes through with traces off (span wrappers,
+ *   traceparent and trace-id look-ups, the payload's context), timed in this process, where the
+ *   SDK is not started either: per task, in µs.
+ * Metrics (prom-client) are on in both: their per-request cost is part of both series.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { contextOf, currentTraceId, inSpan, traceparentOf, tracingEnabled } from '../protocol/telemetry/tracing.ts';
+import { HttpClient } from './http.ts';
+import { spawnService, stopService } from './proc.ts';
+import { ROOT, freePort, harnessNodeFlags, type Stack } from './stack.ts';
+import { summarize, type Summary } from './stats.ts';
+
+/** Issue 13: with traces off, the instrumentation adds under 0.1 ms to a task at p50. */
+export const TARGET_TRACING_OFF_ADDED_MS = 0.1;
+
+export interface TelemetryCostResult {
+  tracesOff: Summary;
+  tracesOn: Summary;
+  /** p50 on − p50 off, ms. */
+  onAddedP50: number;
+  /** p50 on / p50 off. */
+  onRatio: number;
+  /** Instrumentation work per task with traces off, measured in-process, ms. */
+  offPathPerTaskMs: number;
+  spansExported: number;
+  errors: number;
+}
+
+async function postTask(client: HttpClient, apiKey: string): Promise<number | null> {
+  const t0 = performance.now();
+  const res = await client.request('POST', '/v1/tasks', {
+    headers: { authorization: `Bearer ${apiKey}`, 'idempotency-key': `"${randomUUID()}"` },
+    body: { runtime: 'javascript', code: '1+1', wait: 30 },
+    timeoutMs: 30_000,
+  });
+  const ms = performance.now() - t0;
+  if (res.status !== 201) return null;
+  const task = JSON.parse(res.body) as { status: string; result?: { value: unknown } };
+  return task.status === 'succeeded' && task.result?.value === 2 ? ms : null;
+}
+
+/** A loopback OTLP/HTTP sink: answers every export, counts the spans in it. */
+async function startSink(): Promise<{ url: string; spans: () => number; close(): Promise<void> }> {
+  let spans = 0;
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      spans += (body.match(/"spanId"/g) ?? []).length;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spans: () => spans,
+    close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
+  };
+}
+
+/**
+ * The off path of one task, as the harness and runner run it: the request span hooks are not
+ * installed; enqueue span + traceparent, the payload's context, the runner's span, the sandbox
+ * run's span, a capability call's span and header, the audit stamps' trace-id look-ups (5).
+ */
+async function offPathPerTaskMs(iterations = 200_000): Promise<number> {
+  if (tracingEnabled()) throw new Error('the bench process must not start the SDK');
+  const once = async () => {
+    await inSpan('publish', {}, async () => traceparentOf());
+    await inSpan('process', {}, async () => {
+      currentTraceId();
+      await inSpan('sandbox run', {}, async () => {
+        await inSpan('capability x', {}, async () => traceparentOf());
+      });
+    }, contextOf(undefined));
+    for (let i = 0; i < 5; i++) currentTraceId();
+  };
+  for (let i = 0; i < 10_000; i++) await once();
+  const t0 = performance.now();
+  for (let i = 0; i < iterations; i++) await once();
+  return (performance.now() - t0) / iterations;
+}
+
+export async function telemetryCost(stack: Stack, warmup: number, samples: number, isolateHosts: number): Promise<TelemetryCostResult> {
+  const offPath = await offPathPerTaskMs();
+  const sink = await startSink();
+  const port = await freePort();
+  const brokerPort = await freePort();
+  const queue = `${stack.queueName}-traced`;
+  const env = stack.harnessEnv;
+  const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_BSP_SCHEDULE_DELAY: '200' };
+  const runner = spawnService(
+    'runner with traces on',
+    ['--no-node-snapshot', '--import', 'tsx', 'runner/worker.ts'],
+    {
+      PATH: env['PATH'], HOME: env['HOME'], NODE_ENV: env['NODE_ENV'], REDIS_URL: env['REDIS_URL'], LOG_LEVEL: 'silent',
+      TASK_RETENTION_MS: env['TASK_RETENTION_MS'], BLOB_DIR: env['BLOB_DIR'], AIRLOCK_TASK_QUEUE: queue,
+      ISOLATE_HOSTS: String(isolateHosts), RUNNER_ID: `bench-traced-${randomUUID()}`, RUNNER_BACKENDS: 'isolate',
+      BROKER_URL: `http://127.0.0.1:${brokerPort}`, ...otel,
+    },
+    ROOT,
+  );
+  const harness = spawnService(
+    'harness with traces on',
+    [...harnessNodeFlags(), '--import', 'tsx', 'harness/server.ts'],
+    { ...env, AIRLOCK_TASK_QUEUE: queue, PORT: String(port), BROKER_PORT: String(brokerPort), ...otel },
+    ROOT,
+  );
+  const tracedClient = new HttpClient(`http://127.0.0.1:${port}`);
+  try {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      for (const s of [runner, harness]) if (!s.isAlive()) throw new Error(`${s.name} exited:\n${s.tail()}`);
+      const ok = await postTask(tracedClient, stack.apiKey).catch(() => null);
+      if (ok !== null) break;
+      if (Date.now() > deadline) throw new Error(`the traced bench stack did not start:\n${harness.tail()}\n${runner.tail()}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const off: number[] = [];
+    const on: number[] = [];
+    let errors = 0;
+    for (let i = 0; i < warmup + samples; i++) {
+      const order = i % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const);
+      for (const which of order) {
+        const ms = await postTask(which === 'off' ? stack.client : tracedClient, stack.apiKey);
+        if (ms === null) errors++;
+        else if (i >= warmup) (which === 'off' ? off : on).push(ms);
+      }
+    }
+    // The last batches reach the sink.
+    await new Promise((r) => setTimeout(r, 1000));
+    const tracesOff = summarize(off);
+    const tracesOn = summarize(on);
+    return {
+      tracesOff,
+      tracesOn,
+      onAddedP50: tracesOn.p50 - tracesOff.p50,
+      onRatio: tracesOn.p50 / tracesOff.p50,
+      offPathPerTaskMs: offPath,
+      spansExported: sink.spans(),
+      errors,
+    };
+  } finally {
+    tracedClient.close();
+    await Promise.all([stopService(harness), stopService(runner)]);
+    await sink.close();
+  }
+}
+
+export function telemetryReport(r: TelemetryCostResult): { lines: string[]; ratios: Record<string, unknown> } {
+  const pass = r.offPathPerTaskMs < TARGET_TRACING_OFF_ADDED_MS;
+  const lines = [
+    '',
+    '== Telemetry: e2e `1+1` (POST with wait) with traces off vs on, alternating ==',
+    `traces off (no OTLP endpoint, as shipped): p50 ${r.tracesOff.p50.toFixed(2)} ms, p99 ${r.tracesOff.p99.toFixed(2)} ms (n=${r.tracesOff.n})`,
+    `traces on (every span exported to a loopback sink): p50 ${r.tracesOn.p50.toFixed(2)} ms, p99 ${r.tracesOn.p99.toFixed(2)} ms (n=${r.tracesOn.n}); ${r.spansExported} spans exported`,
+    `traces on add ${r.onAddedP50.toFixed(3)} ms at p50 (ratio on/off ${r.onRatio.toFixed(3)})`,
+    `traces off: the instrumentation a task passes through costs ${(r.offPathPerTaskMs * 1000).toFixed(2)} µs per task (target < ${TARGET_TRACING_OFF_ADDED_MS} ms) → ${pass ? 'PASS' : 'MISS'}; ${r.errors} errors`,
+  ];
+  return {
+    lines,
+    ratios: {
+      tracingOffAddedMs: { value: r.offPathPerTaskMs, target: TARGET_TRACING_OFF_ADDED_MS, pass },
+      tracingOnRatio: { value: r.onRatio },
+    },
+  };
+}
