@@ -15,6 +15,7 @@ import { auditBench, auditReport } from './audit.ts';
 import { auditCost, type AuditCostResult } from './audit-cost.ts';
 import { telemetryCost, telemetryReport, type TelemetryCostResult } from './telemetry-cost.ts';
 import { brokerCallsBench, type BrokerCallsBenchResult } from './broker-calls.ts';
+import { approvalsBench, type ApprovalsBenchResult } from './approvals.ts';
 import { securityPathCost, type SecurityPathResult } from './security-path.ts';
 import { storageBench, TARGET_REDIS_RATIO, type StorageBenchResult } from './storage.ts';
 import { latencyRun, throughputLevel, type LatencyResult, type LevelResult } from './e2e.ts';
@@ -54,12 +55,15 @@ const TARGET_COLD_RATIO = 1.2;
 const TARGET_SECURITY_ADDED_MS = 0.5;
 /** Issue 10: the broker adds at most 1.5 ms at p50 to a call's round trip. */
 const TARGET_BROKER_ADDED_MS = 1.5;
+/** Issue 11: an approver's approve → the approved call reaches the target, p99 under 20 ms. */
+const TARGET_APPROVE_TO_CALL_P99_MS = 20;
 /**
  * BENCH_ONLY=containers runs just the container section; BENCH_ONLY=latency just the sequential
  * latency figures (floors, e2e, security path: a quick loop while tuning); BENCH_ONLY=storage
  * just the Redis bytes per task; BENCH_ONLY=audit just the audit section (sealer throughput,
  * trace bundle verification); BENCH_ONLY=calls just the brokered capability call round trips;
  * BENCH_ONLY=durability just task submission with Redis appendfsync everysec vs always;
+ * BENCH_ONLY=approvals just approve → call and what a waiting task costs;
  * BENCH_ONLY=telemetry just e2e `1+1` with traces off vs on and the off path's cost per task;
  * BENCH_CONTAINERS=0 skips the container section (and the container case of the storage and
  * calls sections).
@@ -274,6 +278,69 @@ function writeResults(results: unknown): void {
   log(`wrote ${path.relative(process.cwd(), path.join(dir, 'latest.json'))}`);
 }
 
+/** The approvals section: approve → call, and what a waiting isolate and container cost. */
+async function runApprovalsSection(redis: BenchRedis): Promise<ApprovalsBenchResult> {
+  return approvalsBench(redis, log, WITH_CONTAINERS);
+}
+
+function approvalsReport(r: ApprovalsBenchResult): { lines: string[]; ratios: Record<string, unknown> } {
+  const MiB = (kib: number) => (kib / 1024).toFixed(1);
+  const lines = [section("Approvals: an approver's approve → the approved call reaches the target (ms)")];
+  const pass = r.approveToCall.p99 < TARGET_APPROVE_TO_CALL_P99_MS;
+  lines.push(
+    table(
+      ['measure', 'p50', 'p99', 'max', 'n', 'note'],
+      [
+        ['approve → call reaches the target', ...p(r.approveToCall), fmtMs(r.approveToCall.max), r.approveToCall.n, `target p99 < ${TARGET_APPROVE_TO_CALL_P99_MS}: ${pass ? 'PASS' : 'MISS'}`],
+        ['  approve sent → decision published', ...p(r.approveToPublish), fmtMs(r.approveToPublish.max), r.approveToPublish.n, 'the route: auth, read, audit entry, decide'],
+        ['  published → call reaches the target', ...p(r.publishToCall), fmtMs(r.publishToCall.max), r.publishToCall.n, 'broker wakes, re-reads, remaining stages'],
+        ['  the approve request itself', ...p(r.approveRoute), fmtMs(r.approveRoute.max), r.approveRoute.n, 'POST /v1/approvals/:id/approve round trip'],
+      ],
+    ),
+  );
+  lines.push(
+    `ratio approve → call p99 / target = ${(r.approveToCall.p99 / TARGET_APPROVE_TO_CALL_P99_MS).toFixed(2)}; ` +
+      `p50 approve → call / approve round trip = ${(r.approveToCall.p50 / r.approveRoute.p50).toFixed(2)}`,
+  );
+  lines.push(section('Approvals: what a waiting task costs'));
+  const rows: Row[] = [];
+  const cpu = (c: Record<string, number>) => Object.entries(c).map(([k, ms]) => `${k} ${ms.toFixed(0)}`).join(', ');
+  if (r.isolate) {
+    const w = r.isolate;
+    rows.push([`isolate (${w.tasks} waiting)`, `${MiB(w.waitingKiB)} MiB per host`, `${MiB(w.idleKiB)} MiB per idle host`, `${MiB(w.addedPerTaskKiB)} MiB`, `${cpu(w.cpuMs)} ms over ${w.waitMs / 1000} s`]);
+    if (w.idleCpuMs) {
+      rows.push(['  the same hosts idle', '', w.freshIdleKiB !== undefined ? `${MiB(w.freshIdleKiB)} MiB just started` : '', '', `${cpu(w.idleCpuMs)} ms over ${w.waitMs / 1000} s`]);
+    }
+  }
+  if (r.container) {
+    const w = r.container;
+    rows.push([`python container (${w.tasks} waiting)`, `${MiB(w.waitingKiB)} MiB per container`, `${MiB(w.idleKiB)} MiB per warm container`, `${MiB(w.addedPerTaskKiB)} MiB`, `${cpu(w.cpuMs)} ms over ${w.waitMs / 1000} s`]);
+  }
+  lines.push(table(['waiting', 'memory while waiting', 'idle', 'added per waiting task', 'CPU while waiting'], rows));
+  lines.push(
+    '(isolate: VmRSS of the isolate host processes, each settled 8 s — a waiting task holds one host, its whole RSS, and adds the fourth column over the same host idle;' +
+      ' container: cgroup memory without inactive page cache, as docker stats; "added" = all of the runner\'s containers with N waiting minus the N warm ones before, / N)',
+  );
+  if (r.containerSkipped) lines.push(`container case skipped: ${r.containerSkipped}`);
+  for (const e of r.errors) lines.push(`error: ${e}`);
+  return {
+    lines,
+    ratios: {
+      approveToCallP99: { value: r.approveToCall.p99, target: TARGET_APPROVE_TO_CALL_P99_MS, pass, ratio: r.approveToCall.p99 / TARGET_APPROVE_TO_CALL_P99_MS },
+    },
+  };
+}
+
+/** BENCH_ONLY=approvals: the approvals section alone. */
+async function mainApprovalsOnly(): Promise<void> {
+  benchRedis = await claimRedisDb();
+  const approvals = await runApprovalsSection(benchRedis);
+  await cleanup();
+  const report = approvalsReport(approvals);
+  process.stdout.write(`${report.lines.join('\n')}\n`);
+  writeResults({ at: new Date().toISOString(), commit: gitCommit(), approvals, approvalsRatios: report.ratios });
+}
+
 /** BENCH_ONLY=durability: task submission with appendfsync everysec vs always, alone. */
 async function mainDurabilityOnly(): Promise<void> {
   const durability = await durabilityBench(log);
@@ -432,6 +499,8 @@ async function main(): Promise<void> {
   const containers = await runContainerSection(benchRedis);
   log('calls: brokered capability call round trips');
   const calls = await runCallsSection(benchRedis);
+  log('approvals: approve → call, and what a waiting task costs');
+  const approvals = await runApprovalsSection(benchRedis);
   log('storage: Redis bytes per task, worst case');
   const storage = await runStorageSection(benchRedis);
   log('audit: sealer throughput and trace bundle verification');
@@ -587,6 +656,8 @@ async function main(): Promise<void> {
   out.push(...containerPart.lines);
   const callsPart = callsReport(calls);
   out.push(...callsPart.lines);
+  const approvalsPart = approvalsReport(approvals);
+  out.push(...approvalsPart.lines);
   const storagePart = storageReport(storage);
   out.push(...storagePart.lines);
   const auditPart = auditReport(audit, peak?.tasksPerSecond ?? null, auditCostResult);
@@ -613,6 +684,7 @@ async function main(): Promise<void> {
     throughput: levels,
     containers,
     calls,
+    approvals,
     storage,
     security,
     cedar,
@@ -628,6 +700,7 @@ async function main(): Promise<void> {
       securityAddedP50: { value: security.addedP50, target: TARGET_SECURITY_ADDED_MS, pass: security.addedP50 < TARGET_SECURITY_ADDED_MS },
       containers: containerPart.ratios,
       calls: callsPart.ratios,
+      approvals: approvalsPart.ratios,
       latency: { value: latencyRatio, target: TARGET_LATENCY_RATIO, pass: latencyRatio <= TARGET_LATENCY_RATIO, noisy: latencyNoisy },
       throughput: {
         value: throughputRatio,
@@ -657,8 +730,7 @@ try {
             : ONLY === 'telemetry'
               ? mainTelemetryOnly()
             : ONLY === 'approvals'
-              ? // Standalone (its own stack on REDIS_URL); not part of the full run yet.
-                import('./approvals.ts').then(() => undefined)
+              ? mainApprovalsOnly()
               : main());
   process.exit(0);
 } catch (err) {

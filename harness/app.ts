@@ -282,7 +282,7 @@ export async function buildApp(
     await v1.register(adminCredentialRoutes, { credentials: deps.credentials, idempotency, audit: deps.audit, principalOf });
     const capabilities = new CapabilityStore(deps.redis);
     await v1.register(adminCapabilityRoutes, { capabilities, idempotency, audit: deps.audit, principalOf });
-    await v1.register(approvalRoutes, { store: approvals, idempotency, audit: deps.audit, principalOf });
+    await v1.register(approvalRoutes, { store: approvals, idempotency, audit: deps.audit, principalOf, policy });
     await v1.register(discoveryRoutes, { capabilities, policy, principalOf });
     await v1.register(taskRoutes, {
       grants, capabilities, webhookSecrets: deps.webhookSecrets, approvals, config, tasks, store: deps.store, blobs: deps.blobs, notifier: deps.notifier, idempotency, policy, principalOf,

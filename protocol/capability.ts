@@ -82,10 +82,23 @@ export const BrokerCallRequestSchema = z.strictObject({
   name: CapabilityNameSchema,
   /** The call's input as the code gave it (JSON); the broker validates it against the schema. */
   input: z.unknown(),
+  /**
+   * How long the broker may hold this request while the call's approval is pending (capped by
+   * its APPROVAL_POLL_MS); 0 = answer `approval_pending` at once. Absent: up to APPROVAL_POLL_MS.
+   * The runner sends 0 first, so it learns at once that the call waits for a human and stops
+   * the task's wall clock before the broker holds the call.
+   */
+  approvalWaitMs: z.number().int().min(0).max(3_600_000).optional(),
 });
 export type BrokerCallRequest = z.infer<typeof BrokerCallRequestSchema>;
 
 /** The broker's answer to one call (HTTP 200 either way; other statuses are transport faults). */
+/**
+ * Broker → runner only: how long the broker held *this* request waiting for the call's approval
+ * decision before it went on (the runner's wall clock stood still meanwhile; what came after —
+ * running the call — counts again).
+ */
+const approvalWaitMs = z.number().nonnegative().optional();
 export const BrokerCallResultSchema = z.discriminatedUnion('ok', [
   z.strictObject({
     ok: z.literal(true),
@@ -93,7 +106,8 @@ export const BrokerCallResultSchema = z.discriminatedUnion('ok', [
     output: z.unknown(),
     /** Answered from the record of an earlier attempt's call, not run again. */
     replayed: z.boolean().optional(),
+    approvalWaitMs,
   }),
-  z.strictObject({ ok: z.literal(false), error: CapabilityErrorSchema }),
+  z.strictObject({ ok: z.literal(false), error: CapabilityErrorSchema, approvalWaitMs }),
 ]);
 export type BrokerCallResult = z.infer<typeof BrokerCallResultSchema>;

@@ -5,10 +5,18 @@
 import type { CallResult, RunDeadline, RunSession } from './backends/types.ts';
 import type { FileChange, OutputStream } from '../protocol/task.ts';
 
-/** A wall clock that starts when the backend says the code starts. */
+/**
+ * A wall clock that starts when the backend says the code starts and stands still while held
+ * (a capability call waiting for a human's approval): elapsed = now − start − time held.
+ */
 export class WallDeadline implements RunDeadline {
   readonly timeoutMs: number;
   #startedAt: number | null = null;
+  /** Time held so far, not counting the hold in force. */
+  #heldMs = 0;
+  #holds = 0;
+  #heldSince = 0;
+  readonly #listeners = new Set<() => void>();
 
   constructor(timeoutMs: number) {
     this.timeoutMs = timeoutMs;
@@ -18,9 +26,68 @@ export class WallDeadline implements RunDeadline {
     this.#startedAt ??= performance.now();
   }
 
+  get held(): boolean {
+    return this.#holds > 0;
+  }
+
+  elapsedMs(): number {
+    if (this.#startedAt === null) return 0;
+    const now = this.#holds > 0 ? Math.max(this.#heldSince, this.#startedAt) : performance.now();
+    return Math.max(0, now - this.#startedAt - this.#heldMs);
+  }
+
   remainingMs(): number {
-    if (this.#startedAt === null) return this.timeoutMs;
-    return Math.max(0, this.timeoutMs - (performance.now() - this.#startedAt));
+    return Math.max(0, this.timeoutMs - this.elapsedMs());
+  }
+
+  hold(): (endedAt?: number) => void {
+    if (this.#holds++ === 0) this.#heldSince = performance.now();
+    this.#changed();
+    let released = false;
+    return (endedAt) => {
+      if (released) return;
+      released = true;
+      if (--this.#holds === 0 && this.#startedAt !== null) {
+        // Only time held after the clock started counts as held (a hold made before it is none).
+        const since = Math.max(this.#heldSince, this.#startedAt);
+        const now = performance.now();
+        this.#heldMs += Math.max(0, Math.min(now, endedAt ?? now) - since);
+      }
+      this.#changed();
+    };
+  }
+
+  whenElapsed(ms: number, expire: () => void): () => void {
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = undefined;
+      if (done || this.held) return;
+      timer = setTimeout(() => {
+        // A hold that began and ended meanwhile moved the deadline: look again.
+        if (ms - this.elapsedMs() > 1 && !this.held) return arm();
+        done = true;
+        stop();
+        expire();
+      }, Math.max(0, ms - this.elapsedMs()));
+    };
+    const stop = this.onChange(arm);
+    arm();
+    return () => {
+      done = true;
+      clearTimeout(timer);
+      stop();
+    };
+  }
+
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(): void {
+    for (const listener of [...this.#listeners]) listener();
   }
 }
 

@@ -11,6 +11,7 @@ import { ApprovalSchema, ApprovalStatusSchema, type Approval } from '../../proto
 import type { AuditProducer } from '../../protocol/audit/producer.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Idempotency } from '../plugins/idempotency.ts';
+import type { PolicyGate } from '../policy/gate.ts';
 import { ApprovalNotPendingError, ForbiddenError, InsufficientScopeError, InvalidRequestError, NotFoundError, NotReadyError } from '../problems.ts';
 import { NoQuerySchema, ProblemSchema } from '../schemas/tasks.ts';
 import type { ApprovalStore } from './approval-store.ts';
@@ -20,6 +21,8 @@ export interface ApprovalRoutesOptions {
   idempotency: Idempotency;
   audit: AuditProducer;
   principalOf: (request: FastifyRequest) => Principal;
+  /** Cedar: `approvals.selfApprove` (see {@link requireDecider}). */
+  policy: PolicyGate;
 }
 
 const DECIDER_ROLES = ['approver', 'admin'];
@@ -36,18 +39,20 @@ const errors = { 400: ProblemSchema, 401: ProblemSchema, 403: ProblemSchema, 404
  * Only a human of the tenant with the `approver` or `admin` role, authenticated with their own
  * unscoped API key, reads and decides approvals: never an agent, never a task token (those are
  * agents), never a scoped key (a scope list grants only the actions it names, and no scope names
- * approvals). For a request, never the user the task acts for, nor the user who owns the task:
- * no self-approval (a policy-based exception is not built).
+ * approvals). Deciding a request of a task that acts for the deciding user, or that they created,
+ * is self-approval: refused unless a Cedar policy permits `approvals.selfApprove` for it
+ * ({@link requireSelfApprovalAllowed}; nothing permits it by default).
  */
-function requireDecider(principal: Principal, approval?: Approval): void {
-  const refusal = deciderRefusal(principal, approval);
+function requireDecider(principal: Principal): void {
+  const refusal = deciderRefusal(principal);
   if (refusal) throw refusal;
 }
 
 /**
  * Why `principal` may not read (without `approval`) or decide (with it) approvals, or null when
  * it may. The console asks it only to leave out buttons that would be refused; the routes below
- * enforce it.
+ * enforce it. With `approval`, self-approval counts as refused here (the console then shows no
+ * buttons; whether a policy permits it is asked only when deciding: {@link requireSelfApprovalAllowed}).
  */
 export function deciderRefusal(principal: Principal, approval?: Approval): Error | null {
   if (principal.kind !== 'user' || principal.tokenId !== undefined || principal.actingFor !== undefined) {
@@ -57,10 +62,41 @@ export function deciderRefusal(principal: Principal, approval?: Approval): Error
   if (!principal.roles.some((r) => DECIDER_ROLES.includes(r))) {
     return new ForbiddenError('Only a user with the approver or admin role decides approvals');
   }
-  if (approval && (principal.id === approval.actingFor || (approval.principalKind === 'user' && principal.id === approval.agentId))) {
-    return new ForbiddenError('The user a task acts for (or who created it) cannot approve its calls');
+  if (approval && isSelf(principal, approval)) {
+    return new ForbiddenError('The user a task acts for (or who created it) cannot decide its calls unless a policy permits self-approval');
   }
   return null;
+}
+
+/** Whether deciding `approval` would be self-approval for `principal`. */
+function isSelf(principal: Principal, approval: Approval): boolean {
+  return principal.id === approval.actingFor || (approval.principalKind === 'user' && principal.id === approval.agentId);
+}
+
+/**
+ * Self-approval only where a policy explicitly permits it: Cedar `approvals.selfApprove` with the
+ * deciding user, the call's capability (risk, and its input as shown, as tags) and the decision.
+ * The decision is recorded (audit) like every other.
+ */
+async function requireSelfApprovalAllowed(
+  policy: PolicyGate,
+  request: FastifyRequest,
+  principal: Principal,
+  approval: Approval,
+  decision: 'approve' | 'deny',
+): Promise<void> {
+  if (!isSelf(principal, approval)) return;
+  const input = approval.input && typeof approval.input === 'object' && !Array.isArray(approval.input) ? (approval.input as Record<string, unknown>) : {};
+  const verdict = await policy.decide(
+    request,
+    principal,
+    'approvals.selfApprove',
+    { type: 'Capability', id: approval.capability, risk: approval.risk, input },
+    { capability: approval.capability, decision },
+  );
+  if (!verdict.allowed) {
+    throw new ForbiddenError('The user a task acts for (or who created it) cannot decide its calls: no policy permits self-approval');
+  }
 }
 
 function notPending(approval: Approval): Error {
@@ -70,7 +106,7 @@ function notPending(approval: Approval): Error {
 }
 
 export async function approvalRoutes(app: FastifyInstance, options: ApprovalRoutesOptions): Promise<void> {
-  const { store, idempotency, audit, principalOf } = options;
+  const { store, idempotency, audit, principalOf, policy } = options;
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   const find = async (principal: Principal, id: string): Promise<Approval> => {
@@ -118,7 +154,8 @@ export async function approvalRoutes(app: FastifyInstance, options: ApprovalRout
         const principal = principalOf(request);
         if (await idempotency.guard(request, reply, principal, false)) return reply;
         const approval = await find(principal, request.params.id);
-        requireDecider(principal, approval);
+        requireDecider(principal);
+        await requireSelfApprovalAllowed(policy, request, principal, approval, verb);
         if (approval.status !== 'pending') throw notPending(approval);
         const reason = request.body?.reason;
         const entry = {

@@ -148,6 +148,31 @@ export class ApprovalStore {
   }
 
   /**
+   * `approval` (read earlier) with its state as it is now: only the fields a decision changes are
+   * read (the request itself never changes), so a waiting call looks again without re-reading
+   * and re-checking the request with its code. Null when the record is gone.
+   */
+  async refresh(approval: Approval): Promise<Approval | null> {
+    const [status, decidedAtMs, decidedBy, reason] = await this.#redis.hmget(
+      approvalKeys.record(approval.tenantId, approval.id),
+      'status',
+      'decidedAtMs',
+      'decidedBy',
+      'reason',
+    );
+    if (!status) return null;
+    const { decidedAt: _a, decidedBy: _b, reason: _r, ...request } = approval;
+    const now: Approval = {
+      ...request,
+      status: ApprovalStatusSchema.parse(status),
+      ...(decidedAtMs ? { decidedAt: new Date(Number(decidedAtMs)).toISOString() } : {}),
+      ...(decidedBy ? { decidedBy } : {}),
+      ...(reason ? { reason } : {}),
+    };
+    return this.fresh(now);
+  }
+
+  /**
    * A pending request as it really is: past its deadline it expires; when its task has ended
    * (cancelled, timed out, failed, succeeded, or gone) it is cancelled — nobody can use a decision
    * then — unless it is a compensation's (`compensates`: the rollback of the ended task waits for it).

@@ -82,7 +82,8 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
   };
   const declared = task.capabilities.includes(call.name);
   try {
-    return { status: 200, body: await run(deps, ctx, abort), declared };
+    const body = await run(deps, ctx, abort);
+    return { status: 200, body: ctx.approvalWaitMs !== undefined ? { ...body, approvalWaitMs: ctx.approvalWaitMs } : body, declared };
   } catch (err) {
     deps.log.error({ err, taskId: call.taskId, seq: call.seq, capability: call.name }, 'capability call failed inside the broker');
     return { status: 200, body: { ok: false, error: { code: 'capability_unavailable', message: `${call.name}: the broker failed; try again` } }, declared };

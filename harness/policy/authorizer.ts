@@ -26,7 +26,8 @@ export type AuthzAction =
   | 'admin.manage'
   | 'audit.read'
   | 'capabilities.invoke'
-  | 'capabilities.requireApproval';
+  | 'capabilities.requireApproval'
+  | 'approvals.selfApprove';
 
 /** The action whose "allow" asks for a human (fails towards allow: see the module comment). */
 export const REQUIRE_APPROVAL: AuthzAction = 'capabilities.requireApproval';
@@ -51,6 +52,11 @@ export interface Verdict {
   /** Evaluation errors (each turns the decision into a deny). */
   errors: string[];
   policySetHash: string;
+  /**
+   * `capabilities.requireApproval` only: the smallest `@approvalTimeoutMs` of the policies that
+   * asked for approval (the request's deadline is capped by it), if any of them has one.
+   */
+  approvalTimeoutMs?: number;
 }
 
 export interface Decision extends Verdict {
@@ -165,11 +171,13 @@ export class Authorizer {
       if (answer.type === 'failure') return deny(answer.errors.map((e) => e.message));
       const { decision, diagnostics } = answer.response;
       const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);
+      const timeouts = failSafe ? diagnostics.reason.map((id) => set.approvalTimeoutMs?.[id]).filter((ms) => ms !== undefined) : [];
       return {
         allowed: failSafe ? decision === 'allow' || errors.length > 0 : decision === 'allow' && errors.length === 0,
         policyIds: diagnostics.reason,
         errors,
         policySetHash: set.hash,
+        ...(timeouts.length > 0 ? { approvalTimeoutMs: Math.min(...timeouts) } : {}),
       };
     } catch (err) {
       return deny([`authorization failed: ${(err as Error).message}`]);

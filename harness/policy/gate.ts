@@ -122,8 +122,11 @@ export class CedarPolicyGate implements PolicyGate {
     const both = (a: boolean, b: boolean) => (approval ? a || b : a && b);
     const user: Principal = { tenantId: principal.tenantId, agentId: principal.agentId, kind: 'user', id: userId, roles };
     const userSide = this.#authorizer.decide(sets, user, action, resource, context);
+    // The shorter approval deadline either side's policies set.
+    const timeouts = [agentSide.approvalTimeoutMs, userSide.approvalTimeoutMs].filter((ms) => ms !== undefined);
     return {
       ...agentSide,
+      ...(timeouts.length > 0 ? { approvalTimeoutMs: Math.min(...timeouts) } : {}),
       allowed: both(agentSide.allowed, userSide.allowed),
       policyIds: [...new Set([...agentSide.policyIds, ...userSide.policyIds])],
       errors: [...agentSide.errors, ...userSide.errors],

@@ -18,7 +18,17 @@ export interface PolicySet {
   hash: string;
   /** Policy text by its `@id`. */
   policies: Readonly<Record<string, string>>;
+  /**
+   * `@approvalTimeoutMs("…")` by policy id: a policy that asks for a human's approval
+   * (`capabilities.requireApproval`) may cap how long its requests wait for a decision.
+   */
+  approvalTimeoutMs?: Readonly<Record<string, number>>;
 }
+
+/** The annotation a policy caps its approval requests' deadline with (ms, as a decimal string). */
+export const APPROVAL_TIMEOUT_ANNOTATION = 'approvalTimeoutMs';
+/** Largest value of {@link APPROVAL_TIMEOUT_ANNOTATION}: one day (the config caps it again). */
+const MAX_APPROVAL_TIMEOUT_MS = 24 * 3600 * 1000;
 
 /** Why a policy set was refused: one message per problem, with the policy id when known. */
 export class PolicySetError extends Error {
@@ -46,16 +56,27 @@ export function compilePolicySet(text: string): PolicySet {
   if (parts.policy_templates.length > 0) throw new PolicySetError([{ message: 'templates are not supported' }]);
   if (parts.policies.length === 0) throw new PolicySetError([{ message: 'the policy set is empty (everything would be denied)' }]);
   const policies: Record<string, string> = {};
+  const approvalTimeoutMs: Record<string, number> = {};
   const problems: { policyId?: string; message: string }[] = [];
   parts.policies.forEach((policy, i) => {
     const json = cedar.policyToJson(policy);
-    const id = json.type === 'success' ? json.json.annotations?.['id'] : undefined;
+    const annotations = json.type === 'success' ? (json.json.annotations ?? {}) : {};
+    const id = annotations['id'];
     if (!id || !/^[A-Za-z0-9_.:-]{1,100}$/.test(id)) {
       problems.push({ message: `policy #${i + 1} needs an @id("…") annotation of 1-100 characters [A-Za-z0-9_.:-]` });
     } else if (Object.hasOwn(policies, id)) {
       problems.push({ policyId: id, message: 'duplicate @id' });
     } else {
       policies[id] = policy;
+      const timeout = annotations[APPROVAL_TIMEOUT_ANNOTATION];
+      if (timeout !== undefined && timeout !== null) {
+        const ms = /^[1-9][0-9]{0,8}$/.test(timeout) ? Number(timeout) : NaN;
+        if (!(ms <= MAX_APPROVAL_TIMEOUT_MS)) {
+          problems.push({ policyId: id, message: `@${APPROVAL_TIMEOUT_ANNOTATION}("…") must be a whole number of milliseconds from 1 to ${MAX_APPROVAL_TIMEOUT_MS}` });
+        } else {
+          approvalTimeoutMs[id] = ms;
+        }
+      }
     }
   });
   if (problems.length > 0) throw new PolicySetError(problems);
@@ -68,5 +89,5 @@ export function compilePolicySet(text: string): PolicySet {
   if (validation.validationErrors.length > 0) {
     throw new PolicySetError(validation.validationErrors.map((e) => ({ policyId: e.policyId, message: e.error.message })));
   }
-  return { text, hash: hashPolicies(text), policies };
+  return { text, hash: hashPolicies(text), policies, approvalTimeoutMs };
 }

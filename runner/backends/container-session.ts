@@ -99,12 +99,12 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
     let finished = false;
     let t0 = performance.now();
     let endedAt: number | null = null;
-    const timers: { wall?: NodeJS.Timeout; guard?: NodeJS.Timeout } = {};
+    const timers: { wall?: () => void; guard?: NodeJS.Timeout } = {};
 
     const finish = () => {
       if (finished) return;
       finished = true;
-      clearTimeout(timers.wall);
+      timers.wall?.();
       clearInterval(timers.guard);
       o.session.signal.removeEventListener('abort', onAbort);
       socket.destroy();
@@ -210,10 +210,9 @@ export async function runSession(o: SessionOptions): Promise<SessionOutcome> {
     t0 = performance.now();
     o.session.deadline.start();
     socket.write(o.request);
-    timers.wall = setTimeout(
-      () => kill('timeout', `Wall time exceeded ${o.timeoutMs} ms`),
-      o.timeoutMs,
-    );
+    // The runner owns the clock: it stands still while a capability call waits for a human's
+    // approval (the container sits in a blocked read meanwhile), see RunDeadline.
+    timers.wall = o.session.deadline.whenElapsed(o.timeoutMs, () => kill('timeout', `Wall time exceeded ${o.timeoutMs} ms`));
     if (o.guard) {
       const { check, intervalMs } = o.guard;
       timers.guard = setInterval(() => {

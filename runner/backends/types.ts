@@ -7,15 +7,35 @@ export type CallResult = { ok: true; output: unknown } | { ok: false; error: Cap
 
 /**
  * The wall clock of one run, shared by the backend (whose own timers stop the code) and the
- * capability calls (a call never outlives the run that made it).
+ * capability calls (a call never outlives the run that made it). It stands still while a call
+ * waits for a human's approval ({@link hold}): that time does not count against `timeoutMs`
+ * (the wait has its own cap, the approval request's deadline).
  */
 export interface RunDeadline {
   /** The run's wall-time limit (`limits.timeoutMs` of the job). */
   readonly timeoutMs: number;
   /** Marks the moment the code starts, when the backend's own wall timer starts. Idempotent. */
   start(): void;
-  /** Milliseconds left before the wall time is up (`timeoutMs` until {@link start}). */
+  /** Milliseconds left before the wall time is up (`timeoutMs` until {@link start}); frozen while held. */
   remainingMs(): number;
+  /** Whether the clock stands still now (at least one hold is in force). */
+  readonly held: boolean;
+  /**
+   * Stops the clock until the returned release is called (holds nest: it runs again when the
+   * last is released). `release(endedAt?)` may date the end of the hold back to an earlier
+   * `performance.now()` (the time after it counts again). Releasing twice is a no-op.
+   */
+  hold(): (endedAt?: number) => void;
+  /** Milliseconds the clock has run since {@link start} (time held not counted; 0 before start). */
+  elapsedMs(): number;
+  /**
+   * Calls `expire` once the clock has run `ms` (e.g. the job's `timeoutMs`, plus a grace),
+   * re-arming its timer whenever the clock stops or runs again; never while held. Returns a
+   * cancel. The backends' wall timers.
+   */
+  whenElapsed(ms: number, expire: () => void): () => void;
+  /** Called after every hold and release (e.g. to tell a child process the new remaining time). */
+  onChange(listener: () => void): () => void;
 }
 
 /**

@@ -7,8 +7,11 @@
  * times: the broker's exactly-once key (task, seq, name, input hash) makes a resent call safe —
  * a call it already ran is answered from its record. A call that gets no answer in time is not
  * resent (it may be running): the code gets `capability_timeout`. A call that waits for a human's
- * approval is answered `approval_pending` after the broker held it a while: it is sent again,
- * the same, until it gets another answer, the task's time runs out or the task is cancelled.
+ * approval is answered `approval_pending` (at once the first time: the runner asks so, to stop
+ * the task's wall clock before the wait; then after the broker held it a while): it is sent
+ * again, the same, until it gets another answer or the task is cancelled. The task's clock
+ * stands still meanwhile; the wait's own cap is the approval request's deadline
+ * (`approval_expired`).
  * Nothing here throws: every outcome is a {@link CallResult} with a stable code.
  */
 import http from 'node:http';
@@ -16,7 +19,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { inSpan, traceparentOf } from '../../protocol/telemetry/tracing.ts';
 import https from 'node:https';
 import { BrokerCallResultSchema, type BrokerCallRequest } from '../../protocol/capability.ts';
-import type { CallResult } from '../backends/types.ts';
+import type { CallResult, RunDeadline } from '../backends/types.ts';
 
 export interface BrokerClientOptions {
   /** The broker's base URL (runner config BROKER_URL), e.g. `http://127.0.0.1:8081`. */
@@ -35,6 +38,12 @@ const CALLS_PATH = '/v1/broker/calls';
 /** Least time between two sends of a call that waits for approval. */
 const PENDING_RESEND_MIN_MS = 250;
 
+/** What caps a call: the task's deadline (runner/backends/types.ts RunDeadline). */
+export type CallClock = Pick<RunDeadline, 'held' | 'remainingMs' | 'hold'>;
+
+/** An answer as read, with how long the broker held it waiting for a decision. */
+type Answer = CallResult & { approvalWaitMs?: number };
+
 /** A fault worth resending the call for (the broker may never have seen it, or failed before answering). */
 class TransportFault extends Error {}
 /** No answer in the time left: not resent (the call may be running). */
@@ -47,6 +56,8 @@ export class BrokerClient {
   readonly #retries: number;
   readonly #retryDelayMs: number;
   readonly #maxResponseBytes: number;
+  /** How long the broker may hold a call waiting for approval (it caps it by its own setting). */
+  readonly #approvalWaitMs: number;
 
   constructor(options: BrokerClientOptions) {
     this.#url = new URL(CALLS_PATH, options.url);
@@ -60,45 +71,67 @@ export class BrokerClient {
     this.#retries = options.retries ?? 2;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
     this.#maxResponseBytes = options.maxResponseBytes ?? 8 * 1024 * 1024;
+    // Well inside one send's timeout: a held request must come back before the runner gives up.
+    this.#approvalWaitMs = Math.floor(this.#callTimeoutMs / 2);
   }
 
   /**
-   * Sends one call and returns the broker's answer. `budgetMs` caps the whole call, resends
-   * included (the task's remaining wall time); `signal` aborts it (cancel, end of the run).
+   * Sends one call and returns the broker's answer. `clock` caps the whole call, resends
+   * included: the task's deadline (or a fixed budget in ms); `signal` aborts it (cancel, end of
+   * the run). A call the broker says waits for a human's approval holds the clock (the time
+   * waited does not count against the task) until it has any other answer.
    */
-  call(request: BrokerCallRequest, token: string, signal: AbortSignal, budgetMs: number): Promise<CallResult> {
+  call(request: BrokerCallRequest, token: string, signal: AbortSignal, clock: number | CallClock): Promise<CallResult> {
     // A span per call of the code (traces on): the broker's span and the target's request are
     // its children, through the `traceparent` each request to the broker carries.
     return inSpan(`capability ${request.name}`, {
       kind: SpanKind.CLIENT,
       attributes: { 'airlock.capability': request.name, 'airlock.task.id': request.taskId, 'airlock.call.seq': request.seq },
     }, async (span) => {
-      const result = await this.#call(request, token, signal, budgetMs);
+      const result = await this.#call(request, token, signal, clock);
       span.setAttribute('airlock.call.outcome', result.ok ? 'success' : result.error.code);
       return result;
     });
   }
 
-  async #call(request: BrokerCallRequest, token: string, signal: AbortSignal, budgetMs: number): Promise<CallResult> {
-    const body = JSON.stringify(request);
-    const endAt = performance.now() + budgetMs;
-    for (;;) {
-      const sentAt = performance.now();
-      const result = await this.#once(body, request.name, token, signal, Math.max(0, endAt - sentAt));
-      if (result.ok || result.error.code !== 'approval_pending') return result;
-      // The call waits for a human (the broker held it a while): send the same call again, same
-      // seq and key, so the broker finds the same approval request. Never shown to the code.
-      if (signal.aborted) return aborted();
-      if (endAt - performance.now() <= 0) {
-        return { ok: false, error: { code: 'capability_timeout', message: `${request.name}: still waiting for a human's approval when the task's time ran out` } };
+  async #call(request: BrokerCallRequest, token: string, signal: AbortSignal, clock: number | CallClock): Promise<CallResult> {
+    const c = typeof clock === 'number' ? fixedClock(clock) : clock;
+    // First send: "answer at once if it waits for a human", so the clock stops before any hold.
+    let waitMs = 0;
+    let release: ((endedAt?: number) => void) | null = null;
+    try {
+      for (;;) {
+        const sentAt = performance.now();
+        // While the clock stands still, one send may last as long as the broker holds it.
+        const budgetMs = c.held ? this.#callTimeoutMs : c.remainingMs();
+        const body = JSON.stringify({ ...request, approvalWaitMs: waitMs });
+        const answer = await this.#once(body, request.name, token, signal, Math.max(0, budgetMs));
+        const { approvalWaitMs: waited, ...result } = answer;
+        if (result.ok || result.error.code !== 'approval_pending') {
+          // What followed the decision (running the call) counts again.
+          release?.(waited !== undefined ? sentAt + waited : undefined);
+          release = null;
+          return result;
+        }
+        // The call waits for a human: the same call again (same seq and key, so the broker
+        // finds the same approval request), never shown to the code; held by the broker.
+        if (signal.aborted) return aborted();
+        const first = release === null;
+        release ??= c.hold();
+        waitMs = this.#approvalWaitMs;
+        if (c.remainingMs() <= 0) {
+          return { ok: false, error: { code: 'capability_timeout', message: `${request.name}: still waiting for a human's approval when the task's time ran out` } };
+        }
+        // A broker that answered at once though asked to hold is not asked again in a tight loop.
+        if (!first && performance.now() - sentAt < PENDING_RESEND_MIN_MS) await sleep(PENDING_RESEND_MIN_MS, signal);
       }
-      // A broker that answered at once (not holding the call) is not asked again in a tight loop.
-      if (performance.now() - sentAt < PENDING_RESEND_MIN_MS) await sleep(PENDING_RESEND_MIN_MS, signal);
+    } finally {
+      release?.();
     }
   }
 
   /** One call as sent once to the broker, with bounded resends after transport faults. */
-  async #once(body: string, name: string, token: string, signal: AbortSignal, budgetMs: number): Promise<CallResult> {
+  async #once(body: string, name: string, token: string, signal: AbortSignal, budgetMs: number): Promise<Answer> {
     const giveUpAt = performance.now() + Math.min(budgetMs, this.#callTimeoutMs);
     for (let attempt = 0; ; attempt++) {
       const leftMs = giveUpAt - performance.now();
@@ -123,8 +156,8 @@ export class BrokerClient {
     this.#agent.destroy();
   }
 
-  #post(body: string, token: string, signal: AbortSignal, timeoutMs: number, name: string): Promise<CallResult> {
-    return new Promise<CallResult>((resolve, reject) => {
+  #post(body: string, token: string, signal: AbortSignal, timeoutMs: number, name: string): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
       const req = (this.#url.protocol === 'https:' ? https : http).request(this.#url, {
         method: 'POST',
         agent: this.#agent,
@@ -176,7 +209,7 @@ export class BrokerClient {
   }
 }
 
-function parseAnswer(raw: Buffer, name: string): CallResult {
+function parseAnswer(raw: Buffer, name: string): Answer {
   let json: unknown;
   try {
     json = JSON.parse(raw.toString('utf8'));
@@ -185,7 +218,14 @@ function parseAnswer(raw: Buffer, name: string): CallResult {
   }
   const parsed = BrokerCallResultSchema.safeParse(json);
   if (!parsed.success) return unavailable(`${name}: the broker's answer does not follow the protocol`);
-  return parsed.data.ok ? { ok: true, output: parsed.data.output ?? null } : { ok: false, error: parsed.data.error };
+  const waited = parsed.data.approvalWaitMs !== undefined ? { approvalWaitMs: parsed.data.approvalWaitMs } : {};
+  return parsed.data.ok ? { ok: true, output: parsed.data.output ?? null, ...waited } : { ok: false, error: parsed.data.error, ...waited };
+}
+
+/** A fixed budget of `ms` from now, which never stands still. */
+function fixedClock(ms: number): CallClock {
+  const endAt = performance.now() + ms;
+  return { held: false, remainingMs: () => Math.max(0, endAt - performance.now()), hold: () => () => {} };
 }
 
 function unavailable(message: string): CallResult {

@@ -119,7 +119,8 @@ export class TaskCalls implements AttemptCalls {
         { version: 'v1', taskId: this.#o.taskId, attempt: this.#o.attempt, seq, name, input: input ?? null },
         this.#token as string,
         this.#controller.signal,
-        this.#o.deadline.remainingMs(),
+        // The task's clock: it stands still while the call waits for a human's approval.
+        this.#o.deadline,
       );
       if (!result.ok && result.error.code === 'capability_uncertain') this.#uncertain ??= { seq, name };
       return result;

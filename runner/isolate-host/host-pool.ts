@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { ErrorCode } from '../../protocol/errors.ts';
 import type { ExecuteResult, Limits } from '../../protocol/task.ts';
 import type { RunSession } from '../backends/types.ts';
-import { HostMessageSchema, type ReplyMessage, type RunMessage } from './messages.ts';
+import { HostMessageSchema, type DeadlineMessage, type ReplyMessage, type RunMessage } from './messages.ts';
 import { encodeReply } from './request-channel.ts';
 
 export interface IsolateHostPoolOptions {
@@ -14,8 +14,10 @@ export interface IsolateHostPoolOptions {
   killGraceMs?: number;
   /** RSS allowed to a host on top of the task's memory limit, in MiB. @defaultValue 192 */
   rssHeadroomMb?: number;
-  /** How often a busy host's RSS is checked. @defaultValue 25 */
+  /** How often a busy host's RSS is checked while it moves. @defaultValue 25 */
   rssPollMs?: number;
+  /** Longest time between two checks of a busy host whose RSS stands still. @defaultValue 400 */
+  rssIdlePollMs?: number;
   /** Called with a host's stderr lines (for the runner's log). */
   onHostLog?: (line: string) => void;
   /**
@@ -66,6 +68,8 @@ const INTERNAL_REPLY = { ok: false, code: 'internal', message: 'the request fail
 
 const HOST_ENTRY = fileURLToPath(new URL('./host.ts', import.meta.url));
 const PAGE_BYTES = 4096;
+/** A host whose RSS moved less than this between two checks is standing still. */
+const RSS_STEADY_BYTES = 1024 * 1024;
 
 /**
  * A small pool of isolate host processes. It runs each task on a ready host, enforces wall time
@@ -92,6 +96,7 @@ export class IsolateHostPool {
       killGraceMs: 1000,
       rssHeadroomMb: 192,
       rssPollMs: 25,
+      rssIdlePollMs: 400,
       prewarmMemoryMb: 64,
       respawnDelayMs: 250,
       maxRespawnDelayMs: 30_000,
@@ -254,22 +259,38 @@ export class IsolateHostPool {
       const onAbort = () => kill('cancelled', 'cancelled', 'Cancelled');
       if (signal.aborted) onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
-      const wallTimer = setTimeout(
-        () => kill('timed_out', 'timeout', `Wall time exceeded ${limits.timeoutMs} ms`),
-        limits.timeoutMs + this.#options.killGraceMs,
-      );
+      // Armed when the code starts (below); moved while a call waits for approval.
+      let cancelWall: () => void = () => {};
+      let stopTelling: () => void = () => {};
       const rssCapBytes = (limits.memoryMb + this.#options.rssHeadroomMb) * 1024 * 1024;
-      const rssTimer = setInterval(() => {
+      // Every rssPollMs while the host's RSS moves; while it stands still (an idle isolate, e.g. a
+      // task waiting for a human's approval) the interval doubles up to rssIdlePollMs, and any
+      // move of RSS_STEADY_BYTES or more brings it back at once. The isolate's own memoryLimit
+      // (heap and array buffers) holds meanwhile; this is the backstop from outside.
+      let rssTimer: NodeJS.Timeout | undefined;
+      let rssEveryMs = this.#options.rssPollMs;
+      let lastRss = 0;
+      let polling = true;
+      const pollRss = () => {
         void readRssBytes(host.child.pid).then((rss) => {
+          if (!polling) return;
           if (rss > rssCapBytes) {
             kill('failed', 'memory_limit', `Memory limit of ${limits.memoryMb} MiB exceeded`);
+            return;
           }
+          const steady = Math.abs(rss - lastRss) < RSS_STEADY_BYTES;
+          rssEveryMs = steady ? Math.min(rssEveryMs * 2, this.#options.rssIdlePollMs) : this.#options.rssPollMs;
+          lastRss = rss;
+          rssTimer = setTimeout(pollRss, rssEveryMs);
         });
-      }, this.#options.rssPollMs);
+      };
+      rssTimer = setTimeout(pollRss, rssEveryMs);
 
       const finish = (result: ExecuteResult) => {
-        clearTimeout(wallTimer);
-        clearInterval(rssTimer);
+        cancelWall();
+        stopTelling();
+        polling = false;
+        clearTimeout(rssTimer);
         signal.removeEventListener('abort', onAbort);
         host.onMessage = null;
         host.onExit = null;
@@ -326,8 +347,21 @@ export class IsolateHostPool {
         capabilities: [...(options.capabilities ?? [])],
         channels: Object.keys(channels),
       };
-      session.deadline.start();
+      const { deadline } = session;
+      deadline.start();
       host.child.send(message);
+      // The host's own wall timer disposes the isolate at the deadline; this one kills the host
+      // `killGraceMs` later if that did not end the run. Both stand still while a call waits for
+      // a human's approval (the host is told each time the clock stops or runs again).
+      cancelWall = deadline.whenElapsed(limits.timeoutMs + this.#options.killGraceMs, () =>
+        kill('timed_out', 'timeout', `Wall time exceeded ${limits.timeoutMs} ms`),
+      );
+      stopTelling = deadline.onChange(() => {
+        if (host.onMessage !== onMessage || !host.child.connected) return;
+        const remainingMs = deadline.held ? null : Math.max(0, limits.timeoutMs - deadline.elapsedMs());
+        const m: DeadlineMessage = { version: 'v1', type: 'deadline', remainingMs };
+        host.child.send(m);
+      });
     });
   }
 

@@ -24,7 +24,7 @@ import { encodeReply, RequestChannel } from './request-channel.ts';
  * environment is fixed and carries nothing of the runner's.
  */
 const PREWARM_MEMORY_MB = Number(process.argv[2] ?? 64);
-/** How often CPU time is checked while code runs. */
+/** Least time between two looks at the isolate's CPU time (see `checkCpu`). */
 const CPU_POLL_MS = 10;
 /** Output is forwarded in batches of at most this age or size. */
 const OUTPUT_FLUSH_MS = 10;
@@ -48,6 +48,8 @@ interface RunState {
   pendingBytes: number;
   flushTimer: NodeJS.Timeout | null;
   stop: (reason: StopReason) => void;
+  /** Re-arms the wall timer: `null` stops it (a call waits for approval), else ms left from now. */
+  deadline: (remainingMs: number | null) => void;
 }
 
 interface Warm {
@@ -73,6 +75,7 @@ function newState(): RunState {
     pendingBytes: 0,
     flushTimer: null,
     stop: () => {},
+    deadline: () => {},
   };
 }
 
@@ -210,10 +213,25 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
     isolate.dispose();
   };
   const started = performance.now();
-  const wallTimer = setTimeout(() => state.stop('timeout'), limits.timeoutMs);
-  const cpuTimer = setInterval(() => {
-    if (!isolate.isDisposed && Number(isolate.cpuTime) / 1e6 > limits.cpuMs) state.stop('cpu');
-  }, CPU_POLL_MS);
+  // The runner owns the clock: it says when it stops (a call waits for a human's approval) and
+  // how much is left when it runs again (host-pool.ts; the time waited does not count).
+  let wallTimer = setTimeout(() => state.stop('timeout'), limits.timeoutMs);
+  state.deadline = (remainingMs) => {
+    clearTimeout(wallTimer);
+    if (remainingMs !== null && stopReason === null) wallTimer = setTimeout(() => state.stop('timeout'), remainingMs);
+  };
+  // The isolate runs on one thread: its CPU time grows at most as fast as the wall clock, so the
+  // next look is due when the CPU time left could be used up at the earliest — never sooner than
+  // CPU_POLL_MS. A task that waits (an awaited call, e.g. for a human's approval) uses none, and
+  // the host then wakes only rarely: no CPU spent polling an idle isolate.
+  let cpuTimer: NodeJS.Timeout | undefined;
+  const checkCpu = () => {
+    if (isolate.isDisposed) return;
+    const usedMs = Number(isolate.cpuTime) / 1e6;
+    if (usedMs > limits.cpuMs) return state.stop('cpu');
+    cpuTimer = setTimeout(checkCpu, Math.max(CPU_POLL_MS, limits.cpuMs - usedMs));
+  };
+  cpuTimer = setTimeout(checkCpu, Math.max(CPU_POLL_MS, limits.cpuMs));
   let outcome: { ok: true; envelope: string } | { ok: false; error: unknown };
   try {
     const source = `${message.source}\n//# sourceURL=${TASK_FILENAME}`;
@@ -227,7 +245,8 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
     outcome = { ok: false, error };
   } finally {
     clearTimeout(wallTimer);
-    clearInterval(cpuTimer);
+    clearTimeout(cpuTimer);
+    state.deadline = () => {};
   }
   const cpuMs = isolate.isDisposed ? null : Number(isolate.cpuTime) / 1e6;
   const usage = {
@@ -331,6 +350,10 @@ let running: RunState | null = null;
 
 process.on('message', (raw: unknown) => {
   const parsed = ParentMessageSchema.safeParse(raw);
+  if (parsed.success && parsed.data.type === 'deadline') {
+    running?.deadline(parsed.data.remainingMs);
+    return;
+  }
   if (parsed.success && parsed.data.type === 'reply') {
     // A reply for a run that ended is dropped (its isolate is gone).
     const resolve = running?.forwarded.get(parsed.data.id);

@@ -6,7 +6,8 @@ import { ExecuteResultSchema, LimitsSchema, OutputStreamSchema } from '../../pro
  * The IPC catalogue between the runner (parent) and an isolate host (child process).
  * Keep in sync: runner/isolate-host/host.ts (child) and runner/isolate-host/host-pool.ts (parent).
  * A run is a session: `run` starts it; while it lasts the host sends `output` and `request`
- * messages and the parent answers each request with a `reply`; `result` ends it.
+ * messages and the parent answers each request with a `reply` (and says `deadline` when the wall
+ * clock stops or runs again); `result` ends it.
  */
 
 /** Largest request body the host forwards to the runner (the rest is refused in the host). */
@@ -46,8 +47,20 @@ export const ReplyMessageSchema = z.strictObject({
 });
 export type ReplyMessage = z.infer<typeof ReplyMessageSchema>;
 
+/**
+ * The run's wall clock moved (runner/run-session.ts WallDeadline): `remainingMs` null = it stands
+ * still (a capability call waits for a human's approval), else the time left from now on. The
+ * host re-arms its own wall timer; the runner's kill timer moves the same way.
+ */
+export const DeadlineMessageSchema = z.strictObject({
+  version: z.literal('v1'),
+  type: z.literal('deadline'),
+  remainingMs: z.number().nonnegative().nullable(),
+});
+export type DeadlineMessage = z.infer<typeof DeadlineMessageSchema>;
+
 /** What the runner sends a host. */
-export const ParentMessageSchema = z.discriminatedUnion('type', [RunMessageSchema, ReplyMessageSchema]);
+export const ParentMessageSchema = z.discriminatedUnion('type', [RunMessageSchema, ReplyMessageSchema, DeadlineMessageSchema]);
 
 export const HostMessageSchema = z.discriminatedUnion('type', [
   /** A fresh isolate is created and waiting: the host can take a task. */

@@ -101,7 +101,7 @@ export async function runningTask(
 export async function callBroker(
   stack: Stack,
   token: string,
-  call: { taskId: string; attempt: number; seq: number; name: string; input: unknown },
+  call: { taskId: string; attempt: number; seq: number; name: string; input: unknown; approvalWaitMs?: number },
 ): Promise<{ status: number; body: BrokerCallResult & { code?: string } }> {
   const res = await fetch(`${stack.brokerUrl}/v1/broker/calls`, {
     method: 'POST',

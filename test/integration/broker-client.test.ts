@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { BrokerCallRequest } from '../../protocol/capability.ts';
 import { BrokerClient } from '../../runner/broker/broker-client.ts';
+import { WallDeadline } from '../../runner/run-session.ts';
 
 const TOKEN = `bt_${'A'.repeat(43)}`;
 const REQUEST: BrokerCallRequest = {
@@ -70,7 +71,8 @@ describe('broker client', () => {
     const r = await client(s.url).call(REQUEST, TOKEN, never, 5000);
     assert.deepEqual(r, { ok: true, output: { id: 1 } });
     assert.equal(s.seen.length, 1);
-    assert.deepEqual(JSON.parse(s.seen[0]!.body), REQUEST);
+    // approvalWaitMs 0: "if this call waits for a human, say so at once" (see the next tests).
+    assert.deepEqual(JSON.parse(s.seen[0]!.body), { ...REQUEST, approvalWaitMs: 0 });
     assert.equal(s.seen[0]!.headers.authorization, `Bearer ${TOKEN}`);
     assert.equal(s.seen[0]!.headers['content-type'], 'application/json');
   });
@@ -139,6 +141,29 @@ describe('broker client', () => {
     assert.equal(!r.ok && r.error.code, 'capability_unavailable');
     while (!closed) await new Promise((r) => setTimeout(r, 5));
     assert.equal(s.seen.length, 1);
+  });
+
+  test('a call waiting for approval holds the task clock: resent asking to be held; the decision dates the release back', async () => {
+    const deadline = new WallDeadline(10_000);
+    deadline.start();
+    const heldWhileServed: boolean[] = [];
+    const s = await server((n, _req, res) => {
+      heldWhileServed.push(deadline.held);
+      if (n === 0) return ok(res, { ok: false, error: { code: 'approval_pending', message: 'waiting' } });
+      // Held 300 ms here, of which 200 ms waiting for the decision, then the call ran.
+      setTimeout(() => ok(res, { ok: true, output: { id: 2 }, approvalWaitMs: 200 }), 300);
+    });
+    const t0 = performance.now();
+    const r = await client(s.url).call(REQUEST, TOKEN, never, deadline);
+    const elapsed = performance.now() - t0;
+    assert.deepEqual(r, { ok: true, output: { id: 2 } }, 'approvalWaitMs is the runner’s, not the code’s');
+    assert.deepEqual(s.seen.map((x) => (JSON.parse(x.body) as { approvalWaitMs: number }).approvalWaitMs), [0, 30_000], 'held up to half of callTimeoutMs');
+    assert.deepEqual(heldWhileServed, [false, true], 'the clock stood still from the first "pending" on');
+    assert.equal(deadline.held, false, 'released with the answer');
+    const counted = 10_000 - deadline.remainingMs();
+    // Counted: the first exchange, and the ~100 ms after the decision; not the 200 ms waited.
+    assert.ok(counted >= 95, `after the decision counts (${counted.toFixed(0)} ms)`);
+    assert.ok(counted <= elapsed - 195, `the wait does not (${counted.toFixed(0)} of ${elapsed.toFixed(0)} ms)`);
   });
 
   test('an answer that is not the protocol is capability_unavailable; a too large one capability_failed', async () => {

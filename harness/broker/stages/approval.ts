@@ -48,7 +48,10 @@ export async function approvalStage(ctx: CallContext, policy: PolicyGate, deps: 
 
   let approval = await deps.store.findByCall(tenantId, ctx.key);
   if (!approval) {
-    const request = await buildRequest(ctx, deps, binding, needs.policyIds);
+    // The deadline: APPROVAL_TIMEOUT_MS (capped by APPROVAL_MAX_TIMEOUT_MS), capped again by the
+    // `@approvalTimeoutMs` of the policies that asked for approval.
+    const timeoutMs = Math.min(deps.timeoutMs, needs.approvalTimeoutMs ?? Infinity);
+    const request = await buildRequest(ctx, deps, binding, needs.policyIds, timeoutMs);
     try {
       await deps.audit.append({
         tenant: tenantId,
@@ -78,19 +81,27 @@ export async function approvalStage(ctx: CallContext, policy: PolicyGate, deps: 
     approval = (await deps.store.create(request)).approval;
   }
 
-  // Hold the runner's request while the request is pending, up to pollMs and its deadline.
-  const holdUntil = performance.now() + deps.pollMs;
+  // Hold the runner's request while the request is pending, up to pollMs (or less, as the
+  // runner asks: 0 the first time, so it stops the task's clock before any hold) and the deadline.
+  const holdStart = performance.now();
+  const holdUntil = holdStart + Math.min(deps.pollMs, ctx.call.approvalWaitMs ?? deps.pollMs);
+  // A runner that asks to be held is waiting already (its clock stands still): it is told how
+  // long this request waited, even 0 (a decision made between two sends).
+  if (ctx.call.approvalWaitMs !== undefined ? ctx.call.approvalWaitMs > 0 : approval?.status === 'pending') ctx.approvalWaitMs = 0;
   while (approval && approval.status === 'pending' && !abort.aborted) {
     const leftMs = Math.min(holdUntil - performance.now(), Date.parse(approval.deadline) - Date.now() + 5);
     if (leftMs <= 0) break;
     const wait = deps.waiter.wait(approval.id, leftMs, abort);
-    const now: Approval | null = await deps.store.get(tenantId, approval.id);
+    // Only the state is read again (the request never changes): one small read after a wake-up.
+    const now: Approval | null = await deps.store.refresh(approval);
     if (now?.status !== 'pending') wait.cancel();
     await wait.done;
-    approval = now?.status === 'pending' ? await deps.store.get(tenantId, approval.id) : now;
+    approval = now?.status === 'pending' ? await deps.store.refresh(now) : now;
   }
   // Past its deadline, a read expires it.
-  if (approval?.status === 'pending') approval = await deps.store.get(tenantId, approval.id);
+  if (approval?.status === 'pending') approval = await deps.store.refresh(approval);
+  // Told to the runner: what it waited here does not count against the task's time.
+  if (ctx.approvalWaitMs !== undefined) ctx.approvalWaitMs = Math.round(performance.now() - holdStart);
   return answer(ctx, approval, binding);
 }
 
@@ -121,7 +132,7 @@ function answer(ctx: CallContext, approval: Approval | null, binding: string): S
   }
 }
 
-async function buildRequest(ctx: CallContext, deps: ApprovalDeps, binding: string, policyIds: readonly string[]): Promise<ApprovalRequest> {
+async function buildRequest(ctx: CallContext, deps: ApprovalDeps, binding: string, policyIds: readonly string[], timeoutMs: number): Promise<ApprovalRequest> {
   const capability = ctx.capability!;
   const input = ctx.call.input ?? null;
   const shown = withoutRedacted(capability.input, input) ?? null;
@@ -165,6 +176,6 @@ async function buildRequest(ctx: CallContext, deps: ApprovalDeps, binding: strin
     taskUrl: `/v1/tasks/${ctx.call.taskId}`,
     ...(ctx.compensates ? { compensates: ctx.compensates } : {}),
     createdAt: new Date(now).toISOString(),
-    deadline: new Date(now + deps.timeoutMs).toISOString(),
+    deadline: new Date(now + timeoutMs).toISOString(),
   };
 }

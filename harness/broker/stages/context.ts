@@ -34,6 +34,11 @@ export interface CallContext {
   approval?: { id: string; decidedBy?: string | undefined };
   /** Replayed from the record, diverged from an earlier attempt's call, or re-run (idempotent target). */
   flags: { replayed?: boolean; diverged?: boolean; rerun?: boolean };
+  /**
+   * How long this request was held waiting for the call's approval decision (ms), when it was:
+   * sent back with the answer (the runner's clock stood still meanwhile).
+   */
+  approvalWaitMs?: number;
   /** When the broker got the call (performance.now()). */
   receivedAt: number;
   /** A compensation of the rollback (harness/rollback/): the call it undoes. */
