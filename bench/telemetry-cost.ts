@@ -9,12 +9,17 @@
  * - off path: the instrumentation a task passes through with traces off (span wrappers,
  *   traceparent and trace-id look-ups, the payload's context), timed in this process, where the
  *   SDK is not started either: per task, in µs.
- * Metrics (prom-client) are on in both: their per-request cost is part of both series.
+ * - metrics: what a task's observations cost (prom-client; on in both e2e series), in-process.
+ * A build without the instrumentation is not assembled: the off path and the metrics are timed
+ * where they run instead, and their sum is what the issue's target (< 0.1 ms) is checked against.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { contextOf, currentTraceId, inSpan, traceparentOf, tracingEnabled } from '../protocol/telemetry/tracing.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { HarnessMetrics } from '../harness/metrics/harness-metrics.ts';
+import { RunnerMetrics } from '../runner/metrics/runner-metrics.ts';
 import { HttpClient } from './http.ts';
 import { spawnService, stopService } from './proc.ts';
 import { ROOT, freePort, harnessNodeFlags, type Stack } from './stack.ts';
@@ -32,6 +37,8 @@ export interface TelemetryCostResult {
   onRatio: number;
   /** Instrumentation work per task with traces off, measured in-process, ms. */
   offPathPerTaskMs: number;
+  /** Metrics work per task (harness and runner observations), measured in-process, ms. */
+  metricsPerTaskMs: number;
   spansExported: number;
   errors: number;
 }
@@ -92,8 +99,33 @@ async function offPathPerTaskMs(iterations = 200_000): Promise<number> {
   return (performance.now() - t0) / iterations;
 }
 
+/**
+ * The metrics a `1+1` task records (prom-client), as the harness and runner record them: the
+ * POST's answer (request count, latency, tasks created) and a poll's, the runner's queue wait
+ * and finished task (status, sandbox wall and CPU time). Per task, in ms, in this process.
+ */
+export function metricsPerTaskMs(iterations = 200_000): number {
+  const harness = new HarnessMetrics({ queues: [] });
+  const runner = new RunnerMetrics();
+  const post = { routeOptions: { url: '/v1/tasks' }, method: 'POST', body: { runtime: 'javascript' } } as unknown as FastifyRequest;
+  const get = { routeOptions: { url: '/v1/tasks/:id' }, method: 'GET' } as unknown as FastifyRequest;
+  const created = { statusCode: 201, elapsedTime: 12.3 } as unknown as FastifyReply;
+  const ok = { statusCode: 200, elapsedTime: 0.8 } as unknown as FastifyReply;
+  const once = () => {
+    harness.observe(post, created);
+    harness.observe(get, ok);
+    runner.queueWait('javascript', 0.002);
+    runner.finished('javascript', 'succeeded', undefined, { wallMs: 3, cpuMs: 1 } as never);
+  };
+  for (let i = 0; i < 10_000; i++) once();
+  const t0 = performance.now();
+  for (let i = 0; i < iterations; i++) once();
+  return (performance.now() - t0) / iterations;
+}
+
 export async function telemetryCost(stack: Stack, warmup: number, samples: number, isolateHosts: number): Promise<TelemetryCostResult> {
   const offPath = await offPathPerTaskMs();
+  const metricsPath = metricsPerTaskMs();
   const sink = await startSink();
   const port = await freePort();
   const brokerPort = await freePort();
@@ -148,6 +180,7 @@ export async function telemetryCost(stack: Stack, warmup: number, samples: numbe
       onAddedP50: tracesOn.p50 - tracesOff.p50,
       onRatio: tracesOn.p50 / tracesOff.p50,
       offPathPerTaskMs: offPath,
+      metricsPerTaskMs: metricsPath,
       spansExported: sink.spans(),
       errors,
     };
@@ -159,19 +192,21 @@ export async function telemetryCost(stack: Stack, warmup: number, samples: numbe
 }
 
 export function telemetryReport(r: TelemetryCostResult): { lines: string[]; ratios: Record<string, unknown> } {
-  const pass = r.offPathPerTaskMs < TARGET_TRACING_OFF_ADDED_MS;
+  const added = r.offPathPerTaskMs + r.metricsPerTaskMs;
+  const pass = added < TARGET_TRACING_OFF_ADDED_MS;
   const lines = [
     '',
     '== Telemetry: e2e `1+1` (POST with wait) with traces off vs on, alternating ==',
     `traces off (no OTLP endpoint, as shipped): p50 ${r.tracesOff.p50.toFixed(2)} ms, p99 ${r.tracesOff.p99.toFixed(2)} ms (n=${r.tracesOff.n})`,
     `traces on (every span exported to a loopback sink): p50 ${r.tracesOn.p50.toFixed(2)} ms, p99 ${r.tracesOn.p99.toFixed(2)} ms (n=${r.tracesOn.n}); ${r.spansExported} spans exported`,
     `traces on add ${r.onAddedP50.toFixed(3)} ms at p50 (ratio on/off ${r.onRatio.toFixed(3)})`,
-    `traces off: the instrumentation a task passes through costs ${(r.offPathPerTaskMs * 1000).toFixed(2)} µs per task (target < ${TARGET_TRACING_OFF_ADDED_MS} ms) → ${pass ? 'PASS' : 'MISS'}; ${r.errors} errors`,
+    `traces off: the instrumentation a task passes through costs ${(r.offPathPerTaskMs * 1000).toFixed(2)} µs per task; its metrics ${(r.metricsPerTaskMs * 1000).toFixed(2)} µs;`,
+    `metrics on + traces off add ${(added * 1000).toFixed(2)} µs per task (target < ${TARGET_TRACING_OFF_ADDED_MS} ms) → ${pass ? 'PASS' : 'MISS'}; ${r.errors} errors`,
   ];
   return {
     lines,
     ratios: {
-      tracingOffAddedMs: { value: r.offPathPerTaskMs, target: TARGET_TRACING_OFF_ADDED_MS, pass },
+      tracingOffAddedMs: { value: added, target: TARGET_TRACING_OFF_ADDED_MS, pass },
       tracingOnRatio: { value: r.onRatio },
     },
   };
