@@ -17,7 +17,8 @@ test('remainingMs is frozen while held and runs again after the release', async 
   const release = d.hold();
   assert.equal(d.held, true);
   const frozen = d.remainingMs();
-  assert.ok(frozen <= 950, `${frozen}`);
+  // (A 50 ms timer may fire a fraction of a millisecond early on the performance clock.)
+  assert.ok(frozen <= 960, `it ran while not held: ${frozen}`);
   await sleep(150);
   assert.equal(d.remainingMs(), frozen, 'frozen while held');
   release();
