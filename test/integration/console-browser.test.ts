@@ -76,7 +76,22 @@ describe('console in a real browser', { skip }, () => {
       risk: 'irreversible',
       implementation: { type: 'http', method: 'POST', url: `${target.base}/refunds/{input.order}`, body: { amount: '{input.amount}' }, credential: 'payments' },
     });
-    await activatePolicies(stack, ADMIN_KEY, `@id("invoke-refund") permit (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"payments.refund");`);
+    // A step undone by another capability (see README "Rollback"): a failed task's page shows it.
+    await putCapability(stack, ADMIN_KEY, 'steps.do', {
+      description: 'Does a step',
+      input: obj({ name: { type: 'string' } }, ['name']),
+      risk: 'write',
+      implementation: { type: 'http', method: 'POST', url: `${target.base}/steps/{input.name}` },
+      compensation: { capability: 'steps.undo', input: { id: '{output.id}', why: 'undo {input.name}' } },
+    });
+    await putCapability(stack, ADMIN_KEY, 'steps.undo', {
+      description: 'Undoes a step',
+      input: obj({ id: { type: 'string' }, why: { type: 'string' } }, ['id']),
+      risk: 'write',
+      implementation: { type: 'http', method: 'POST', url: `${target.base}/undo/{input.id}`, body: { why: '{input.why}' } },
+    });
+    await activatePolicies(stack, ADMIN_KEY, `@id("invoke-refund") permit (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"payments.refund");
+      @id("invoke-steps") permit (principal, action == Airlock::Action::"capabilities.invoke", resource) when { resource == Airlock::Capability::"steps.do" || resource == Airlock::Capability::"steps.undo" };`);
     await new Promise((r) => setTimeout(r, 1100)); // the broker's policy cache
     owner = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['member'] });
     approver = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['approver'] });
@@ -105,12 +120,12 @@ describe('console in a real browser', { skip }, () => {
     return page;
   }
 
-  async function submit(key: string, code: string, promptSnippet = 'refund please'): Promise<string> {
+  async function submit(key: string, code: string, promptSnippet = 'refund please', capabilities = ['payments.refund']): Promise<string> {
     const res = await stack.app.inject({
       method: 'POST',
       url: '/v1/tasks',
       headers: { ...bearer(key), 'idempotency-key': `"${randomUUID()}"` },
-      payload: { runtime: 'javascript', code, capabilities: ['payments.refund'], timeoutMs: 60_000, metadata: { promptSnippet } },
+      payload: { runtime: 'javascript', code, capabilities, timeoutMs: 60_000, metadata: { promptSnippet } },
     });
     assert.equal(res.statusCode, 201, res.body);
     return res.json().id as string;
@@ -362,6 +377,25 @@ describe('console in a real browser', { skip }, () => {
     assert.equal(await page.locator('#policies-active textarea').inputValue(), 'permit (principal, action, resource) when { nonsense };', 'the text stays for fixing');
     const stored = await stack.app.inject({ method: 'GET', url: '/v1/admin/policies', headers: bearer(ADMIN_KEY) });
     assert.equal(stored.json().active.text, before, 'nothing changed');
+  });
+
+  test('a task whose call succeeded and whose code then threw: its page shows the compensation, done', { timeout: 120_000 }, async () => {
+    const page = await signedIn(owner.key);
+    const step = `c-${randomUUID().slice(0, 8)}`;
+    const id = await submit(owner.key, `await caps.steps.do({ name: '${step}' });\nthrow new Error('after the step')`, 'a step, then a throw', ['steps.do']);
+    await page.goto(`${base}/console/tasks/${id}`);
+    await page.locator('#status', { hasText: 'failed' }).waitFor({ timeout: 60_000 });
+    // The compensation runs after the task ended: the open page follows it to `done`.
+    await page.locator('#compensations td.status-done').waitFor({ timeout: 60_000 });
+    const cells = await page.locator('#compensations tbody tr').first().locator('td').allInnerTexts();
+    assert.deepEqual(cells.slice(0, 5), ['0', 'steps.do', 'steps.undo', 'done', '1']);
+    assert.match(cells[6] ?? '', /^\d{4}-\d\d-\d\dT/);
+    assert.equal(await page.locator('#compensations tbody tr').count(), 1);
+    assert.ok(target.undone.includes(`st_${step}`), 'the target saw the step undone');
+    // And as the server renders it, on a fresh load.
+    await page.reload();
+    assert.deepEqual((await page.locator('#compensations tbody tr td').allInnerTexts()).slice(0, 5), ['0', 'steps.do', 'steps.undo', 'done', '1']);
+    assert.equal(await page.locator('#no-compensations').isHidden(), true);
   });
 
   test('the trace verifies in the browser; a tampered entry shows as not verified', { timeout: 120_000 }, async () => {
