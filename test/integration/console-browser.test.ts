@@ -398,6 +398,83 @@ describe('console in a real browser', { skip }, () => {
     assert.equal(await page.locator('#no-compensations').isHidden(), true);
   });
 
+  test('admin forms: a bad capability definition shows the API’s errors inline and stores nothing; a good one is listed, then deleted; a credential’s value never comes back', { timeout: 90_000 }, async () => {
+    const page = await signedIn(ADMIN_KEY);
+    const name = `console.made${randomBytes(3).toString('hex')}`;
+    const stored = async (url: string) => (await stack.app.inject({ method: 'GET', url, headers: bearer(ADMIN_KEY) })).statusCode;
+    const definition = (input: unknown) => JSON.stringify({
+      description: `made in the console ${XSS}`,
+      input,
+      risk: 'write',
+      implementation: { type: 'http', method: 'POST', url: `${target.base}/steps/{input.name}` },
+    }, null, 2);
+    await page.goto(`${base}/console/admin`);
+    const bad = definition({ type: 'string' });
+    await page.fill('#put-capability input[name=name]', name);
+    await page.fill('#put-capability textarea', bad);
+    const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/console/admin/capabilities')), page.click('#put-capability button')]);
+    assert.equal(res.status(), 400);
+    assert.match(await page.locator('#put-capability .problems').innerText(), /\/body\/input\/type[\s\S]*type "object"/);
+    assert.equal(await page.locator('#put-capability textarea').inputValue(), bad, 'the text stays for fixing');
+    assert.equal(await stored(`/v1/admin/capabilities/${name}`), 404, 'nothing stored');
+    // Not JSON at all: refused before the API, the text kept.
+    await page.fill('#put-capability textarea', '{ nope');
+    await Promise.all([page.waitForLoadState('load'), page.click('#put-capability button')]);
+    assert.match(await page.locator('#put-capability .error').innerText(), /Not JSON/);
+    assert.equal(await stored(`/v1/admin/capabilities/${name}`), 404);
+
+    await page.fill('#put-capability textarea', definition({ type: 'object', properties: { name: { type: 'string' } }, required: ['name'] }));
+    await Promise.all([page.waitForURL(`${base}/console/admin`), page.click('#put-capability button')]);
+    const row = page.locator(`table[data-section="Capabilities"] tr[data-name="${name}"]`);
+    assert.match(await row.innerText(), /write[\s\S]*made in the console <script>/);
+    assert.equal(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined);
+    assert.equal(await stored(`/v1/admin/capabilities/${name}`), 200);
+    await Promise.all([page.waitForURL(`${base}/console/admin`), row.locator('button.delete').click()]);
+    assert.equal(await row.count(), 0);
+    assert.equal(await stored(`/v1/admin/capabilities/${name}`), 404, 'deleted');
+
+    // A credential: stored, listed by name, its value in no page (also not on a refusal).
+    const value = `cv_${randomBytes(16).toString('hex')}`;
+    const bodies: Promise<string>[] = [];
+    page.on('response', (r) => { if (r.url().startsWith(`${base}/console`) && r.status() !== 303) bodies.push(r.text().catch(() => '')); });
+    const noValue = async (where: string) => assert.equal((await page.content()).includes(value), false, where);
+    await page.fill('#put-credential input[name=name]', 'console-cred');
+    await page.selectOption('#put-credential select[name=type]', 'basic');
+    await page.fill('#put-credential input[name=value]', value);
+    await Promise.all([page.waitForLoadState('load'), page.click('#put-credential button')]);
+    assert.match(await page.locator('#put-credential .error').innerText(), /user:password/);
+    assert.equal(await page.locator('#put-credential input[name=value]').inputValue(), '', 'the value is not put back in the form');
+    await noValue('the refusal');
+    assert.equal(await stored('/v1/admin/credentials/console-cred'), 404);
+    await page.selectOption('#put-credential select[name=type]', 'bearer');
+    await page.fill('#put-credential input[name=value]', value);
+    await Promise.all([page.waitForURL(`${base}/console/admin`), page.click('#put-credential button')]);
+    assert.match(await page.locator('table[data-section="Credentials (names only)"] tr[data-name="console-cred"]').innerText(), /bearer/);
+    await noValue('the admin page after saving');
+    for (const path of ['/console/admin', '/console/admin/policies', '/console/approvals', '/console/tasks']) {
+      await page.goto(`${base}${path}`);
+      await noValue(path);
+    }
+    const seen = await Promise.all(bodies);
+    assert.ok(seen.length >= 6, `${seen.length} console answers`);
+    assert.equal(seen.filter((b) => b.includes(value)).length, 0, 'no console answer carried the value');
+    await page.goto(`${base}/console/admin`);
+    await Promise.all([page.waitForURL(`${base}/console/admin`), page.locator('tr[data-name="console-cred"] button.delete').click()]);
+    assert.equal(await stored('/v1/admin/credentials/console-cred'), 404, 'deleted');
+
+    // A grant outside GRANT_ROOTS and limits naming nobody: the API's problem shown, nothing stored.
+    await page.fill('#put-grant input[name=name]', 'console-grant');
+    await page.fill('#put-grant textarea', JSON.stringify({ hostPath: '/etc', mode: 'ro', maxBytes: 1024, allowedAgents: ['*'] }));
+    await Promise.all([page.waitForLoadState('load'), page.click('#put-grant button')]);
+    assert.equal(await page.locator('#put-grant .error').getAttribute('data-status'), '400');
+    assert.equal(await stored('/v1/admin/grants/console-grant'), 404);
+    const limitsBefore = (await stack.app.inject({ method: 'GET', url: '/v1/admin/limits', headers: bearer(ADMIN_KEY) })).json().overrides;
+    await page.fill('#put-limits textarea', JSON.stringify({ agents: { 'no-such-agent': { readsPerMin: 5 } } }));
+    await Promise.all([page.waitForLoadState('load'), page.click('#put-limits button')]);
+    assert.match(await page.locator('#put-limits .problems').innerText(), /\/body\/agents\/no-such-agent/);
+    assert.deepEqual((await stack.app.inject({ method: 'GET', url: '/v1/admin/limits', headers: bearer(ADMIN_KEY) })).json().overrides, limitsBefore);
+  });
+
   test('the trace verifies in the browser; a tampered entry shows as not verified', { timeout: 120_000 }, async () => {
     const id = await submit(owner.key, `'no calls'`);
     const bundle = await waitFor(async () => {
