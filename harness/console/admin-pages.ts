@@ -1,8 +1,9 @@
 /**
  * Console admin (the admin role; the /v1/admin routes decide): agents and users (create,
- * disable — the kill switch) and their keys (issue — the secret shown once —, revoke), capabilities, credentials (names only: the API never
- * answers values), grants, limits, and the policy sets (edit active or shadow; the API's
- * validation errors are shown next to the text).
+ * disable — the kill switch) and their keys (issue — the secret shown once —, revoke);
+ * capabilities, credentials (names only: the API never answers values, and the console never
+ * puts one back in a page), grants and limits (create, replace, delete); and the policy sets
+ * (edit active or shadow). The API's validation errors are shown next to the form.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';

@@ -379,23 +379,34 @@ describe('console in a real browser', { skip }, () => {
     assert.equal(stored.json().active.text, before, 'nothing changed');
   });
 
-  test('a task whose call succeeded and whose code then threw: its page shows the compensation, done', { timeout: 120_000 }, async () => {
+  test('a task whose call succeeded and whose code then threw: its page shows the compensation, followed live to done', { timeout: 120_000 }, async () => {
     const page = await signedIn(owner.key);
     const step = `c-${randomUUID().slice(0, 8)}`;
+    // The undo answers 503 until the test lets it through: the compensation stays pending, retried.
+    target.undoBehaviour.set(`st_${step}`, Infinity);
     const id = await submit(owner.key, `await caps.steps.do({ name: '${step}' });\nthrow new Error('after the step')`, 'a step, then a throw', ['steps.do']);
     await page.goto(`${base}/console/tasks/${id}`);
     await page.locator('#status', { hasText: 'failed' }).waitFor({ timeout: 60_000 });
-    // The compensation runs after the task ended: the open page follows it to `done`.
-    await page.locator('#compensations td.status-done').waitFor({ timeout: 60_000 });
-    const cells = await page.locator('#compensations tbody tr').first().locator('td').allInnerTexts();
-    assert.deepEqual(cells.slice(0, 5), ['0', 'steps.do', 'steps.undo', 'done', '1']);
+    const rows = page.locator('#compensations tbody tr');
+    await rows.locator('td.status-pending').waitFor({ timeout: 60_000 });
+    const pending = await rows.first().locator('td').allInnerTexts();
+    assert.deepEqual(pending.slice(0, 4), ['0', 'steps.do', 'steps.undo', 'pending']);
+    assert.match(pending[5] ?? '', /\S/, 'the last try’s error is shown');
+    // Let the undo through: the open page (no reload) follows the compensation to `done`.
+    target.undoBehaviour.set(`st_${step}`, 0);
+    await rows.locator('td.status-done').waitFor({ timeout: 60_000 });
+    assert.ok(await page.locator('#compensations[data-refreshed]').count(), 'updated by the page’s script');
+    const cells = await rows.first().locator('td').allInnerTexts();
+    assert.deepEqual(cells.slice(0, 4), ['0', 'steps.do', 'steps.undo', 'done']);
+    assert.ok(Number(cells[4]) >= 2, `attempts ${cells[4]}`);
     assert.match(cells[6] ?? '', /^\d{4}-\d\d-\d\dT/);
-    assert.equal(await page.locator('#compensations tbody tr').count(), 1);
+    assert.equal(await rows.count(), 1);
     assert.ok(target.undone.includes(`st_${step}`), 'the target saw the step undone');
     // And as the server renders it, on a fresh load.
     await page.reload();
-    assert.deepEqual((await page.locator('#compensations tbody tr td').allInnerTexts()).slice(0, 5), ['0', 'steps.do', 'steps.undo', 'done', '1']);
+    assert.deepEqual((await page.locator('#compensations tbody tr td').allInnerTexts()).slice(0, 4), ['0', 'steps.do', 'steps.undo', 'done']);
     assert.equal(await page.locator('#no-compensations').isHidden(), true);
+    await shot(page, 'task-compensations');
   });
 
   test('admin forms: a bad capability definition shows the API’s errors inline and stores nothing; a good one is listed, then deleted; a credential’s value never comes back', { timeout: 90_000 }, async () => {
