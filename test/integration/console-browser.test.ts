@@ -388,7 +388,8 @@ describe('console in a real browser', { skip }, () => {
     await page.goto(`${base}/console/tasks/${id}`);
     await page.locator('#status', { hasText: 'failed' }).waitFor({ timeout: 60_000 });
     const rows = page.locator('#compensations tbody tr');
-    await rows.locator('td.status-pending').waitFor({ timeout: 60_000 });
+    // Pending after a failed try (the page updates itself: no reload), its error shown.
+    await rows.filter({ has: page.locator('td.status-pending') }).filter({ hasText: /\d{3}|unavailable|error/i }).waitFor({ timeout: 60_000 });
     const pending = await rows.first().locator('td').allInnerTexts();
     assert.deepEqual(pending.slice(0, 4), ['0', 'steps.do', 'steps.undo', 'pending']);
     assert.match(pending[5] ?? '', /\S/, 'the last try’s error is shown');
