@@ -12,7 +12,9 @@
  * finish; deny; no buttons for the user the task acts for, nor for a member; CSRF: a POST
  * without the token and a forged cross-site form change nothing; sign-out revokes the session;
  * `<script>` in prompt, code and input renders inert; the trace verifies in the browser and a
- * tampered entry shows as not verified.
+ * tampered entry shows as not verified; a failed task's compensation followed live to done;
+ * the admin forms (a bad capability definition's errors[] inline and nothing stored, a good one
+ * listed and deleted, a credential's value in no console answer, refused grants and limits).
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
