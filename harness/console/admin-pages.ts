@@ -1,11 +1,14 @@
 /**
  * Console admin (the admin role; the /v1/admin routes decide): agents and users (create,
- * disable — the kill switch) and their keys (issue — the secret shown once —, revoke), capabilities, credentials (names only: the API never
- * answers values), grants, limits, and the policy sets (edit active or shadow; the API's
- * validation errors are shown next to the text).
+ * disable — the kill switch) and their keys (issue — the secret shown once —, revoke);
+ * capabilities, credentials (names only: the API never answers values, and the console never
+ * puts one back in a page), grants and limits (create, replace, delete); and the policy sets
+ * (edit active or shadow). The API's validation errors are shown next to the form.
  */
 import { randomUUID } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { UserRoleSchema } from '../identity/records.ts';
+import type { ApiAnswer } from './console-api.ts';
 import { html, json, type SafeHtml } from './html.ts';
 import { field, ID_SHAPE, type AddPage, type PageContext } from './page-kit.ts';
 
@@ -17,16 +20,172 @@ const KINDS = { agents: 'Agent', users: 'User' } as const;
 const USER_ROLES = UserRoleSchema.options;
 type Kind = keyof typeof KINDS;
 
-async function section(ctx: PageContext, title: string, url: string, columns: string[], link?: (item: Item) => string): Promise<SafeHtml> {
+/**
+ * A list of the tenant's objects; with `remove`, each row has a delete button posting to that
+ * console form handler (verb=delete, the row's name).
+ */
+async function section(
+  ctx: PageContext,
+  title: string,
+  url: string,
+  columns: string[],
+  link?: (item: Item) => string,
+  remove?: string,
+): Promise<SafeHtml> {
   const res = await ctx.api.get(url);
   if (res.status !== 200) return html`<h2>${title}</h2><p class="error">${res.problem}</p>`;
   const items = res.body && 'items' in res.body ? itemsOf(res.body) : [res.body as Item];
   return html`<h2>${title}</h2>
     <table class="admin" data-section="${title}">
-      <thead><tr>${columns.map((c) => html`<th>${c}</th>`)}</tr></thead>
-      <tbody>${items.map((item) => html`<tr>${columns.map((c, i) =>
-        i === 0 && link ? html`<td><a href="${link(item)}">${str(item[c])}</a></td>` : html`<td>${str(item[c])}</td>`)}</tr>`)}</tbody>
+      <thead><tr>${columns.map((c) => html`<th>${c}</th>`)}${remove ? html`<th></th>` : ''}</tr></thead>
+      <tbody>${items.map((item) => html`<tr data-name="${str(item['name'])}">${columns.map((c, i) =>
+        i === 0 && link ? html`<td><a href="${link(item)}">${str(item[c])}</a></td>` : html`<td>${str(item[c])}</td>`)}
+        ${remove ? html`<td><form method="post" action="${remove}" class="inline">
+          <input type="hidden" name="csrf" value="${ctx.session.csrf}"><input type="hidden" name="verb" value="delete">
+          <input type="hidden" name="name" value="${str(item['name'])}"><button type="submit" class="delete">Delete</button></form></td>` : ''}</tr>`)}</tbody>
     </table>`;
+}
+
+/** The forms of the admin page that post to registryForms; `Edited` is a refused one, to show again. */
+type FormKind = 'capabilities' | 'credentials' | 'grants' | 'limits';
+interface Edited {
+  form: FormKind;
+  /** The fields as they were sent (a credential's value never: it is not shown back). */
+  fields: Record<string, string>;
+  error: SafeHtml;
+}
+
+/** The API's refusal: its title and detail, and each of its `errors[]` (pointer and detail). */
+function refusal(res: ApiAnswer): SafeHtml {
+  const errors = Array.isArray(res.body?.['errors']) ? (res.body['errors'] as Item[]) : [];
+  return html`<div class="error" role="alert" data-status="${res.status}"><p>${res.problem ?? `Refused (${res.status})`}</p>
+    ${errors.length > 0 ? html`<ul class="problems">${errors.map((e) => html`<li><code>${str(e['pointer'])}</code> ${str(e['detail'])}</li>`)}</ul>` : ''}</div>`;
+}
+
+async function adminPage(ctx: PageContext, edited?: Edited, status = 200) {
+  const parts = await Promise.all([
+    section(ctx, 'Agents', '/v1/admin/agents?limit=100', ['id', 'name', 'disabled', 'createdAt'], (a) => `/console/admin/agents/${str(a['id'])}`),
+    section(ctx, 'Users', '/v1/admin/users?limit=100', ['id', 'name', 'roles', 'disabled'], (u) => `/console/admin/users/${str(u['id'])}`),
+    section(ctx, 'Capabilities', '/v1/admin/capabilities', ['name', 'risk', 'description'], undefined, '/console/admin/capabilities'),
+    section(ctx, 'Credentials (names only)', '/v1/admin/credentials', ['name', 'type', 'updatedAt'], undefined, '/console/admin/credentials'),
+    section(ctx, 'Grants', '/v1/admin/grants', ['name', 'mode', 'hostPath', 'maxBytes', 'allowedAgents'], undefined, '/console/admin/grants'),
+    section(ctx, 'Limits', '/v1/admin/limits', ['defaults', 'overrides']),
+  ]);
+  const limits = await ctx.api.get('/v1/admin/limits');
+  const mine = (form: FormKind) => (edited?.form === form ? edited : undefined);
+  const value = (form: FormKind, name: string, fallback = '') => mine(form)?.fields[name] ?? fallback;
+  const errorOf = (form: FormKind) => mine(form)?.error ?? '';
+  const hidden = html`<input type="hidden" name="csrf" value="${ctx.session.csrf}"><input type="hidden" name="verb" value="put">`;
+  const create = html`<h2>New agent or user</h2>
+    <form method="post" action="/console/admin/agents" id="create-agent" class="inline">
+      <input type="hidden" name="csrf" value="${ctx.session.csrf}"><input type="hidden" name="idem" value="${randomUUID()}">
+      <label>Agent name <input name="name" required maxlength="100"></label> <button type="submit">Create agent</button>
+    </form>
+    <form method="post" action="/console/admin/users" id="create-user">
+      <input type="hidden" name="csrf" value="${ctx.session.csrf}"><input type="hidden" name="idem" value="${randomUUID()}">
+      <label>User name <input name="name" required maxlength="100"></label>
+      ${USER_ROLES.map((r) => html`<label><input type="checkbox" name="role-${r}" value="1"> ${r}</label> `)}
+      <button type="submit">Create user</button>
+    </form>`;
+  const forms = html`<h2>Create or replace a capability</h2>
+    <form method="post" action="/console/admin/capabilities" id="put-capability">${hidden}
+      ${errorOf('capabilities')}
+      <label>Name <input name="name" required maxlength="200" value="${value('capabilities', 'name')}"></label>
+      <p class="note">The definition as <code>PUT /v1/admin/capabilities/:name</code> takes it (JSON: description, input, output, risk, implementation, compensation…).</p>
+      <textarea name="definition" rows="12" spellcheck="false">${value('capabilities', 'definition')}</textarea>
+      <button type="submit">Save capability</button>
+    </form>
+    <h2>Store a credential</h2>
+    <form method="post" action="/console/admin/credentials" id="put-credential">${hidden}
+      ${errorOf('credentials')}
+      <label>Name <input name="name" required maxlength="200" value="${value('credentials', 'name')}"></label>
+      <label>Type <select name="type">${['bearer', 'basic', 'header', 'query'].map((t) => html`<option value="${t}" ${value('credentials', 'type') === t ? html`selected` : ''}>${t}</option>`)}</select></label>
+      <label>Value <input type="password" name="value" required autocomplete="off"></label>
+      <label>Header <input name="header" maxlength="200" value="${value('credentials', 'header')}"></label>
+      <label>Query parameter <input name="param" maxlength="200" value="${value('credentials', 'param')}"></label>
+      <button type="submit">Store credential</button>
+      <p class="note">The value is sealed in the vault and never shown again, here or by the API.</p>
+    </form>
+    <h2>Create or replace a grant</h2>
+    <form method="post" action="/console/admin/grants" id="put-grant">${hidden}
+      ${errorOf('grants')}
+      <label>Name <input name="name" required maxlength="200" value="${value('grants', 'name')}"></label>
+      <p class="note">JSON: <code>{ "hostPath", "mode": "ro" | "rw", "maxBytes", "allowedAgents": [] }</code> (see Filesystem grants).</p>
+      <textarea name="definition" rows="6" spellcheck="false">${value('grants', 'definition')}</textarea>
+      <button type="submit">Save grant</button>
+    </form>
+    <h2>Set limits</h2>
+    <form method="post" action="/console/admin/limits" id="put-limits">${hidden}
+      ${errorOf('limits')}
+      <p class="note">The tenant's quota overrides as JSON (replaces them all: see Rate limits and quotas).</p>
+      <textarea name="definition" rows="8" spellcheck="false">${value('limits', 'definition', json(limits.body?.['overrides'] ?? {}))}</textarea>
+      <button type="submit">Save limits</button>
+    </form>`;
+  return ctx.render('Admin', html`<p><a href="/console/admin/policies">Policies</a></p>${create}${parts}${forms}`, [], status);
+}
+
+/** A name that can go in a /v1/admin URL (the API checks its shape). */
+const NAME_SHAPE = /^[^\s/?#%\\]{1,200}$/;
+
+/**
+ * The forms that create, replace and delete capabilities, credentials and grants and set the
+ * limits: each posts `verb` (put or delete), `name` and the fields here, and is sent on to the
+ * /v1/admin route with the form's CSRF token. A refusal shows the admin page again with the
+ * API's problem (and its `errors[]`) beside the form and the text as sent, for fixing.
+ */
+function registryForms(addPage: AddPage): void {
+  const answer = async (ctx: PageContext, reply: FastifyReply, form: FormKind, fields: Record<string, string>, res: ApiAnswer) => {
+    if (res.status < 300) return reply.redirect('/console/admin', 303);
+    return adminPage(ctx, { form, fields, error: refusal(res) }, res.status);
+  };
+  const fieldsOf = (request: FastifyRequest, names: readonly string[]) =>
+    Object.fromEntries(names.map((n) => [n, field(request, n) ?? '']));
+  /** The JSON text of a form, or the problem with it (nothing is sent then). */
+  const parsed = (text: string): { ok: true; value: unknown } | { ok: false; error: SafeHtml } => {
+    try {
+      return { ok: true, value: JSON.parse(text) };
+    } catch (err) {
+      return { ok: false, error: html`<p class="error" role="alert" data-status="400">Not JSON: ${(err as Error).message}</p>` };
+    }
+  };
+  const refuse = (ctx: PageContext, form: FormKind, fields: Record<string, string>, error: SafeHtml) => adminPage(ctx, { form, fields, error }, 400);
+  const badName = html`<p class="error" role="alert" data-status="400">A name is required (no spaces, slashes, ?, # or %).</p>`;
+
+  for (const form of ['capabilities', 'grants'] as const) {
+    addPage('POST', `/console/admin/${form}`, async (request, reply, ctx) => {
+      const fields = fieldsOf(request, ['name', 'definition']);
+      const name = fields['name']!.trim();
+      if (!NAME_SHAPE.test(name)) return refuse(ctx, form, fields, badName);
+      const url = `/v1/admin/${form}/${encodeURIComponent(name)}`;
+      if (field(request, 'verb') === 'delete') return answer(ctx, reply, form, {}, await ctx.api.send('DELETE', url, field(request, 'csrf')));
+      const body = parsed(fields['definition']!);
+      if (!body.ok) return refuse(ctx, form, fields, body.error);
+      return answer(ctx, reply, form, fields, await ctx.api.send('PUT', url, field(request, 'csrf'), body.value));
+    });
+  }
+
+  addPage('POST', '/console/admin/credentials', async (request, reply, ctx) => {
+    // The value is read here and sent on, never put in the fields shown back.
+    const fields = fieldsOf(request, ['name', 'type', 'header', 'param']);
+    const name = fields['name']!.trim();
+    if (!NAME_SHAPE.test(name)) return refuse(ctx, 'credentials', fields, badName);
+    const url = `/v1/admin/credentials/${encodeURIComponent(name)}`;
+    if (field(request, 'verb') === 'delete') return answer(ctx, reply, 'credentials', {}, await ctx.api.send('DELETE', url, field(request, 'csrf')));
+    const body = {
+      type: fields['type'],
+      value: field(request, 'value') ?? '',
+      ...(fields['header'] ? { header: fields['header'] } : {}),
+      ...(fields['param'] ? { param: fields['param'] } : {}),
+    };
+    return answer(ctx, reply, 'credentials', fields, await ctx.api.send('PUT', url, field(request, 'csrf'), body));
+  });
+
+  addPage('POST', '/console/admin/limits', async (request, reply, ctx) => {
+    const fields = fieldsOf(request, ['definition']);
+    const body = parsed(fields['definition']!);
+    if (!body.ok) return refuse(ctx, 'limits', fields, body.error);
+    return answer(ctx, reply, 'limits', fields, await ctx.api.send('PUT', '/v1/admin/limits', field(request, 'csrf'), body.value));
+  });
 }
 
 async function principalPage(ctx: PageContext, kind: Kind, id: string, secret?: SafeHtml, error?: string | null, status = 200) {
@@ -74,28 +233,8 @@ async function policiesPage(ctx: PageContext, edited?: { which: string; text: st
 }
 
 export function adminPages(addPage: AddPage): void {
-  addPage('GET', '/console/admin', async (_request, _reply, ctx) => {
-    const parts = await Promise.all([
-      section(ctx, 'Agents', '/v1/admin/agents?limit=100', ['id', 'name', 'disabled', 'createdAt'], (a) => `/console/admin/agents/${str(a['id'])}`),
-      section(ctx, 'Users', '/v1/admin/users?limit=100', ['id', 'name', 'roles', 'disabled'], (u) => `/console/admin/users/${str(u['id'])}`),
-      section(ctx, 'Capabilities', '/v1/admin/capabilities', ['name', 'risk', 'description']),
-      section(ctx, 'Credentials (names only)', '/v1/admin/credentials', ['name', 'type', 'updatedAt']),
-      section(ctx, 'Grants', '/v1/admin/grants', ['name', 'mode', 'hostPath', 'maxBytes', 'allowedAgents']),
-      section(ctx, 'Limits', '/v1/admin/limits', ['defaults', 'overrides']),
-    ]);
-    const create = html`<h2>New agent or user</h2>
-      <form method="post" action="/console/admin/agents" id="create-agent" class="inline">
-        <input type="hidden" name="csrf" value="${ctx.session.csrf}"><input type="hidden" name="idem" value="${randomUUID()}">
-        <label>Agent name <input name="name" required maxlength="100"></label> <button type="submit">Create agent</button>
-      </form>
-      <form method="post" action="/console/admin/users" id="create-user">
-        <input type="hidden" name="csrf" value="${ctx.session.csrf}"><input type="hidden" name="idem" value="${randomUUID()}">
-        <label>User name <input name="name" required maxlength="100"></label>
-        ${USER_ROLES.map((r) => html`<label><input type="checkbox" name="role-${r}" value="1"> ${r}</label> `)}
-        <button type="submit">Create user</button>
-      </form>`;
-    return ctx.render('Admin', html`<p><a href="/console/admin/policies">Policies</a></p>${create}${parts}`);
-  });
+  addPage('GET', '/console/admin', async (_request, _reply, ctx) => adminPage(ctx));
+  registryForms(addPage);
 
   for (const kind of Object.keys(KINDS) as Kind[]) {
     addPage('GET', `/console/admin/${kind}/:id`, async (request, _reply, ctx) => {

@@ -3,12 +3,27 @@
  * output (static/task.js on GET /v1/tasks/:id/events), and its audit trace verified in the
  * browser (static/trace.js + verify.js), so the page need not trust the server for it.
  */
+import { ROLLBACK_STATUSES, type Compensation } from '../../protocol/compensation.ts';
 import { isTerminal, TaskStatusSchema, type TaskStatus } from '../../protocol/task.ts';
 import type { TaskView } from '../schemas/tasks.ts';
-import { html, json } from './html.ts';
+import { html, json, type SafeHtml } from './html.ts';
 import { ID_SHAPE, type AddPage } from './page-kit.ts';
 
 const STATUSES = TaskStatusSchema.options;
+
+/**
+ * The compensations of a failed, timed-out or cancelled task (see README "Rollback"), one row
+ * each; static/task.js keeps the table current while any is pending (same columns, textContent).
+ */
+function compensationsTable(compensations: readonly Compensation[]): SafeHtml {
+  return html`<table id="compensations">
+      <thead><tr><th>Call</th><th>Of</th><th>Compensation</th><th>Status</th><th>Attempts</th><th>Error</th><th>Finished</th></tr></thead>
+      <tbody>${compensations.map((c) => html`<tr>
+        <td>${c.call}</td><td>${c.of}</td><td>${c.capability}</td><td class="status-${c.status}">${c.status}</td><td>${c.attempts}</td>
+        <td>${c.error ? `${c.error.code}: ${c.error.message}` : ''}</td><td>${c.finishedAt ?? ''}</td></tr>`)}</tbody>
+    </table>
+    <p id="no-compensations" ${compensations.length > 0 ? html`hidden` : ''}>None (yet): only completed calls of capabilities with a <code>compensation</code> are rolled back.</p>`;
+}
 
 export function taskPages(addPage: AddPage): void {
   addPage('GET', '/console/tasks', async (request, _reply, { api, render }) => {
@@ -67,6 +82,9 @@ export function taskPages(addPage: AddPage): void {
         ? html`<p>None.</p>`
         : html`<ul id="files">${files.map((f) => html`<li><a href="/v1/tasks/${t.id}/files/${f.path.split('/').map(encodeURIComponent).join('/')}">${f.path}</a> (${f.size} bytes, SHA-256 <code>${f.sha256}</code>)</li>`)}</ul>`}
       ${t.result?.changes?.length ? html`<h2>Changes applied to grants</h2><pre>${json(t.result.changes)}</pre>` : ''}
+      ${(ROLLBACK_STATUSES as readonly string[]).includes(t.status) || t.compensations
+        ? html`<h2>Compensations</h2>${compensationsTable(t.compensations ?? [])}`
+        : ''}
       <h2>Audit trace</h2>
       <p id="trace-status">Verifying in this browser…</p>
       <p class="note">Checked here against the tenant's audit key: <code id="verifier-key">…</code></p>

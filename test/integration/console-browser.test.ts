@@ -12,7 +12,9 @@
  * finish; deny; no buttons for the user the task acts for, nor for a member; CSRF: a POST
  * without the token and a forged cross-site form change nothing; sign-out revokes the session;
  * `<script>` in prompt, code and input renders inert; the trace verifies in the browser and a
- * tampered entry shows as not verified.
+ * tampered entry shows as not verified; a failed task's compensation followed live to done;
+ * the admin forms (a bad capability definition's errors[] inline and nothing stored, a good one
+ * listed and deleted, a credential's value in no console answer, refused grants and limits).
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -76,7 +78,22 @@ describe('console in a real browser', { skip }, () => {
       risk: 'irreversible',
       implementation: { type: 'http', method: 'POST', url: `${target.base}/refunds/{input.order}`, body: { amount: '{input.amount}' }, credential: 'payments' },
     });
-    await activatePolicies(stack, ADMIN_KEY, `@id("invoke-refund") permit (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"payments.refund");`);
+    // A step undone by another capability (see README "Rollback"): a failed task's page shows it.
+    await putCapability(stack, ADMIN_KEY, 'steps.do', {
+      description: 'Does a step',
+      input: obj({ name: { type: 'string' } }, ['name']),
+      risk: 'write',
+      implementation: { type: 'http', method: 'POST', url: `${target.base}/steps/{input.name}` },
+      compensation: { capability: 'steps.undo', input: { id: '{output.id}', why: 'undo {input.name}' } },
+    });
+    await putCapability(stack, ADMIN_KEY, 'steps.undo', {
+      description: 'Undoes a step',
+      input: obj({ id: { type: 'string' }, why: { type: 'string' } }, ['id']),
+      risk: 'write',
+      implementation: { type: 'http', method: 'POST', url: `${target.base}/undo/{input.id}`, body: { why: '{input.why}' } },
+    });
+    await activatePolicies(stack, ADMIN_KEY, `@id("invoke-refund") permit (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"payments.refund");
+      @id("invoke-steps") permit (principal, action == Airlock::Action::"capabilities.invoke", resource) when { resource == Airlock::Capability::"steps.do" || resource == Airlock::Capability::"steps.undo" };`);
     await new Promise((r) => setTimeout(r, 1100)); // the broker's policy cache
     owner = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['member'] });
     approver = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['approver'] });
@@ -105,12 +122,12 @@ describe('console in a real browser', { skip }, () => {
     return page;
   }
 
-  async function submit(key: string, code: string, promptSnippet = 'refund please'): Promise<string> {
+  async function submit(key: string, code: string, promptSnippet = 'refund please', capabilities = ['payments.refund']): Promise<string> {
     const res = await stack.app.inject({
       method: 'POST',
       url: '/v1/tasks',
       headers: { ...bearer(key), 'idempotency-key': `"${randomUUID()}"` },
-      payload: { runtime: 'javascript', code, capabilities: ['payments.refund'], timeoutMs: 60_000, metadata: { promptSnippet } },
+      payload: { runtime: 'javascript', code, capabilities, timeoutMs: 60_000, metadata: { promptSnippet } },
     });
     assert.equal(res.statusCode, 201, res.body);
     return res.json().id as string;
@@ -362,6 +379,114 @@ describe('console in a real browser', { skip }, () => {
     assert.equal(await page.locator('#policies-active textarea').inputValue(), 'permit (principal, action, resource) when { nonsense };', 'the text stays for fixing');
     const stored = await stack.app.inject({ method: 'GET', url: '/v1/admin/policies', headers: bearer(ADMIN_KEY) });
     assert.equal(stored.json().active.text, before, 'nothing changed');
+  });
+
+  test('a task whose call succeeded and whose code then threw: its page shows the compensation, followed live to done', { timeout: 120_000 }, async () => {
+    const page = await signedIn(owner.key);
+    const step = `c-${randomUUID().slice(0, 8)}`;
+    // The undo answers 503 until the test lets it through: the compensation stays pending, retried.
+    target.undoBehaviour.set(`st_${step}`, Infinity);
+    const id = await submit(owner.key, `await caps.steps.do({ name: '${step}' });\nthrow new Error('after the step')`, 'a step, then a throw', ['steps.do']);
+    await page.goto(`${base}/console/tasks/${id}`);
+    await page.locator('#status', { hasText: 'failed' }).waitFor({ timeout: 60_000 });
+    const rows = page.locator('#compensations tbody tr');
+    // Pending after a failed try (the page updates itself: no reload), its error shown.
+    await rows.filter({ has: page.locator('td.status-pending') }).filter({ hasText: /\d{3}|unavailable|error/i }).waitFor({ timeout: 60_000 });
+    const pending = await rows.first().locator('td').allInnerTexts();
+    assert.deepEqual(pending.slice(0, 4), ['0', 'steps.do', 'steps.undo', 'pending']);
+    assert.match(pending[5] ?? '', /\S/, 'the last try’s error is shown');
+    // Let the undo through: the open page (no reload) follows the compensation to `done`.
+    target.undoBehaviour.set(`st_${step}`, 0);
+    await rows.locator('td.status-done').waitFor({ timeout: 60_000 });
+    assert.ok(await page.locator('#compensations[data-refreshed]').count(), 'updated by the page’s script');
+    const cells = await rows.first().locator('td').allInnerTexts();
+    assert.deepEqual(cells.slice(0, 4), ['0', 'steps.do', 'steps.undo', 'done']);
+    assert.ok(Number(cells[4]) >= 2, `attempts ${cells[4]}`);
+    assert.match(cells[6] ?? '', /^\d{4}-\d\d-\d\dT/);
+    assert.equal(await rows.count(), 1);
+    assert.ok(target.undone.includes(`st_${step}`), 'the target saw the step undone');
+    // And as the server renders it, on a fresh load.
+    await page.reload();
+    assert.deepEqual((await page.locator('#compensations tbody tr td').allInnerTexts()).slice(0, 4), ['0', 'steps.do', 'steps.undo', 'done']);
+    assert.equal(await page.locator('#no-compensations').isHidden(), true);
+    await shot(page, 'task-compensations');
+  });
+
+  test('admin forms: a bad capability definition shows the API’s errors inline and stores nothing; a good one is listed, then deleted; a credential’s value never comes back', { timeout: 90_000 }, async () => {
+    const page = await signedIn(ADMIN_KEY);
+    const name = `console.made${randomBytes(3).toString('hex')}`;
+    const stored = async (url: string) => (await stack.app.inject({ method: 'GET', url, headers: bearer(ADMIN_KEY) })).statusCode;
+    const definition = (input: unknown) => JSON.stringify({
+      description: `made in the console ${XSS}`,
+      input,
+      risk: 'write',
+      implementation: { type: 'http', method: 'POST', url: `${target.base}/steps/{input.name}` },
+    }, null, 2);
+    await page.goto(`${base}/console/admin`);
+    const bad = definition({ type: 'string' });
+    await page.fill('#put-capability input[name=name]', name);
+    await page.fill('#put-capability textarea', bad);
+    const [res] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/console/admin/capabilities')), page.click('#put-capability button')]);
+    assert.equal(res.status(), 400);
+    assert.match(await page.locator('#put-capability .problems').innerText(), /\/body\/input\/type[\s\S]*type "object"/);
+    assert.equal(await page.locator('#put-capability textarea').inputValue(), bad, 'the text stays for fixing');
+    assert.equal(await stored(`/v1/admin/capabilities/${name}`), 404, 'nothing stored');
+    // Not JSON at all: refused before the API, the text kept.
+    await page.fill('#put-capability textarea', '{ nope');
+    await Promise.all([page.waitForLoadState('load'), page.click('#put-capability button')]);
+    assert.match(await page.locator('#put-capability .error').innerText(), /Not JSON/);
+    assert.equal(await stored(`/v1/admin/capabilities/${name}`), 404);
+
+    await page.fill('#put-capability textarea', definition({ type: 'object', properties: { name: { type: 'string' } }, required: ['name'] }));
+    await Promise.all([page.waitForURL(`${base}/console/admin`), page.click('#put-capability button')]);
+    const row = page.locator(`table[data-section="Capabilities"] tr[data-name="${name}"]`);
+    assert.match(await row.innerText(), /write[\s\S]*made in the console <script>/);
+    assert.equal(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined);
+    assert.equal(await stored(`/v1/admin/capabilities/${name}`), 200);
+    await Promise.all([page.waitForURL(`${base}/console/admin`), row.locator('button.delete').click()]);
+    assert.equal(await row.count(), 0);
+    assert.equal(await stored(`/v1/admin/capabilities/${name}`), 404, 'deleted');
+
+    // A credential: stored, listed by name, its value in no page (also not on a refusal).
+    const value = `cv_${randomBytes(16).toString('hex')}`;
+    const bodies: Promise<string>[] = [];
+    page.on('response', (r) => { if (r.url().startsWith(`${base}/console`) && r.status() !== 303) bodies.push(r.text().catch(() => '')); });
+    const noValue = async (where: string) => assert.equal((await page.content()).includes(value), false, where);
+    await page.fill('#put-credential input[name=name]', 'console-cred');
+    await page.selectOption('#put-credential select[name=type]', 'basic');
+    await page.fill('#put-credential input[name=value]', value);
+    await Promise.all([page.waitForLoadState('load'), page.click('#put-credential button')]);
+    assert.match(await page.locator('#put-credential .error').innerText(), /user:password/);
+    assert.equal(await page.locator('#put-credential input[name=value]').inputValue(), '', 'the value is not put back in the form');
+    await noValue('the refusal');
+    assert.equal(await stored('/v1/admin/credentials/console-cred'), 404);
+    await page.selectOption('#put-credential select[name=type]', 'bearer');
+    await page.fill('#put-credential input[name=value]', value);
+    await Promise.all([page.waitForURL(`${base}/console/admin`), page.click('#put-credential button')]);
+    assert.match(await page.locator('table[data-section="Credentials (names only)"] tr[data-name="console-cred"]').innerText(), /bearer/);
+    await noValue('the admin page after saving');
+    for (const path of ['/console/admin', '/console/admin/policies', '/console/approvals', '/console/tasks']) {
+      await page.goto(`${base}${path}`);
+      await noValue(path);
+    }
+    const seen = await Promise.all(bodies);
+    assert.ok(seen.length >= 6, `${seen.length} console answers`);
+    assert.equal(seen.filter((b) => b.includes(value)).length, 0, 'no console answer carried the value');
+    await page.goto(`${base}/console/admin`);
+    await Promise.all([page.waitForURL(`${base}/console/admin`), page.locator('tr[data-name="console-cred"] button.delete').click()]);
+    assert.equal(await stored('/v1/admin/credentials/console-cred'), 404, 'deleted');
+
+    // A grant outside GRANT_ROOTS and limits naming nobody: the API's problem shown, nothing stored.
+    await page.fill('#put-grant input[name=name]', 'console-grant');
+    await page.fill('#put-grant textarea', JSON.stringify({ hostPath: '/etc', mode: 'ro', maxBytes: 1024, allowedAgents: ['*'] }));
+    await Promise.all([page.waitForLoadState('load'), page.click('#put-grant button')]);
+    assert.equal(await page.locator('#put-grant .error').getAttribute('data-status'), '400');
+    assert.equal(await stored('/v1/admin/grants/console-grant'), 404);
+    const limitsBefore = (await stack.app.inject({ method: 'GET', url: '/v1/admin/limits', headers: bearer(ADMIN_KEY) })).json().overrides;
+    await page.fill('#put-limits textarea', JSON.stringify({ agents: { 'no-such-agent': { readsPerMin: 5 } } }));
+    await Promise.all([page.waitForLoadState('load'), page.click('#put-limits button')]);
+    assert.match(await page.locator('#put-limits .problems').innerText(), /\/body\/agents\/no-such-agent/);
+    assert.deepEqual((await stack.app.inject({ method: 'GET', url: '/v1/admin/limits', headers: bearer(ADMIN_KEY) })).json().overrides, limitsBefore);
   });
 
   test('the trace verifies in the browser; a tampered entry shows as not verified', { timeout: 120_000 }, async () => {

@@ -134,6 +134,45 @@ describe('console sessions', () => {
     assert.equal(await statusOf(member.key, id), 'cancelled');
   });
 
+  test('the admin forms: without the session’s token, or in a member’s session, nothing is stored or deleted (and the value is not echoed)', async () => {
+    const admin = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['admin'] });
+    const member = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['member'] });
+    const a = await session(admin.key);
+    const m = await session(member.key);
+    const secret = `v-${randomUUID()}`;
+    const post = (s: { cookie: string }, url: string, fields: Record<string, string>) =>
+      stack.app.inject({ method: 'POST', url, headers: { ...FORM, cookie: s.cookie }, payload: new URLSearchParams(fields).toString() });
+    const definition = JSON.stringify({ description: 'x', input: { type: 'object', properties: {} }, risk: 'read', implementation: { type: 'http', method: 'GET', url: 'https://example.invalid/x' } });
+    const forms: [string, string, Record<string, string>][] = [
+      ['/console/admin/credentials', '/v1/admin/credentials/form-cred', { verb: 'put', name: 'form-cred', type: 'bearer', value: secret }],
+      ['/console/admin/capabilities', '/v1/admin/capabilities/form.cap', { verb: 'put', name: 'form.cap', definition }],
+      ['/console/admin/limits', '/v1/admin/limits', { verb: 'put', definition: JSON.stringify({ agents: { [member.id]: { readsPerMin: 1 } } }) }],
+    ];
+    const state = async (url: string) => {
+      const res = await stack.app.inject({ method: 'GET', url, headers: bearer(ADMIN_KEY) });
+      return `${res.statusCode} ${url.endsWith('/limits') ? JSON.stringify(res.json().overrides) : ''}`;
+    };
+    const before = await Promise.all(forms.map(([, url]) => state(url)));
+    for (const [form, , fields] of forms) {
+      for (const [s, csrf] of [[a, undefined], [a, 'x'.repeat(43)], [m, m.csrf]] as const) {
+        const res = await post(s, form, { ...fields, ...(csrf ? { csrf } : {}) });
+        assert.equal(res.statusCode, 403, `${form}: ${res.body.slice(0, 300)}`);
+        assert.ok(!res.body.includes(secret), `${form}: the value is not echoed`);
+      }
+    }
+    assert.deepEqual(await Promise.all(forms.map(([, url]) => state(url))), before, 'nothing changed');
+    // Control: the admin's own session with its token stores them, and deletes only with it.
+    for (const [form, , fields] of forms) assert.equal((await post(a, form, { ...fields, csrf: a.csrf })).statusCode, 303, form);
+    assert.equal((await state('/v1/admin/credentials/form-cred')).trim(), '200');
+    assert.equal((await post(a, '/console/admin/credentials', { verb: 'delete', name: 'form-cred' })).statusCode, 403);
+    assert.equal((await post(m, '/console/admin/credentials', { verb: 'delete', name: 'form-cred', csrf: m.csrf })).statusCode, 403);
+    assert.equal((await state('/v1/admin/credentials/form-cred')).trim(), '200');
+    assert.equal((await post(a, '/console/admin/credentials', { verb: 'delete', name: 'form-cred', csrf: a.csrf })).statusCode, 303);
+    assert.equal((await state('/v1/admin/credentials/form-cred')).trim(), '404');
+    await post(a, '/console/admin/capabilities', { verb: 'delete', name: 'form.cap', csrf: a.csrf });
+    await post(a, '/console/admin/limits', { verb: 'put', definition: '{}', csrf: a.csrf });
+  });
+
   test('an Authorization header wins over the cookie; malformed cookies are nobody; Redis holds only the hash', async () => {
     const admin = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['admin'] });
     const s = await session(admin.key);

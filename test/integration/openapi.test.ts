@@ -28,6 +28,7 @@ const CONSOLE_PAGES = [
   '/console/admin', '/console/admin/agents/:id', '/console/admin/agents/:id/keys', '/console/admin/users/:id',
   '/console/admin/users/:id/keys', '/console/admin/keys/:keyId/revoke', '/console/admin/policies',
   '/console/admin/agents', '/console/admin/users', '/console/admin/agents/:id/disable', '/console/admin/users/:id/disable',
+  '/console/admin/capabilities', '/console/admin/credentials', '/console/admin/grants', '/console/admin/limits',
 ];
 const UNDOCUMENTED = new Set(['/openapi.json', '/docs', '/metrics', ...CONSOLE_PAGES]);
 

@@ -355,6 +355,10 @@ const SPEC: Record<string, RouteSpec> = {
   'POST /console/admin/users': { console: true },
   'POST /console/admin/agents/:id/disable': { console: true },
   'POST /console/admin/users/:id/disable': { console: true },
+  'POST /console/admin/capabilities': { console: true },
+  'POST /console/admin/credentials': { console: true },
+  'POST /console/admin/grants': { console: true },
+  'POST /console/admin/limits': { console: true },
 
   // The webhook signing secret: B's admin sees whether B has one, never A's secret.
   'GET /v1/admin/webhooks': {
