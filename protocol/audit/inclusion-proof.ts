@@ -98,31 +98,38 @@ export class InclusionBatch {
     this.#decode = decode;
   }
 
+  // The path being walked, reused from proof to proof (no arrays made per proof: a bundle has
+  // thousands): level (number of shifts), node index and hash of each node passed.
+  readonly #walkLevel: number[] = [];
+  readonly #walkIndex: number[] = [];
+  readonly #walkHash: Uint8Array[] = [];
+
   verify(index: number, leafHash: Uint8Array, proof: readonly string[]): boolean {
     const size = this.#size;
     if (!(Number.isSafeInteger(index) && index >= 0 && index < size) || leafHash.length !== HASH_BYTES) return false;
-    if (proof.length !== inclusionPathLength(index, size) || proof.some((p) => p.length !== 44)) return false;
+    const length = proof.length;
+    if (length !== inclusionPathLength(index, size)) return false;
+    for (let i = 0; i < length; i++) if ((proof[i] as string).length !== 44) return false;
     let fn = index;
     let sn = size - 1;
     let shifts = 0;
     let r = leafHash;
-    const seenShifts: number[] = [];
-    const seenIndex: number[] = [];
-    const seenHash: Uint8Array[] = [];
-    for (const text of proof) {
+    let walked = 0;
+    for (let i = 0; i < length; i++) {
       const known = this.#proven[shifts]?.get(fn);
-      if (known) {
+      if (known !== undefined) {
         if (!equalBytes(known, r)) return false;
         // Proven too: they lead to a proven node.
-        this.#remember(seenShifts, seenIndex, seenHash);
+        this.#remember(walked);
         return true;
       }
-      seenShifts.push(shifts);
-      seenIndex.push(fn);
-      seenHash.push(r);
+      this.#walkLevel[walked] = shifts;
+      this.#walkIndex[walked] = fn;
+      this.#walkHash[walked] = r;
+      walked++;
       let p: Uint8Array;
       try {
-        p = this.#decode(text);
+        p = this.#decode(proof[i] as string);
       } catch {
         return false;
       }
@@ -142,14 +149,15 @@ export class InclusionBatch {
       shifts++;
     }
     if (sn !== 0 || !equalBytes(r, this.#root)) return false;
-    this.#remember(seenShifts, seenIndex, seenHash);
+    this.#remember(walked);
     return true;
   }
 
-  #remember(shifts: number[], index: number[], hash: Uint8Array[]): void {
-    for (let i = 0; i < shifts.length; i++) {
-      const level = (this.#proven[shifts[i] as number] ??= new Map());
-      level.set(index[i] as number, hash[i] as Uint8Array);
+  /** Records the first `walked` nodes of the path just checked as proven. */
+  #remember(walked: number): void {
+    for (let i = 0; i < walked; i++) {
+      const level = (this.#proven[this.#walkLevel[i] as number] ??= new Map());
+      level.set(this.#walkIndex[i] as number, this.#walkHash[i] as Uint8Array);
     }
   }
 }
