@@ -19,7 +19,7 @@ import { CancelListener } from './cancel-listener.ts';
 import { dockerRequired, type Config } from './config.ts';
 import { IsolateHostPool } from './isolate-host/host-pool.ts';
 import { JobProcessor } from './job-processor.ts';
-import { RunnerMetrics } from './metrics/runner-metrics.ts';
+import { RunnerMetrics, UnrecordedRunnerMetrics } from './metrics/runner-metrics.ts';
 import { RunnerReadiness } from './readiness.ts';
 import { assertRunnerIdFree, HEARTBEAT_MS, heartbeats, installationIdOf } from './registry.ts';
 import { withoutRepeats } from './repeat-filter.ts';
@@ -57,9 +57,10 @@ export async function startRunner(
   /**
    * BENCHMARK ONLY (bench/runner-without-audit.ts, to measure what the audit trail costs):
    * `audit: false` writes no audit entries. The service (runner/worker.ts) never passes it, and
-   * no setting changes it.
+   * no setting changes it. Likewise `metrics: false` (bench/runner-without-telemetry.ts) records
+   * no task metrics, to measure what they cost.
    */
-  assembly: { audit?: boolean } = {},
+  assembly: { audit?: boolean; metrics?: boolean } = {},
 ): Promise<Runner> {
   const logger = typeof logTo === 'function' ? null : logTo;
   const log = typeof logTo === 'function' ? logTo : textLog(logTo);
@@ -130,7 +131,7 @@ export async function startRunner(
     for (const s of started) s.connection.disconnect();
   };
 
-  const metrics = new RunnerMetrics({ processMetrics: config.RUNNER_METRICS_PORT !== undefined });
+  const metrics = assembly.metrics === false ? new UnrecordedRunnerMetrics() : new RunnerMetrics({ processMetrics: config.RUNNER_METRICS_PORT !== undefined });
   let metricsListener: MetricsListener | null = null;
   const context: BackendContext = { config, log, redis, readiness, installationId, idInUse, metrics };
 

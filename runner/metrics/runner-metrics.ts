@@ -109,3 +109,12 @@ export class RunnerMetrics {
     }
   }
 }
+
+/**
+ * BENCHMARK ONLY (startRunner's `metrics: false`, bench/runner-without-telemetry.ts): records
+ * nothing per task, so the bench can show what the task metrics cost end to end.
+ */
+export class UnrecordedRunnerMetrics extends RunnerMetrics {
+  override queueWait(): void {}
+  override finished(): void {}
+}
