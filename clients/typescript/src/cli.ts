@@ -239,20 +239,31 @@ export async function main(argv: string[]): Promise<number> {
 
 // Run when executed (not when imported by tests).
 // (argv[1] may be npm's bin symlink: compare real paths.)
+/**
+ * Exits once what was written has left: a write to a pipe can still be queued, and
+ * `process.exit` would cut it (`airlock tasks ls --json | jq` lost the end of a long list).
+ */
+function exitAfterFlush(code: number): void {
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => exitAfterFlush(code),
     (err: unknown) => {
       if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
         process.stderr.write(`airlock: ${(err as Error).message}\n\n${USAGE}\n`);
-        process.exit(2);
+        exitAfterFlush(2);
+        return;
       }
       if (err instanceof TypeError && /AIRLOCK_API_KEY/.test(err.message)) {
         process.stderr.write(`airlock: ${err.message}\n`);
-        process.exit(2);
+        exitAfterFlush(2);
+        return;
       }
       process.stderr.write(`airlock: ${err instanceof AirlockError ? `${err.message}` : String(err)}\n`);
-      process.exit(3);
+      exitAfterFlush(3);
     },
   );
 }
