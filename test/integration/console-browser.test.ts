@@ -337,8 +337,11 @@ describe('console in a real browser', { skip }, () => {
   test('admin: issue a key (its secret shown once), sign in with it, revoke it (its session ends); create and disable a user; a bad policy edit shows the API’s error inline', { timeout: 60_000 }, async () => {
     const admin = await createPrincipalWithKey(stack, ADMIN_KEY, 'user', { roles: ['admin'] });
     const page = await signedIn(admin.key);
+    // (Straight to the user's page: the admin list shows the first 100 users, and the shared
+    // Redis of a test run holds more of acme's than that.)
     await page.goto(`${base}/console/admin`);
-    await Promise.all([page.waitForURL(`${base}/console/admin/users/${owner.id}`), page.click(`a[href="/console/admin/users/${owner.id}"]`)]);
+    assert.equal(page.url(), `${base}/console/admin`);
+    await page.goto(`${base}/console/admin/users/${owner.id}`);
     await page.fill('#issue-key input[name=name]', 'console-issued');
     await Promise.all([page.waitForLoadState('load'), page.click('#issue-key button')]);
     const secret = (await page.locator('#new-secret').innerText()).trim();
