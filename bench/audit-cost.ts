@@ -6,8 +6,8 @@
  * (bench/harness-without-audit.ts, bench/runner-without-audit.ts) on a queue of their own, same
  * Redis. Alternating cancels drift between the two series.
  */
-import { randomUUID } from 'node:crypto';
 import { HttpClient } from './http.ts';
+import { benchRunnerEnv, postOnePlusOne } from './one-plus-one.ts';
 import { spawnService, stopService } from './proc.ts';
 import { ROOT, freePort, harnessNodeFlags, type Stack } from './stack.ts';
 import { summarize, type Summary } from './stats.ts';
@@ -20,18 +20,6 @@ export interface AuditCostResult {
   errors: number;
 }
 
-async function postTask(client: HttpClient, apiKey: string): Promise<number | null> {
-  const t0 = performance.now();
-  const res = await client.request('POST', '/v1/tasks', {
-    headers: { authorization: `Bearer ${apiKey}`, 'idempotency-key': `"${randomUUID()}"` },
-    body: { runtime: 'javascript', code: '1+1', wait: 30 },
-    timeoutMs: 30_000,
-  });
-  const ms = performance.now() - t0;
-  if (res.status !== 201) return null;
-  const task = JSON.parse(res.body) as { status: string; result?: { value: unknown } };
-  return task.status === 'succeeded' && task.result?.value === 2 ? ms : null;
-}
 
 export async function auditCost(stack: Stack, warmup: number, samples: number, isolateHosts: number): Promise<AuditCostResult> {
   const port = await freePort();
@@ -40,11 +28,7 @@ export async function auditCost(stack: Stack, warmup: number, samples: number, i
   const runner = spawnService(
     'runner without audit (bench only)',
     ['--no-node-snapshot', '--import', 'tsx', 'bench/runner-without-audit.ts'],
-    {
-      PATH: env['PATH'], HOME: env['HOME'], NODE_ENV: env['NODE_ENV'], REDIS_URL: env['REDIS_URL'], LOG_LEVEL: 'silent',
-      TASK_RETENTION_MS: env['TASK_RETENTION_MS'], BLOB_DIR: env['BLOB_DIR'], AIRLOCK_TASK_QUEUE: queue,
-      ISOLATE_HOSTS: String(isolateHosts), RUNNER_ID: `bench-noaudit-${randomUUID()}`, RUNNER_BACKENDS: 'isolate',
-    },
+    benchRunnerEnv(env, queue, isolateHosts, 'bench-noaudit'),
     ROOT,
   );
   const harness = spawnService(
@@ -59,7 +43,7 @@ export async function auditCost(stack: Stack, warmup: number, samples: number, i
     const deadline = Date.now() + 90_000;
     for (;;) {
       for (const s of [runner, harness]) if (!s.isAlive()) throw new Error(`${s.name} exited:\n${s.tail()}`);
-      const ok = await postTask(bareClient, stack.apiKey).catch(() => null);
+      const ok = await postOnePlusOne(bareClient, stack.apiKey).catch(() => null);
       if (ok !== null) break;
       if (Date.now() > deadline) throw new Error(`the unaudited bench stack did not start:\n${harness.tail()}\n${runner.tail()}`);
       await new Promise((r) => setTimeout(r, 200));
@@ -70,7 +54,7 @@ export async function auditCost(stack: Stack, warmup: number, samples: number, i
     for (let i = 0; i < warmup + samples; i++) {
       const order = i % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const);
       for (const which of order) {
-        const ms = await postTask(which === 'with' ? stack.client : bareClient, stack.apiKey);
+        const ms = await postOnePlusOne(which === 'with' ? stack.client : bareClient, stack.apiKey);
         if (ms === null) errors++;
         else if (i >= warmup) (which === 'with' ? withA : withoutA).push(ms);
       }

@@ -4,8 +4,8 @@
  * benchmark-only harness assembled without that path (bench/harness-without-security.ts), both
  * on the same queue, Redis and runner. Alternating cancels drift between the two series.
  */
-import { randomUUID } from 'node:crypto';
 import { HttpClient } from './http.ts';
+import { postOnePlusOne } from './one-plus-one.ts';
 import { spawnService, stopService } from './proc.ts';
 import { ROOT, freePort, harnessNodeFlags, type Stack } from './stack.ts';
 import { summarize, type Summary } from './stats.ts';
@@ -18,18 +18,6 @@ export interface SecurityPathResult {
   errors: number;
 }
 
-async function postTask(client: HttpClient, apiKey: string): Promise<number | null> {
-  const t0 = performance.now();
-  const res = await client.request('POST', '/v1/tasks', {
-    headers: { authorization: `Bearer ${apiKey}`, 'idempotency-key': `"${randomUUID()}"` },
-    body: { runtime: 'javascript', code: '1+1', wait: 30 },
-    timeoutMs: 30_000,
-  });
-  const ms = performance.now() - t0;
-  if (res.status !== 201) return null;
-  const task = JSON.parse(res.body) as { status: string; result?: { value: unknown } };
-  return task.status === 'succeeded' && task.result?.value === 2 ? ms : null;
-}
 
 export async function securityPathCost(stack: Stack, warmup: number, samples: number): Promise<SecurityPathResult> {
   const port = await freePort();
@@ -56,7 +44,7 @@ export async function securityPathCost(stack: Stack, warmup: number, samples: nu
       // Alternate which goes first, so neither always follows the other.
       const order = i % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const);
       for (const which of order) {
-        const ms = await postTask(which === 'with' ? stack.client : bareClient, stack.apiKey);
+        const ms = await postOnePlusOne(which === 'with' ? stack.client : bareClient, stack.apiKey);
         if (ms === null) errors++;
         else if (i >= warmup) (which === 'with' ? withS : withoutS).push(ms);
       }

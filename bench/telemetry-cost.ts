@@ -17,12 +17,12 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import { contextOf, currentTraceId, inSpan, traceparentOf, tracingEnabled } from '../protocol/telemetry/tracing.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HarnessMetrics } from '../harness/metrics/harness-metrics.ts';
 import { RunnerMetrics } from '../runner/metrics/runner-metrics.ts';
 import { HttpClient } from './http.ts';
+import { benchRunnerEnv, postOnePlusOne } from './one-plus-one.ts';
 import { spawnService, stopService } from './proc.ts';
 import { ROOT, freePort, harnessNodeFlags, type Stack } from './stack.ts';
 import { summarize, type Summary } from './stats.ts';
@@ -49,18 +49,6 @@ export interface TelemetryCostResult {
   errors: number;
 }
 
-async function postTask(client: HttpClient, apiKey: string): Promise<number | null> {
-  const t0 = performance.now();
-  const res = await client.request('POST', '/v1/tasks', {
-    headers: { authorization: `Bearer ${apiKey}`, 'idempotency-key': `"${randomUUID()}"` },
-    body: { runtime: 'javascript', code: '1+1', wait: 30 },
-    timeoutMs: 30_000,
-  });
-  const ms = performance.now() - t0;
-  if (res.status !== 201) return null;
-  const task = JSON.parse(res.body) as { status: string; result?: { value: unknown } };
-  return task.status === 'succeeded' && task.result?.value === 2 ? ms : null;
-}
 
 /** A loopback OTLP/HTTP sink: answers every export, counts the spans in it. */
 async function startSink(): Promise<{ url: string; spans: () => number; close(): Promise<void> }> {
@@ -141,12 +129,7 @@ export async function telemetryCost(stack: Stack, warmup: number, samples: numbe
   const runner = spawnService(
     'runner with traces on',
     ['--no-node-snapshot', '--import', 'tsx', 'runner/worker.ts'],
-    {
-      PATH: env['PATH'], HOME: env['HOME'], NODE_ENV: env['NODE_ENV'], REDIS_URL: env['REDIS_URL'], LOG_LEVEL: 'silent',
-      TASK_RETENTION_MS: env['TASK_RETENTION_MS'], BLOB_DIR: env['BLOB_DIR'], AIRLOCK_TASK_QUEUE: queue,
-      ISOLATE_HOSTS: String(isolateHosts), RUNNER_ID: `bench-traced-${randomUUID()}`, RUNNER_BACKENDS: 'isolate',
-      BROKER_URL: `http://127.0.0.1:${brokerPort}`, ...otel,
-    },
+    benchRunnerEnv(env, queue, isolateHosts, 'bench-traced', { BROKER_URL: `http://127.0.0.1:${brokerPort}`, ...otel }),
     ROOT,
   );
   const harness = spawnService(
@@ -161,11 +144,7 @@ export async function telemetryCost(stack: Stack, warmup: number, samples: numbe
   const bareRunner = spawnService(
     'runner without task metrics (bench only)',
     ['--no-node-snapshot', '--import', 'tsx', 'bench/runner-without-telemetry.ts'],
-    {
-      PATH: env['PATH'], HOME: env['HOME'], NODE_ENV: env['NODE_ENV'], REDIS_URL: env['REDIS_URL'], LOG_LEVEL: 'silent',
-      TASK_RETENTION_MS: env['TASK_RETENTION_MS'], BLOB_DIR: env['BLOB_DIR'], AIRLOCK_TASK_QUEUE: bareQueue,
-      ISOLATE_HOSTS: String(isolateHosts), RUNNER_ID: `bench-bare-${randomUUID()}`, RUNNER_BACKENDS: 'isolate',
-    },
+    benchRunnerEnv(env, bareQueue, isolateHosts, 'bench-bare'),
     ROOT,
   );
   const bareHarness = spawnService(
@@ -179,8 +158,8 @@ export async function telemetryCost(stack: Stack, warmup: number, samples: numbe
     const deadline = Date.now() + 90_000;
     for (;;) {
       for (const s of [runner, harness, bareRunner, bareHarness]) if (!s.isAlive()) throw new Error(`${s.name} exited:\n${s.tail()}`);
-      const ok = await postTask(tracedClient, stack.apiKey).catch(() => null);
-      const bareOk = await postTask(bareClient, stack.apiKey).catch(() => null);
+      const ok = await postOnePlusOne(tracedClient, stack.apiKey).catch(() => null);
+      const bareOk = await postOnePlusOne(bareClient, stack.apiKey).catch(() => null);
       if (ok !== null && bareOk !== null) break;
       if (Date.now() > deadline) throw new Error(`the traced or bare bench stack did not start:\n${harness.tail()}\n${runner.tail()}\n${bareHarness.tail()}\n${bareRunner.tail()}`);
       await new Promise((r) => setTimeout(r, 200));
@@ -191,7 +170,7 @@ export async function telemetryCost(stack: Stack, warmup: number, samples: numbe
     let errors = 0;
     for (let i = 0; i < warmup + samples; i++) {
       for (const which of orders[i % 3] as readonly ('off' | 'on' | 'bare')[]) {
-        const ms = await postTask(clients[which], stack.apiKey);
+        const ms = await postOnePlusOne(clients[which], stack.apiKey);
         if (ms === null) errors++;
         else if (i >= warmup) series[which].push(ms);
       }
