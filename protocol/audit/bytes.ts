@@ -39,13 +39,32 @@ for (let i = 0; i < B64.length; i++) B64_VALUE[B64.charCodeAt(i)] = i;
  * padding, whitespace, other characters) is refused, so one value has exactly one text form.
  */
 export function fromBase64(text: string): Uint8Array {
+  const out = new Uint8Array(base64Length(text));
+  fromBase64Into(text, out, 0);
+  return out;
+}
+
+/** How many bytes standard, padded base64 `text` decodes to; throws when its length cannot be that. */
+function base64Length(text: string): number {
   const len = text.length;
   if (len % 4 !== 0) throw new Error('not standard padded base64');
   const pad = len > 0 && text.charCodeAt(len - 1) === 61 ? (text.charCodeAt(len - 2) === 61 ? 2 : 1) : 0;
-  const out = new Uint8Array((len / 4) * 3 - pad);
-  // Whole groups first, inline (proof verification decodes thousands of 44-character hashes).
+  return (len / 4) * 3 - pad;
+}
+
+/**
+ * Decodes standard, padded base64 `text` into `out` at `at` (as strict as fromBase64) and returns
+ * how many bytes it wrote. For hot loops: no array per value (proof verification decodes
+ * thousands of 44-character hashes into one scratch buffer).
+ */
+export function fromBase64Into(text: string, out: Uint8Array, at: number): number {
+  const len = text.length;
+  const bytes = base64Length(text);
+  if (at + bytes > out.length) throw new Error('base64 value longer than its place');
+  const pad = (len / 4) * 3 - bytes;
+  // Whole groups first, inline.
   const full = pad === 0 ? len : len - 4;
-  let o = 0;
+  let o = at;
   for (let i = 0; i < full; i += 4) {
     const a = b64At(text, i);
     const b = b64At(text, i + 1);
@@ -68,7 +87,7 @@ export function fromBase64(text: string): Uint8Array {
     out[o++] = n >>> 16;
     if (pad === 1) out[o++] = (n >>> 8) & 0xff;
   }
-  return out;
+  return bytes;
 }
 
 /** The value of the base64 character at `i`, or -1 (also for `=` and anything past ASCII). */

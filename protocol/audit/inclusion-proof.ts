@@ -3,8 +3,8 @@
  * needs nothing but the proof (pure; the verifier's correctness is the product — see the immudb
  * advisory GHSA-672p-m5jq-mrh8, where a client accepted a malicious server's proof).
  */
-import { equalBytes } from './bytes.ts';
-import { HASH_BYTES, hashChildren, splitPoint } from './merkle-hash.ts';
+import { equalBytes, toBase64 } from './bytes.ts';
+import { HASH_BYTES, hashChildren, hashChildrenBase64, splitPoint } from './merkle-hash.ts';
 
 /** MTH of leaves [start, end) of a tree: what proof generation needs from the tree. */
 export type RangeHasher = (start: number, end: number) => Uint8Array;
@@ -82,31 +82,36 @@ export function verifyInclusion(
  * Verifies many inclusion proofs against one tree head, faster than one by one: a node that an
  * earlier, fully verified proof showed to lead to the root is not walked again. When a proof
  * reaches such a node (same position, same hash) its leaf is in the tree: that node's path to
- * the root was already checked. Proof hashes are decoded only as far as they are used; each must
- * still be well-formed base64 of 32 bytes, and the proof exactly as long as its path.
+ * the root was already checked. The nodes remembered are those of the last path verified, one
+ * per level: for leaves given in order (as a bundle gives them) the path of the next leaf meets
+ * the earlier ones first at a node of that path, so nothing more is needed; in any other order
+ * the batch is merely slower, never less strict. Hashes stay base64 text throughout (digests as
+ * strings are much cheaper than as byte arrays in Node; base64 is canonical, so equal text is
+ * equal bytes). Proof hashes are decoded only as far as they are used; each used one must be
+ * strict base64 of exactly 32 bytes, and the proof exactly as long as its path.
  */
 export class InclusionBatch {
   readonly #size: number;
-  readonly #root: Uint8Array;
-  readonly #decode: (text: string) => Uint8Array;
-  /** Per number of shifts: node index → hash of a node proven to lead to the root. */
-  readonly #proven: Map<number, Uint8Array>[] = [];
+  readonly #root: string;
+  /** Per level (number of shifts): index and base64 hash of the last verified path's node; -1 = none. */
+  readonly #provenIndex: number[] = [];
+  readonly #provenHash: string[] = [];
 
-  constructor(size: number, root: Uint8Array, decode: (text: string) => Uint8Array) {
+  constructor(size: number, root: Uint8Array) {
     this.#size = size;
-    this.#root = root;
-    this.#decode = decode;
+    this.#root = root.length === HASH_BYTES ? toBase64(root) : '';
   }
 
   // The path being walked, reused from proof to proof (no arrays made per proof: a bundle has
   // thousands): level (number of shifts), node index and hash of each node passed.
   readonly #walkLevel: number[] = [];
   readonly #walkIndex: number[] = [];
-  readonly #walkHash: Uint8Array[] = [];
+  readonly #walkHash: string[] = [];
 
-  verify(index: number, leafHash: Uint8Array, proof: readonly string[]): boolean {
+  /** `leafHash`: the leaf's hash as base64 (hashLeafTextBase64); `proof`: base64 siblings, leaf first. */
+  verify(index: number, leafHash: string, proof: readonly string[]): boolean {
     const size = this.#size;
-    if (!(Number.isSafeInteger(index) && index >= 0 && index < size) || leafHash.length !== HASH_BYTES) return false;
+    if (!(Number.isSafeInteger(index) && index >= 0 && index < size) || leafHash.length !== 44) return false;
     const length = proof.length;
     if (length !== inclusionPathLength(index, size)) return false;
     for (let i = 0; i < length; i++) if ((proof[i] as string).length !== 44) return false;
@@ -116,9 +121,8 @@ export class InclusionBatch {
     let r = leafHash;
     let walked = 0;
     for (let i = 0; i < length; i++) {
-      const known = this.#proven[shifts]?.get(fn);
-      if (known !== undefined) {
-        if (!equalBytes(known, r)) return false;
+      if (this.#provenIndex[shifts] === fn) {
+        if (this.#provenHash[shifts] !== r) return false;
         // Proven too: they lead to a proven node.
         this.#remember(walked);
         return true;
@@ -127,37 +131,40 @@ export class InclusionBatch {
       this.#walkIndex[walked] = fn;
       this.#walkHash[walked] = r;
       walked++;
-      let p: Uint8Array;
+      if (sn === 0) return false;
+      const p = proof[i] as string;
       try {
-        p = this.#decode(proof[i] as string);
-      } catch {
-        return false;
-      }
-      if (p.length !== HASH_BYTES || sn === 0) return false;
-      if (fn % 2 === 1 || fn === sn) {
-        r = hashChildren(p, r);
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-          shifts++;
+        if (fn % 2 === 1 || fn === sn) {
+          r = hashChildrenBase64(p, r);
+          while (fn % 2 === 0 && fn !== 0) {
+            fn = Math.floor(fn / 2);
+            sn = Math.floor(sn / 2);
+            shifts++;
+          }
+        } else {
+          r = hashChildrenBase64(r, p);
         }
-      } else {
-        r = hashChildren(r, p);
+      } catch {
+        return false; // not strict base64 of 32 bytes
       }
       fn = Math.floor(fn / 2);
       sn = Math.floor(sn / 2);
       shifts++;
     }
-    if (sn !== 0 || !equalBytes(r, this.#root)) return false;
+    if (sn !== 0 || r !== this.#root) return false;
     this.#remember(walked);
     return true;
   }
 
-  /** Records the first `walked` nodes of the path just checked as proven. */
+  /**
+   * Records the first `walked` nodes of the path just checked as proven. The levels above stay:
+   * they hold the proven node this path met and its ancestors, which are this path's too.
+   */
   #remember(walked: number): void {
     for (let i = 0; i < walked; i++) {
-      const level = (this.#proven[this.#walkLevel[i] as number] ??= new Map());
-      level.set(this.#walkIndex[i] as number, this.#walkHash[i] as Uint8Array);
+      const level = this.#walkLevel[i] as number;
+      this.#provenIndex[level] = this.#walkIndex[i] as number;
+      this.#provenHash[level] = this.#walkHash[i] as string;
     }
   }
 }

@@ -2,7 +2,8 @@
  * RFC 9162 §2.1.1 Merkle tree hashing with SHA-256. The 0x00 / 0x01 prefixes separate leaves from
  * interior nodes, which blocks second-preimage forgeries (an interior node passed off as a leaf).
  */
-import { sha256 } from './sha256.ts';
+import { fromBase64Into } from './bytes.ts';
+import { sha256, sha256Base64, sha256TextBase64 } from './sha256.ts';
 
 export const HASH_BYTES = 32;
 
@@ -14,6 +15,14 @@ export function hashLeaf(data: Uint8Array): Uint8Array {
   const buf = new Uint8Array(data.length + 1);
   buf.set(data, 1);
   return sha256(buf);
+}
+
+/**
+ * Leaf hash of the UTF-8 of `text`, as base64: SHA-256(0x00 ‖ text). U+0000 is the one byte
+ * 0x00 in UTF-8, so the prefix rides along in the string (no byte array is made in Node).
+ */
+export function hashLeafTextBase64(text: string): string {
+  return sha256TextBase64(`\u0000${text}`);
 }
 
 /** Interior node hash: SHA-256(0x01 ‖ left ‖ right). */
@@ -29,6 +38,21 @@ export function hashChildren(left: Uint8Array, right: Uint8Array): Uint8Array {
   buf.set(left, 1);
   buf.set(right, 1 + left.length);
   return sha256(buf);
+}
+
+const nodeInputB64 = new Uint8Array(NODE_INPUT_BYTES);
+nodeInputB64[0] = 0x01;
+
+/**
+ * Interior node hash of two base64 hashes, as base64 (for verifiers walking many proofs).
+ * Throws unless both are strict base64 of exactly 32 bytes.
+ */
+export function hashChildrenBase64(left: string, right: string): string {
+  // 44 characters may still decode to 31 bytes ("==" padding): check what was written.
+  if (fromBase64Into(left, nodeInputB64, 1) !== HASH_BYTES || fromBase64Into(right, nodeInputB64, 1 + HASH_BYTES) !== HASH_BYTES) {
+    throw new Error('not a base64 SHA-256 hash');
+  }
+  return sha256Base64(nodeInputB64);
 }
 
 /** The largest power of two strictly below `n` (n ≥ 2): where RFC 9162 splits a tree of n leaves. */

@@ -9,10 +9,9 @@
  * reads it: what it shows is what it verified, with no second serialization to disagree.
  */
 import { z } from 'zod';
-import { fromBase64, utf8 } from './bytes.ts';
 import { openCheckpoint, type Checkpoint } from './checkpoint.ts';
-import { entryLeafHash } from './chain.ts';
 import { InclusionBatch } from './inclusion-proof.ts';
+import { hashLeafTextBase64 } from './merkle-hash.ts';
 import type { NoteVerifier } from './note.ts';
 import type { Broken } from './verify-log.ts';
 
@@ -62,13 +61,13 @@ export function verifyTraceBundle(input: unknown, verifiers: readonly NoteVerifi
   });
   if (cp.origin !== bundle.origin) return fail(0, 0, `checkpoint origin ${cp.origin} is not the bundle's ${bundle.origin}`);
   if (bundle.proofs.length !== bundle.entries.length) return fail(0, 0, 'one proof per entry expected');
-  const batch = new InclusionBatch(cp.size, cp.rootHash, fromBase64);
+  const batch = new InclusionBatch(cp.size, cp.rootHash);
   let lastSeq = 0;
   for (let i = 0; i < bundle.entries.length; i++) {
     const text = bundle.entries[i] as string;
     const proof = bundle.proofs[i] as InclusionProofJson;
     // Proven first, read after: the leaf is the hash of exactly this text.
-    const leaf = entryLeafHash(utf8(text));
+    const leaf = hashLeafTextBase64(text);
     if (proof.treeSize !== cp.size || !batch.verify(proof.seq - 1, leaf, proof.hashes)) {
       return fail(i, proof.seq, `entry ${proof.seq} is not in the signed log (edited, or a wrong proof)`);
     }

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { fromBase64, toBase64 } from '../../protocol/audit/bytes.ts';
-import { InclusionBatch, inclusionPathLength } from '../../protocol/audit/inclusion-proof.ts';
-import { hashLeaf } from '../../protocol/audit/merkle-hash.ts';
+import { fromBase64, fromBase64Into, toBase64, utf8 } from '../../protocol/audit/bytes.ts';
+import { InclusionBatch, inclusionPathLength, verifyInclusion } from '../../protocol/audit/inclusion-proof.ts';
+import { hashChildren, hashChildrenBase64, hashLeaf, hashLeafTextBase64 } from '../../protocol/audit/merkle-hash.ts';
 import { MerkleTree } from '../../protocol/audit/merkle-tree.ts';
 import { ed25519Verify } from '../../protocol/audit/note.ts';
-import { nobleSha256Of, sha256 } from '../../protocol/audit/sha256.ts';
+import { nobleSha256Of, sha256, sha256Base64, sha256TextBase64 } from '../../protocol/audit/sha256.ts';
 
 describe('two implementations agree', () => {
   test('SHA-256: node:crypto and @noble/hashes, on random inputs split in parts', () => {
@@ -21,6 +21,34 @@ describe('two implementations agree', () => {
       const a = new Uint8Array(randomBytes(i));
       const b = new Uint8Array(randomBytes(i % 7));
       assert.deepEqual(sha256(a, b), nobleSha256Of(a, b));
+    }
+  });
+
+  test('SHA-256 as base64 text: the same digest, of bytes and of the UTF-8 of a string', () => {
+    for (let i = 0; i < 100; i++) {
+      const a = new Uint8Array(randomBytes(i));
+      assert.equal(sha256Base64(a), toBase64(nobleSha256Of(a)));
+    }
+    // Non-ASCII, astral and a lone surrogate (encoded as U+FFFD by both).
+    for (const text of ['', 'abc', 'é ü 漢字', '😀 \u{1F600}', 'lone \ud800 surrogate', '{"a":"\u0000"}']) {
+      assert.equal(sha256TextBase64(text), toBase64(nobleSha256Of(utf8(text))), JSON.stringify(text));
+      assert.equal(hashLeafTextBase64(text), toBase64(hashLeaf(utf8(text))), JSON.stringify(text));
+    }
+  });
+
+  test('node hash of base64 children: the same as of the bytes; anything but strict 32-byte base64 refused', () => {
+    for (let i = 0; i < 50; i++) {
+      const l = new Uint8Array(randomBytes(32));
+      const r = new Uint8Array(randomBytes(32));
+      assert.equal(hashChildrenBase64(toBase64(l), toBase64(r)), toBase64(hashChildren(l, r)));
+    }
+    const ok = toBase64(new Uint8Array(32));
+    const short = `${toBase64(new Uint8Array(31)).slice(0, -2)}==`; // 44 characters, 31 bytes
+    assert.equal(short.length, 44);
+    const nonCanonical = `${ok.slice(0, 42)}B=`; // padding bits set
+    for (const bad of [short, nonCanonical, ok.slice(1), `${ok}A`, ok.replace('A', '-')]) {
+      assert.throws(() => hashChildrenBase64(bad, ok), Error, bad);
+      assert.throws(() => hashChildrenBase64(ok, bad), Error, bad);
     }
   });
 
@@ -47,6 +75,10 @@ describe('strict base64', () => {
     }
     for (const bad of ['QQ', 'QR==', 'QUJ=', 'QU=J', 'Q Q==', 'QQ==\n', 'QQ-_', 'é===']) assert.throws(() => fromBase64(bad), Error, bad);
     assert.deepEqual(fromBase64('QQ=='), new Uint8Array([0x41]));
+    const out = new Uint8Array(6).fill(7);
+    assert.equal(fromBase64Into('QUI=', out, 3), 2);
+    assert.deepEqual(out, new Uint8Array([7, 7, 7, 0x41, 0x42, 7]));
+    assert.throws(() => fromBase64Into('QUJD', out, 4), Error, 'past the end');
   });
 });
 
@@ -61,18 +93,42 @@ describe('batch inclusion verification', () => {
   });
 
   test('a warm batch still refuses wrong leaves, wrong indices, flipped or missing hashes', () => {
-    const batch = new InclusionBatch(size, tree.root(), fromBase64);
-    for (let i = 0; i < size; i += 2) assert.ok(batch.verify(i, tree.leaf(i), proofs[i] as string[]), `leaf ${i}`);
+    const batch = new InclusionBatch(size, tree.root());
+    for (let i = 0; i < size; i += 2) assert.ok(batch.verify(i, toBase64(tree.leaf(i)), proofs[i] as string[]), `leaf ${i}`);
     for (let i = 1; i < size; i += 2) {
       const proof = proofs[i] as string[];
-      assert.equal(batch.verify(i, hashLeaf(new Uint8Array([1, 2, 3])), proof), false, `wrong leaf ${i}`);
-      assert.equal(batch.verify(i - 1, tree.leaf(i), proof), false, `wrong index ${i}`);
-      assert.equal(batch.verify(i, tree.leaf(i), proof.slice(0, -1)), false, `short proof ${i}`);
-      assert.equal(batch.verify(i, tree.leaf(i), [...proof, proof[0] as string]), false, `long proof ${i}`);
+      assert.equal(batch.verify(i, toBase64(hashLeaf(new Uint8Array([1, 2, 3]))), proof), false, `wrong leaf ${i}`);
+      assert.equal(batch.verify(i - 1, toBase64(tree.leaf(i)), proof), false, `wrong index ${i}`);
+      assert.equal(batch.verify(i, toBase64(tree.leaf(i)), proof.slice(0, -1)), false, `short proof ${i}`);
+      assert.equal(batch.verify(i, toBase64(tree.leaf(i)), [...proof, proof[0] as string]), false, `long proof ${i}`);
       const flipped = proof.map((p, k) => (k === 0 ? toBase64(fromBase64(p).map((x, j) => (j === 0 ? x ^ 1 : x))) : p));
-      assert.equal(batch.verify(i, tree.leaf(i), flipped), false, `flipped sibling ${i}`);
-      assert.equal(batch.verify(i, tree.leaf(i), proof), true, `then the right proof ${i}`);
+      assert.equal(batch.verify(i, toBase64(tree.leaf(i)), flipped), false, `flipped sibling ${i}`);
+      assert.equal(batch.verify(i, toBase64(tree.leaf(i)), proof), true, `then the right proof ${i}`);
     }
-    assert.equal(new InclusionBatch(size, hashLeaf(new Uint8Array(0)), fromBase64).verify(0, tree.leaf(0), proofs[0] as string[]), false);
+    assert.equal(new InclusionBatch(size, hashLeaf(new Uint8Array(0))).verify(0, toBase64(tree.leaf(0)), proofs[0] as string[]), false);
+  });
+
+  test('in order, as a bundle gives leaves: genuine leaves pass, forged leaves and used forged siblings fail', () => {
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    for (let round = 0; round < 20; round++) {
+      const batch = new InclusionBatch(size, tree.root());
+      for (let i = rand(3); i < size; i += 1 + rand(4)) {
+        let proof = proofs[i] as string[];
+        let leaf = tree.leaf(i);
+        const corrupt = rand(4);
+        const k = rand(proof.length);
+        if (corrupt === 1) proof = proof.map((p, j) => (j === k ? toBase64(fromBase64(p).map((x, b) => (b === 3 ? x ^ 0x10 : x))) : p));
+        if (corrupt === 2) leaf = leaf.map((x, b) => (b === 0 ? x ^ 1 : x));
+        const got = batch.verify(i, toBase64(leaf), proof);
+        const where = `round ${round} leaf ${i} corrupt ${corrupt} at ${k}`;
+        if (corrupt === 2) assert.equal(got, false, where);
+        // The leaf's own sibling is always used; a sibling above the node where this path met an
+        // earlier, proven one is not read, and either answer is sound there (the leaf is the tree's).
+        else if (corrupt === 1 && k === 0) assert.equal(got, false, where);
+        else if (corrupt !== 1) assert.equal(got, verifyInclusion(i, size, leaf, proof.map(fromBase64), tree.root()), where);
+        if (corrupt === 0) assert.equal(got, true, where);
+      }
+    }
   });
 });
