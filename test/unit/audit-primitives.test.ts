@@ -13,6 +13,7 @@ import { InclusionBatch, inclusionPathLength, verifyInclusion } from '../../prot
 import { hashChildren, hashChildrenBase64, hashLeaf, hashLeafTextBase64 } from '../../protocol/audit/merkle-hash.ts';
 import { MerkleTree } from '../../protocol/audit/merkle-tree.ts';
 import { ed25519Verify } from '../../protocol/audit/note.ts';
+import { TRACE_BUNDLE_FORMAT, TraceBundleSchema, asTraceBundle } from '../../protocol/audit/verify-bundle.ts';
 import { nobleSha256Of, sha256, sha256Base64, sha256TextBase64 } from '../../protocol/audit/sha256.ts';
 
 describe('two implementations agree', () => {
@@ -130,5 +131,49 @@ describe('batch inclusion verification', () => {
         if (corrupt === 0) assert.equal(got, true, where);
       }
     }
+  });
+});
+
+describe('trace bundle shape', () => {
+  const proof = { seq: 1, treeSize: 3, hashes: [toBase64(new Uint8Array(32))] };
+  const good = { format: TRACE_BUNDLE_FORMAT, taskId: 't', origin: 'o', checkpoint: 'c', entries: ['{}'], proofs: [proof] };
+  const cases: [string, unknown][] = [
+    ['a bundle', good],
+    ['with pending', { ...good, pending: 2 }],
+    ['no proofs', { ...good, entries: [], proofs: [] }],
+    ['null', null],
+    ['an array', [good]],
+    ['a string', 'bundle'],
+    ['another format', { ...good, format: 'airlock-audit-trace/v2' }],
+    ['an extra key', { ...good, extra: 1 }],
+    ['a missing key', { format: good.format, taskId: 't', origin: 'o', checkpoint: 'c', entries: [] }],
+    ['taskId a number', { ...good, taskId: 1 }],
+    ['checkpoint null', { ...good, checkpoint: null }],
+    ['an entry object', { ...good, entries: [{}] }],
+    ['entries a string', { ...good, entries: '{}' }],
+    ['negative pending', { ...good, pending: -1 }],
+    ['fractional pending', { ...good, pending: 1.5 }],
+    ['pending a string', { ...good, pending: '1' }],
+    ['seq 0', { ...good, proofs: [{ ...proof, seq: 0 }] }],
+    ['seq fractional', { ...good, proofs: [{ ...proof, seq: 1.5 }] }],
+    ['seq unsafe', { ...good, proofs: [{ ...proof, seq: 2 ** 60 }] }],
+    ['treeSize a string', { ...good, proofs: [{ ...proof, treeSize: '3' }] }],
+    ['a proof key extra', { ...good, proofs: [{ ...proof, x: 1 }] }],
+    ['a proof key missing', { ...good, proofs: [{ seq: 1, treeSize: 3 }] }],
+    ['a hash a number', { ...good, proofs: [{ ...proof, hashes: [1] }] }],
+    ['65 hashes', { ...good, proofs: [{ ...proof, hashes: Array(65).fill('x') }] }],
+    ['64 hashes', { ...good, proofs: [{ ...proof, hashes: Array(64).fill('x') }] }],
+    ['a proof null', { ...good, proofs: [null] }],
+    ['a proof an array', { ...good, proofs: [[1, 3, []]] }],
+    ['__proto__ key in a proof', { ...good, proofs: [JSON.parse('{"seq":1,"treeSize":3,"hashes":[],"__proto__":{"x":1}}')] }],
+  ];
+  test('checked in place, it accepts exactly what the schema accepts', () => {
+    for (const [name, input] of cases) {
+      const viaJson: unknown = JSON.parse(JSON.stringify(input) ?? 'null');
+      for (const value of [input, viaJson]) {
+        assert.equal(asTraceBundle(value) !== null, TraceBundleSchema.safeParse(value).success, name);
+      }
+    }
+    assert.equal(asTraceBundle(good), good, 'the input itself, not a copy');
   });
 });
