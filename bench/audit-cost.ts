@@ -1,15 +1,19 @@
 /**
  * What the audit trail adds to a trivial isolate task end to end: the same `1+1` POST-with-wait,
- * sent alternately to the stack as shipped (the harness appends task.created, which carries the
- * create decision, in the create script; the runner task.started and task.succeeded in its
- * transitions) and to a benchmark-only harness and runner assembled without audit entries
- * (bench/harness-without-audit.ts, bench/runner-without-audit.ts) on a queue of their own, same
- * Redis. Alternating cancels drift between the two series.
+ * sent alternately to a harness and runner as shipped (harness/server.ts, runner/worker.ts: the
+ * harness appends task.created, which carries the create decision, in the create script; the
+ * runner task.started and task.succeeded in its transitions) and to a benchmark-only harness and
+ * runner assembled without audit entries (bench/harness-without-audit.ts,
+ * bench/runner-without-audit.ts). Both pairs are started here, together, with the same settings,
+ * each on a queue of its own, same Redis: they differ in the audit trail only (not in how long
+ * they have run or what else they served, as the bench's main stack would). Alternating cancels
+ * drift between the two series. The CPU time each pair's harness and runner spent over the
+ * series, per task, is reported too: a figure the machine's other load moves far less.
  */
 import { HttpClient } from './http.ts';
 import { benchRunnerEnv, postOnePlusOne } from './one-plus-one.ts';
-import { spawnService, stopService } from './proc.ts';
-import { ROOT, freePort, harnessNodeFlags, type Stack } from './stack.ts';
+import { cpuMsOf, spawnService, stopService, type Service } from './proc.ts';
+import { ROOT, cpuProfArgs, freePort, harnessNodeFlags, type Stack } from './stack.ts';
 import { summarize, type Summary } from './stats.ts';
 
 export interface AuditCostResult {
@@ -17,53 +21,83 @@ export interface AuditCostResult {
   withoutAudit: Summary;
   /** p50 with − p50 without, ms. */
   addedP50: number;
+  /** CPU ms per task of each pair's harness and runner processes over the series. */
+  cpuPerTask: { withAudit: { harness: number; runner: number }; withoutAudit: { harness: number; runner: number } };
   errors: number;
+}
+
+/** A harness and a runner on a queue of their own. */
+interface Pair {
+  harness: Service;
+  runner: Service;
+  client: HttpClient;
+}
+
+async function startPair(stack: Stack, audited: boolean, isolateHosts: number): Promise<Pair> {
+  const port = await freePort();
+  const brokerPort = await freePort();
+  const queue = `${stack.queueName}-${audited ? 'audit' : 'noaudit'}`;
+  const env = stack.harnessEnv;
+  const runner = spawnService(
+    audited ? 'runner as shipped (audit cost)' : 'runner without audit (bench only)',
+    [...cpuProfArgs(), '--no-node-snapshot', '--import', 'tsx', audited ? 'runner/worker.ts' : 'bench/runner-without-audit.ts'],
+    benchRunnerEnv(env, queue, isolateHosts, audited ? 'bench-audit' : 'bench-noaudit', { BROKER_URL: `http://127.0.0.1:${brokerPort}` }),
+    ROOT,
+  );
+  const harness = spawnService(
+    audited ? 'harness as shipped (audit cost)' : 'harness without audit (bench only)',
+    [...cpuProfArgs(), ...harnessNodeFlags(), '--import', 'tsx', audited ? 'harness/server.ts' : 'bench/harness-without-audit.ts'],
+    { ...env, AIRLOCK_TASK_QUEUE: queue, PORT: String(port), BROKER_PORT: String(brokerPort) },
+    ROOT,
+  );
+  return { harness, runner, client: new HttpClient(`http://127.0.0.1:${port}`) };
+}
+
+/** CPU ms the pair's harness and runner processes have used so far. */
+function pairCpu(pair: Pair): { harness: number; runner: number } {
+  return { harness: cpuMsOf(pair.harness.pid) ?? Number.NaN, runner: cpuMsOf(pair.runner.pid) ?? Number.NaN };
 }
 
 
 export async function auditCost(stack: Stack, warmup: number, samples: number, isolateHosts: number): Promise<AuditCostResult> {
-  const port = await freePort();
-  const queue = `${stack.queueName}-noaudit`;
-  const env = stack.harnessEnv;
-  const runner = spawnService(
-    'runner without audit (bench only)',
-    ['--no-node-snapshot', '--import', 'tsx', 'bench/runner-without-audit.ts'],
-    benchRunnerEnv(env, queue, isolateHosts, 'bench-noaudit'),
-    ROOT,
-  );
-  const harness = spawnService(
-    'harness without audit (bench only)',
-    [...harnessNodeFlags(), '--import', 'tsx', 'bench/harness-without-audit.ts'],
-    { ...env, AIRLOCK_TASK_QUEUE: queue, PORT: String(port) },
-    ROOT,
-  );
-  const bareClient = new HttpClient(`http://127.0.0.1:${port}`);
+  const withPair = await startPair(stack, true, isolateHosts);
+  const withoutPair = await startPair(stack, false, isolateHosts);
+  const pairs = [withPair, withoutPair];
   try {
-    // Ready once a task runs through both (the runner registers, the harness listens).
+    // Ready once a task runs through each (the runner registers, the harness listens).
     const deadline = Date.now() + 90_000;
-    for (;;) {
-      for (const s of [runner, harness]) if (!s.isAlive()) throw new Error(`${s.name} exited:\n${s.tail()}`);
-      const ok = await postOnePlusOne(bareClient, stack.apiKey).catch(() => null);
-      if (ok !== null) break;
-      if (Date.now() > deadline) throw new Error(`the unaudited bench stack did not start:\n${harness.tail()}\n${runner.tail()}`);
-      await new Promise((r) => setTimeout(r, 200));
+    for (const pair of pairs) {
+      for (;;) {
+        for (const s of [pair.runner, pair.harness]) if (!s.isAlive()) throw new Error(`${s.name} exited:\n${s.tail()}`);
+        const ok = await postOnePlusOne(pair.client, stack.apiKey).catch(() => null);
+        if (ok !== null) break;
+        if (Date.now() > deadline) throw new Error(`an audit-cost bench pair did not start:\n${pair.harness.tail()}\n${pair.runner.tail()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
     }
     const withA: number[] = [];
     const withoutA: number[] = [];
     let errors = 0;
+    let cpu0 = pairs.map(pairCpu);
     for (let i = 0; i < warmup + samples; i++) {
+      if (i === warmup) cpu0 = pairs.map(pairCpu);
       const order = i % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const);
       for (const which of order) {
-        const ms = await postOnePlusOne(which === 'with' ? stack.client : bareClient, stack.apiKey);
+        const ms = await postOnePlusOne(which === 'with' ? withPair.client : withoutPair.client, stack.apiKey);
         if (ms === null) errors++;
         else if (i >= warmup) (which === 'with' ? withA : withoutA).push(ms);
       }
     }
+    const cpu1 = pairs.map(pairCpu);
+    const perTask = (k: number) => ({
+      harness: ((cpu1[k]?.harness ?? 0) - (cpu0[k]?.harness ?? 0)) / samples,
+      runner: ((cpu1[k]?.runner ?? 0) - (cpu0[k]?.runner ?? 0)) / samples,
+    });
     const withAudit = summarize(withA);
     const withoutAudit = summarize(withoutA);
-    return { withAudit, withoutAudit, addedP50: withAudit.p50 - withoutAudit.p50, errors };
+    return { withAudit, withoutAudit, addedP50: withAudit.p50 - withoutAudit.p50, cpuPerTask: { withAudit: perTask(0), withoutAudit: perTask(1) }, errors };
   } finally {
-    bareClient.close();
-    await Promise.all([stopService(harness), stopService(runner)]);
+    for (const pair of pairs) pair.client.close();
+    await Promise.all(pairs.flatMap((pair) => [stopService(pair.harness), stopService(pair.runner)]));
   }
 }

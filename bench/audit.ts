@@ -175,10 +175,16 @@ export function auditReport(
       table(
         ['e2e `1+1` (POST with wait)', 'p50', 'p99', 'n', 'note'],
         [
-          ['with the audit trail', cost.withAudit.p50.toFixed(2), cost.withAudit.p99.toFixed(2), String(cost.withAudit.n), 'the service as shipped (3 entries per task)'],
+          ['with the audit trail', cost.withAudit.p50.toFixed(2), cost.withAudit.p99.toFixed(2), String(cost.withAudit.n), 'harness/server.ts, runner/worker.ts (3 entries per task)'],
           ['without (bench-only assembly)', cost.withoutAudit.p50.toFixed(2), cost.withoutAudit.p99.toFixed(2), String(cost.withoutAudit.n), 'bench/{harness,runner}-without-audit.ts'],
         ],
       ),
+    );
+    const c = cost.cpuPerTask;
+    const g = (n: number) => n.toFixed(3);
+    const cpuAdded = c.withAudit.harness + c.withAudit.runner - c.withoutAudit.harness - c.withoutAudit.runner;
+    lines.push(
+      `CPU per task, harness + runner: with ${g(c.withAudit.harness)} + ${g(c.withAudit.runner)} ms, without ${g(c.withoutAudit.harness)} + ${g(c.withoutAudit.runner)} ms (audit: ${cpuAdded >= 0 ? '+' : ''}${cpuAdded.toFixed(3)} ms)`,
     );
     lines.push(`audit adds ${cost.addedP50.toFixed(3)} ms at p50 (target < ${TARGET_AUDIT_ADDED_MS}) → ${pass ? 'PASS' : 'MISS'}; ${cost.errors} errors`);
     ratios['auditAddedP50'] = { value: cost.addedP50, target: TARGET_AUDIT_ADDED_MS, pass };

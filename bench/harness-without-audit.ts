@@ -4,9 +4,8 @@
  * the audit trail adds to a task. With bench/runner-without-audit.ts on its own queue. A separate
  * entry point under bench/, not a setting: harness/server.ts always audits. Loopback only.
  */
-import { buildApp } from '../harness/app.ts';
 import { loadConfig } from '../harness/config.ts';
-import { createHarnessDeps } from '../harness/deps.ts';
+import { startHarness } from '../harness/start-harness.ts';
 import { AuditProducer } from '../protocol/audit/producer.ts';
 
 /** Appends nothing. */
@@ -17,13 +16,12 @@ class NoAudit extends AuditProducer {
 
 const config = loadConfig();
 if (config.HOST !== '127.0.0.1') throw new Error('the unaudited bench harness listens on 127.0.0.1 only');
-const deps = await createHarnessDeps(config, config.AIRLOCK_TASK_QUEUE, { audit: false });
-const app = await buildApp({ ...deps, audit: new NoAudit({ redis: deps.redis }), logger: false });
+// The service's whole assembly (API, broker listener, rollback), with no audit entries.
+const harness = await startHarness(config, { audit: false, replace: (deps) => ({ audit: new NoAudit({ redis: deps.redis }) }) });
 const stop = async () => {
-  await app.close();
-  await deps.close();
+  await harness.close();
   process.exit(0);
 };
 process.once('SIGTERM', () => void stop());
 process.once('SIGINT', () => void stop());
-await app.listen({ port: config.PORT, host: '127.0.0.1' });
+await harness.listen();

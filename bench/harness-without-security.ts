@@ -6,11 +6,11 @@
  * configures can change that. Listens on loopback only.
  */
 import type { FastifyRequest } from 'fastify';
-import { buildApp, type SecurityPath } from '../harness/app.ts';
+import type { SecurityPath } from '../harness/app.ts';
 import type { Principal } from '../harness/auth/principal.ts';
 import type { PolicyGate } from '../harness/policy/gate.ts';
 import { loadConfig } from '../harness/config.ts';
-import { createHarnessDeps } from '../harness/deps.ts';
+import { startHarness } from '../harness/start-harness.ts';
 
 const DEV_AGENT: Principal = Object.freeze({
   tenantId: 'dev',
@@ -40,13 +40,12 @@ const noSecurity: SecurityPath = (v1) => {
 
 const config = loadConfig();
 if (config.HOST !== '127.0.0.1') throw new Error('the unguarded bench harness listens on 127.0.0.1 only');
-const deps = await createHarnessDeps(config);
-const app = await buildApp({ ...deps, logger: false }, noSecurity, allowAll);
+// The service's whole assembly (API, broker listener, rollback), without the security path.
+const harness = await startHarness(config, { security: noSecurity, policyGate: allowAll });
 const stop = async () => {
-  await app.close();
-  await deps.close();
+  await harness.close();
   process.exit(0);
 };
 process.once('SIGTERM', () => void stop());
 process.once('SIGINT', () => void stop());
-await app.listen({ port: config.PORT, host: '127.0.0.1' });
+await harness.listen();

@@ -4,10 +4,11 @@
  * audits; no setting changes that.
  */
 import { loadConfig } from '../runner/config.ts';
+import { runnerLogger } from '../runner/runner-logger.ts';
 import { startRunner } from '../runner/runner.ts';
 
 const config = loadConfig();
-const runner = await startRunner(config, () => {}, config.AIRLOCK_TASK_QUEUE, { audit: false });
+const runner = await startRunner(config, runnerLogger(config), config.AIRLOCK_TASK_QUEUE, { audit: false });
 const stop = () => {
   setTimeout(() => process.exit(1), 30_000).unref();
   void runner.close().then(() => process.exit(0), () => process.exit(1));

@@ -21,10 +21,12 @@ export interface SecurityPathResult {
 
 export async function securityPathCost(stack: Stack, warmup: number, samples: number): Promise<SecurityPathResult> {
   const port = await freePort();
+  // Its own broker port: it runs the service's whole assembly, broker listener included.
+  const brokerPort = await freePort();
   const bare = spawnService(
     'harness without security (bench only)',
     [...harnessNodeFlags(), '--import', 'tsx', 'bench/harness-without-security.ts'],
-    { ...stack.harnessEnv, PORT: String(port) },
+    { ...stack.harnessEnv, PORT: String(port), BROKER_PORT: String(brokerPort) },
     ROOT,
   );
   const bareClient = new HttpClient(`http://127.0.0.1:${port}`);

@@ -140,17 +140,18 @@ export async function telemetryCost(stack: Stack, warmup: number, samples: numbe
   );
   const tracedClient = new HttpClient(`http://127.0.0.1:${port}`);
   const barePort = await freePort();
+  const bareBrokerPort = await freePort();
   const bareQueue = `${stack.queueName}-bare`;
   const bareRunner = spawnService(
     'runner without task metrics (bench only)',
     ['--no-node-snapshot', '--import', 'tsx', 'bench/runner-without-telemetry.ts'],
-    benchRunnerEnv(env, bareQueue, isolateHosts, 'bench-bare'),
+    benchRunnerEnv(env, bareQueue, isolateHosts, 'bench-bare', { BROKER_URL: `http://127.0.0.1:${bareBrokerPort}` }),
     ROOT,
   );
   const bareHarness = spawnService(
     'harness without metrics (bench only)',
     [...harnessNodeFlags(), '--import', 'tsx', 'bench/harness-without-telemetry.ts'],
-    { ...env, AIRLOCK_TASK_QUEUE: bareQueue, PORT: String(barePort) },
+    { ...env, AIRLOCK_TASK_QUEUE: bareQueue, PORT: String(barePort), BROKER_PORT: String(bareBrokerPort) },
     ROOT,
   );
   const bareClient = new HttpClient(`http://127.0.0.1:${barePort}`);

@@ -3,27 +3,17 @@
  * graceful shutdown.
  */
 import closeWithGrace from 'close-with-grace';
-import { buildApp } from './app.ts';
-import { createBrokerApp, createBrokerParts } from './broker/create-broker.ts';
 import { loadConfig } from './config.ts';
-import { createHarnessDeps } from './deps.ts';
-import { startRollback } from './rollback/start-rollback.ts';
+import { startHarness } from './start-harness.ts';
 import { startTracing } from '../protocol/telemetry/tracing.ts';
 
 const config = loadConfig();
 // The OpenTelemetry SDK, only with OTEL_EXPORTER_OTLP_ENDPOINT (protocol/telemetry/tracing.ts):
 // before the apps are built (their tracing hooks are installed only when it runs).
 const tracing = await startTracing('airlock-harness');
-const deps = await createHarnessDeps(config);
-const logger = config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL };
-const app = await buildApp({ ...deps, logger });
-// The broker's execute path (policy, vault, SSRF guard, breakers), shared by its listener and
-// the rollback of failed tasks' calls.
-const brokerParts = await createBrokerParts({ ...deps, logger }, { log: app.log });
-// The broker's own listener (capability calls from runners): never reachable with an API key.
-const broker = config.BROKER_ENABLED ? await createBrokerApp({ ...deps, logger }, {}, brokerParts) : null;
-// Compensations of the calls of tasks that ended failed, timed out or cancelled (harness/rollback/).
-const rollback = await startRollback(deps, brokerParts.deps);
+// The API, the broker's listener and the rollback (harness/start-harness.ts).
+const harness = await startHarness(config);
+const { app } = harness;
 
 // Fault signals keep their default action (die, so a supervisor restarts the harness). Caught
 // like SIGTERM, a fault is answered from the event loop and the faulting instruction runs again:
@@ -33,11 +23,7 @@ const FAULT_SIGNALS = ['SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGS
 closeWithGrace({ delay: 10_000, skip: [...FAULT_SIGNALS] }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing after an error');
   else app.log.info(`${signal}: closing`);
-  await app.close();
-  await broker?.close();
-  await rollback.close();
-  await brokerParts.close();
-  await deps.close();
+  await harness.close();
   await tracing?.shutdown().catch(() => undefined);
 });
 
@@ -49,5 +35,4 @@ if (process.channel) {
   process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }
 
-await app.listen({ port: config.PORT, host: config.HOST });
-await broker?.listen({ port: config.BROKER_PORT, host: config.BROKER_HOST });
+await harness.listen();

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The hash tag of every key that belongs to one task (record, events, output, idempotency
@@ -94,7 +94,8 @@ export const AUDIT_SHARDS = 16;
 
 /** The shard of a routing id: first 4 bytes of SHA-256(id), big-endian, mod AUDIT_SHARDS. */
 export function auditShard(id: string): number {
-  return createHash('sha256').update(id).digest().readUInt32BE(0) % AUDIT_SHARDS;
+  // The first 4 bytes of SHA-256(id), big-endian: hex from the one-shot hash makes no Hash object.
+  return Number.parseInt(hash('sha256', id, 'hex').slice(0, 8), 16) % AUDIT_SHARDS;
 }
 
 /** The hash tag of a shard: `{s00}` … `{s15}`. */

@@ -2,15 +2,13 @@
  * Runner composition root: config → runner → signal handlers. Run as its own process
  * (`npm run runner`); it never holds secrets.
  */
-import { pino } from 'pino';
 import { startTracing } from '../protocol/telemetry/tracing.ts';
 import { loadConfig } from './config.ts';
+import { runnerLogger } from './runner-logger.ts';
 import { startRunner } from './runner.ts';
 
 const config = loadConfig();
-// JSON lines on stderr, as pino writes them (the harness's shape); each task's lines carry
-// `taskId` and, with traces on, `traceId`.
-const logger = pino({ level: config.LOG_LEVEL, base: { runnerId: config.RUNNER_ID } }, pino.destination(2));
+const logger = runnerLogger(config);
 const log = (msg: string) => logger.info(msg);
 // The OpenTelemetry SDK, only with OTEL_EXPORTER_OTLP_ENDPOINT (protocol/telemetry/tracing.ts).
 const tracing = await startTracing('airlock-runner');

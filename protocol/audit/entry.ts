@@ -86,14 +86,21 @@ export class AuditEntryError extends Error {
  * `time` defaults to now. Throws AuditEntryError.
  */
 export function buildAuditDraft(input: AuditDraftInput): AuditDraft {
+  return buildAuditDraftJson(input).draft;
+}
+
+/** buildAuditDraft, and the draft's JSON (what a producer appends: made once, for the size check too). */
+export function buildAuditDraftJson(input: AuditDraftInput): { draft: AuditDraft; json: string } {
   const parsed = AuditDraftSchema.safeParse({ time: new Date().toISOString(), ...input });
   if (!parsed.success) throw new AuditEntryError(`invalid audit entry: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const secret = findSecret(parsed.data);
   if (secret) throw new AuditEntryError(`audit entry refused, it may carry a secret (${secret})`);
-  if (new TextEncoder().encode(JSON.stringify(parsed.data)).length > MAX_DRAFT_BYTES) {
+  const json = JSON.stringify(parsed.data);
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most entries need no encoding to know they fit.
+  if (json.length * 3 > MAX_DRAFT_BYTES && new TextEncoder().encode(json).length > MAX_DRAFT_BYTES) {
     throw new AuditEntryError(`audit entry larger than ${MAX_DRAFT_BYTES} bytes`);
   }
-  return parsed.data;
+  return { draft: parsed.data, json };
 }
 
 /** Which log an entry goes to: `tenants/<id>`, or `system` for entries without a known tenant. */

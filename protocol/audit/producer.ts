@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AUDIT_SHARDS, auditShard, auditStreamKey } from '../redis-keys.ts';
 import { currentTraceId } from '../telemetry/tracing.ts';
-import { buildAuditDraft, type AuditDraft } from './entry.ts';
+import { buildAuditDraftJson, type AuditDraft, type AuditDraftInput } from './entry.ts';
 
 /** One stamped entry, ready for XADD (directly, in a MULTI, or passed to a Lua script). */
 export interface AuditStamp {
@@ -75,21 +75,21 @@ export class AuditProducer {
    * shows as a gap. Throws AuditEntryError for a refused draft (no counter taken). The trace id
    * of the active span (traces on: protocol/telemetry/tracing.ts) goes on the entry.
    */
-  stamp(input: Parameters<typeof buildAuditDraft>[0]): AuditStamp {
+  stamp(input: AuditDraftInput): AuditStamp {
     const traceId = input.traceId ?? currentTraceId();
-    const draft = buildAuditDraft(traceId ? { ...input, traceId } : input);
+    const { draft, json } = buildAuditDraftJson(traceId ? { ...input, traceId } : input);
     const shard = auditShard(auditRoutingId(draft));
     const n = ++(this.#counters[shard] as number);
     this.#counters[shard] = n;
     this.#unannounced.add(shard);
-    return { key: auditStreamKey(shard), shard, fields: ['p', this.id, 'n', String(n), 'e', JSON.stringify(draft)] };
+    return { key: auditStreamKey(shard), shard, fields: ['p', this.id, 'n', String(n), 'e', json] };
   }
 
   /**
    * Appends one entry now (XADD). Resolves once Redis has it; rejects when it could not be
    * written — the caller must then not make the change it records (no unaudited action).
    */
-  async append(input: Parameters<typeof buildAuditDraft>[0]): Promise<void> {
+  async append(input: AuditDraftInput): Promise<void> {
     const s = this.stamp(input);
     try {
       await this.#redis.xadd(s.key, '*', ...s.fields);

@@ -18,23 +18,32 @@ const SECRET_VALUE: readonly [RegExp, string][] = [
 
 /** Where in `value` a secret seems to be (`details.apiKey: field name`), or null. */
 export function findSecret(value: unknown, path = '$', depth = 0): string | null {
-  if (depth > 32) return `${path}: nested too deeply`;
+  const hit = scan(value, depth);
+  return hit === null ? null : `${path}${hit.path}: ${hit.what}`;
+}
+
+/**
+ * The scan behind findSecret. The path of a hit is built on the way back up, so a clean entry
+ * (every entry, nearly) makes no path strings: every task change is scanned.
+ */
+function scan(value: unknown, depth: number): { path: string; what: string } | null {
+  if (depth > 32) return { path: '', what: 'nested too deeply' };
   if (typeof value === 'string') {
-    for (const [re, what] of SECRET_VALUE) if (re.test(value)) return `${path}: looks like ${what}`;
+    for (const [re, what] of SECRET_VALUE) if (re.test(value)) return { path: '', what: `looks like ${what}` };
     return null;
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const hit = findSecret(value[i], `${path}[${i}]`, depth + 1);
-      if (hit) return hit;
+      const hit = scan(value[i], depth + 1);
+      if (hit) return { path: `[${i}]${hit.path}`, what: hit.what };
     }
     return null;
   }
   if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (SECRET_NAME.test(k)) return `${path}.${k}: field name names a secret`;
-      const hit = findSecret(v, `${path}.${k}`, depth + 1);
-      if (hit) return hit;
+    for (const k of Object.keys(value)) {
+      if (SECRET_NAME.test(k)) return { path: `.${k}`, what: 'field name names a secret' };
+      const hit = scan((value as Record<string, unknown>)[k], depth + 1);
+      if (hit) return { path: `.${k}${hit.path}`, what: hit.what };
     }
   }
   return null;

@@ -5,15 +5,18 @@
  * must still refuse every corrupted proof once it is warm. Pure: no services.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { MAX_DRAFT_BYTES, buildAuditDraftJson } from '../../protocol/audit/entry.ts';
 import { fromBase64, fromBase64Into, toBase64, utf8 } from '../../protocol/audit/bytes.ts';
 import { InclusionBatch, inclusionPathLength, verifyInclusion } from '../../protocol/audit/inclusion-proof.ts';
 import { hashChildren, hashChildrenBase64, hashLeaf, hashLeafTextBase64 } from '../../protocol/audit/merkle-hash.ts';
 import { MerkleTree } from '../../protocol/audit/merkle-tree.ts';
 import { ed25519Verify } from '../../protocol/audit/note.ts';
 import { TRACE_BUNDLE_FORMAT, TraceBundleSchema, asTraceBundle } from '../../protocol/audit/verify-bundle.ts';
+import { findSecret } from '../../protocol/audit/secret-guard.ts';
+import { AUDIT_SHARDS, auditShard } from '../../protocol/redis-keys.ts';
 import { nobleSha256Of, sha256, sha256Base64, sha256TextBase64 } from '../../protocol/audit/sha256.ts';
 
 describe('two implementations agree', () => {
@@ -175,5 +178,30 @@ describe('trace bundle shape', () => {
       }
     }
     assert.equal(asTraceBundle(good), good, 'the input itself, not a copy');
+  });
+});
+
+describe('producer side', () => {
+  test('an id routes to the shard of the first 4 bytes of its SHA-256, big-endian (streams already written stay where they are)', () => {
+    for (const id of ['system', 'acme', '0193a1b2-c3d4-7e5f-8a9b-000000000001', 'é']) {
+      assert.equal(auditShard(id), createHash('sha256').update(id).digest().readUInt32BE(0) % AUDIT_SHARDS, id);
+    }
+  });
+
+  test('the secret guard names where the secret is, however deep; clean entries pass', () => {
+    assert.equal(findSecret({ a: 1, b: ['x', { c: null }] }), null);
+    assert.equal(findSecret({ details: { apiKey: 'x' } }), '$.details.apiKey: field name names a secret');
+    assert.equal(findSecret({ details: { list: ['ok', { note: 'Bearer abcdefghijkl' }] } }), '$.details.list[1].note: looks like a bearer credential');
+    let deep: unknown = 'x';
+    for (let i = 0; i < 40; i++) deep = [deep];
+    assert.match(findSecret({ d: deep }) ?? '', /^\$\.d(\[0\])+: nested too deeply$/);
+  });
+
+  test('a draft is appended as the JSON that was size-checked; multi-byte text counts in UTF-8 bytes', () => {
+    const { draft, json } = buildAuditDraftJson({ action: 'task.created', outcome: 'success', details: { note: 'é' } });
+    assert.equal(json, JSON.stringify(draft));
+    const units = Math.floor(MAX_DRAFT_BYTES / 2); // fits as UTF-16 units, not as UTF-8 (2 bytes each)
+    assert.throws(() => buildAuditDraftJson({ action: 'task.created', outcome: 'success', details: { note: 'é'.repeat(units) } }), /larger than/);
+    assert.doesNotThrow(() => buildAuditDraftJson({ action: 'task.created', outcome: 'success', details: { note: 'e'.repeat(units) } }));
   });
 });
