@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { JsonValueSchema } from '../json-value.ts';
+import { isPlainDraft } from './draft-check.ts';
 import { findSecret } from './secret-guard.ts';
 
 const Hex64Schema = z.string().regex(/^[0-9a-f]{64}$/);
@@ -91,16 +92,23 @@ export function buildAuditDraft(input: AuditDraftInput): AuditDraft {
 
 /** buildAuditDraft, and the draft's JSON (what a producer appends: made once, for the size check too). */
 export function buildAuditDraftJson(input: AuditDraftInput): { draft: AuditDraft; json: string } {
-  const parsed = AuditDraftSchema.safeParse({ time: new Date().toISOString(), ...input });
-  if (!parsed.success) throw new AuditEntryError(`invalid audit entry: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const secret = findSecret(parsed.data);
+  const candidate = { time: new Date().toISOString(), ...input };
+  let draft: AuditDraft;
+  // The fast check accepts only what the schema accepts; the schema decides the rest.
+  if (isPlainDraft(candidate)) draft = candidate as AuditDraft;
+  else {
+    const parsed = AuditDraftSchema.safeParse(candidate);
+    if (!parsed.success) throw new AuditEntryError(`invalid audit entry: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    draft = parsed.data;
+  }
+  const secret = findSecret(draft);
   if (secret) throw new AuditEntryError(`audit entry refused, it may carry a secret (${secret})`);
-  const json = JSON.stringify(parsed.data);
+  const json = JSON.stringify(draft);
   // A UTF-16 unit is at most 3 bytes of UTF-8: most entries need no encoding to know they fit.
   if (json.length * 3 > MAX_DRAFT_BYTES && new TextEncoder().encode(json).length > MAX_DRAFT_BYTES) {
     throw new AuditEntryError(`audit entry larger than ${MAX_DRAFT_BYTES} bytes`);
   }
-  return { draft: parsed.data, json };
+  return { draft, json };
 }
 
 /** Which log an entry goes to: `tenants/<id>`, or `system` for entries without a known tenant. */
