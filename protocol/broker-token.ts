@@ -46,6 +46,9 @@ export async function issueBrokerToken(redis: Redis, taskId: string, attempt: nu
 /** Why a broker token was refused (for the broker's audit entry; never shown to the caller). */
 export type BrokerTokenRefusal = 'malformed' | 'no_task' | 'not_live' | 'wrong_attempt' | 'wrong_token';
 
+/** The task record fields a token check reads, in this order (one HMGET). */
+export const BROKER_TOKEN_FIELDS = ['status', 'attempts', 'brokerTokenSha256'] as const;
+
 /**
  * Harness side: whether `token` is the live token of `taskId`'s attempt `attempt`. Reads the
  * record's status, attempts and token hash (one round trip); compares in constant time.
@@ -57,8 +60,22 @@ export async function checkBrokerToken(
   token: string,
 ): Promise<{ ok: true } | { ok: false; reason: BrokerTokenRefusal }> {
   if (!TOKEN_FORMAT.test(token)) return { ok: false, reason: 'malformed' };
-  const [status, attempts, stored] = await redis.hmget(redisKeys.task(taskId), 'status', 'attempts', 'brokerTokenSha256');
-  if (status === null || status === undefined) return { ok: false, reason: 'no_task' };
+  const [status, attempts, stored] = await redis.hmget(redisKeys.task(taskId), ...BROKER_TOKEN_FIELDS);
+  return verifyBrokerToken({ status: status ?? null, attempts: attempts ?? null, stored: stored ?? null }, attempt, token);
+}
+
+/**
+ * The same check on fields already read from the record ({@link BROKER_TOKEN_FIELDS}), for a
+ * caller that reads them together with other fields of the record in one command.
+ */
+export function verifyBrokerToken(
+  record: { status: string | null; attempts: string | null; stored: string | null },
+  attempt: number,
+  token: string,
+): { ok: true } | { ok: false; reason: BrokerTokenRefusal } {
+  if (!TOKEN_FORMAT.test(token)) return { ok: false, reason: 'malformed' };
+  const { status, attempts, stored } = record;
+  if (status === null) return { ok: false, reason: 'no_task' };
   if (!CALLABLE_STATUSES.includes(status)) return { ok: false, reason: 'not_live' };
   if (attempts !== String(attempt)) return { ok: false, reason: 'wrong_attempt' };
   const given = Buffer.from(brokerTokenSha256(token), 'hex');

@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { AuditEntryError } from '../../protocol/audit/entry.ts';
-import { isAuditUnavailable, type AuditProducer } from '../../protocol/audit/producer.ts';
+import { isAuditUnavailable, type AuditProducer, type AuditStamp } from '../../protocol/audit/producer.ts';
 import type { BrokerCallRequest, BrokerCallResult } from '../../protocol/capability.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { CapabilityStore } from '../capabilities/capability-store.ts';
@@ -19,6 +19,7 @@ import type { PolicyGate } from '../policy/gate.ts';
 import type { CredentialStore, RevealedCredential } from '../vault/credential-store.ts';
 import { appendCallEntry, auditedInput, callEntry, type CallWho } from './call-audit.ts';
 import { callKey, inputSha256, resultHash, type Claim, type CallRecords, type RecordedCompensation } from './call-records.ts';
+import { readCall, type CallReads, type TaskFactsMemory } from './call-reads.ts';
 import { execute, type ExecuteDeps } from './execute.ts';
 import { Redactor } from './redact.ts';
 import { approvalStage, type ApprovalDeps } from './stages/approval.ts';
@@ -43,6 +44,8 @@ export interface BrokerDeps {
   /** Approval requests, their waiting and deadlines (stages/approval.ts). */
   approvals: Omit<ApprovalDeps, 'log'>;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
+  /** Task facts seen lately: a task's next call starts its reads early (call-reads.ts). */
+  facts?: TaskFactsMemory;
 }
 
 /** `declared`: the task declared the capability it called (its name may be a metrics label). */
@@ -53,6 +56,7 @@ const IN_PROGRESS_POLL_MS = 25;
 
 export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, authorization: string | undefined, abort: AbortSignal): Promise<BrokerAnswer> {
   const receivedAt = performance.now();
+  const early = deps.facts?.early(deps, call);
   const token = await tokenStage(deps.redis, authorization, call.taskId, call.attempt);
   if (!token.ok) {
     // Recorded (in the task's tenant log when the task exists, else the system log), never the token.
@@ -69,6 +73,7 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
     return { status: 401, reason: token.reason };
   }
   const { task } = token;
+  deps.facts?.remember(call.taskId, task);
   const who: CallWho = { tenantId: task.tenantId, agentId: task.agentId, actingFor: task.actingFor, taskId: call.taskId };
   const ctx: CallContext = {
     call,
@@ -82,7 +87,7 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
   };
   const declared = task.capabilities.includes(call.name);
   try {
-    const body = await run(deps, ctx, abort);
+    const body = await run(deps, ctx, early ? early.for(task) : readCall(deps, call, task), abort);
     return { status: 200, body: ctx.approvalWaitMs !== undefined ? { ...body, approvalWaitMs: ctx.approvalWaitMs } : body, declared };
   } catch (err) {
     deps.log.error({ err, taskId: call.taskId, seq: call.seq, capability: call.name }, 'capability call failed inside the broker');
@@ -90,16 +95,11 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
   }
 }
 
-async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Promise<BrokerCallResult> {
+async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>, abort: AbortSignal): Promise<BrokerCallResult> {
   const finish = (stop: Stop) => answered(deps, ctx, stop.result, stop.outcome, { stage: stop.stage });
-  // The reads the stages need, at once: the owner (disabled? roles), the definition, and what
-  // the exactly-once record holds at this position.
-  const declared = ctx.task.capabilities.includes(ctx.call.name);
-  const [owner, definition, prior] = await Promise.all([
-    deps.identity.getPrincipal(ctx.task.tenantId, ctx.task.principalKind, ctx.task.agentId),
-    declared ? deps.capabilities.get(ctx.task.tenantId, ctx.call.name) : null,
-    declared ? deps.records.get(ctx.call.taskId, ctx.call.seq) : null,
-  ]);
+  // The reads the stages need (call-reads.ts): the owner (disabled? roles), the definition, and
+  // what the exactly-once record holds at this position.
+  const { owner, definition, prior } = await reads;
   if (owner?.disabled) return finish(refuse('principal', 'capability_denied', `${ctx.call.name}: the task's ${ctx.task.principalKind} is disabled`));
   (ctx.principal as Principal).roles = owner?.roles ?? [];
 
@@ -196,19 +196,28 @@ async function run(deps: BrokerDeps, ctx: CallContext, abort: AbortSignal): Prom
     return answered(deps, ctx, run.result, 'failure', { aborted: true, sent: run.sent, targetMs: run.targetMs });
   }
   const result = redactor.value(checkOutput(capability, run.result)) as BrokerCallResult;
-  // The record and the audit entry at once: the hash the entry names is computed beforehand.
+  // The record and the audit entry in one step (one script): the hash the entry names is
+  // computed beforehand.
   const resultSha256 = resultHash(result);
   // What undoes this call if the task fails, rendered now from its input and (redacted) output.
   const compensation = result.ok ? compensationOf(capability, ctx.call.input ?? null, result.output) : undefined;
-  const [, answer] = await Promise.all([
-    deps.records.settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true, compensation),
-    answered(deps, ctx, result, result.ok ? 'success' : 'failure', {
-      resultSha256,
-      ...(run.status !== undefined ? { status: run.status } : {}),
-      targetMs: run.targetMs,
-    }),
-  ]);
-  return answer;
+  const entry = answerStamp(deps, ctx, result, result.ok ? 'success' : 'failure', {
+    resultSha256,
+    ...(run.status !== undefined ? { status: run.status } : {}),
+    targetMs: run.targetMs,
+  });
+  let settled: { auditError?: string };
+  try {
+    settled = await deps.records.settle(
+      ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true, compensation, entry ?? undefined);
+  } catch (err) {
+    if (entry) deps.log.error({ err, taskId: ctx.call.taskId, seq: ctx.call.seq }, 'audit entry of a capability call could not be written');
+    throw err;
+  }
+  if (settled.auditError) {
+    deps.log.error({ err: new Error(settled.auditError), taskId: ctx.call.taskId, seq: ctx.call.seq }, 'audit entry of a capability call could not be written');
+  }
+  return answerOf(ctx, result);
 }
 
 function compensationOf(capability: Capability, input: unknown, output: unknown): RecordedCompensation | undefined {
@@ -249,14 +258,38 @@ async function answered(
   details: Record<string, unknown>,
 ): Promise<BrokerCallResult> {
   try {
-    await appendCallEntry(deps.audit, ctx.who, 'capability.call', outcome, {
-      ...base(ctx),
-      ...(result.ok ? {} : { code: result.error.code }),
-      durationMs: Math.round(performance.now() - ctx.receivedAt),
-      ...details,
-    }, ctx.decision);
+    await appendCallEntry(deps.audit, ctx.who, 'capability.call', outcome, answerDetails(ctx, result, details), ctx.decision);
   } catch (err) {
     deps.log.error({ err, taskId: ctx.call.taskId, seq: ctx.call.seq }, 'audit entry of a capability call could not be written');
   }
+  return answerOf(ctx, result);
+}
+
+/** The answer's entry stamped for a script to append (null, logged, when the draft is refused). */
+function answerStamp(
+  deps: BrokerDeps,
+  ctx: CallContext,
+  result: BrokerCallResult,
+  outcome: 'success' | 'failure',
+  details: Record<string, unknown>,
+): AuditStamp | null {
+  try {
+    return deps.audit.stamp(callEntry(ctx.who, 'capability.call', outcome, answerDetails(ctx, result, details), ctx.decision));
+  } catch (err) {
+    deps.log.error({ err, taskId: ctx.call.taskId, seq: ctx.call.seq }, 'audit entry of a capability call could not be written');
+    return null;
+  }
+}
+
+function answerDetails(ctx: CallContext, result: BrokerCallResult, details: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...base(ctx),
+    ...(result.ok ? {} : { code: result.error.code }),
+    durationMs: Math.round(performance.now() - ctx.receivedAt),
+    ...details,
+  };
+}
+
+function answerOf(ctx: CallContext, result: BrokerCallResult): BrokerCallResult {
   return result.ok && ctx.flags.replayed ? { ...result, replayed: true } : result;
 }

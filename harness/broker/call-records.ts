@@ -121,16 +121,26 @@ return {kind, cur or ''}
 `);
 
 /*
- * Settles the record only while it still holds this key. KEYS: calls hash, task record. ARGV:
- * seq, key, settled JSON.
+ * Settles the record only while it still holds this key, and appends the answer's audit entry
+ * (`capability.call`) in the same step when one is given. KEYS: calls hash, task record. ARGV:
+ * seq, key, settled JSON, then (optionally) the audit stream and the entry's 6 stamp fields.
+ * The entry does not decide anything: the call already happened, so it is appended whether or
+ * not the record still held this key, and a failed XADD does not undo the settle — it is
+ * returned ({settled 1/0, error text or ''}) for the caller to log.
  */
 const SETTLE = new LuaScript(`
+local settled = 0
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur then return 0 end
-if cjson.decode(cur).key ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'callRecordBytes', #ARGV[3] - #cur) end
-return 1
+if cur and cjson.decode(cur).key == ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HINCRBY', KEYS[2], 'callRecordBytes', #ARGV[3] - #cur) end
+  settled = 1
+end
+if ARGV[4] then
+  local r = redis.pcall('XADD', ARGV[4], '*', ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10])
+  if type(r) == 'table' and r.err then return {settled, r.err} end
+end
+return {settled, ''}
 `);
 
 /* Removes a claim that never ran (its key only). KEYS: calls hash, task record. ARGV: seq, key. */
@@ -204,6 +214,11 @@ export class CallRecords {
     return out;
   }
 
+  /**
+   * Settles position `seq` (only while it holds `key`) and, with `answerEntry`, appends that
+   * entry in the same step. Returns the result's hash and, when the entry could not be written,
+   * why (the settle stands: the call already happened).
+   */
   async settle(
     taskId: string,
     seq: number,
@@ -213,15 +228,21 @@ export class CallRecords {
     result: BrokerCallResult,
     diverged: boolean,
     compensation?: RecordedCompensation,
-  ): Promise<string> {
+    answerEntry?: AuditStamp,
+  ): Promise<{ resultSha256: string; auditError?: string }> {
     const resultSha256 = resultHash(result);
     const settled: CallRecord = {
       key, state: 'settled', attempt, startedAt, settledAt: new Date().toISOString(), result, resultSha256,
       ...(diverged ? { diverged } : {}),
       ...(compensation ? { compensation } : {}),
     };
-    await SETTLE.run(this.#redis, [callRecordsKey(taskId), redisKeys.task(taskId)], [String(seq), key, JSON.stringify(settled)]);
-    return resultSha256;
+    const reply = await SETTLE.run(
+      this.#redis,
+      [callRecordsKey(taskId), redisKeys.task(taskId)],
+      [String(seq), key, JSON.stringify(settled), ...(answerEntry ? [answerEntry.key, ...answerEntry.fields] : [])],
+    );
+    const auditError = (reply as [number, string])[1];
+    return { resultSha256, ...(auditError ? { auditError } : {}) };
   }
 
   async release(taskId: string, seq: number, key: string): Promise<void> {

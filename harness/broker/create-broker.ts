@@ -8,6 +8,7 @@ import { CedarPolicyGate } from '../policy/gate.ts';
 import { PolicyStore } from '../policy/policy-store.ts';
 import { buildBrokerApp } from './broker-app.ts';
 import type { BrokerDeps } from './broker-call.ts';
+import { TaskFactsMemory } from './call-reads.ts';
 import { CallRecords } from './call-records.ts';
 import { CircuitBreakers, type BreakerOptions } from './circuit-breakers.ts';
 import { ConnectionPool } from './outbound/connection-pool.ts';
@@ -80,6 +81,7 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
       },
     },
     log: options.log ?? quietLog,
+    facts: new TaskFactsMemory(),
   };
   let closing: Promise<void> | null = null;
   return {

@@ -1,0 +1,78 @@
+/**
+ * The reads the stages of a call need after the token stage: the task owner (disabled? roles),
+ * the capability's definition and what the exactly-once record holds at the call's position.
+ * They depend on a few of the task's facts (tenant, owner, whether it declared the name), which
+ * never change for a task: once a task's facts are known, the next call of the task starts
+ * these reads together with the token stage's read instead of one round trip later. Nothing is
+ * decided on a guess: the reads are used only when the facts the token stage just read give
+ * the very same reads (else they are made again), and only once the token checked out.
+ */
+import type { BrokerCallRequest } from '../../protocol/capability.ts';
+import type { Capability } from '../capabilities/definition.ts';
+import type { CapabilityStore } from '../capabilities/capability-store.ts';
+import type { IdentityStore } from '../identity/identity-store.ts';
+import type { CallRecord, CallRecords } from './call-records.ts';
+import type { TaskFacts } from './stages/context.ts';
+
+export interface CallReads {
+  owner: Awaited<ReturnType<IdentityStore['getPrincipal']>>;
+  definition: Capability | null;
+  prior: CallRecord | null;
+}
+
+export interface CallReadDeps {
+  identity: IdentityStore;
+  capabilities: CapabilityStore;
+  records: CallRecords;
+}
+
+/** The facts the reads depend on, as one string: equal keys, equal reads. */
+function readKey(call: BrokerCallRequest, facts: TaskFacts): string {
+  return JSON.stringify([facts.tenantId, facts.principalKind, facts.agentId, facts.capabilities.includes(call.name)]);
+}
+
+export function readCall(deps: CallReadDeps, call: BrokerCallRequest, facts: TaskFacts): Promise<CallReads> {
+  const declared = facts.capabilities.includes(call.name);
+  return Promise.all([
+    deps.identity.getPrincipal(facts.tenantId, facts.principalKind, facts.agentId),
+    declared ? deps.capabilities.get(facts.tenantId, call.name) : null,
+    declared ? deps.records.get(call.taskId, call.seq) : null,
+  ]).then(([owner, definition, prior]) => ({ owner, definition, prior }));
+}
+
+/** The reads started early from a task's facts seen before (see the module comment). */
+export interface EarlyReads {
+  /** The reads for `facts` (just read by the token stage): the early ones if they match, else made now. */
+  for(facts: TaskFacts): Promise<CallReads>;
+}
+
+/** Task facts seen lately, by task id (a bounded map, least recently used dropped). */
+export class TaskFactsMemory {
+  readonly #facts = new Map<string, TaskFacts>();
+  readonly #max: number;
+
+  constructor(max = 1024) {
+    this.#max = max;
+  }
+
+  remember(taskId: string, facts: TaskFacts): void {
+    this.#facts.delete(taskId);
+    this.#facts.set(taskId, facts);
+    if (this.#facts.size > this.#max) this.#facts.delete(this.#facts.keys().next().value as string);
+  }
+
+  /** Starts the reads of `call` from the facts seen before for its task, if any. */
+  early(deps: CallReadDeps, call: BrokerCallRequest): EarlyReads {
+    const seen = this.#facts.get(call.taskId);
+    // Settled at once so an early read nobody uses (a refused token) is no unhandled rejection.
+    const started = seen ? readCall(deps, call, seen).then((r) => ({ ok: true as const, r }), (err: unknown) => ({ ok: false as const, err })) : null;
+    return {
+      async for(facts: TaskFacts): Promise<CallReads> {
+        if (!seen || !started || readKey(call, seen) !== readKey(call, facts)) return readCall(deps, call, facts);
+        const got = await started;
+        if (!got.ok) throw got.err;
+        return got.r;
+      },
+    };
+  }
+}
