@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { Principal } from '../auth/principal.ts';
+import { noPolicyCanApply, sameRequestShape } from './approval-scope.ts';
 import { SCHEMA_TEXT, type PolicySet } from './policy-set.ts';
 
 export type AuthzAction =
@@ -72,6 +73,12 @@ const NS = 'Airlock';
 /** Policy sets kept preparsed in cedar-wasm at once (see Authorizer #slotFor). */
 const MAX_PREPARED_SETS = 256;
 
+/** The actions validated like REQUIRE_APPROVAL (approval-scope.ts, condition 2). */
+const APPROVAL_SHAPE = sameRequestShape(REQUIRE_APPROVAL);
+/** Requests remembered as answered without failure (see #known), and the largest remembered. */
+const MAX_KNOWN_REQUESTS = 256;
+const MAX_KNOWN_REQUEST_CHARS = 16 * 1024;
+
 export class Authorizer {
   /**
    * Policy-set hash → the cedar-wasm slot it is preparsed in, least recently used first. The
@@ -90,6 +97,12 @@ export class Authorizer {
   readonly #freeSlots: string[] = [];
   #nextSlot = 0;
   readonly #onShadowDisagrees: (d: Decision) => void;
+  /**
+   * Capability requests (as JSON, without the action) Cedar answered without failure for an
+   * action validated like REQUIRE_APPROVAL, least recently used first: condition 2 of
+   * approval-scope.ts for skipping the approval question.
+   */
+  readonly #known = new Map<string, true>();
 
   constructor(options: { onShadowDisagrees?: (d: Decision) => void; maxPreparedSets?: number } = {}) {
     const schema = cedar.preparseSchema(SCHEMA_NAME, SCHEMA_TEXT);
@@ -116,16 +129,42 @@ export class Authorizer {
     } catch (err) {
       call = err instanceof Error ? err : new Error(String(err));
     }
+    // The approval question of a capability call may be answered without Cedar (approval-scope.ts).
+    const approvalShaped = !(call instanceof Error) && resource.type === 'Capability' && APPROVAL_SHAPE.has(action);
+    let key: string | null | undefined;
+    const keyOf = () => (key === undefined ? (key = requestKey(call as Call)) : key);
+    const verdict = (set: PolicySet): Verdict => {
+      const skippable = approvalShaped && noPolicyCanApply(set, REQUIRE_APPROVAL, principal, resource as { id: string; risk: string });
+      if (skippable && action === REQUIRE_APPROVAL && this.#isKnown(keyOf())) {
+        return { allowed: false, policyIds: [], errors: [], policySetHash: set.hash };
+      }
+      const v = this.#verdict(set, action, call, skippable ? () => this.#remember(keyOf()) : null);
+      return v;
+    };
     const decision: Decision = {
       action,
       resource: `${resource.type}::${resource.id}`,
-      ...this.#verdict(sets.active, action, call),
+      ...verdict(sets.active),
     };
     if (sets.shadow) {
-      decision.shadow = this.#verdict(sets.shadow, action, call);
+      decision.shadow = verdict(sets.shadow);
       if (decision.shadow.allowed !== decision.allowed) this.#onShadowDisagrees(decision);
     }
     return decision;
+  }
+
+  #isKnown(key: string | null): boolean {
+    if (key === null || !this.#known.has(key)) return false;
+    this.#known.delete(key);
+    this.#known.set(key, true);
+    return true;
+  }
+
+  #remember(key: string | null): void {
+    if (key === null) return;
+    this.#known.delete(key);
+    this.#known.set(key, true);
+    if (this.#known.size > MAX_KNOWN_REQUESTS) this.#known.delete(this.#known.keys().next().value as string);
   }
 
   /**
@@ -159,7 +198,8 @@ export class Authorizer {
     return slot;
   }
 
-  #verdict(set: PolicySet, action: AuthzAction, call: Call | Error): Verdict {
+  /** `answered`: told when Cedar answered without failure (the request validated and its entities parsed). */
+  #verdict(set: PolicySet, action: AuthzAction, call: Call | Error, answered: (() => void) | null): Verdict {
     // Fail closed: a deny, except for the approval question, where failing safe means asking.
     const failSafe = action === REQUIRE_APPROVAL;
     const deny = (errors: string[]): Verdict => ({ allowed: failSafe, policyIds: [], errors, policySetHash: set.hash });
@@ -169,6 +209,7 @@ export class Authorizer {
       if (slot === null) return deny(['the policy set could not be prepared']);
       const answer = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: slot });
       if (answer.type === 'failure') return deny(answer.errors.map((e) => e.message));
+      answered?.();
       const { decision, diagnostics } = answer.response;
       const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);
       const timeouts = failSafe ? diagnostics.reason.map((id) => set.approvalTimeoutMs?.[id]).filter((ms) => ms !== undefined) : [];
@@ -186,6 +227,12 @@ export class Authorizer {
 }
 
 type Call = Omit<cedar.StatefulAuthorizationCall, 'preparsedPolicySetId'>;
+
+/** A request without its action, as JSON (null when too large to remember). */
+function requestKey(call: Call): string | null {
+  const json = JSON.stringify([call.principal, call.resource, call.context, call.entities, call.preparsedSchemaName, call.validateRequest]);
+  return json.length <= MAX_KNOWN_REQUEST_CHARS ? json : null;
+}
 
 const uid = (type: string, id: string) => ({ type: `${NS}::${type}`, id });
 
