@@ -57,7 +57,7 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
   deps.metrics?.attachBroker({ circuits: () => breakers.states(), approvalsWaiting: () => waiter.waiting });
   const brokerDeps: BrokerDeps = {
     redis: calls,
-    capabilities: new CapabilityStore(calls),
+    capabilities: new CapabilityStore(calls, { parsedCacheSize: 256 }),
     credentials: deps.credentials,
     policy,
     // Read-only here (owners of calling tasks), on the broker's connection.

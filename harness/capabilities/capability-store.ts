@@ -6,9 +6,33 @@ const key = (tenantId: string) => `airlock:capabilities:{${tenantId}}`;
 
 export class CapabilityStore {
   readonly #redis: Redis;
+  /** Definitions parsed lately, by their stored JSON (with `parsedCacheSize`); see #parse. */
+  readonly #parsed: Map<string, Capability> | null;
+  readonly #parsedMax: number;
 
-  constructor(redis: Redis) {
+  /**
+   * `parsedCacheSize`: keep that many parsed definitions by their stored JSON, for a reader that
+   * reads the same few definitions all the time and never changes what it gets (the broker).
+   * The stored JSON is still read every time: a changed definition is a different key.
+   */
+  constructor(redis: Redis, options: { parsedCacheSize?: number } = {}) {
     this.#redis = redis;
+    this.#parsedMax = options.parsedCacheSize ?? 0;
+    this.#parsed = this.#parsedMax > 0 ? new Map() : null;
+  }
+
+  /** Parsing the same JSON gives the same definition: a cached one is returned (shared: read-only). */
+  #parse(raw: string): Capability {
+    if (!this.#parsed) return CapabilitySchema.parse(JSON.parse(raw));
+    let c = this.#parsed.get(raw);
+    if (c) {
+      this.#parsed.delete(raw);
+    } else {
+      c = CapabilitySchema.parse(JSON.parse(raw));
+      if (this.#parsed.size >= this.#parsedMax) this.#parsed.delete(this.#parsed.keys().next().value as string);
+    }
+    this.#parsed.set(raw, c);
+    return c;
   }
 
   async put(tenantId: string, capability: Capability): Promise<void> {
@@ -17,14 +41,14 @@ export class CapabilityStore {
 
   async get(tenantId: string, name: string): Promise<Capability | null> {
     const raw = await this.#redis.hget(key(tenantId), name);
-    return raw === null ? null : CapabilitySchema.parse(JSON.parse(raw));
+    return raw === null ? null : this.#parse(raw);
   }
 
   /** Several at once (one round trip); null for names the tenant does not have. */
   async getMany(tenantId: string, names: readonly string[]): Promise<(Capability | null)[]> {
     if (names.length === 0) return [];
     const raws = await this.#redis.hmget(key(tenantId), ...names);
-    return raws.map((raw) => (raw === null ? null : CapabilitySchema.parse(JSON.parse(raw))));
+    return raws.map((raw) => (raw === null ? null : this.#parse(raw)));
   }
 
   async list(tenantId: string): Promise<Capability[]> {
