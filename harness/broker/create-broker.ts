@@ -1,8 +1,5 @@
 /** Assembles the broker from the harness's collaborators (composition root: server.ts, tests). */
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import { duplicateClient } from '../../protocol/redis-connection.ts';
-import { IdentityStore } from '../identity/identity-store.ts';
 import type { AppDeps } from '../app.ts';
 import { ApprovalStore } from '../approvals/approval-store.ts';
 import { ApprovalWaiter } from '../approvals/approval-waiter.ts';
@@ -41,12 +38,6 @@ export interface BrokerParts {
  */
 export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOptions = {}): Promise<BrokerParts> {
   const { config, redis } = deps;
-  // The broker's own connection, auto-pipelined: the commands one call sends at once (the token
-  // and task read with the owner, definition and record reads) leave in one write and come back
-  // in one read — on a busy host each system call is a good part of what a call costs.
-  const calls = duplicateClient(redis, { enableAutoPipelining: true });
-  calls.on('error', () => {});
-  await connected(calls);
   const waiter = await ApprovalWaiter.create(redis);
   const policy = new CedarPolicyGate(new PolicyStore(redis), () => {}, async (tenantId, userId) => {
     const user = await deps.identity.getPrincipal(tenantId, 'user', userId);
@@ -56,14 +47,13 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
   const breakers = new CircuitBreakers(options.breakers);
   deps.metrics?.attachBroker({ circuits: () => breakers.states(), approvalsWaiting: () => waiter.waiting });
   const brokerDeps: BrokerDeps = {
-    redis: calls,
-    capabilities: new CapabilityStore(calls, { parsedCacheSize: 256 }),
+    redis,
+    capabilities: new CapabilityStore(redis, { parsedCacheSize: 256 }),
     credentials: deps.credentials,
     policy,
-    // Read-only here (owners of calling tasks), on the broker's connection.
-    identity: new IdentityStore(calls),
+    identity: deps.identity,
     audit: deps.audit,
-    records: new CallRecords(calls, config.TASK_RETENTION_MS, config.CAPABILITY_RECORDS_MAX_BYTES),
+    records: new CallRecords(redis, config.TASK_RETENTION_MS, config.CAPABILITY_RECORDS_MAX_BYTES),
     rateLimits: new CapabilityRateLimits(redis),
     exec: {
       breakers,
@@ -100,7 +90,6 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
       closing ??= (async () => {
         await waiter.close();
         pool.destroy();
-        calls.disconnect();
       })();
       return closing;
     },
@@ -108,22 +97,6 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
 }
 
 const quietLog = { warn() {}, error() {} };
-
-/** Resolves once `client` is ready (its offline queue is off), or gave up (calls then fail and it reconnects). */
-async function connected(client: Redis): Promise<void> {
-  if (client.status === 'ready') return;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, 10_000);
-    function done() {
-      clearTimeout(timer);
-      client.off('ready', done);
-      client.off('end', done);
-      resolve();
-    }
-    client.once('ready', done);
-    client.once('end', done);
-  });
-}
 
 /**
  * The broker listener. With `parts` it uses (and leaves open) parts built by the caller, shared
