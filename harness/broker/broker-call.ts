@@ -240,7 +240,7 @@ function base(ctx: CallContext): Record<string, unknown> {
     inputSha256: ctx.inputSha256,
     // Without the capability's schema (refused before it was known), no field can be known to
     // be redacted: the input is recorded by its hash only.
-    ...(ctx.capability ? auditedInput(ctx.capability.input, ctx.call.input ?? null) : { inputOmitted: 'the capability is not known to this task' }),
+    ...(ctx.capability ? (ctx.auditedInput ??= auditedInput(ctx.capability.input, ctx.call.input ?? null)) : { inputOmitted: 'the capability is not known to this task' }),
     ...(ctx.capability ? { risk: ctx.capability.risk } : {}),
     ...(ctx.flags.replayed ? { replayed: true } : {}),
     ...(ctx.flags.diverged ? { diverged: true } : {}),

@@ -41,6 +41,11 @@ export interface CallContext {
   approvalWaitMs?: number;
   /** When the broker got the call (performance.now()). */
   receivedAt: number;
+  /**
+   * The input as the call's audit entries record it (call-audit.ts auditedInput), made once for
+   * both entries: the capability and the input do not change once the declared stage set them.
+   */
+  auditedInput?: { input: unknown } | { inputOmitted: string };
   /** A compensation of the rollback (harness/rollback/): the call it undoes. */
   compensates?: { seq: number; capability: string };
 }
