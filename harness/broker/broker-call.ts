@@ -208,8 +208,9 @@ async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>
   });
   let settled: { auditError?: string };
   try {
-    settled = await deps.records.settle(
-      ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true, compensation, entry ?? undefined);
+    settled = await deps.records.settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true, {
+      compensation, answerEntry: entry ?? undefined, resultSha256,
+    });
   } catch (err) {
     if (entry) deps.log.error({ err, taskId: ctx.call.taskId, seq: ctx.call.seq }, 'audit entry of a capability call could not be written');
     throw err;

@@ -216,8 +216,9 @@ export class CallRecords {
 
   /**
    * Settles position `seq` (only while it holds `key`) and, with `answerEntry`, appends that
-   * entry in the same step. Returns the result's hash and, when the entry could not be written,
-   * why (the settle stands: the call already happened).
+   * entry in the same step. Returns the result's hash (`resultSha256` when the caller already
+   * has it) and, when the entry could not be written, why (the settle stands: the call already
+   * happened).
    */
   async settle(
     taskId: string,
@@ -227,10 +228,10 @@ export class CallRecords {
     startedAt: string,
     result: BrokerCallResult,
     diverged: boolean,
-    compensation?: RecordedCompensation,
-    answerEntry?: AuditStamp,
+    more: { compensation?: RecordedCompensation | undefined; answerEntry?: AuditStamp | undefined; resultSha256?: string } = {},
   ): Promise<{ resultSha256: string; auditError?: string }> {
-    const resultSha256 = resultHash(result);
+    const { compensation, answerEntry } = more;
+    const resultSha256 = more.resultSha256 ?? resultHash(result);
     const settled: CallRecord = {
       key, state: 'settled', attempt, startedAt, settledAt: new Date().toISOString(), result, resultSha256,
       ...(diverged ? { diverged } : {}),
