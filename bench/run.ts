@@ -48,7 +48,7 @@ const SETTINGS = {
    */
   auditCostSamples: num('BENCH_AUDIT_COST_SAMPLES', 1500),
   /** The whole run is aborted (with cleanup) past this. */
-  watchdogMs: num('BENCH_WATCHDOG_MS', 8 * 60_000),
+  watchdogMs: num('BENCH_WATCHDOG_MS', 10 * 60_000),
   waitQuietS: num('BENCH_WAIT_QUIET_S', 0),
 };
 const TARGET_LATENCY_RATIO = 1.5;
@@ -493,7 +493,7 @@ async function main(): Promise<void> {
   const cedar = cedarBench();
   log(`security path: ${SETTINGS.securityWarmup} + ${SETTINGS.securitySamples} tasks each, alternating with and without it`);
   const security: SecurityPathResult = await securityPathCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples);
-  log(`audit cost: ${SETTINGS.securityWarmup} + ${SETTINGS.securitySamples} tasks each, alternating with and without audit entries`);
+  log(`audit cost: ${SETTINGS.securityWarmup} + ${SETTINGS.auditCostSamples} tasks each, alternating with and without audit entries`);
   const auditCostResult: AuditCostResult = await auditCost(stack, SETTINGS.securityWarmup, SETTINGS.auditCostSamples, SETTINGS.isolateHosts);
   log(`telemetry: ${SETTINGS.securityWarmup} + ${SETTINGS.securitySamples} tasks each, alternating traces off and on`);
   const telemetry: TelemetryCostResult = await telemetryCost(stack, SETTINGS.securityWarmup, SETTINGS.securitySamples, SETTINGS.isolateHosts);
