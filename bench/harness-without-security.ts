@@ -5,12 +5,11 @@
  * (harness/server.ts) always builds the app with the standard path and nothing an operator
  * configures can change that. Listens on loopback only.
  */
+import { runComparisonHarness } from './comparison-process.ts';
 import type { FastifyRequest } from 'fastify';
 import type { SecurityPath } from '../harness/app.ts';
 import type { Principal } from '../harness/auth/principal.ts';
 import type { PolicyGate } from '../harness/policy/gate.ts';
-import { loadConfig } from '../harness/config.ts';
-import { startHarness } from '../harness/start-harness.ts';
 
 const DEV_AGENT: Principal = Object.freeze({
   tenantId: 'dev',
@@ -38,14 +37,5 @@ const noSecurity: SecurityPath = (v1) => {
   });
 };
 
-const config = loadConfig();
-if (config.HOST !== '127.0.0.1') throw new Error('the unguarded bench harness listens on 127.0.0.1 only');
 // The service's whole assembly (API, broker listener, rollback), without the security path.
-const harness = await startHarness(config, { security: noSecurity, policyGate: allowAll });
-const stop = async () => {
-  await harness.close();
-  process.exit(0);
-};
-process.once('SIGTERM', () => void stop());
-process.once('SIGINT', () => void stop());
-await harness.listen();
+await runComparisonHarness('without security', { security: noSecurity, policyGate: allowAll });
