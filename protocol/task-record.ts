@@ -72,6 +72,11 @@ export const TaskRecordSchema = z.strictObject({
    * written by the harness once it planned it, then per compensation as each one settles.
    */
   compensations: z.array(CompensationSchema).max(1024).optional(),
+  /**
+   * Id of the last status change (protocol/task-store.ts): a change whose command is resent after
+   * its answer was lost is recognised and answered again, not made twice. Internal.
+   */
+  changeId: z.string().max(64).optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AuditEntryError, type AuditDraft, type AuditDraftInput, type AuditOutcome } from './audit/entry.ts';
 import { grantChangesDetail } from './audit/grant-changes.ts';
@@ -68,8 +69,11 @@ function outcomeOf(status: TaskStatus): AuditOutcome {
  * lost between the end and a harness hearing of it (harness/rollback/). The call records' key
  * (redisKeys.calls: same tag and id as the task's) is derived here, not declared in KEYS: Redis
  * checks a script's KEYS for write access, and a runner may only read call records.
+ * Resent (ARGV[7], the change's id, is the record's `changeId` and the status is already the new
+ * one): the command ran and its answer was lost — ioredis resends a command in flight when its
+ * connection drops. The answer is the first one's; nothing is changed or recorded twice.
  * KEYS: task, events, output[, rollback inbox]. ARGV: status, allowed from, event JSON, channel, message, ttl,
- * audit stream + 6 stamp fields, ...record fields.
+ * change id, audit stream + 6 stamp fields, ...record fields.
  * Returns {1[, tenantId, ttl, bytes]}, {0} refused, {-1} missing.
  */
 /*
@@ -85,21 +89,28 @@ return 1
 
 const TRANSITION = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
 local cur = redis.call('HGET', KEYS[1], 'status')
-if not cur then unaudited(7) return {-1} end
-local allowed = false
-for s in string.gmatch(ARGV[2], '[^,]+') do
-  if s == cur then allowed = true end
+if not cur then unaudited(8) return {-1} end
+if cur == ARGV[1] and ARGV[7] ~= '' and redis.call('HGET', KEYS[1], 'changeId') == ARGV[7] then
+  -- This very change again: its command was resent after the answer was lost (a connection
+  -- cut). Answered as the first time, changing nothing and recording nothing twice.
+  unaudited(8)
+else
+  local allowed = false
+  for s in string.gmatch(ARGV[2], '[^,]+') do
+    if s == cur then allowed = true end
+  end
+  if not allowed then unaudited(8) return {0} end
+  audited(8)
+  redis.call('HSET', KEYS[1], 'status', ARGV[1])
+  if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'changeId', ARGV[7]) end
+  if #ARGV > 14 then redis.call('HSET', KEYS[1], unpack(ARGV, 15)) end
+  redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
+  if KEYS[4] then
+    local calls = 'airlock:calls:' .. string.sub(KEYS[1], 14)
+    if redis.call('EXISTS', calls) == 1 then redis.call('SADD', KEYS[4], string.match(KEYS[1], '[^:]+$')) end
+  end
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
 end
-if not allowed then unaudited(7) return {0} end
-audited(7)
-redis.call('HSET', KEYS[1], 'status', ARGV[1])
-if #ARGV > 13 then redis.call('HSET', KEYS[1], unpack(ARGV, 14)) end
-redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
-if KEYS[4] then
-  local calls = 'airlock:calls:' .. string.sub(KEYS[1], 14)
-  if redis.call('EXISTS', calls) == 1 then redis.call('SADD', KEYS[4], string.match(KEYS[1], '[^:]+$')) end
-end
-redis.call('PUBLISH', ARGV[4], ARGV[5])
 local ttl = tonumber(ARGV[6])
 if ttl > 0 then
   local own = tonumber(redis.call('HGET', KEYS[1], 'retentionMs') or '')
@@ -128,18 +139,31 @@ return {1}
  * job: refused). Audited: ARGV 7..13 the stamp of `task.started` (ARGV[14] = 'first') or of
  * `task.retried` ('later': an earlier runner was lost); when the attempt is not the kind the
  * stamp is for, it is voided, nothing changes and the answer is {-2}: call again with the other.
+ * ARGV[15], the start's id, makes a start resent after its answer was lost (see TRANSITION) get the
+ * first answer again instead of counting as a new attempt.
  * KEYS: task, events, output. ARGV: tenantId, agentId, event JSON, channel, message, startedAt,
- * audit stream + 6 stamp fields, 'first' | 'later'.
+ * audit stream + 6 stamp fields, 'first' | 'later', start id.
  */
 const START = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
-local rec = redis.call('HMGET', KEYS[1], 'status', 'tenantId', 'agentId', 'attempts')
+local rec = redis.call('HMGET', KEYS[1], 'status', 'tenantId', 'agentId', 'attempts', 'changeId')
 local cur = rec[1]
 if (not cur) or (cur ~= 'queued' and cur ~= 'running') then unaudited(7) return {0} end
 if rec[2] ~= ARGV[1] or rec[3] ~= ARGV[2] then unaudited(7) return {-1} end
-local attempts = (tonumber(rec[4]) or 0) + 1
+local attempts = tonumber(rec[4]) or 0
+if cur == 'running' and ARGV[15] ~= '' and rec[5] == ARGV[15] then
+  -- This very start again (resent after its answer was lost): the same attempt, the same answer
+  -- (where its output starts: the base it recorded, or 0), nothing recorded twice.
+  unaudited(7)
+  local base = redis.call('HGET', KEYS[1], 'outputBase')
+  if not base then return {1, attempts, 0, 0} end
+  local b = cjson.decode(base)
+  return {1, attempts, b['stdout'], b['stderr']}
+end
+attempts = attempts + 1
 if ARGV[7] ~= '' and (ARGV[14] == 'first') ~= (attempts == 1) then unaudited(7) return {-2} end
 audited(7)
 redis.call('HSET', KEYS[1], 'status', 'running', 'startedAt', ARGV[6], 'attempts', tostring(attempts))
+if ARGV[15] ~= '' then redis.call('HSET', KEYS[1], 'changeId', ARGV[15]) end
 local lens = redis.call('HMGET', KEYS[3], 'stdout:len', 'stderr:len')
 local out = tonumber(lens[1] or '') or 0
 local err = tonumber(lens[2] or '') or 0
@@ -191,10 +215,12 @@ return 1
 
 /*
  * Writes a new task (no Idempotency-Key): its `task.created` entry (ARGV 2..8) first, then the
- * record and its first event. KEYS: task, events. ARGV: queued event JSON, audit stream +
- * 6 stamp fields, ...hash fields.
+ * record and its first event. A task id is new (random), so a record that exists already is this
+ * very create resent after its answer was lost (see TRANSITION): nothing is written twice.
+ * KEYS: task, events. ARGV: queued event JSON, audit stream + 6 stamp fields, ...hash fields.
  */
 const CREATE = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
+if redis.call('EXISTS', KEYS[1]) == 1 then unaudited(2) return 0 end
 audited(2)
 redis.call('HSET', KEYS[1], unpack(ARGV, 9))
 redis.call('XADD', KEYS[2], '*', 'e', ARGV[1])
@@ -454,7 +480,7 @@ export class TaskStore {
     const [code, tenantId, ttlMs, redisBytes] = (await TRANSITION.run(
       this.#redis,
       [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId), ...rollback],
-      [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, to), ttl, ...stamp, ...fields],
+      [to, allowedFrom.join(','), JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, to), ttl, randomUUID(), ...stamp, ...fields],
     )) as [number, string?, number?, number?];
     if (code !== 1) return false;
     if (tenantId) {
@@ -488,6 +514,7 @@ export class TaskStore {
     const details: AuditDetails = runner ? { runnerId: runner.runnerId, attempt: runner.attempt } : {};
     const note: TaskAuditNote = { tenant: owner.tenantId, agentId: owner.agentId };
     const guessLater = (runner?.attempt ?? 1) > 1;
+    const startId = randomUUID();
     let code = -2;
     let attempts, stdout, stderr;
     for (const later of [guessLater, !guessLater]) {
@@ -497,7 +524,7 @@ export class TaskStore {
       [code, attempts, stdout, stderr] = (await START.run(
         this.#redis,
         [redisKeys.task(taskId), redisKeys.events(taskId), redisKeys.output(taskId)],
-        [owner.tenantId, owner.agentId, JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, 'running'), startedAt, ...stamp, later ? 'later' : 'first'],
+        [owner.tenantId, owner.agentId, JSON.stringify(event), redisChannels.taskEvents, taskNotification(taskId, 'running'), startedAt, ...stamp, later ? 'later' : 'first', startId],
       )) as [number, number?, number?, number?];
       if (code !== -2) break;
     }
