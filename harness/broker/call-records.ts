@@ -10,7 +10,7 @@
  *   only if the target deduplicates by the key (`rerun`, idempotency header), else `uncertain`;
  * - `started` by this same attempt → the runner resent a call still running here: wait for it.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { canonicalJson } from '../../protocol/audit/canonical-json.ts';
 import type { BrokerCallResult } from '../../protocol/capability.ts';
@@ -46,6 +46,10 @@ export interface CallRecord {
   resultSha256?: string;
   /** This position held another call before (a retry that diverged). */
   diverged?: boolean;
+  /** While started: a retried attempt runs it again (its target deduplicates by the call's key). */
+  rerun?: boolean;
+  /** While started: the claim's own id, so a claim resent after its answer was lost is known. */
+  claimId?: string;
   /**
    * What undoes the call if its task fails (harness/rollback/): set when a call of a capability
    * with a `compensation` settled ok — the compensating capability and its input rendered from
@@ -77,7 +81,8 @@ export type Claim =
  * KEYS: calls hash, task record. ARGV: seq, key, attempt, record JSON (started), ttl ms,
  * rerunnable (1/0), audit stream, 6 stamp fields of `capability.call.started` (appended, before
  * the record changes, only when the call is to run; voided otherwise), the task's cap on record
- * bytes. The task record's `callRecordBytes` counts what the records hold.
+ * bytes, the claim's id (also in the record JSON). The task record's `callRecordBytes` counts what
+ * the records hold.
  * Returns {kind, previous record JSON or ''}, or {'full', bytes used} when the records already
  * hold the cap (a call that would run is refused; replays are still answered).
  */
@@ -87,6 +92,14 @@ local kind = 'fresh'
 local used = tonumber(redis.call('HGET', KEYS[2], 'callRecordBytes') or '0') or 0
 if cur then
   local rec = cjson.decode(cur)
+  if rec.claimId == ARGV[15] and rec.state == 'started' then
+    -- This very claim again: resent after its answer was lost (a connection cut). The same
+    -- answer, nothing recorded twice; without this it would look like a call still in progress.
+    audit_void(ARGV[7], 8)
+    local again = 'fresh'
+    if rec.diverged then again = 'diverged' elseif rec.rerun then again = 'rerun' end
+    return {again, ''}
+  end
   if rec.key == ARGV[2] then
     local stop = nil
     if rec.state == 'settled' then stop = 'replay'
@@ -107,9 +120,9 @@ if used >= tonumber(ARGV[14]) then
 end
 audit_append(ARGV[7], 8, nil)
 local new = ARGV[4]
-if kind == 'diverged' then
+if kind == 'diverged' or kind == 'rerun' then
   local rec = cjson.decode(new)
-  rec.diverged = true
+  rec[kind] = true
   new = cjson.encode(rec)
 end
 redis.call('HSET', KEYS[1], ARGV[1], new)
@@ -177,13 +190,14 @@ export class CallRecords {
    * be recorded is not claimed (AuditUnavailableError) and does not run.
    */
   async claim(taskId: string, seq: number, key: string, attempt: number, rerunnable: boolean, startedEntry: AuditStamp): Promise<Claim> {
-    const started: CallRecord = { key, state: 'started', attempt, startedAt: new Date().toISOString() };
+    const claimId = randomUUID();
+    const started: CallRecord = { key, state: 'started', attempt, startedAt: new Date().toISOString(), claimId };
     let reply: unknown;
     try {
       reply = await CLAIM.run(
         this.#redis,
         [callRecordsKey(taskId), redisKeys.task(taskId)],
-        [String(seq), key, String(attempt), JSON.stringify(started), String(this.#ttlMs), rerunnable ? '1' : '0', startedEntry.key, ...startedEntry.fields, String(this.maxBytes)],
+        [String(seq), key, String(attempt), JSON.stringify(started), String(this.#ttlMs), rerunnable ? '1' : '0', startedEntry.key, ...startedEntry.fields, String(this.maxBytes), claimId],
       );
     } catch (err) {
       if (isAuditUnavailable(err)) throw new AuditUnavailableError((err as Error).message, { cause: err });

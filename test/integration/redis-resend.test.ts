@@ -1,11 +1,15 @@
 /**
- * A task's status changes are made once even when their command runs twice. ioredis resends
+ * A task's status changes, and a capability call's claim, are made once even when their command
+ * runs twice. ioredis resends
  * every command that was in flight when its connection dropped (Redis restarted, a network cut):
  * the command may already have run, and only its answer was lost. This is how a CI run of the
  * durability test saw a task "ran 2 times": the runner's `start` ran, Redis was SIGKILLed before
  * the answer left, and the resent `start` counted a second attempt.
  *
- * Real parts: the shared Redis, the real task store with an audit producer, and a loopback proxy
+ * The same resend of the broker's claim used to find "its own" call in progress and, once nobody
+ * settled it, end the call `capability_uncertain` though it never ran.
+ *
+ * Real parts: the shared Redis, the real task store and call records with an audit producer, and a loopback proxy
  * that lets the command through to Redis and then cuts the connection instead of passing the
  * answer back (test/helpers/redis-reply-cutter.ts). The client is set up as the runner's is
  * (`maxRetriesPerRequest: null`: it waits for Redis to come back rather than failing).
@@ -16,6 +20,7 @@ import { Redis } from 'ioredis';
 import { AuditProducer } from '../../protocol/audit/producer.ts';
 import { auditShard, auditStreamKey, redisKeys } from '../../protocol/redis-keys.ts';
 import { TaskStore } from '../../protocol/task-store.ts';
+import { callKey, CallRecords } from '../../harness/broker/call-records.ts';
 import { startRedisReplyCutter, type RedisReplyCutter } from '../helpers/redis-reply-cutter.ts';
 import { REDIS_URL } from '../helpers/stack.ts';
 import { queuedTaskRecord } from '../helpers/task-record.ts';
@@ -117,6 +122,25 @@ describe('a status change whose answer was lost and whose command ioredis resent
     // The record expires after its retention, as any finished task's does.
     const ttl = await direct.pttl(redisKeys.task(task.id));
     assert.ok(ttl > 0 && ttl <= 60_000, `retention set: ${ttl}`);
+  });
+
+  test("a capability call's claim: still this call's to make, not one \"in progress\" elsewhere (which would end uncertain)", async () => {
+    const task = queuedTaskRecord();
+    await store.create(task);
+    await store.start(task.id, task);
+    const records = new CallRecords(viaCutter, 60_000);
+    const key = callKey(task.id, 1, 'tickets.create', { title: 'x' });
+    const stamp = () => producer.stamp({ tenant: task.tenantId, taskId: task.id, action: 'capability.call.started', outcome: 'success', details: { seq: 1 } });
+    // Warm the claim script (see before()) on another position.
+    await records.claim(task.id, 0, callKey(task.id, 0, 'tickets.create', {}), 1, true, stamp());
+    const cutsBefore = cutter.cuts;
+    cutter.cutAnswerTo(key);
+    assert.deepEqual(await records.claim(task.id, 1, key, 1, true, stamp()), { kind: 'fresh' });
+    assert.equal(cutter.cuts, cutsBefore + 1);
+    assert.equal((await records.get(task.id, 1))?.state, 'started');
+    assert.deepEqual((await auditActions(task.id)).filter((a) => a === 'capability.call.started'), ['capability.call.started', 'capability.call.started']);
+    // A claim of the same call by this attempt that is not the resent one still finds it running.
+    assert.equal((await records.claim(task.id, 1, key, 1, true, stamp())).kind, 'in_progress');
   });
 
   test('another change to the same status is still refused: only the very same command is recognised', async () => {
