@@ -10,6 +10,8 @@
  * drift between the two series. The CPU time each pair's harness and runner spent over the
  * series, per task, is reported too: a figure the machine's other load moves far less.
  */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { HttpClient } from './http.ts';
 import { benchRunnerEnv, postOnePlusOne } from './one-plus-one.ts';
 import { cpuMsOf, spawnService, stopService, type Service } from './proc.ts';
@@ -33,21 +35,53 @@ interface Pair {
   client: HttpClient;
 }
 
+/**
+ * BENCH_PROFILE_WINDOW=1: each pair's harness and runner are CPU-profiled over the measured series
+ * only (bench/profile-window.ts), into bench/results/cpu-prof/audit-window-<time>/.
+ */
+const WINDOW_DIR = process.env['BENCH_PROFILE_WINDOW']
+  ? path.join(ROOT, 'bench', 'results', 'cpu-prof', `audit-window-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+  : null;
+
+function windowArgs(name: string): { args: string[]; env: Record<string, string> } {
+  if (!WINDOW_DIR) return { args: [], env: {} };
+  mkdirSync(WINDOW_DIR, { recursive: true });
+  return { args: ['--import', './bench/profile-window.ts'], env: { BENCH_PROFILE_WINDOW_DIR: WINDOW_DIR, BENCH_PROFILE_NAME: name } };
+}
+
+/** Starts (first call) or stops and writes (second call) the window profiles of every process. */
+async function toggleWindow(pairs: readonly Pair[], wait: boolean): Promise<void> {
+  if (!WINDOW_DIR) return;
+  for (const pair of pairs) for (const s of [pair.harness, pair.runner]) process.kill(s.pid, 'SIGWINCH');
+  if (!wait) return;
+  const deadline = Date.now() + 30_000;
+  const names = pairs.flatMap((p) => [p.harness.name, p.runner.name]);
+  while (Date.now() < deadline && !names.every((n) => existsSync(path.join(WINDOW_DIR, `${profileName(n)}.cpuprofile`)))) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const profileName = (serviceName: string) => serviceName.replace(/[^a-z]+/gi, '-');
+
 async function startPair(stack: Stack, audited: boolean, isolateHosts: number): Promise<Pair> {
   const port = await freePort();
   const brokerPort = await freePort();
   const queue = `${stack.queueName}-${audited ? 'audit' : 'noaudit'}`;
   const env = stack.harnessEnv;
+  const runnerName = audited ? 'runner as shipped (audit cost)' : 'runner without audit (bench only)';
+  const runnerWindow = windowArgs(profileName(runnerName));
   const runner = spawnService(
-    audited ? 'runner as shipped (audit cost)' : 'runner without audit (bench only)',
-    [...cpuProfArgs(), '--no-node-snapshot', '--import', 'tsx', audited ? 'runner/worker.ts' : 'bench/runner-without-audit.ts'],
-    benchRunnerEnv(env, queue, isolateHosts, audited ? 'bench-audit' : 'bench-noaudit', { BROKER_URL: `http://127.0.0.1:${brokerPort}` }),
+    runnerName,
+    [...cpuProfArgs(), '--no-node-snapshot', '--import', 'tsx', ...runnerWindow.args, audited ? 'runner/worker.ts' : 'bench/runner-without-audit.ts'],
+    { ...benchRunnerEnv(env, queue, isolateHosts, audited ? 'bench-audit' : 'bench-noaudit', { BROKER_URL: `http://127.0.0.1:${brokerPort}` }), ...runnerWindow.env },
     ROOT,
   );
+  const harnessName = audited ? 'harness as shipped (audit cost)' : 'harness without audit (bench only)';
+  const harnessWindow = windowArgs(profileName(harnessName));
   const harness = spawnService(
-    audited ? 'harness as shipped (audit cost)' : 'harness without audit (bench only)',
-    [...cpuProfArgs(), ...harnessNodeFlags(), '--import', 'tsx', audited ? 'harness/server.ts' : 'bench/harness-without-audit.ts'],
-    { ...env, AIRLOCK_TASK_QUEUE: queue, PORT: String(port), BROKER_PORT: String(brokerPort) },
+    harnessName,
+    [...cpuProfArgs(), ...harnessNodeFlags(), '--import', 'tsx', ...harnessWindow.args, audited ? 'harness/server.ts' : 'bench/harness-without-audit.ts'],
+    { ...env, AIRLOCK_TASK_QUEUE: queue, PORT: String(port), BROKER_PORT: String(brokerPort), ...harnessWindow.env },
     ROOT,
   );
   return { harness, runner, client: new HttpClient(`http://127.0.0.1:${port}`) };
@@ -80,7 +114,10 @@ export async function auditCost(stack: Stack, warmup: number, samples: number, i
     let errors = 0;
     let cpu0 = pairs.map(pairCpu);
     for (let i = 0; i < warmup + samples; i++) {
-      if (i === warmup) cpu0 = pairs.map(pairCpu);
+      if (i === warmup) {
+        cpu0 = pairs.map(pairCpu);
+        await toggleWindow(pairs, false);
+      }
       const order = i % 2 === 0 ? (['with', 'without'] as const) : (['without', 'with'] as const);
       for (const which of order) {
         const ms = await postOnePlusOne(which === 'with' ? withPair.client : withoutPair.client, stack.apiKey);
@@ -89,6 +126,7 @@ export async function auditCost(stack: Stack, warmup: number, samples: number, i
       }
     }
     const cpu1 = pairs.map(pairCpu);
+    await toggleWindow(pairs, true);
     const perTask = (k: number) => ({
       harness: ((cpu1[k]?.harness ?? 0) - (cpu0[k]?.harness ?? 0)) / samples,
       runner: ((cpu1[k]?.runner ?? 0) - (cpu0[k]?.runner ?? 0)) / samples,
