@@ -78,6 +78,10 @@ const APPROVAL_SHAPE = sameRequestShape(REQUIRE_APPROVAL);
 /** Requests remembered as answered without failure (see #known), and the largest remembered. */
 const MAX_KNOWN_REQUESTS = 256;
 const MAX_KNOWN_REQUEST_CHARS = 16 * 1024;
+/** Capability verdicts remembered per Authorizer (see #inputFree), least recently used first. */
+const MAX_INPUT_FREE_VERDICTS = 1024;
+/** A lone surrogate: the one input cedar-wasm fails to parse (its JSON has no such string). */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 export class Authorizer {
   /**
@@ -103,12 +107,26 @@ export class Authorizer {
    * approval-scope.ts for skipping the approval question.
    */
   readonly #known = new Map<string, true>();
+  /**
+   * Verdicts on capability calls under a policy set that never reads a call's input (no
+   * `getTag`/`hasTag` anywhere in it), by the request without its input: the same for every
+   * input, so a task's next call with other arguments need not ask cedar-wasm again (its JSON
+   * round trip and evaluation were the largest part of a brokered call's own work). Only
+   * answers Cedar gave without failure are kept, and only inputs it is known to parse use them.
+   */
+  readonly #inputFree = new Map<string, Verdict>();
+  #cedarCalls = 0;
 
   constructor(options: { onShadowDisagrees?: (d: Decision) => void; maxPreparedSets?: number } = {}) {
     const schema = cedar.preparseSchema(SCHEMA_NAME, SCHEMA_TEXT);
     if (schema.type === 'failure') throw new Error(`Cedar schema: ${schema.errors.map((e) => e.message).join('; ')}`);
     this.#onShadowDisagrees = options.onShadowDisagrees ?? (() => {});
     this.#maxSlots = options.maxPreparedSets ?? MAX_PREPARED_SETS;
+  }
+
+  /** How many requests were put to cedar-wasm (the rest were answered from what it said before). */
+  get cedarCalls(): number {
+    return this.#cedarCalls;
   }
 
   /** How many policy sets are preparsed now (at most `maxPreparedSets`). */
@@ -133,12 +151,33 @@ export class Authorizer {
     const approvalShaped = !(call instanceof Error) && resource.type === 'Capability' && APPROVAL_SHAPE.has(action);
     let key: string | null | undefined;
     const keyOf = () => (key === undefined ? (key = requestKey(call as Call)) : key);
+    // The request without the call's input (null: not a capability call, or one whose input
+    // cedar-wasm might fail to parse): the key of input-free verdicts.
+    let inputFreeKey: string | null | undefined;
+    const inputFreeKeyOf = () =>
+      inputFreeKey === undefined ? (inputFreeKey = resource.type === 'Capability' && !(call instanceof Error) ? withoutInput(call, resource.input) : null) : inputFreeKey;
     const verdict = (set: PolicySet): Verdict => {
+      const free = set.readsInput === false ? inputFreeKeyOf() : null;
+      const freeKey = free === null ? null : `${set.hash}|${free}`;
+      const known = freeKey === null ? undefined : this.#inputFree.get(freeKey);
+      if (known && freeKey !== null) {
+        this.#inputFree.delete(freeKey);
+        this.#inputFree.set(freeKey, known);
+        return copyVerdict(known);
+      }
       const skippable = approvalShaped && noPolicyCanApply(set, REQUIRE_APPROVAL, principal, resource as { id: string; risk: string });
       if (skippable && action === REQUIRE_APPROVAL && this.#isKnown(keyOf())) {
         return { allowed: false, policyIds: [], errors: [], policySetHash: set.hash };
       }
-      const v = this.#verdict(set, action, call, skippable ? () => this.#remember(keyOf()) : null);
+      let answered = false;
+      const v = this.#verdict(set, action, call, () => {
+        answered = true;
+        if (skippable) this.#remember(keyOf());
+      });
+      if (answered && freeKey !== null) {
+        this.#inputFree.set(freeKey, copyVerdict(v));
+        if (this.#inputFree.size > MAX_INPUT_FREE_VERDICTS) this.#inputFree.delete(this.#inputFree.keys().next().value as string);
+      }
       return v;
     };
     const decision: Decision = {
@@ -199,7 +238,7 @@ export class Authorizer {
   }
 
   /** `answered`: told when Cedar answered without failure (the request validated and its entities parsed). */
-  #verdict(set: PolicySet, action: AuthzAction, call: Call | Error, answered: (() => void) | null): Verdict {
+  #verdict(set: PolicySet, action: AuthzAction, call: Call | Error, answered: () => void): Verdict {
     // Fail closed: a deny, except for the approval question, where failing safe means asking.
     const failSafe = action === REQUIRE_APPROVAL;
     const deny = (errors: string[]): Verdict => ({ allowed: failSafe, policyIds: [], errors, policySetHash: set.hash });
@@ -207,9 +246,10 @@ export class Authorizer {
       if (call instanceof Error) throw call;
       const slot = this.#slotFor(set);
       if (slot === null) return deny(['the policy set could not be prepared']);
+      this.#cedarCalls++;
       const answer = cedar.statefulIsAuthorized({ ...call, preparsedPolicySetId: slot });
       if (answer.type === 'failure') return deny(answer.errors.map((e) => e.message));
-      answered?.();
+      answered();
       const { decision, diagnostics } = answer.response;
       const errors = diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`);
       const timeouts = failSafe ? diagnostics.reason.map((id) => set.approvalTimeoutMs?.[id]).filter((ms) => ms !== undefined) : [];
@@ -232,6 +272,24 @@ type Call = Omit<cedar.StatefulAuthorizationCall, 'preparsedPolicySetId'>;
 function requestKey(call: Call): string | null {
   const json = JSON.stringify([call.principal, call.resource, call.context, call.entities, call.preparsedSchemaName, call.validateRequest]);
   return json.length <= MAX_KNOWN_REQUEST_CHARS ? json : null;
+}
+
+/**
+ * A capability request as JSON without its input (the capability's tags), or null when the input
+ * has a key or string value with a lone surrogate — the one input cedar-wasm fails on (it parses
+ * the request as JSON text), so its answer depends on the input after all. Everything else
+ * request() puts in is kept, so the key can never miss a part of the request.
+ */
+function withoutInput(call: Call, input: Readonly<Record<string, unknown>> | undefined): string | null {
+  for (const [k, v] of Object.entries(input ?? {})) {
+    if (LONE_SURROGATE.test(k) || (typeof v === 'string' && LONE_SURROGATE.test(v))) return null;
+  }
+  const entities = call.entities.map((e) => ({ ...e, tags: undefined }));
+  return JSON.stringify([call.principal, call.action, call.resource, call.context, entities, call.preparsedSchemaName, call.validateRequest]);
+}
+
+function copyVerdict(v: Verdict): Verdict {
+  return { ...v, policyIds: [...v.policyIds], errors: [...v.errors] };
 }
 
 const uid = (type: string, id: string) => ({ type: `${NS}::${type}`, id });

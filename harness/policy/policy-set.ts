@@ -23,6 +23,12 @@ export interface PolicySet {
    * (`capabilities.requireApproval`) may cap how long its requests wait for a decision.
    */
   approvalTimeoutMs?: Readonly<Record<string, number>>;
+  /**
+   * Whether a policy may read a capability call's input: its tags, reachable only through
+   * `getTag`/`hasTag` (checked on the text, so a mention in a comment counts too). False lets
+   * the Authorizer reuse a verdict for the next call with other arguments; absent counts as true.
+   */
+  readsInput?: boolean;
 }
 
 /** The annotation a policy caps its approval requests' deadline with (ms, as a decimal string). */
@@ -89,5 +95,5 @@ export function compilePolicySet(text: string): PolicySet {
   if (validation.validationErrors.length > 0) {
     throw new PolicySetError(validation.validationErrors.map((e) => ({ policyId: e.policyId, message: e.error.message })));
   }
-  return { text, hash: hashPolicies(text), policies, approvalTimeoutMs };
+  return { text, hash: hashPolicies(text), policies, approvalTimeoutMs, readsInput: /getTag|hasTag/.test(text) };
 }
