@@ -32,6 +32,14 @@ import { summarize, type Summary } from './stats.ts';
 
 const CHILD = fileURLToPath(new URL('./broker-direct-child.ts', import.meta.url));
 
+/**
+ * Calls made by one warm-up task before each phase's series (fixture and real broker alike, so
+ * the runner is as warm in both): the figures are a running service's, not a fresh process's.
+ * V8 tiers code up over the first thousand or so calls — cedar-wasm's decisions went from about
+ * 1.1 ms to 0.2 ms over its first 1 500 in a microbenchmark, and the broker's path likewise.
+ */
+const WARMUP_CALLS = Number(process.env['BENCH_BROKER_WARMUP_CALLS'] ?? 2000);
+
 export interface BrokerCallsBenchResult {
   /** Node → fixture, plain HTTP keep-alive. */
   direct: Summary;
@@ -44,7 +52,7 @@ export interface BrokerCallsBenchResult {
    */
   real?: { direct: Summary; isolate: Summary; python: Summary | null };
   pythonSkipped?: string;
-  settings: { warmup: number; samples: number };
+  settings: { warmup: number; samples: number; warmupCalls: number };
   errors: string[];
 }
 
@@ -161,6 +169,8 @@ export async function brokerCallsBench(
       container: new Queue(containerQueueName(stack.queueName), { connection: redis.duplicate() }),
     };
     try {
+      log(`calls: warm-up task making ${WARMUP_CALLS} sequential calls`);
+      await runTask(stack, store, queues, 'javascript', `for (let i = 0; i < ${WARMUP_CALLS}; i++) await caps.bench.echo({ i });`);
       log(`calls: isolate task making ${total} sequential calls`);
       const iso = await runTask(stack, store, queues, 'javascript', `for (let i = 0; i < ${total}; i++) await caps.bench.echo({ i });`);
       let python: Summary | null = null;
@@ -182,7 +192,7 @@ export async function brokerCallsBench(
       } catch (err) {
         errors.push(`real broker phase: ${(err as Error).message}`);
       }
-      return { ...first, ...(real ? { real } : {}), ...(docker ? { pythonSkipped: docker } : {}), settings, errors };
+      return { ...first, ...(real ? { real } : {}), ...(docker ? { pythonSkipped: docker } : {}), settings: { ...settings, warmupCalls: WARMUP_CALLS }, errors };
     } finally {
       await queues.isolate.obliterate({ force: true }).catch(() => undefined);
       await queues.container.obliterate({ force: true }).catch(() => undefined);
@@ -261,10 +271,10 @@ async function realBrokerPhase(
       container: new Queue(containerQueueName(stack.queueName), { connection: redis.duplicate() }),
     };
     try {
-      // A fresh harness process: one task's worth of calls first, so V8 has optimized the broker's
-      // path (and Cedar, Ajv and the pools are warm) before anything is measured.
-      log(`calls (real broker): warm-up task making ${total} sequential calls`);
-      await runTask(stack, store, queues, 'javascript', `for (let i = 0; i < ${total}; i++) await caps.bench.echo({ i });`, 'real');
+      // A fresh harness process: a warm-up task first (WARMUP_CALLS), so V8 has optimized the
+      // broker's path (and Cedar, Ajv and the pools are warm) before anything is measured.
+      log(`calls (real broker): warm-up task making ${WARMUP_CALLS} sequential calls`);
+      await runTask(stack, store, queues, 'javascript', `for (let i = 0; i < ${WARMUP_CALLS}; i++) await caps.bench.echo({ i });`, 'real');
       log(`calls (real broker): isolate task making ${total} sequential calls`);
       const iso = await runTask(stack, store, queues, 'javascript', `for (let i = 0; i < ${total}; i++) await caps.bench.echo({ i });`, 'real');
       let python: Summary | null = null;

@@ -196,6 +196,7 @@ function callsReport(r: BrokerCallsBenchResult): { lines: string[]; ratios: Reco
     ),
   );
   if (!r.python) lines.push(`python case skipped: ${r.pythonSkipped ?? '?'}`);
+  lines.push(`(each phase after a warm-up task of ${r.settings.warmupCalls} calls: a running service's figures — BENCH_BROKER_WARMUP_CALLS)`);
   lines.push(
     '(the broker work itself — token check, policy, record, the target — is measured on the harness side; add it to "added p50")',
   );
