@@ -78,8 +78,9 @@ const APPROVAL_SHAPE = sameRequestShape(REQUIRE_APPROVAL);
 /** Requests remembered as answered without failure (see #known), and the largest remembered. */
 const MAX_KNOWN_REQUESTS = 256;
 const MAX_KNOWN_REQUEST_CHARS = 16 * 1024;
-/** Capability verdicts remembered per Authorizer (see #inputFree), least recently used first. */
-const MAX_INPUT_FREE_VERDICTS = 1024;
+/** Verdicts remembered per Authorizer (see #answers), and the longest request remembered. */
+const MAX_ANSWERS = 1024;
+const MAX_ANSWER_KEY_CHARS = 4096;
 /** A lone surrogate: the one input cedar-wasm fails to parse (its JSON has no such string). */
 const LONE_SURROGATE = /\p{Cs}/u;
 
@@ -108,13 +109,16 @@ export class Authorizer {
    */
   readonly #known = new Map<string, true>();
   /**
-   * Verdicts on capability calls under a policy set that never reads a call's input (no
-   * `getTag`/`hasTag` anywhere in it), by the request without its input: the same for every
-   * input, so a task's next call with other arguments need not ask cedar-wasm again (its JSON
-   * round trip and evaluation were the largest part of a brokered call's own work). Only
-   * answers Cedar gave without failure are kept, and only inputs it is known to parse use them.
+   * Verdicts Cedar gave without failure, by policy set, action and request, least recently used
+   * first. Cedar is deterministic: the same request under the same set gets the same answer, so
+   * a task polled again, or the next task an agent creates alike, is answered without
+   * cedar-wasm (its JSON round trip and evaluation were the largest part of a decision). Under a
+   * set that never reads a capability call's input (no `getTag`/`hasTag` in it), a call is
+   * remembered by the request without its input — the same verdict for every input — so a
+   * task's next call with other arguments is answered too; inputs cedar-wasm could fail to parse
+   * are not (see withoutInput).
    */
-  readonly #inputFree = new Map<string, Verdict>();
+  readonly #answers = new Map<string, Verdict>();
   #cedarCalls = 0;
 
   constructor(options: { onShadowDisagrees?: (d: Decision) => void; maxPreparedSets?: number } = {}) {
@@ -151,18 +155,23 @@ export class Authorizer {
     const approvalShaped = !(call instanceof Error) && resource.type === 'Capability' && APPROVAL_SHAPE.has(action);
     let key: string | null | undefined;
     const keyOf = () => (key === undefined ? (key = requestKey(call as Call)) : key);
-    // The request without the call's input (null: not a capability call, or one whose input
-    // cedar-wasm might fail to parse): the key of input-free verdicts.
+    // What a verdict is remembered by, besides the set and action (see #answers): a capability
+    // call under a set that never reads its input, by the request without the input; anything
+    // else by the whole request (null: too large to remember).
     let inputFreeKey: string | null | undefined;
     const inputFreeKeyOf = () =>
       inputFreeKey === undefined ? (inputFreeKey = resource.type === 'Capability' && !(call instanceof Error) ? withoutInput(call, resource.input) : null) : inputFreeKey;
+    const answerKeyOf = (set: PolicySet): string | null => {
+      if (call instanceof Error) return null;
+      const request = (set.readsInput === false ? inputFreeKeyOf() : null) ?? keyOf();
+      return request === null || request.length > MAX_ANSWER_KEY_CHARS ? null : `${set.hash}|${action}|${request}`;
+    };
     const verdict = (set: PolicySet): Verdict => {
-      const free = set.readsInput === false ? inputFreeKeyOf() : null;
-      const freeKey = free === null ? null : `${set.hash}|${free}`;
-      const known = freeKey === null ? undefined : this.#inputFree.get(freeKey);
-      if (known && freeKey !== null) {
-        this.#inputFree.delete(freeKey);
-        this.#inputFree.set(freeKey, known);
+      const answerKey = answerKeyOf(set);
+      const known = answerKey === null ? undefined : this.#answers.get(answerKey);
+      if (known && answerKey !== null) {
+        this.#answers.delete(answerKey);
+        this.#answers.set(answerKey, known);
         return copyVerdict(known);
       }
       const skippable = approvalShaped && noPolicyCanApply(set, REQUIRE_APPROVAL, principal, resource as { id: string; risk: string });
@@ -174,9 +183,9 @@ export class Authorizer {
         answered = true;
         if (skippable) this.#remember(keyOf());
       });
-      if (answered && freeKey !== null) {
-        this.#inputFree.set(freeKey, copyVerdict(v));
-        if (this.#inputFree.size > MAX_INPUT_FREE_VERDICTS) this.#inputFree.delete(this.#inputFree.keys().next().value as string);
+      if (answered && answerKey !== null) {
+        this.#answers.set(answerKey, copyVerdict(v));
+        if (this.#answers.size > MAX_ANSWERS) this.#answers.delete(this.#answers.keys().next().value as string);
       }
       return v;
     };
@@ -270,7 +279,12 @@ type Call = Omit<cedar.StatefulAuthorizationCall, 'preparsedPolicySetId'>;
 
 /** A request without its action, as JSON (null when too large to remember). */
 function requestKey(call: Call): string | null {
-  const json = JSON.stringify([call.principal, call.resource, call.context, call.entities, call.preparsedSchemaName, call.validateRequest]);
+  let json: string;
+  try {
+    json = JSON.stringify([call.principal, call.resource, call.context, call.entities, call.preparsedSchemaName, call.validateRequest]);
+  } catch {
+    return null; // Not JSON (a BigInt, say): nothing to remember it by.
+  }
   return json.length <= MAX_KNOWN_REQUEST_CHARS ? json : null;
 }
 
@@ -285,7 +299,11 @@ function withoutInput(call: Call, input: Readonly<Record<string, unknown>> | und
     if (LONE_SURROGATE.test(k) || (typeof v === 'string' && LONE_SURROGATE.test(v))) return null;
   }
   const entities = call.entities.map((e) => ({ ...e, tags: undefined }));
-  return JSON.stringify([call.principal, call.action, call.resource, call.context, entities, call.preparsedSchemaName, call.validateRequest]);
+  try {
+    return JSON.stringify([call.principal, call.action, call.resource, call.context, entities, call.preparsedSchemaName, call.validateRequest]);
+  } catch {
+    return null; // Not JSON (a BigInt, say).
+  }
 }
 
 function copyVerdict(v: Verdict): Verdict {

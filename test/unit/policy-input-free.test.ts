@@ -1,10 +1,10 @@
 /**
- * Verdicts reused across a capability's inputs (harness/policy/authorizer.ts `#inputFree`): under
- * a policy set that never reads a call's input, the Authorizer asks cedar-wasm once per principal,
- * capability and action, and answers the next call with other arguments from that. These tests
- * hold it to exactly Cedar's answer: against a fresh Authorizer (which must ask Cedar) for many
- * random inputs, principals and capabilities, including the inputs Cedar fails on; and they check
- * that a set which reads the input is asked every time.
+ * Verdicts the Authorizer remembers (harness/policy/authorizer.ts `#answers`): the same request
+ * under the same policy set is answered without cedar-wasm, and under a set that never reads a
+ * capability call's input, so is the next call with other arguments. These tests hold it to
+ * exactly Cedar's answer: against a fresh Authorizer (which must ask Cedar) for many random
+ * inputs, principals, capabilities and both kinds of set, including the inputs Cedar fails on;
+ * and they check what is asked again.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -83,7 +83,7 @@ describe('capability verdicts reused across inputs', () => {
     assert.equal(authorizer.cedarCalls, before + 1);
   });
 
-  test('a set that reads the input is asked for every call, and its answer follows the input', () => {
+  test('a set that reads the input is asked for every new input, and its answer follows the input', () => {
     const authorizer = new Authorizer();
     const p = principals[0] as Principal;
     const refund = (amount: number) =>
@@ -93,6 +93,23 @@ describe('capability verdicts reused across inputs', () => {
     assert.equal(refund(5000).allowed, false);
     assert.equal(refund(7).allowed, true);
     assert.equal(authorizer.cedarCalls, before + 3);
+    // The very same request again: remembered (Cedar answers a request the same way every time).
+    assert.equal(refund(5000).allowed, false);
+    assert.equal(refund(5).allowed, true);
+    assert.equal(authorizer.cedarCalls, before + 3);
+  });
+
+  test('any other request asked twice is answered once by Cedar: a task read again, not another task', () => {
+    const authorizer = new Authorizer();
+    const p = principals[0] as Principal;
+    const read = (id: string, ownerId: string) => authorizer.decide(sets(), p, 'tasks.read', { type: 'Task', id, ownerId, runtime: 'javascript' });
+    const before = authorizer.cedarCalls;
+    assert.equal(read('t1', 'alice').allowed, true);
+    assert.equal(read('t1', 'alice').allowed, true);
+    assert.equal(authorizer.cedarCalls, before + 1);
+    assert.equal(read('t2', 'bob').allowed, false, "another agent's task");
+    assert.equal(read('t2', 'bob').allowed, false);
+    assert.equal(authorizer.cedarCalls, before + 2);
   });
 
   test('an input Cedar fails on (a lone surrogate) is denied as Cedar denies it, after an allowed call too', () => {
@@ -122,15 +139,18 @@ describe('capability verdicts reused across inputs', () => {
         fc.constantFrom(...risks),
         fc.constantFrom(...actions),
         fc.dictionary(text, value, { maxKeys: 4 }),
-        (p, id, risk, action, input) => {
-          const resource = capability(id, risk, input);
-          const reused = shared.decide(sets(), p, action, resource, { capability: id });
-          const fresh = new Authorizer().decide(sets(), p, action, resource, { capability: id });
+        fc.constantFrom(INPUT_FREE, READS_INPUT),
+        fc.constantFrom(0, 5, 5000),
+        (p, id, risk, action, extra, set, amount) => {
+          // An amount from a few values: READS_INPUT's requests repeat, so some are remembered.
+          const resource = capability(id, risk, { ...extra, amount });
+          const reused = shared.decide(sets(set), p, action, resource, { capability: id });
+          const fresh = new Authorizer().decide(sets(set), p, action, resource, { capability: id });
           assert.deepEqual(essence(reused), essence(fresh));
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 400 },
     );
-    assert.ok(shared.cedarCalls < 300, `some verdicts were reused (${shared.cedarCalls} of 300 asked Cedar)`);
+    assert.ok(shared.cedarCalls < 400, `some verdicts were reused (${shared.cedarCalls} of 400 asked Cedar)`);
   });
 });
