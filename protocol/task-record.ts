@@ -77,6 +77,8 @@ export const TaskRecordSchema = z.strictObject({
    * its answer was lost is recognised and answered again, not made twice. Internal.
    */
   changeId: z.string().max(64).optional(),
+  /** Producer and counter of the `task.grants.applying` entry appended, so a resend adds none. Internal. */
+  grantPlanStamp: z.string().max(64).optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
 

@@ -79,11 +79,18 @@ function outcomeOf(status: TaskStatus): AuditOutcome {
 /*
  * `task.grants.applying`: the changes a succeeded task's grants are about to receive, appended
  * before the runner writes any (the terminal entry then lists what was applied). The entry gets
- * the task's tenant, agent and metadata from its record. KEYS: task. ARGV: audit stream + 6
- * stamp fields.
+ * the task's tenant, agent and metadata from its record. Its stamp (producer and counter) is kept
+ * on the record, so the same command resent after its answer was lost (see TRANSITION) appends
+ * nothing twice. KEYS: task. ARGV: audit stream + 6 stamp fields (p, id, n, counter, e, entry).
  */
 const GRANT_PLAN = new LuaScript(`${AUDIT_LUA}
+local stamp = ARGV[3] .. ':' .. ARGV[5]
+if redis.call('HGET', KEYS[1], 'grantPlanStamp') == stamp then
+  audit_void(ARGV[1], 2)
+  return 1
+end
 audit_append(ARGV[1], 2, KEYS[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'grantPlanStamp', stamp) end
 return 1
 `);
 

@@ -1,6 +1,6 @@
 /**
- * A task's status changes, and a capability call's claim, are made once even when their command
- * runs twice. ioredis resends
+ * A task's status changes, its grant plan's audit entry and a capability call's claim are made
+ * once even when their command runs twice. ioredis resends
  * every command that was in flight when its connection dropped (Redis restarted, a network cut):
  * the command may already have run, and only its answer was lost. This is how a CI run of the
  * durability test saw a task "ran 2 times": the runner's `start` ran, Redis was SIGKILLed before
@@ -141,6 +141,25 @@ describe('a status change whose answer was lost and whose command ioredis resent
     assert.deepEqual((await auditActions(task.id)).filter((a) => a === 'capability.call.started'), ['capability.call.started', 'capability.call.started']);
     // A claim of the same call by this attempt that is not the resent one still finds it running.
     assert.equal((await records.claim(task.id, 1, key, 1, true, stamp())).kind, 'in_progress');
+  });
+
+  test('the grant plan: one task.grants.applying entry', async () => {
+    const task = queuedTaskRecord();
+    await store.create(task);
+    await store.start(task.id, task);
+    const planned = [{ grant: 'g', path: 'notes.txt', change: 'modified' as const, sha256: 'a'.repeat(64), size: 3 }];
+    // Warm the script (see before()) on another task.
+    const other = queuedTaskRecord();
+    await store.create(other);
+    await store.recordGrantPlan(other.id, planned);
+    const cutsBefore = cutter.cuts;
+    cutter.cutAnswerTo(task.id);
+    await store.recordGrantPlan(task.id, planned);
+    assert.equal(cutter.cuts, cutsBefore + 1);
+    assert.deepEqual(await auditActions(task.id), ['task.created', 'task.started', 'task.grants.applying']);
+    // A second plan (another command, another stamp) is still recorded.
+    await store.recordGrantPlan(task.id, planned);
+    assert.deepEqual(await auditActions(task.id), ['task.created', 'task.started', 'task.grants.applying', 'task.grants.applying']);
   });
 
   test('another change to the same status is still refused: only the very same command is recognised', async () => {
