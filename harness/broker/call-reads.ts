@@ -8,6 +8,7 @@
  * the very same reads (else they are made again), and only once the token checked out.
  */
 import type { BrokerCallRequest } from '../../protocol/capability.ts';
+import { LruMap } from '../../protocol/lru-map.ts';
 import type { Capability } from '../capabilities/definition.ts';
 import type { CapabilityStore } from '../capabilities/capability-store.ts';
 import type { IdentityStore } from '../identity/identity-store.ts';
@@ -48,17 +49,14 @@ export interface EarlyReads {
 
 /** Task facts seen lately, by task id (a bounded map, least recently used dropped). */
 export class TaskFactsMemory {
-  readonly #facts = new Map<string, TaskFacts>();
-  readonly #max: number;
+  readonly #facts: LruMap<string, TaskFacts>;
 
   constructor(max = 1024) {
-    this.#max = max;
+    this.#facts = new LruMap(max);
   }
 
   remember(taskId: string, facts: TaskFacts): void {
-    this.#facts.delete(taskId);
     this.#facts.set(taskId, facts);
-    if (this.#facts.size > this.#max) this.#facts.delete(this.#facts.keys().next().value as string);
   }
 
   /** Starts the reads of `call` from the facts seen before for its task, if any. */

@@ -1,5 +1,6 @@
 /** The capability registry: per tenant, one Redis hash (`airlock:capabilities:{<tenant>}`, name → JSON). */
 import type { Redis } from 'ioredis';
+import { LruMap } from '../../protocol/lru-map.ts';
 import { CapabilitySchema, type Capability } from './definition.ts';
 
 const key = (tenantId: string) => `airlock:capabilities:{${tenantId}}`;
@@ -7,8 +8,7 @@ const key = (tenantId: string) => `airlock:capabilities:{${tenantId}}`;
 export class CapabilityStore {
   readonly #redis: Redis;
   /** Definitions parsed lately, by their stored JSON (with `parsedCacheSize`); see #parse. */
-  readonly #parsed: Map<string, Capability> | null;
-  readonly #parsedMax: number;
+  readonly #parsed: LruMap<string, Capability> | null;
 
   /**
    * `parsedCacheSize`: keep that many parsed definitions by their stored JSON, for a reader that
@@ -17,21 +17,18 @@ export class CapabilityStore {
    */
   constructor(redis: Redis, options: { parsedCacheSize?: number } = {}) {
     this.#redis = redis;
-    this.#parsedMax = options.parsedCacheSize ?? 0;
-    this.#parsed = this.#parsedMax > 0 ? new Map() : null;
+    const size = options.parsedCacheSize ?? 0;
+    this.#parsed = size > 0 ? new LruMap(size) : null;
   }
 
   /** Parsing the same JSON gives the same definition: a cached one is returned (shared: read-only). */
   #parse(raw: string): Capability {
     if (!this.#parsed) return CapabilitySchema.parse(JSON.parse(raw));
     let c = this.#parsed.get(raw);
-    if (c) {
-      this.#parsed.delete(raw);
-    } else {
+    if (!c) {
       c = CapabilitySchema.parse(JSON.parse(raw));
-      if (this.#parsed.size >= this.#parsedMax) this.#parsed.delete(this.#parsed.keys().next().value as string);
+      this.#parsed.set(raw, c);
     }
-    this.#parsed.set(raw, c);
     return c;
   }
 

@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { Principal } from '../auth/principal.ts';
 import { noPolicyCanApply, sameRequestShape } from './approval-scope.ts';
+import { LruMap } from '../../protocol/lru-map.ts';
 import { SCHEMA_TEXT, type PolicySet } from './policy-set.ts';
 
 export type AuthzAction =
@@ -75,9 +76,6 @@ const MAX_PREPARED_SETS = 256;
 
 /** The actions validated like REQUIRE_APPROVAL (approval-scope.ts, condition 2). */
 const APPROVAL_SHAPE = sameRequestShape(REQUIRE_APPROVAL);
-/** Requests remembered as answered without failure (see #known), and the largest remembered. */
-const MAX_KNOWN_REQUESTS = 256;
-const MAX_KNOWN_REQUEST_CHARS = 16 * 1024;
 /** Verdicts remembered per Authorizer (see #answers), and the longest request remembered. */
 const MAX_ANSWERS = 1024;
 const MAX_ANSWER_KEY_CHARS = 4096;
@@ -103,12 +101,6 @@ export class Authorizer {
   #nextSlot = 0;
   readonly #onShadowDisagrees: (d: Decision) => void;
   /**
-   * Capability requests (as JSON, without the action) Cedar answered without failure for an
-   * action validated like REQUIRE_APPROVAL, least recently used first: condition 2 of
-   * approval-scope.ts for skipping the approval question.
-   */
-  readonly #known = new Map<string, true>();
-  /**
    * Verdicts Cedar gave without failure, by policy set, action and request, least recently used
    * first. Cedar is deterministic: the same request under the same set gets the same answer, so
    * a task polled again, or the next task an agent creates alike, is answered without
@@ -116,9 +108,10 @@ export class Authorizer {
    * set that never reads a capability call's input (no `getTag`/`hasTag` in it), a call is
    * remembered by the request without its input — the same verdict for every input — so a
    * task's next call with other arguments is answered too; inputs cedar-wasm could fail to parse
-   * are not (see withoutInput).
+   * are not (see withoutInput). They also serve condition 2 of approval-scope.ts: a request
+   * answered without failure for an action validated like REQUIRE_APPROVAL.
    */
-  readonly #answers = new Map<string, Verdict>();
+  readonly #answers = new LruMap<string, Verdict>(MAX_ANSWERS);
   #cedarCalls = 0;
 
   constructor(options: { onShadowDisagrees?: (d: Decision) => void; maxPreparedSets?: number } = {}) {
@@ -151,42 +144,36 @@ export class Authorizer {
     } catch (err) {
       call = err instanceof Error ? err : new Error(String(err));
     }
-    // The approval question of a capability call may be answered without Cedar (approval-scope.ts).
-    const approvalShaped = !(call instanceof Error) && resource.type === 'Capability' && APPROVAL_SHAPE.has(action);
+    // What a verdict is remembered by (see #answers): the set, the action and — for a capability
+    // call under a set that never reads its input — the request without the input, else the
+    // whole request (null: not JSON, or too large to remember).
     let key: string | null | undefined;
     const keyOf = () => (key === undefined ? (key = requestKey(call as Call)) : key);
-    // What a verdict is remembered by, besides the set and action (see #answers): a capability
-    // call under a set that never reads its input, by the request without the input; anything
-    // else by the whole request (null: too large to remember).
     let inputFreeKey: string | null | undefined;
     const inputFreeKeyOf = () =>
       inputFreeKey === undefined ? (inputFreeKey = resource.type === 'Capability' && !(call instanceof Error) ? withoutInput(call, resource.input) : null) : inputFreeKey;
-    const answerKeyOf = (set: PolicySet): string | null => {
+    const answerKeyOf = (set: PolicySet, a: string): string | null => {
       if (call instanceof Error) return null;
       const request = (set.readsInput === false ? inputFreeKeyOf() : null) ?? keyOf();
-      return request === null || request.length > MAX_ANSWER_KEY_CHARS ? null : `${set.hash}|${action}|${request}`;
+      return request === null || request.length > MAX_ANSWER_KEY_CHARS ? null : `${set.hash}|${a}|${request}`;
     };
+    // The approval question of a capability call may be answered without Cedar (approval-scope.ts):
+    // condition 2 is an answer remembered for the same request and an action of the same shape.
+    const approvalSkippable = (set: PolicySet): boolean =>
+      action === REQUIRE_APPROVAL &&
+      resource.type === 'Capability' &&
+      noPolicyCanApply(set, REQUIRE_APPROVAL, principal, resource) &&
+      [...APPROVAL_SHAPE].some((a) => a !== action && this.#answers.has(answerKeyOf(set, a) ?? ''));
     const verdict = (set: PolicySet): Verdict => {
-      const answerKey = answerKeyOf(set);
+      const answerKey = answerKeyOf(set, action);
       const known = answerKey === null ? undefined : this.#answers.get(answerKey);
-      if (known && answerKey !== null) {
-        this.#answers.delete(answerKey);
-        this.#answers.set(answerKey, known);
-        return copyVerdict(known);
-      }
-      const skippable = approvalShaped && noPolicyCanApply(set, REQUIRE_APPROVAL, principal, resource as { id: string; risk: string });
-      if (skippable && action === REQUIRE_APPROVAL && this.#isKnown(keyOf())) {
-        return { allowed: false, policyIds: [], errors: [], policySetHash: set.hash };
-      }
+      if (known) return copyVerdict(known);
+      if (approvalSkippable(set)) return { allowed: false, policyIds: [], errors: [], policySetHash: set.hash };
       let answered = false;
       const v = this.#verdict(set, action, call, () => {
         answered = true;
-        if (skippable) this.#remember(keyOf());
       });
-      if (answered && answerKey !== null) {
-        this.#answers.set(answerKey, copyVerdict(v));
-        if (this.#answers.size > MAX_ANSWERS) this.#answers.delete(this.#answers.keys().next().value as string);
-      }
+      if (answered && answerKey !== null) this.#answers.set(answerKey, copyVerdict(v));
       return v;
     };
     const decision: Decision = {
@@ -199,20 +186,6 @@ export class Authorizer {
       if (decision.shadow.allowed !== decision.allowed) this.#onShadowDisagrees(decision);
     }
     return decision;
-  }
-
-  #isKnown(key: string | null): boolean {
-    if (key === null || !this.#known.has(key)) return false;
-    this.#known.delete(key);
-    this.#known.set(key, true);
-    return true;
-  }
-
-  #remember(key: string | null): void {
-    if (key === null) return;
-    this.#known.delete(key);
-    this.#known.set(key, true);
-    if (this.#known.size > MAX_KNOWN_REQUESTS) this.#known.delete(this.#known.keys().next().value as string);
   }
 
   /**
@@ -277,15 +250,13 @@ export class Authorizer {
 
 type Call = Omit<cedar.StatefulAuthorizationCall, 'preparsedPolicySetId'>;
 
-/** A request without its action, as JSON (null when too large to remember). */
+/** A request without its action, as JSON (null when it is not JSON). */
 function requestKey(call: Call): string | null {
-  let json: string;
   try {
-    json = JSON.stringify([call.principal, call.resource, call.context, call.entities, call.preparsedSchemaName, call.validateRequest]);
+    return JSON.stringify([call.principal, call.resource, call.context, call.entities, call.preparsedSchemaName, call.validateRequest]);
   } catch {
     return null; // Not JSON (a BigInt, say): nothing to remember it by.
   }
-  return json.length <= MAX_KNOWN_REQUEST_CHARS ? json : null;
 }
 
 /**
