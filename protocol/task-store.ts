@@ -97,7 +97,7 @@ return 1
 const TRANSITION = new LuaScript(`${AUDIT_LUA}${TASK_AUDIT_LUA}
 local cur = redis.call('HGET', KEYS[1], 'status')
 if not cur then unaudited(8) return {-1} end
-if cur == ARGV[1] and ARGV[7] ~= '' and redis.call('HGET', KEYS[1], 'changeId') == ARGV[7] then
+if cur == ARGV[1] and redis.call('HGET', KEYS[1], 'changeId') == ARGV[7] then
   -- This very change again: its command was resent after the answer was lost (a connection
   -- cut). Answered as the first time, changing nothing and recording nothing twice.
   unaudited(8)
@@ -108,8 +108,7 @@ else
   end
   if not allowed then unaudited(8) return {0} end
   audited(8)
-  redis.call('HSET', KEYS[1], 'status', ARGV[1])
-  if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'changeId', ARGV[7]) end
+  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'changeId', ARGV[7])
   if #ARGV > 14 then redis.call('HSET', KEYS[1], unpack(ARGV, 15)) end
   redis.call('XADD', KEYS[2], '*', 'e', ARGV[3])
   if KEYS[4] then
@@ -157,7 +156,7 @@ local cur = rec[1]
 if (not cur) or (cur ~= 'queued' and cur ~= 'running') then unaudited(7) return {0} end
 if rec[2] ~= ARGV[1] or rec[3] ~= ARGV[2] then unaudited(7) return {-1} end
 local attempts = tonumber(rec[4]) or 0
-if cur == 'running' and ARGV[15] ~= '' and rec[5] == ARGV[15] then
+if cur == 'running' and rec[5] == ARGV[15] then
   -- This very start again (resent after its answer was lost): the same attempt, the same answer
   -- (where its output starts: the base it recorded, or 0), nothing recorded twice.
   unaudited(7)
@@ -169,8 +168,7 @@ end
 attempts = attempts + 1
 if ARGV[7] ~= '' and (ARGV[14] == 'first') ~= (attempts == 1) then unaudited(7) return {-2} end
 audited(7)
-redis.call('HSET', KEYS[1], 'status', 'running', 'startedAt', ARGV[6], 'attempts', tostring(attempts))
-if ARGV[15] ~= '' then redis.call('HSET', KEYS[1], 'changeId', ARGV[15]) end
+redis.call('HSET', KEYS[1], 'status', 'running', 'startedAt', ARGV[6], 'attempts', tostring(attempts), 'changeId', ARGV[15])
 local lens = redis.call('HMGET', KEYS[3], 'stdout:len', 'stderr:len')
 local out = tonumber(lens[1] or '') or 0
 local err = tonumber(lens[2] or '') or 0
