@@ -1,15 +1,20 @@
 /**
  * Brokered capability call round trip (issue 10): sandbox → runner → broker → back, from an
- * isolate task and from a Python container task, beside a direct HTTP call from Node to the same
- * broker. The broker here is a fixture in the bench process that answers every call at once (the
- * harness broker's own work — token check, policy, record, target — is measured on its side and
- * joined with these figures later), so the numbers are what the sandbox and the runner add.
+ * isolate task and from a Python container task, through two brokers side by side:
+ * - a *fixture* in the bench process that answers every call at once: what the sandbox and the
+ *   runner add;
+ * - the *real* harness broker (token, declared, schema, Cedar, approval, record, rate limit,
+ *   audit, SSRF guard, circuit, the target over HTTP, redaction, settle, audit) calling a target
+ *   in the bench process that answers at once: the difference is what the broker adds.
+ * Each beside a direct HTTP call from a Node process of its own to the same fixture or target.
  *
  * How it is timed: the code in the sandbox makes its calls one after the other, and the fixture
- * notes when each arrives. The gap between two arrivals is one full round trip (answer back to the
- * sandbox, the next call out to the fixture), on one clock, the same way for all three paths: the
- * baseline is a separate Node process POSTing in a loop (bench/broker-direct-child.ts).
- * Real parts: a runner process (bench/stack.ts), isolate hosts, the Docker backend and a real v3
+ * (or the target) notes when each arrives. The gap between two arrivals is one full round trip
+ * (answer back to the sandbox, the next call out), on one clock, the same way for every path:
+ * the baseline is a separate Node process POSTing in a loop (bench/broker-direct-child.ts).
+ * The two stacks run at once and take turns in blocks (each block's first side alternates), so
+ * the machine's drift over the run falls on both sides alike instead of on whichever ran later.
+ * Real parts: runner processes (bench/stack.ts), isolate hosts, the Docker backend and a real v3
  * image with the real Python client; tasks are queued as the harness queues them (record + job).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -39,6 +44,13 @@ const CHILD = fileURLToPath(new URL('./broker-direct-child.ts', import.meta.url)
  * 1.1 ms to 0.2 ms over its first 1 500 in a microbenchmark, and the broker's path likewise.
  */
 const WARMUP_CALLS = Number(process.env['BENCH_BROKER_WARMUP_CALLS'] ?? 2000);
+/**
+ * The series: blocks of one task per side and runtime, each making CALLS_PER_TASK calls (the
+ * first SKIP_PER_TASK round trips of each task dropped), pooled per path. BENCH_BROKER_BLOCKS.
+ */
+const BLOCKS = Number(process.env['BENCH_BROKER_BLOCKS'] ?? 8);
+const CALLS_PER_TASK = 110;
+const SKIP_PER_TASK = 10;
 
 export interface BrokerCallsBenchResult {
   /** Node → fixture, plain HTTP keep-alive. */
@@ -51,8 +63,10 @@ export interface BrokerCallsBenchResult {
    * target that answers at once, beside Node calling that target directly.
    */
   real?: { direct: Summary; isolate: Summary; python: Summary | null };
+  /** Per block: the real broker's isolate p50 minus the fixture's, from the block's two tasks. */
+  blockAdds: number[];
   pythonSkipped?: string;
-  settings: { warmup: number; samples: number; warmupCalls: number };
+  settings: { blocks: number; callsPerTask: number; skip: number; warmupCalls: number };
   errors: string[];
 }
 
@@ -93,14 +107,16 @@ function gaps(times: readonly number[], warmup: number): number[] {
   return out;
 }
 
-async function runTask(
-  stack: Stack,
-  store: TaskStore,
-  queues: Record<'isolate' | 'container', Queue>,
-  runtime: Runtime,
-  code: string,
-  broker: 'fixture' | 'real' = 'fixture',
-): Promise<string> {
+/** One side of the comparison: a stack whose runner calls the fixture, or its own harness's broker. */
+interface Side {
+  stack: Stack;
+  queues: Record<'isolate' | 'container', Queue>;
+  broker: 'fixture' | 'real';
+  /** Where the calls' arrival times are noted (per task id). */
+  arrivals: Map<string, number[]>;
+}
+
+async function runTask(store: TaskStore, side: Side, runtime: Runtime, code: string): Promise<string> {
   const id = randomUUID();
   const limits = { timeoutMs: 120_000, cpuMs: 120_000, memoryMb: runtime === 'javascript' ? 64 : 256, outputBytes: 1024 * 1024 };
   await store.create({
@@ -114,7 +130,7 @@ async function runTask(
     metadata: {},
     attempts: 0,
     // What the harness records for a task that declared capabilities (the real broker reads it).
-    ...(broker === 'real' ? { capabilities: ['bench.echo'], principalKind: 'agent' as const } : {}),
+    ...(side.broker === 'real' ? { capabilities: ['bench.echo'], principalKind: 'agent' as const } : {}),
   });
   const payload: JobPayload = {
     version: 'v1',
@@ -126,16 +142,16 @@ async function runTask(
     limits,
     capabilities: ['bench.echo'],
   };
-  await queues[runtime === 'javascript' ? 'isolate' : 'container'].add('run', payload, { jobId: id, removeOnComplete: true, removeOnFail: true });
+  await side.queues[runtime === 'javascript' ? 'isolate' : 'container'].add('run', payload, { jobId: id, removeOnComplete: true, removeOnFail: true });
   const deadline = Date.now() + 180_000;
   for (;;) {
     const task = await store.get(id);
     if (task && ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(task.status)) {
-      if (task.status !== 'succeeded') throw new Error(`${runtime} bench task ${task.status}: ${JSON.stringify(task.error ?? task.result).slice(0, 500)}`);
+      if (task.status !== 'succeeded') throw new Error(`${runtime} bench task (${side.broker} broker) ${task.status}: ${JSON.stringify(task.error ?? task.result).slice(0, 500)}`);
       return id;
     }
-    if (Date.now() > deadline || !stack.runner.isAlive()) throw new Error(`${runtime} bench task did not finish:\n${stack.runner.tail()}`);
-    await new Promise((r) => setTimeout(r, 50));
+    if (Date.now() > deadline || !side.stack.runner.isAlive()) throw new Error(`${runtime} bench task did not finish:\n${side.stack.runner.tail()}`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -143,82 +159,122 @@ export async function brokerCallsBench(
   benchRedis: BenchRedis,
   log: (msg: string) => void,
   withContainers = true,
-  settings = { warmup: 50, samples: 300 },
+  settings = { blocks: BLOCKS, callsPerTask: CALLS_PER_TASK, skip: SKIP_PER_TASK },
 ): Promise<BrokerCallsBenchResult> {
   const errors: string[] = [];
-  const total = settings.warmup + settings.samples + 1;
   const fixture = await startFixture();
-  let stack: Stack | null = null;
+  const target = await startTarget();
   const redis = new Redis(benchRedis.url, { maxRetriesPerRequest: null });
   redis.on('error', () => {});
+  const stacks: Stack[] = [];
+  const queues: Queue[] = [];
+  const baselineCalls = settings.blocks * settings.callsPerTask;
   try {
-    log(`calls: direct Node → fixture × ${total}`);
-    const direct = forkChild(CHILD, [fixture.url, String(total)]);
-    await direct.exited;
-    if ((fixture.arrivals.get('direct')?.length ?? 0) !== total) throw new Error(`direct baseline failed: ${direct.stderr()}`);
+    log(`calls: direct Node → fixture × ${baselineCalls}, direct Node → target × ${baselineCalls}`);
+    for (const [url, arrivals] of [[fixture.url, fixture.arrivals], [target.url, target.arrivals]] as const) {
+      const direct = forkChild(CHILD, [url, String(baselineCalls)]);
+      await direct.exited;
+      if ((arrivals.get('direct')?.length ?? 0) !== baselineCalls) throw new Error(`direct baseline failed: ${direct.stderr()}`);
+    }
+    await defineBenchCapability(redis, target.url);
 
     const docker = withContainers ? await dockerUnavailable() : 'BENCH_CONTAINERS=0';
-    stack = await startStack(benchRedis, 1, {
-      BROKER_URL: fixture.url,
-      RUNNER_BACKENDS: docker ? 'isolate' : 'isolate,docker',
-      ...(docker ? {} : { REQUIRE_DOCKER: '1', WARM_POOL_SIZE: '1', CONTAINER_CONCURRENCY: '1' }),
+    const backends = { RUNNER_BACKENDS: docker ? 'isolate' : 'isolate,docker', ...(docker ? {} : { REQUIRE_DOCKER: '1', WARM_POOL_SIZE: '1', CONTAINER_CONCURRENCY: '1' }) };
+    // Both stacks run side by side: one runner calls the fixture, the other its harness's broker.
+    const fixtureStack = await startStack(benchRedis, 1, { BROKER_URL: fixture.url, ...backends });
+    stacks.push(fixtureStack);
+    const realStack = await startStack(benchRedis, 1, backends, {
+      CAPABILITY_PRIVATE_TARGETS: `127.0.0.1:${target.port}`,
+      AIRLOCK_VAULT_KEY: randomBytes(32).toString('base64'),
     });
+    stacks.push(realStack);
     const store = new TaskStore({ redis, retentionMs: 15 * 60_000 });
-    const queues = {
-      isolate: new Queue(stack.queueName, { connection: redis.duplicate() }),
-      container: new Queue(containerQueueName(stack.queueName), { connection: redis.duplicate() }),
-    };
-    try {
-      log(`calls: warm-up task making ${WARMUP_CALLS} sequential calls`);
-      await runTask(stack, store, queues, 'javascript', `for (let i = 0; i < ${WARMUP_CALLS}; i++) await caps.bench.echo({ i });`);
-      log(`calls: isolate task making ${total} sequential calls`);
-      const iso = await runTask(stack, store, queues, 'javascript', `for (let i = 0; i < ${total}; i++) await caps.bench.echo({ i });`);
-      let python: Summary | null = null;
-      if (!docker) {
-        log(`calls: python task making ${total} sequential calls`);
-        const py = await runTask(stack, store, queues, 'python', `from airlock import caps\nfor i in range(${total}):\n    caps.bench.echo(i=i)`);
-        python = summarize(gaps(fixture.arrivals.get(py) ?? [], settings.warmup));
-      }
-      const first = {
-        direct: summarize(gaps(fixture.arrivals.get('direct') ?? [], settings.warmup)),
-        isolate: summarize(gaps(fixture.arrivals.get(iso) ?? [], settings.warmup)),
-        python,
+    const on = (stack: Stack, broker: 'fixture' | 'real'): Side => {
+      const q = {
+        isolate: new Queue(stack.queueName, { connection: redis.duplicate() }),
+        container: new Queue(containerQueueName(stack.queueName), { connection: redis.duplicate() }),
       };
-      await stack.stop();
-      stack = null;
-      let real: BrokerCallsBenchResult['real'];
-      try {
-        real = await realBrokerPhase(benchRedis, redis, log, docker, total, settings.warmup);
-      } catch (err) {
-        errors.push(`real broker phase: ${(err as Error).message}`);
-      }
-      return { ...first, ...(real ? { real } : {}), ...(docker ? { pythonSkipped: docker } : {}), settings: { ...settings, warmupCalls: WARMUP_CALLS }, errors };
-    } finally {
-      await queues.isolate.obliterate({ force: true }).catch(() => undefined);
-      await queues.container.obliterate({ force: true }).catch(() => undefined);
-      await Promise.all([queues.isolate.close(), queues.container.close()]);
+      queues.push(q.isolate, q.container);
+      return { stack, queues: q, broker, arrivals: broker === 'fixture' ? fixture.arrivals : target.arrivals };
+    };
+    const sides = { fixture: on(fixtureStack, 'fixture'), real: on(realStack, 'real') };
+
+    // Warm-up (WARMUP_CALLS): the figures are a running service's, not a fresh process's.
+    for (const side of [sides.fixture, sides.real]) {
+      log(`calls (${side.broker} broker): warm-up task making ${WARMUP_CALLS} sequential calls`);
+      await runTask(store, side, 'javascript', isolateCode(WARMUP_CALLS));
     }
+    const gapsOf: Record<'fixture' | 'real', Record<'isolate' | 'python', number[]>> = {
+      fixture: { isolate: [], python: [] },
+      real: { isolate: [], python: [] },
+    };
+    const blockAdds: number[] = [];
+    // Blocks alternate which broker goes first, so drift of the machine falls on both alike.
+    for (let b = 0; b < settings.blocks; b++) {
+      const order = b % 2 === 0 ? [sides.fixture, sides.real] : [sides.real, sides.fixture];
+      const blockIso: Record<string, number[]> = {};
+      for (const side of order) {
+        const iso = await runTask(store, side, 'javascript', isolateCode(settings.callsPerTask));
+        blockIso[side.broker] = gaps(side.arrivals.get(iso) ?? [], settings.skip);
+        gapsOf[side.broker].isolate.push(...(blockIso[side.broker] as number[]));
+        if (!docker) {
+          const py = await runTask(store, side, 'python', pythonCode(settings.callsPerTask));
+          gapsOf[side.broker].python.push(...gaps(side.arrivals.get(py) ?? [], settings.skip));
+        }
+      }
+      blockAdds.push(summarize(blockIso['real'] as number[]).p50 - summarize(blockIso['fixture'] as number[]).p50);
+      log(`calls: block ${b + 1}/${settings.blocks}: broker adds ${blockAdds[b]!.toFixed(2)} ms at p50`);
+    }
+    const direct = (arrivals: Map<string, number[]>) => summarize(gaps(arrivals.get('direct') ?? [], settings.skip));
+    return {
+      direct: direct(fixture.arrivals),
+      isolate: summarize(gapsOf.fixture.isolate),
+      python: docker ? null : summarize(gapsOf.fixture.python),
+      real: { direct: direct(target.arrivals), isolate: summarize(gapsOf.real.isolate), python: docker ? null : summarize(gapsOf.real.python) },
+      blockAdds,
+      ...(docker ? { pythonSkipped: docker } : {}),
+      settings: { ...settings, warmupCalls: WARMUP_CALLS },
+      errors,
+    };
   } finally {
-    await stack?.stop();
+    for (const q of queues) await q.obliterate({ force: true }).catch(() => undefined);
+    await Promise.all(queues.map((q) => q.close()));
+    for (const stack of stacks) await stack.stop();
     await fixture.close();
+    await target.close();
     redis.disconnect();
   }
 }
 
+const isolateCode = (calls: number) => `for (let i = 0; i < ${calls}; i++) await caps.bench.echo({ i });`;
+const pythonCode = (calls: number) => `from airlock import caps\nfor i in range(${calls}):\n    caps.bench.echo(i=i)`;
+
+/** The capability the real broker calls, and a policy that lets the bench's agent invoke it. */
+async function defineBenchCapability(redis: Redis, targetUrl: string): Promise<void> {
+  const now = new Date().toISOString();
+  await new CapabilityStore(redis).put('bench', {
+    name: 'bench.echo',
+    description: 'Echoes its input (bench target)',
+    input: { type: 'object' },
+    risk: 'read',
+    timeoutMs: 10_000,
+    implementation: { type: 'http', method: 'POST', url: `${targetUrl}/echo`, body: 'input' },
+    createdAt: now,
+    updatedAt: now,
+  });
+  await new PolicyStore(redis).activate(
+    'bench',
+    `${DEFAULT_POLICIES_TEXT}\n@id("bench-echo") permit (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"bench.echo");`,
+    { kind: 'user', id: 'bench' },
+  );
+}
+
 /**
- * The same round trips through the real harness broker (a harness process, its broker listener,
- * a capability `bench.echo` whose http connector posts to a target that answers at once), beside
- * Node posting to that target directly. The target notes arrivals per task, from the call key the
- * broker sends in `Idempotency-Key` (`<task id>:<seq>:…`).
+ * The target the real broker's capability posts to: echoes the body and notes arrivals per task,
+ * from the call key the broker sends in `Idempotency-Key` (`<task id>:<seq>:…`; `direct` for the
+ * baseline, which sends none).
  */
-async function realBrokerPhase(
-  benchRedis: BenchRedis,
-  redis: Redis,
-  log: (msg: string) => void,
-  docker: string | null,
-  total: number,
-  warmup: number,
-): Promise<NonNullable<BrokerCallsBenchResult['real']>> {
+async function startTarget(): Promise<{ url: string; port: number; arrivals: Map<string, number[]>; close: () => Promise<void> }> {
   const arrivals = new Map<string, number[]>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -237,65 +293,14 @@ async function realBrokerPhase(
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
-  const target = `http://127.0.0.1:${port}`;
-  let stack: Stack | null = null;
-  try {
-    log(`calls (real broker): direct Node → target × ${total}`);
-    const direct = forkChild(CHILD, [target, String(total)]);
-    await direct.exited;
-    const now = new Date().toISOString();
-    await new CapabilityStore(redis).put('bench', {
-      name: 'bench.echo',
-      description: 'Echoes its input (bench target)',
-      input: { type: 'object' },
-      risk: 'read',
-      timeoutMs: 10_000,
-      implementation: { type: 'http', method: 'POST', url: `${target}/echo`, body: 'input' },
-      createdAt: now,
-      updatedAt: now,
-    });
-    await new PolicyStore(redis).activate(
-      'bench',
-      `${DEFAULT_POLICIES_TEXT}\n@id("bench-echo") permit (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"bench.echo");`,
-      { kind: 'user', id: 'bench' },
-    );
-    stack = await startStack(
-      benchRedis,
-      1,
-      { RUNNER_BACKENDS: docker ? 'isolate' : 'isolate,docker', ...(docker ? {} : { REQUIRE_DOCKER: '1', WARM_POOL_SIZE: '1', CONTAINER_CONCURRENCY: '1' }) },
-      { CAPABILITY_PRIVATE_TARGETS: `127.0.0.1:${port}`, AIRLOCK_VAULT_KEY: randomBytes(32).toString('base64') },
-    );
-    const store = new TaskStore({ redis, retentionMs: 15 * 60_000 });
-    const queues = {
-      isolate: new Queue(stack.queueName, { connection: redis.duplicate() }),
-      container: new Queue(containerQueueName(stack.queueName), { connection: redis.duplicate() }),
-    };
-    try {
-      // A fresh harness process: a warm-up task first (WARMUP_CALLS), so V8 has optimized the
-      // broker's path (and Cedar, Ajv and the pools are warm) before anything is measured.
-      log(`calls (real broker): warm-up task making ${WARMUP_CALLS} sequential calls`);
-      await runTask(stack, store, queues, 'javascript', `for (let i = 0; i < ${WARMUP_CALLS}; i++) await caps.bench.echo({ i });`, 'real');
-      log(`calls (real broker): isolate task making ${total} sequential calls`);
-      const iso = await runTask(stack, store, queues, 'javascript', `for (let i = 0; i < ${total}; i++) await caps.bench.echo({ i });`, 'real');
-      let python: Summary | null = null;
-      if (!docker) {
-        log(`calls (real broker): python task making ${total} sequential calls`);
-        const py = await runTask(stack, store, queues, 'python', `from airlock import caps\nfor i in range(${total}):\n    caps.bench.echo(i=i)`, 'real');
-        python = summarize(gaps(arrivals.get(py) ?? [], warmup));
-      }
-      return {
-        direct: summarize(gaps(arrivals.get('direct') ?? [], warmup)),
-        isolate: summarize(gaps(arrivals.get(iso) ?? [], warmup)),
-        python,
-      };
-    } finally {
-      await queues.isolate.obliterate({ force: true }).catch(() => undefined);
-      await queues.container.obliterate({ force: true }).catch(() => undefined);
-      await Promise.all([queues.isolate.close(), queues.container.close()]);
-    }
-  } finally {
-    await stack?.stop();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    arrivals,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
