@@ -7,7 +7,7 @@
  * dies with the attempt (a retry on another runner replaces it; a terminal task refuses it), no
  * other runner can learn it from Redis, and it never enters the sandbox or the job payload.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript } from './lua-script.ts';
 import { redisKeys } from './redis-keys.ts';
@@ -30,7 +30,7 @@ return 1
 `);
 
 export function brokerTokenSha256(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 /**

@@ -57,7 +57,10 @@ const IN_PROGRESS_POLL_MS = 25;
 export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, authorization: string | undefined, abort: AbortSignal): Promise<BrokerAnswer> {
   const receivedAt = performance.now();
   const early = deps.facts?.early(deps, call);
-  const token = await tokenStage(deps.redis, authorization, call.taskId, call.attempt);
+  const tokenRead = tokenStage(deps.redis, authorization, call.taskId, call.attempt);
+  // While the token's read is out: the input's hash (the call's key and its audit entries).
+  const inputHash = inputSha256(call.input);
+  const token = await tokenRead;
   if (!token.ok) {
     // Recorded (in the task's tenant log when the task exists, else the system log), never the token.
     await deps.audit
@@ -80,8 +83,8 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
     task,
     who,
     principal: { tenantId: task.tenantId, agentId: task.agentId, kind: task.principalKind, id: task.agentId, roles: [], ...(task.actingFor ? { actingFor: task.actingFor } : {}) },
-    key: callKey(call.taskId, call.seq, call.name, call.input),
-    inputSha256: inputSha256(call.input),
+    key: callKey(call.taskId, call.seq, call.name, call.input, inputHash),
+    inputSha256: inputHash,
     flags: {},
     receivedAt,
   };

@@ -10,7 +10,7 @@
  *   only if the target deduplicates by the key (`rerun`, idempotency header), else `uncertain`;
  * - `started` by this same attempt → the runner resent a call still running here: wait for it.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { canonicalJson } from '../../protocol/audit/canonical-json.ts';
 import type { BrokerCallResult } from '../../protocol/capability.ts';
@@ -22,17 +22,20 @@ import { redisKeys } from '../../protocol/redis-keys.ts';
 export const callRecordsKey = (taskId: string) => redisKeys.calls(taskId);
 
 export function inputSha256(input: unknown): string {
-  return createHash('sha256').update(canonicalJson(input ?? null)).digest('hex');
+  return hash('sha256', canonicalJson(input ?? null), 'hex');
 }
 
-/** The call's exactly-once key: `<task id>:<seq>:<name>:<sha256 of the canonical input>`. */
-export function callKey(taskId: string, seq: number, name: string, input: unknown): string {
-  return `${taskId}:${seq}:${name}:${inputSha256(input)}`;
+/**
+ * The call's exactly-once key: `<task id>:<seq>:<name>:<sha256 of the canonical input>`
+ * (`inputHash`: that hash when the caller has it already).
+ */
+export function callKey(taskId: string, seq: number, name: string, input: unknown, inputHash = inputSha256(input)): string {
+  return `${taskId}:${seq}:${name}:${inputHash}`;
 }
 
 /** SHA-256 of the canonical JSON of an answer (what the record and the audit entry name). */
 export function resultHash(result: BrokerCallResult): string {
-  return createHash('sha256').update(canonicalJson(result)).digest('hex');
+  return hash('sha256', canonicalJson(result), 'hex');
 }
 
 export interface CallRecord {
