@@ -20,7 +20,7 @@ import type { CredentialStore, RevealedCredential } from '../vault/credential-st
 import { appendCallEntry, auditedInput, callEntry, type CallWho } from './call-audit.ts';
 import { callKey, inputSha256, resultHash, type Claim, type CallRecords, type RecordedCompensation } from './call-records.ts';
 import { readCall, type CallReads, type TaskFactsMemory } from './call-reads.ts';
-import { execute, type ExecuteDeps } from './execute.ts';
+import { executePrepared, prepareCall, type ExecuteDeps, type PreparedCall } from './execute.ts';
 import { Redactor } from './redact.ts';
 import { approvalStage, type ApprovalDeps } from './stages/approval.ts';
 import { invokeStage } from './stages/authorize.ts';
@@ -139,13 +139,25 @@ async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>
   const rerunnable = idempotencyHeaderOf(capability.implementation) !== null;
   // The claim and its `capability.call.started` entry land together (fail closed: a call whose
   // start cannot be recorded is not claimed and does not run).
-  let claim: Claim;
-  try {
+  const claiming = (async () => {
     const started = deps.audit.stamp(callEntry(ctx.who, 'capability.call.started', 'success', {
       ...base(ctx),
       ...(credentialName ? { credentialName } : {}),
     }, ctx.decision));
-    claim = await deps.records.claim(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, rerunnable, started);
+    return deps.records.claim(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, rerunnable, started);
+  })();
+  // While the claim is on its way: the request built, its target's name resolved and checked
+  // (sent only once the claim says the call runs).
+  let prepared: PreparedCall;
+  try {
+    prepared = prepareCall(deps.exec, capability, ctx.call.input ?? null, credential, ctx.key);
+  } catch (err) {
+    await claiming.catch(() => undefined);
+    throw err;
+  }
+  let claim: Claim;
+  try {
+    claim = await claiming;
   } catch (err) {
     if (!isAuditUnavailable(err) && !(err instanceof AuditEntryError)) throw err;
     deps.log.error({ err }, 'audit entry of a capability call could not be written; the call is not made');
@@ -190,7 +202,7 @@ async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>
   if (claim.kind === 'rerun') ctx.flags.rerun = true;
   const startedAt = new Date().toISOString();
 
-  const run = await execute(deps.exec, capability, ctx.call.input ?? null, credential, ctx.key, abort);
+  const run = await executePrepared(deps.exec, capability, prepared, abort);
   if (abort.aborted) {
     // The runner gave up on the call (the task was cancelled, or the runner died): nobody hears
     // the answer. A call that was sent stays `started` — its effect is unknown, so a retried

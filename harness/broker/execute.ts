@@ -13,7 +13,7 @@ import { isBrokenCircuitError, TargetFailure, type CircuitBreakers } from './cir
 import { buildConnectorRequest, TemplateInputError } from './connectors/http-connector.ts';
 import { buildBuiltinRequest } from './connectors/http-request-builtin.ts';
 import { injectCredential } from './connectors/inject-credential.ts';
-import { guardedRequest, OutboundRefusedError, ResponseTooLargeError, type OutboundAnswer, type OutboundRequest } from './outbound/guarded-request.ts';
+import { guardedRequest, OutboundRefusedError, ResponseTooLargeError, startFirstHop, type FirstHop, type OutboundAnswer, type OutboundRequest } from './outbound/guarded-request.ts';
 import { hostAllowed } from './outbound/host-patterns.ts';
 import type { ConnectionPool } from './outbound/connection-pool.ts';
 import type { PrivateTarget } from './outbound/private-targets.ts';
@@ -41,14 +41,21 @@ export interface Execution {
 
 const fail = (code: CapabilityErrorCode, message: string): BrokerCallResult => ({ ok: false, error: { code, message: message.slice(0, 4000) } });
 
-export async function execute(
-  deps: ExecuteDeps,
-  capability: Capability,
-  input: unknown,
-  credential: RevealedCredential | null,
-  callKey: string,
-  abort: AbortSignal,
-): Promise<Execution> {
+/**
+ * A call made ready to send: its request built (credential and idempotency key in), and its first
+ * hop's checks and name resolution under way — or the answer already, when the input does not
+ * fit the connector's templates (nothing to send).
+ */
+export type PreparedCall =
+  | { ready: false; failed: Execution }
+  | { ready: true; request: OutboundRequest; sensitive: string[]; hopRefused: (url: URL, first: boolean) => string | null; firstHop: FirstHop };
+
+/**
+ * Builds the call's request and starts its first hop's checks and resolution (no packet to the
+ * target yet). The broker does this while the call's claim is on its way, so the claim's round
+ * trip and a DNS lookup overlap instead of following one another.
+ */
+export function prepareCall(deps: ExecuteDeps, capability: Capability, input: unknown, credential: RevealedCredential | null, callKey: string): PreparedCall {
   const impl = capability.implementation;
   const idempotencyHeader = idempotencyHeaderOf(impl);
   let request: OutboundRequest;
@@ -59,7 +66,7 @@ export async function execute(
     if (credential) sensitive.push(...injectCredential(request, credential));
     if (idempotencyHeader) request.headers[idempotencyHeader.toLowerCase()] = callKey;
   } catch (err) {
-    if (err instanceof TemplateInputError) return { result: fail('capability_invalid_input', `${capability.name}: ${err.message}`), targetMs: 0, sent: false };
+    if (err instanceof TemplateInputError) return { ready: false, failed: { result: fail('capability_invalid_input', `${capability.name}: ${err.message}`), targetMs: 0, sent: false } };
     throw err;
   }
   const firstOrigin = request.url.origin;
@@ -68,6 +75,25 @@ export async function execute(
     // A connector talks to the origin its admin wrote; redirects elsewhere are refused.
     return first || url.origin === firstOrigin ? null : `the connector only follows redirects within ${firstOrigin}`;
   };
+  const firstHop = startFirstHop(request, { resolver: deps.resolver, opened: deps.opened, maxRequestBytes: deps.maxRequestBytes, hopRefused });
+  return { ready: true, request, sensitive, hopRefused, firstHop };
+}
+
+export function execute(
+  deps: ExecuteDeps,
+  capability: Capability,
+  input: unknown,
+  credential: RevealedCredential | null,
+  callKey: string,
+  abort: AbortSignal,
+): Promise<Execution> {
+  return executePrepared(deps, capability, prepareCall(deps, capability, input, credential, callKey), abort);
+}
+
+/** Sends a prepared call through its target's circuit breaker and the SSRF guard, within the capability's timeout. */
+export async function executePrepared(deps: ExecuteDeps, capability: Capability, prepared: PreparedCall, abort: AbortSignal): Promise<Execution> {
+  if (!prepared.ready) return prepared.failed;
+  const { request, sensitive, hopRefused, firstHop } = prepared;
   const { signal, timedOut, done } = deadline(abort, capability.timeoutMs);
   const started = performance.now();
   let sent = false;
@@ -93,6 +119,7 @@ export async function execute(
               maxResponseBytes: deps.maxResponseBytes,
               signal: s,
               hopRefused,
+              firstHop,
               sensitiveHeaders: sensitive,
               ...(deps.pool ? { pool: deps.pool } : {}),
             });

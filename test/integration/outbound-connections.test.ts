@@ -3,7 +3,8 @@
  * against the name the request names (SNI and certificate), never skipped because the connection
  * goes to a checked address; and a pooled connection is only reused for the very address it was
  * checked and opened for. Real servers on loopback; the name `target.test` resolves through a
- * stubbed resolver (no query leaves the machine).
+ * stubbed resolver (no query leaves the machine). And the first hop checked ahead of the exchange
+ * (while the broker claims the call) looks nothing up for a hop its checks refuse.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -15,7 +16,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { ConnectionPool } from '../../harness/broker/outbound/connection-pool.ts';
-import { guardedRequest, OutboundRefusedError, type GuardOptions } from '../../harness/broker/outbound/guarded-request.ts';
+import { guardedRequest, OutboundRefusedError, startFirstHop, type GuardOptions } from '../../harness/broker/outbound/guarded-request.ts';
 import { parsePrivateTargets } from '../../harness/broker/outbound/private-targets.ts';
 import type { Resolver } from '../../harness/broker/outbound/resolve-target.ts';
 
@@ -179,6 +180,49 @@ describe('pooled connections', () => {
       slow.closeAllConnections();
       big.close();
       slow.close();
+    }
+  });
+});
+
+describe('the first hop, checked ahead of the exchange', () => {
+  test('a name the caller may not reach is never looked up, nor one of an oversized request', async () => {
+    const asked: string[] = [];
+    const resolver: Resolver = async (name) => {
+      asked.push(name);
+      return [{ address: '127.0.0.1', family: 4 }];
+    };
+    const refused = startFirstHop(
+      { url: new URL('http://exfil.example.net/x'), method: 'GET', headers: {} },
+      { resolver, opened: [], maxRequestBytes: 16, hopRefused: (url) => (url.hostname === 'exfil.example.net' ? 'not among the allowedHosts' : null) },
+    );
+    await assert.rejects(refused.checked(), (err: Error) => err instanceof OutboundRefusedError && /allowedHosts/.test(err.message));
+    const oversized = startFirstHop(
+      { url: new URL('http://target.test/x'), method: 'POST', headers: {}, body: Buffer.alloc(17) },
+      { resolver, opened: [], maxRequestBytes: 16, hopRefused: () => null },
+    );
+    await assert.rejects(oversized.checked(), /larger than 16 bytes/);
+    assert.deepEqual(asked, [], 'no lookup for a refused hop');
+  });
+
+  test('the exchange uses the first hop checked ahead: the name is resolved once', async () => {
+    const server = http.createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    let lookups = 0;
+    const resolver: Resolver = async () => {
+      lookups++;
+      return [{ address: '127.0.0.1', family: 4 }];
+    };
+    try {
+      const request = { url: new URL(`http://target.test:${port}/x`), method: 'GET', headers: {} };
+      const opts = options(port, resolver);
+      const firstHop = startFirstHop(request, opts);
+      const answer = await guardedRequest(request, { ...opts, firstHop });
+      assert.equal(answer.status, 200);
+      assert.equal(lookups, 1);
+    } finally {
+      server.closeAllConnections();
+      server.close();
     }
   });
 });

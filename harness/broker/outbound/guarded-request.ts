@@ -42,6 +42,38 @@ export interface GuardOptions {
   sensitiveHeaders?: readonly string[];
   /** Keep-alive agents per checked address; without it, a new connection per request. */
   pool?: ConnectionPool;
+  /** The first hop's checks and resolution, started earlier ({@link startFirstHop}) for this request. */
+  firstHop?: FirstHop;
+}
+
+/** A hop's target once checked: the address to connect to, and the port. */
+interface CheckedHop {
+  target: { address: string; family: 4 | 6 };
+  port: number;
+}
+
+/**
+ * The checks of a request's first hop (body size, scheme, no user or password, the caller's
+ * rule) and its name's resolution and address check, started ahead of the exchange — the broker
+ * starts them while the call's claim is on its way to Redis, so a DNS lookup is not one more wait
+ * in a row. Nothing is resolved for a hop the checks refuse (no lookup of a name the caller may
+ * not reach). `checked()` gives the outcome (rejects as guardedRequest would).
+ */
+export interface FirstHop {
+  url: URL;
+  checked(): Promise<CheckedHop>;
+}
+
+export function startFirstHop(request: OutboundRequest, options: Pick<GuardOptions, 'resolver' | 'opened' | 'maxRequestBytes' | 'hopRefused'>): FirstHop {
+  const outcome = (async () => {
+    if (request.body && request.body.length > options.maxRequestBytes) {
+      throw new OutboundRefusedError(`the request body is larger than ${options.maxRequestBytes} bytes`);
+    }
+    return checkHop(request.url, options, true);
+  })();
+  // Settled quietly when nobody asks (the call was not run after all); rejects when asked.
+  outcome.catch(() => undefined);
+  return { url: request.url, checked: () => outcome };
 }
 
 /** Refused before or during the exchange by a guard (not a fault of the target). */
@@ -56,13 +88,12 @@ export class ResponseTooLargeError extends Error {
 const HOP_BY_HOP = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection']);
 
 export async function guardedRequest(request: OutboundRequest, options: GuardOptions): Promise<OutboundAnswer> {
-  if (request.body && request.body.length > options.maxRequestBytes) {
-    throw new OutboundRefusedError(`the request body is larger than ${options.maxRequestBytes} bytes`);
-  }
+  const firstHop = options.firstHop?.url === request.url ? options.firstHop : startFirstHop(request, options);
   const origin = request.url.origin;
   let current = { ...request, headers: { ...request.headers } };
   for (let hop = 0; ; hop++) {
-    const answer = await oneHop(current, options, hop === 0);
+    const checked = hop === 0 ? await firstHop.checked() : await checkHop(current.url, options, false);
+    const answer = await exchange(current, checked, options);
     const location = answer.headers.location;
     if (![301, 302, 303, 307, 308].includes(answer.status) || !location) return answer;
     if (hop >= (options.maxRedirects ?? 5)) throw new OutboundRefusedError(`more than ${options.maxRedirects ?? 5} redirects`);
@@ -85,8 +116,8 @@ export async function guardedRequest(request: OutboundRequest, options: GuardOpt
   }
 }
 
-async function oneHop(request: OutboundRequest, options: GuardOptions, first: boolean): Promise<OutboundAnswer> {
-  const { url } = request;
+/** A hop's checks, then its name resolved and every address checked (resolve-target.ts). */
+async function checkHop(url: URL, options: Pick<GuardOptions, 'resolver' | 'opened' | 'hopRefused'>, first: boolean): Promise<CheckedHop> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundRefusedError(`${url.protocol} URLs are not allowed`);
   if (url.username || url.password) throw new OutboundRefusedError('URLs with user or password are not allowed');
   const hopWhy = options.hopRefused(url, first);
@@ -99,6 +130,12 @@ async function oneHop(request: OutboundRequest, options: GuardOptions, first: bo
     if (err instanceof TargetRefusedError) throw new OutboundRefusedError(first ? err.message : `a redirect to ${url.host}: ${err.message}`);
     throw err;
   }
+  return { target, port };
+}
+
+/** One HTTP exchange with a checked hop's address. */
+function exchange(request: OutboundRequest, { target, port }: CheckedHop, options: GuardOptions): Promise<OutboundAnswer> {
+  const { url } = request;
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(request.headers)) if (!HOP_BY_HOP.has(k.toLowerCase())) headers[k] = v;
   // The target's name as the request names it; the connection goes to the address checked above,
