@@ -79,7 +79,8 @@ export function prepareCall(deps: ExecuteDeps, capability: Capability, input: un
   return { ready: true, request, sensitive, hopRefused, firstHop };
 }
 
-export function execute(
+/** {@link prepareCall} then {@link executePrepared} (the rollback's compensations: nothing to overlap). */
+export async function execute(
   deps: ExecuteDeps,
   capability: Capability,
   input: unknown,
