@@ -30,13 +30,14 @@ export interface Sample {
 }
 
 /** POST /v1/tasks with `wait`: one trivial task, answered when it ends. */
-export async function runTask(stack: Stack, timeoutMs = 60_000): Promise<Sample> {
+/** `extra`: more fields of the create body (the crash repro varies the timeout). */
+export async function runTask(stack: Stack, timeoutMs = 60_000, extra: Record<string, unknown> = {}): Promise<Sample> {
   const sentAt = nowEpochMs();
   const t0 = performance.now();
   try {
     const res = await stack.client.request('POST', '/v1/tasks', {
       headers: { authorization: `Bearer ${stack.apiKey}`, 'idempotency-key': `"${randomUUID()}"` },
-      body: { runtime: 'javascript', code: CODE, wait: WAIT_SECONDS },
+      body: { runtime: 'javascript', code: CODE, wait: WAIT_SECONDS, ...extra },
       timeoutMs,
     });
     const latencyMs = performance.now() - t0;

@@ -148,7 +148,7 @@ export function cpuProfArgs(): string[] {
  * same, so the two are compared like for like.
  */
 export function harnessNodeFlags(): string[] {
-  return ['--no-turbo-inlining', ...(process.env['BENCH_HARNESS_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean)];
+  return ['--no-turbo-inline-js-wasm-calls', ...(process.env['BENCH_HARNESS_NODE_ARGS'] ?? '').split(/\s+/).filter(Boolean)];
 }
 
 /**

@@ -186,8 +186,9 @@ const common = {
 const sealerKey = process.env.AUDIT_SIGNING_KEY
   ? {}
   : { AUDIT_SIGNING_KEY_FILE: process.env.AUDIT_SIGNING_KEY_FILE ?? path.join(state, 'audit-signing-key') };
-// --no-turbo-inlining: see harness/README.md ("Why the harness runs with --no-turbo-inlining").
-run('harness', ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], {
+// --no-turbo-inline-js-wasm-calls: see harness/README.md ("Why the harness runs with
+// --no-turbo-inline-js-wasm-calls").
+run('harness', ['--no-turbo-inline-js-wasm-calls', '--import', 'tsx', 'harness/server.ts'], {
   ...common,
   ...devLimits,
   PORT: port,

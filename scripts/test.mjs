@@ -96,11 +96,12 @@ if (integration) {
   }
 }
 
-// --no-turbo-inlining: tests run the harness in-process, so they run it as production does
-// (harness/README.md, "Why the harness runs with --no-turbo-inlining"); the API fuzz test hit
-// that V8 fatal without it. The test runner passes these flags on to each test file's process.
+// --no-turbo-inline-js-wasm-calls: tests run the harness in-process, so they run it as production
+// does (harness/README.md, "Why the harness runs with --no-turbo-inline-js-wasm-calls"); the API
+// fuzz test hit that V8 fatal without it. The test runner passes these flags on to each test
+// file's process.
 const status = step('tests', process.execPath, [
-  '--no-turbo-inlining',
+  '--no-turbo-inline-js-wasm-calls',
   '--no-node-snapshot',
   '--import',
   'tsx',

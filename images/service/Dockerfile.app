@@ -11,5 +11,6 @@ LABEL airlock.service=app
 WORKDIR /opt/airlock
 USER 10100:10100
 # The harness by default; the runner service sets its own command.
-# --no-turbo-inlining: see harness/README.md ("Why the harness runs with --no-turbo-inlining").
-CMD ["node", "--no-turbo-inlining", "--import", "tsx", "harness/server.ts"]
+# --no-turbo-inline-js-wasm-calls: see harness/README.md ("Why the harness runs with
+# --no-turbo-inline-js-wasm-calls").
+CMD ["node", "--no-turbo-inline-js-wasm-calls", "--import", "tsx", "harness/server.ts"]

@@ -30,7 +30,7 @@ export async function freePort(): Promise<number> {
 /** Starts the harness and resolves once /healthz answers (60 s deadline). */
 export async function spawnHarness(env: Record<string, string>): Promise<HarnessProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], {
+  const child = spawn(process.execPath, ['--no-turbo-inline-js-wasm-calls', '--import', 'tsx', 'harness/server.ts'], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', PORT: String(port), HOST: '127.0.0.1', BROKER_PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -29,7 +29,7 @@ async function freePort(): Promise<number> {
 /** Starts the harness and resolves once /healthz answers. */
 async function startHarness(): Promise<{ child: ChildProcess; exited: Promise<{ code: number | null; signal: string | null }> }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--no-turbo-inlining', '--import', 'tsx', 'harness/server.ts'], {
+  const child = spawn(process.execPath, ['--no-turbo-inline-js-wasm-calls', '--import', 'tsx', 'harness/server.ts'], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'], REDIS_URL, PORT: String(port), HOST: '127.0.0.1', BROKER_PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
