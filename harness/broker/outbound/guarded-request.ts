@@ -3,9 +3,9 @@
  * once and checked (resolve-target.ts), the connection goes to that very address (undici, with
  * the checked address as the origin and the URL's host as `Host`: lighter per call than
  * node:http, about 0.15 ms less per brokered call on the bench VM), redirects are followed by
- * hand so every hop is checked again (and by
- * the caller's rule: allowed hosts, same origin), and both the request body and the answer are
- * capped in bytes. Aborts with `signal` (the call's timeout, or the runner giving up).
+ * hand so every hop is checked again (and by the caller's rule: allowed hosts, same origin), and
+ * both the request body and the answer are capped in bytes. Aborts with `signal` (the call's
+ * timeout, or the runner giving up).
  */
 import type http from 'node:http';
 import { errors, type Dispatcher } from 'undici';
