@@ -70,27 +70,44 @@ export interface BrokerCallsBenchResult {
   errors: string[];
 }
 
-/** The fixture: answers each call at once and notes when it arrived, per task. */
-async function startFixture(): Promise<{ url: string; arrivals: Map<string, number[]>; close: () => Promise<void> }> {
+/** A server of the bench that answers each request at once and notes when it arrived, per task. */
+interface Recorder {
+  url: string;
+  port: number;
+  arrivals: Map<string, number[]>;
+  close: () => Promise<void>;
+}
+
+/**
+ * Starts a recorder: `taskOf` names the task a request belongs to, `answer` gives the JSON body
+ * of the answer (both from the request and its body).
+ */
+async function startRecorder(
+  taskOf: (req: http.IncomingMessage, body: string) => string,
+  answer: (body: string) => string,
+): Promise<Recorder> {
   const arrivals = new Map<string, number[]>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const at = performance.now();
-      const call = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { taskId: string; input: unknown };
-      const list = arrivals.get(call.taskId) ?? [];
+      const text = Buffer.concat(chunks).toString('utf8');
+      const task = taskOf(req, text);
+      const list = arrivals.get(task) ?? [];
       list.push(at);
-      arrivals.set(call.taskId, list);
-      const body = JSON.stringify({ ok: true, output: call.input });
+      arrivals.set(task, list);
+      const body = answer(text);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://127.0.0.1:${port}`,
+    port,
     arrivals,
     close: () =>
       new Promise<void>((r) => {
@@ -99,6 +116,24 @@ async function startFixture(): Promise<{ url: string; arrivals: Map<string, numb
       }),
   };
 }
+
+/** The broker stand-in: answers every call `{ ok: true, output: <its input> }`, by the task the body names. */
+const startFixture = () =>
+  startRecorder(
+    (_req, body) => (JSON.parse(body) as { taskId: string }).taskId,
+    (body) => JSON.stringify({ ok: true, output: (JSON.parse(body) as { input: unknown }).input }),
+  );
+
+/**
+ * The target the real broker's capability posts to: echoes the body, by the task of the call key
+ * the broker sends in `Idempotency-Key` (`<task id>:<seq>:…`; `direct` for the baseline, which
+ * sends none).
+ */
+const startTarget = () =>
+  startRecorder(
+    (req) => String(req.headers['idempotency-key'] ?? 'direct').split(':')[0] as string,
+    (body) => body || 'null',
+  );
 
 /** Round trips from the arrival times of consecutive calls, warm-up dropped. */
 function gaps(times: readonly number[], warmup: number): number[] {
@@ -267,40 +302,4 @@ async function defineBenchCapability(redis: Redis, targetUrl: string): Promise<v
     `${DEFAULT_POLICIES_TEXT}\n@id("bench-echo") permit (principal, action == Airlock::Action::"capabilities.invoke", resource == Airlock::Capability::"bench.echo");`,
     { kind: 'user', id: 'bench' },
   );
-}
-
-/**
- * The target the real broker's capability posts to: echoes the body and notes arrivals per task,
- * from the call key the broker sends in `Idempotency-Key` (`<task id>:<seq>:…`; `direct` for the
- * baseline, which sends none).
- */
-async function startTarget(): Promise<{ url: string; port: number; arrivals: Map<string, number[]>; close: () => Promise<void> }> {
-  const arrivals = new Map<string, number[]>();
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const at = performance.now();
-      const key = String(req.headers['idempotency-key'] ?? 'direct').split(':')[0] as string;
-      const list = arrivals.get(key) ?? [];
-      list.push(at);
-      arrivals.set(key, list);
-      const body = Buffer.concat(chunks).toString('utf8') || 'null';
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    arrivals,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
 }

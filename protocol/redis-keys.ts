@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { LruMap } from './lru-map.ts';
 
 /**
  * The hash tag of every key that belongs to one task (record, events, output, idempotency
@@ -93,8 +94,7 @@ export function containerQueueName(isolateQueue: string = TASK_QUEUE): string {
 export const AUDIT_SHARDS = 16;
 
 /** Shards of ids seen lately: a task's keys are named several times per call and per change. */
-const shardsSeen = new Map<string, number>();
-const MAX_SHARDS_SEEN = 4096;
+const shardsSeen = new LruMap<string, number>(4096);
 
 /** The shard of a routing id: first 4 bytes of SHA-256(id), big-endian, mod AUDIT_SHARDS. */
 export function auditShard(id: string): number {
@@ -102,8 +102,6 @@ export function auditShard(id: string): number {
   if (shard === undefined) {
     // The first 4 bytes of SHA-256(id), big-endian: hex from the one-shot hash makes no Hash object.
     shard = Number.parseInt(hash('sha256', id, 'hex').slice(0, 8), 16) % AUDIT_SHARDS;
-    // Bounded: emptied when full (ids come back soon or never; what is lost is recomputed).
-    if (shardsSeen.size >= MAX_SHARDS_SEEN) shardsSeen.clear();
     shardsSeen.set(id, shard);
   }
   return shard;

@@ -13,7 +13,7 @@ const MAX_POOLS = 256;
 const CONNECTIONS = 64;
 
 /** The origin a pool connects to: the checked address itself (the request names its host). */
-export function addressOrigin(protocol: 'http:' | 'https:', address: string, port: number): string {
+function addressOrigin(protocol: 'http:' | 'https:', address: string, port: number): string {
   return `${protocol}//${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 

@@ -40,7 +40,7 @@ export interface GuardOptions {
   hopRefused(url: URL, first: boolean): string | null;
   /** Headers dropped when a redirect leaves the first URL's origin (credentials). */
   sensitiveHeaders?: readonly string[];
-  /** Keep-alive agents per checked address; without it, a new connection per request. */
+  /** Keep-alive connection pools per checked address; without it, a new connection per request. */
   pool?: ConnectionPool;
   /** The first hop's checks and resolution, started earlier ({@link startFirstHop}) for this request. */
   firstHop?: FirstHop;
