@@ -31,7 +31,7 @@ import { containerQueueName } from '../protocol/redis-keys.ts';
 import type { Runtime } from '../protocol/task.ts';
 import { TaskStore } from '../protocol/task-store.ts';
 import { dockerUnavailable } from './containers.ts';
-import { forkChild } from './proc.ts';
+import { cpuMsOf, forkChild } from './proc.ts';
 import { startStack, type BenchRedis, type Stack } from './stack.ts';
 import { summarize, type Summary } from './stats.ts';
 
@@ -65,6 +65,12 @@ export interface BrokerCallsBenchResult {
   real?: { direct: Summary; isolate: Summary; python: Summary | null };
   /** Per block: the real broker's isolate p50 minus the fixture's, from the block's two tasks. */
   blockAdds: number[];
+  /**
+   * CPU the real stack's harness process spent per brokered call of the series (user + system,
+   * from /proc, counted only while the real side's tasks ran): steadier than a latency on a
+   * machine whose speed swings, and what a change to the broker's path moves first.
+   */
+  harnessCpuMsPerCall: number | null;
   pythonSkipped?: string;
   settings: { blocks: number; callsPerTask: number; skip: number; warmupCalls: number };
   errors: string[];
@@ -244,17 +250,27 @@ export async function brokerCallsBench(
       real: { isolate: [], python: [] },
     };
     const blockAdds: number[] = [];
+    const harnessCpu = { ms: 0, calls: 0, known: true };
     // Blocks alternate which broker goes first, so drift of the machine falls on both alike.
     for (let b = 0; b < settings.blocks; b++) {
       const order = b % 2 === 0 ? [sides.fixture, sides.real] : [sides.real, sides.fixture];
       const blockIso: Record<string, number[]> = {};
       for (const side of order) {
+        const cpu0 = side.broker === 'real' ? cpuMsOf(side.stack.harness.pid) : null;
         const iso = await runTask(store, side, 'javascript', isolateCode(settings.callsPerTask));
         blockIso[side.broker] = gaps(side.arrivals.get(iso) ?? [], settings.skip);
         gapsOf[side.broker].isolate.push(...(blockIso[side.broker] as number[]));
         if (!docker) {
           const py = await runTask(store, side, 'python', pythonCode(settings.callsPerTask));
           gapsOf[side.broker].python.push(...gaps(side.arrivals.get(py) ?? [], settings.skip));
+        }
+        if (side.broker === 'real') {
+          const cpu1 = cpuMsOf(side.stack.harness.pid);
+          if (cpu0 === null || cpu1 === null) harnessCpu.known = false;
+          else {
+            harnessCpu.ms += cpu1 - cpu0;
+            harnessCpu.calls += settings.callsPerTask * (docker ? 1 : 2);
+          }
         }
       }
       blockAdds.push(summarize(blockIso['real'] as number[]).p50 - summarize(blockIso['fixture'] as number[]).p50);
@@ -267,6 +283,7 @@ export async function brokerCallsBench(
       python: docker ? null : summarize(gapsOf.fixture.python),
       real: { direct: direct(target.arrivals), isolate: summarize(gapsOf.real.isolate), python: docker ? null : summarize(gapsOf.real.python) },
       blockAdds,
+      harnessCpuMsPerCall: harnessCpu.known && harnessCpu.calls > 0 ? harnessCpu.ms / harnessCpu.calls : null,
       ...(docker ? { pythonSkipped: docker } : {}),
       settings: { ...settings, warmupCalls: WARMUP_CALLS },
       errors,

@@ -225,6 +225,7 @@ function callsReport(r: BrokerCallsBenchResult): { lines: string[]; ratios: Reco
     const brokerAdds = real.isolate.p50 - r.isolate.p50;
     const sortedAdds = [...r.blockAdds].sort((a, b) => a - b);
     lines.push(`per block (isolate p50, real − fixture): ${r.blockAdds.map(fmtMs).join(', ')}; median ${fmtMs(sortedAdds[Math.floor(sortedAdds.length / 2)] ?? NaN)}`);
+    if (r.harnessCpuMsPerCall !== null) lines.push(`harness CPU per brokered call (user + system, real stack): ${fmtMs(r.harnessCpuMsPerCall)} ms`);
     lines.push(
       `broker adds at p50 (isolate, real broker − fixture broker): ${fmtMs(brokerAdds)} ms; target ≤ ${TARGET_BROKER_ADDED_MS} ms: ${brokerAdds <= TARGET_BROKER_ADDED_MS ? 'PASS' : 'MISS'}`,
     );
@@ -232,6 +233,7 @@ function callsReport(r: BrokerCallsBenchResult): { lines: string[]; ratios: Reco
       isolate: { p50: real.isolate.p50, p99: real.isolate.p99, ratioP50: real.isolate.p50 / real.direct.p50, addedP50Ms: real.isolate.p50 - real.direct.p50 },
       python: real.python ? { p50: real.python.p50, p99: real.python.p99, ratioP50: real.python.p50 / real.direct.p50, addedP50Ms: real.python.p50 - real.direct.p50 } : null,
       brokerAddsP50Ms: { value: brokerAdds, target: TARGET_BROKER_ADDED_MS, pass: brokerAdds <= TARGET_BROKER_ADDED_MS, perBlock: r.blockAdds },
+      harnessCpuMsPerCall: r.harnessCpuMsPerCall,
     };
   }
   if (r.errors.length) lines.push(...r.errors.map((e) => `error: ${e}`));
