@@ -114,3 +114,22 @@ export function checkQueuePrefix(c: RedisConnectionConfig & { AIRLOCK_QUEUE_PREF
 export function queuePrefixFor(config: RedisConnectionConfig, configured: string | undefined): string {
   return configured ?? ((config.REDIS_CLUSTER_NODES ?? []).length > 0 ? CLUSTER_QUEUE_PREFIX : DEFAULT_QUEUE_PREFIX);
 }
+
+/**
+ * Calls `issue`, which sends several commands without awaiting between them, with the
+ * connection's socket corked: the commands leave in one write instead of one each. Each write to
+ * Redis wakes it and costs the writer a system call; commands that arrive together are also
+ * answered together, so the caller is woken once for all the replies. Results are the same
+ * either way. On a Cluster (a connection per node) it only calls `issue`.
+ */
+export function inOneWrite<T>(client: Redis | Cluster, issue: () => T): T {
+  // `stream` is unset until the first connection attempt.
+  const socket = client instanceof Cluster ? undefined : (client.stream as Redis['stream'] | undefined);
+  if (!socket) return issue();
+  socket.cork();
+  try {
+    return issue();
+  } finally {
+    socket.uncork();
+  }
+}

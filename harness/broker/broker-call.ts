@@ -8,6 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { AuditEntryError } from '../../protocol/audit/entry.ts';
+import { inOneWrite } from '../../protocol/redis-connection.ts';
 import { isAuditUnavailable, type AuditProducer, type AuditStamp } from '../../protocol/audit/producer.ts';
 import type { BrokerCallRequest, BrokerCallResult } from '../../protocol/capability.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -56,8 +57,12 @@ const IN_PROGRESS_POLL_MS = 25;
 
 export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, authorization: string | undefined, abort: AbortSignal): Promise<BrokerAnswer> {
   const receivedAt = performance.now();
-  const early = deps.facts?.early(deps, call);
-  const tokenRead = tokenStage(deps.redis, authorization, call.taskId, call.attempt);
+  // The token's read and the reads started early from the task's facts (same connection) leave
+  // in one write and are answered together.
+  const { early, tokenRead } = inOneWrite(deps.redis, () => ({
+    early: deps.facts?.early(deps, call),
+    tokenRead: tokenStage(deps.redis, authorization, call.taskId, call.attempt),
+  }));
   // While the token's read is out: the input's hash (the call's key and its audit entries).
   const inputHash = inputSha256(call.input);
   const token = await tokenRead;
