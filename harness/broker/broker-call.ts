@@ -3,8 +3,9 @@
  * token → declared → input schema → Cedar `capabilities.invoke` → approval → exactly-once
  * (answered from the record when already done) → per-agent rate limit → credential → claim →
  * audit (started) → execute (SSRF guard, circuit breaker, timeout) → output schema → redaction
- * → settle the record → audit (answered). Every outcome is an answer with a stable code; only
- * a refused token is not (401: the caller is not a live attempt of this task).
+ * → settle the record and audit (answered), sent as the answer goes back. Every outcome is an
+ * answer with a stable code; only a refused token is not (401: the caller is not a live attempt
+ * of this task).
  */
 import type { Redis } from 'ioredis';
 import { AuditEntryError } from '../../protocol/audit/entry.ts';
@@ -21,6 +22,7 @@ import type { CredentialStore, RevealedCredential } from '../vault/credential-st
 import { appendCallEntry, auditedInput, callEntry, type CallWho } from './call-audit.ts';
 import { callKey, inputSha256, resultHash, type Claim, type CallRecords, type RecordedCompensation } from './call-records.ts';
 import { readCall, type CallReads, type TaskFactsMemory } from './call-reads.ts';
+import type { InFlight } from './in-flight.ts';
 import { executePrepared, prepareCall, type ExecuteDeps, type PreparedCall } from './execute.ts';
 import { Redactor } from './redact.ts';
 import { approvalStage, type ApprovalDeps } from './stages/approval.ts';
@@ -47,6 +49,8 @@ export interface BrokerDeps {
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   /** Task facts seen lately: a task's next call starts its reads early (call-reads.ts). */
   facts?: TaskFactsMemory;
+  /** Settles sent as their answers went back (waited for before the harness closes Redis). */
+  inFlight?: InFlight;
 }
 
 /** `declared`: the task declared the capability it called (its name may be a metrics label). */
@@ -226,18 +230,29 @@ async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>
     ...(run.status !== undefined ? { status: run.status } : {}),
     targetMs: run.targetMs,
   });
-  let settled: { auditError?: string };
-  try {
-    settled = await deps.records.settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true, {
+  // The answer goes back while the record settles. The settle is already written to this
+  // harness's Redis connection when the answer leaves, so every later command of this harness
+  // (the task's next call, its rollback) comes after it, and a runner that dies now finds the call
+  // settled when its task is retried, seconds later. Waiting for Redis's reply would add a round
+  // trip to every call and guard nothing more: if the settle fails (Redis lost meanwhile), the
+  // call stays `started`, as after a harness crash between the target's answer and the settle, and
+  // a retried attempt runs it again with its key or finds it uncertain. The code then has the
+  // answer the target gave instead of an error for a call that did happen.
+  const settling = deps.records
+    .settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true, {
       compensation, answerEntry: entry ?? undefined, resultSha256,
-    });
-  } catch (err) {
-    if (entry) deps.log.error({ err, taskId: ctx.call.taskId, seq: ctx.call.seq }, 'audit entry of a capability call could not be written');
-    throw err;
-  }
-  if (settled.auditError) {
-    deps.log.error({ err: new Error(settled.auditError), taskId: ctx.call.taskId, seq: ctx.call.seq }, 'audit entry of a capability call could not be written');
-  }
+    })
+    .then(
+      (settled) => {
+        if (settled.auditError) {
+          deps.log.error({ err: new Error(settled.auditError), taskId: ctx.call.taskId, seq: ctx.call.seq }, 'audit entry of a capability call could not be written');
+        }
+      },
+      (err: unknown) => {
+        deps.log.error({ err, taskId: ctx.call.taskId, seq: ctx.call.seq }, 'a capability call was answered but its record could not be settled (it stays started)');
+      },
+    );
+  deps.inFlight?.track(settling);
   return answerOf(ctx, result);
 }
 

@@ -11,6 +11,7 @@ import type { BrokerDeps } from './broker-call.ts';
 import { TaskFactsMemory } from './call-reads.ts';
 import { CallRecords } from './call-records.ts';
 import { CircuitBreakers, type BreakerOptions } from './circuit-breakers.ts';
+import { InFlight } from './in-flight.ts';
 import { ConnectionPool } from './outbound/connection-pool.ts';
 import { parsePrivateTargets } from './outbound/private-targets.ts';
 import { systemResolver, type Resolver } from './outbound/resolve-target.ts';
@@ -27,7 +28,7 @@ export interface CreateBrokerOptions {
 /** The broker's collaborators, shared by its listener and the rollback (harness/rollback/). */
 export interface BrokerParts {
   deps: BrokerDeps;
-  /** Closes what the parts opened (approval waiter, keep-alive connections). Idempotent. */
+  /** Closes what the parts opened (approval waiter, keep-alive connections), once the settles in flight are done. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -82,6 +83,7 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
     },
     log: options.log ?? quietLog,
     facts: new TaskFactsMemory(),
+    inFlight: new InFlight(),
   };
   let closing: Promise<void> | null = null;
   return {
@@ -89,6 +91,8 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
     close() {
       closing ??= (async () => {
         await waiter.close();
+        // Settles sent as their calls were answered reach Redis before the harness closes it.
+        await brokerDeps.inFlight?.drain();
         pool.destroy();
       })();
       return closing;
