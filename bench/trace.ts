@@ -124,6 +124,10 @@ export async function traceTasks(stack: Stack, redisUrl: string, db: number, tas
   const monitorClient = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   monitorClient.on('error', () => {});
   const monitor = await monitorClient.monitor();
+  // ioredis can fail to tell MONITOR's lines from its "OK" when both arrive in one read under
+  // heavy traffic ("Command queue state error"): the timeline then misses lines, the bench goes
+  // on (an 'error' without a listener would end the process; the trace is no figure of the run).
+  monitor.on('error', () => {});
   const raw: { t: number; port: number; args: string[] }[] = [];
   monitor.on('monitor', (time: string, args: string[], source: string, database: string) => {
     if (Number(database) !== db || source === 'lua') return;
