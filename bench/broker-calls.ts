@@ -49,6 +49,14 @@ const WARMUP_CALLS = Number(process.env['BENCH_BROKER_WARMUP_CALLS'] ?? 2000);
  * first SKIP_PER_TASK round trips of each task dropped), pooled per path. BENCH_BROKER_BLOCKS.
  */
 const BLOCKS = Number(process.env['BENCH_BROKER_BLOCKS'] ?? 8);
+/** Calls of the Python warm-up task of each side (its first task reaches a fresh container path). */
+const PYTHON_WARMUP_CALLS = 200;
+/**
+ * The pause after each Python task: the runner then starts the warm container that replaces the
+ * one used (WARM_POOL_SIZE=1), a burst of CPU across dockerd, containerd and runc that would
+ * otherwise land on whichever task runs next.
+ */
+const AFTER_CONTAINER_MS = Number(process.env['BENCH_BROKER_AFTER_CONTAINER_MS'] ?? 1000);
 const CALLS_PER_TASK = 110;
 const SKIP_PER_TASK = 10;
 
@@ -72,7 +80,7 @@ export interface BrokerCallsBenchResult {
    */
   harnessCpuMsPerCall: number | null;
   pythonSkipped?: string;
-  settings: { blocks: number; callsPerTask: number; skip: number; warmupCalls: number };
+  settings: { blocks: number; callsPerTask: number; skip: number; warmupCalls: number; pythonWarmupCalls: number; afterContainerMs: number };
   errors: string[];
 }
 
@@ -242,8 +250,12 @@ export async function brokerCallsBench(
 
     // Warm-up (WARMUP_CALLS): the figures are a running service's, not a fresh process's.
     for (const side of [sides.fixture, sides.real]) {
-      log(`calls (${side.broker} broker): warm-up task making ${WARMUP_CALLS} sequential calls`);
+      log(`calls (${side.broker} broker): warm-up task making ${WARMUP_CALLS} sequential calls${docker ? '' : `, then a Python one making ${PYTHON_WARMUP_CALLS}`}`);
       await runTask(store, side, 'javascript', isolateCode(WARMUP_CALLS));
+      if (!docker) {
+        await runTask(store, side, 'python', pythonCode(PYTHON_WARMUP_CALLS));
+        await sleep(AFTER_CONTAINER_MS);
+      }
     }
     const gapsOf: Record<'fixture' | 'real', Record<'isolate' | 'python', number[]>> = {
       fixture: { isolate: [], python: [] },
@@ -272,6 +284,7 @@ export async function brokerCallsBench(
             harnessCpu.calls += settings.callsPerTask * (docker ? 1 : 2);
           }
         }
+        if (!docker) await sleep(AFTER_CONTAINER_MS);
       }
       blockAdds.push(summarize(blockIso['real'] as number[]).p50 - summarize(blockIso['fixture'] as number[]).p50);
       log(`calls: block ${b + 1}/${settings.blocks}: broker adds ${blockAdds[b]!.toFixed(2)} ms at p50`);
@@ -285,7 +298,7 @@ export async function brokerCallsBench(
       blockAdds,
       harnessCpuMsPerCall: harnessCpu.known && harnessCpu.calls > 0 ? harnessCpu.ms / harnessCpu.calls : null,
       ...(docker ? { pythonSkipped: docker } : {}),
-      settings: { ...settings, warmupCalls: WARMUP_CALLS },
+      settings: { ...settings, warmupCalls: WARMUP_CALLS, pythonWarmupCalls: docker ? 0 : PYTHON_WARMUP_CALLS, afterContainerMs: docker ? 0 : AFTER_CONTAINER_MS },
       errors,
     };
   } finally {
@@ -298,6 +311,7 @@ export async function brokerCallsBench(
   }
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isolateCode = (calls: number) => `for (let i = 0; i < ${calls}; i++) await caps.bench.echo({ i });`;
 const pythonCode = (calls: number) => `from airlock import caps\nfor i in range(${calls}):\n    caps.bench.echo(i=i)`;
 

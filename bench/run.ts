@@ -197,8 +197,12 @@ function callsReport(r: BrokerCallsBenchResult): { lines: string[]; ratios: Reco
   );
   if (!r.python) lines.push(`python case skipped: ${r.pythonSkipped ?? '?'}`);
   lines.push(
-    `(both stacks after a warm-up task of ${r.settings.warmupCalls} calls — BENCH_BROKER_WARMUP_CALLS; then ${r.settings.blocks} blocks of one ${r.settings.callsPerTask}-call task per side and runtime, ` +
-      `first ${r.settings.skip} round trips of each task dropped, the side going first alternating — BENCH_BROKER_BLOCKS)`,
+    `(both stacks after a warm-up task of ${r.settings.warmupCalls} calls — BENCH_BROKER_WARMUP_CALLS` +
+      (r.settings.pythonWarmupCalls ? ` — and a Python one of ${r.settings.pythonWarmupCalls}` : '') +
+      `; then ${r.settings.blocks} blocks of one ${r.settings.callsPerTask}-call task per side and runtime, ` +
+      `first ${r.settings.skip} round trips of each task dropped, the side going first alternating — BENCH_BROKER_BLOCKS` +
+      (r.settings.afterContainerMs ? `; ${r.settings.afterContainerMs} ms after each Python task, while the runner starts the warm container that replaces the one used` : '') +
+      ')',
   );
   lines.push(
     '(the broker work itself — token check, policy, record, the target — is measured on the harness side; add it to "added p50")',
