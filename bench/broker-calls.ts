@@ -19,6 +19,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
@@ -262,13 +263,14 @@ export async function brokerCallsBench(
       real: { isolate: [], python: [] },
     };
     const blockAdds: number[] = [];
-    const harnessCpu = { ms: 0, calls: 0, known: true };
+    // The real harness's CPU over its side's tasks (NaN once /proc could not tell).
+    const harnessCpu = { ms: 0, calls: 0 };
     // Blocks alternate which broker goes first, so drift of the machine falls on both alike.
     for (let b = 0; b < settings.blocks; b++) {
       const order = b % 2 === 0 ? [sides.fixture, sides.real] : [sides.real, sides.fixture];
       const blockIso: Record<string, number[]> = {};
       for (const side of order) {
-        const cpu0 = side.broker === 'real' ? cpuMsOf(side.stack.harness.pid) : null;
+        const cpu0 = cpuMsOf(side.stack.harness.pid) ?? NaN;
         const iso = await runTask(store, side, 'javascript', isolateCode(settings.callsPerTask));
         blockIso[side.broker] = gaps(side.arrivals.get(iso) ?? [], settings.skip);
         gapsOf[side.broker].isolate.push(...(blockIso[side.broker] as number[]));
@@ -277,12 +279,8 @@ export async function brokerCallsBench(
           gapsOf[side.broker].python.push(...gaps(side.arrivals.get(py) ?? [], settings.skip));
         }
         if (side.broker === 'real') {
-          const cpu1 = cpuMsOf(side.stack.harness.pid);
-          if (cpu0 === null || cpu1 === null) harnessCpu.known = false;
-          else {
-            harnessCpu.ms += cpu1 - cpu0;
-            harnessCpu.calls += settings.callsPerTask * (docker ? 1 : 2);
-          }
+          harnessCpu.ms += (cpuMsOf(side.stack.harness.pid) ?? NaN) - cpu0;
+          harnessCpu.calls += settings.callsPerTask * (docker ? 1 : 2);
         }
         if (!docker) await sleep(AFTER_CONTAINER_MS);
       }
@@ -296,7 +294,7 @@ export async function brokerCallsBench(
       python: docker ? null : summarize(gapsOf.fixture.python),
       real: { direct: direct(target.arrivals), isolate: summarize(gapsOf.real.isolate), python: docker ? null : summarize(gapsOf.real.python) },
       blockAdds,
-      harnessCpuMsPerCall: harnessCpu.known && harnessCpu.calls > 0 ? harnessCpu.ms / harnessCpu.calls : null,
+      harnessCpuMsPerCall: Number.isFinite(harnessCpu.ms) && harnessCpu.calls > 0 ? harnessCpu.ms / harnessCpu.calls : null,
       ...(docker ? { pythonSkipped: docker } : {}),
       settings: { ...settings, warmupCalls: WARMUP_CALLS, pythonWarmupCalls: docker ? 0 : PYTHON_WARMUP_CALLS, afterContainerMs: docker ? 0 : AFTER_CONTAINER_MS },
       errors,
@@ -311,7 +309,6 @@ export async function brokerCallsBench(
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isolateCode = (calls: number) => `for (let i = 0; i < ${calls}; i++) await caps.bench.echo({ i });`;
 const pythonCode = (calls: number) => `from airlock import caps\nfor i in range(${calls}):\n    caps.bench.echo(i=i)`;
 

@@ -5,10 +5,11 @@
 export class InFlight {
   readonly #pending = new Set<Promise<unknown>>();
 
-  /** Tracks `work` until it settles (its rejection is the caller's to handle: pass it caught). */
+  /** Tracks `work` until it settles (a rejection is the caller's to handle; it is not raised here). */
   track(work: Promise<unknown>): void {
     this.#pending.add(work);
-    void work.finally(() => this.#pending.delete(work));
+    const forget = () => this.#pending.delete(work);
+    work.then(forget, forget);
   }
 
   get size(): number {

@@ -4,7 +4,8 @@
  * connection instead of forwarding Redis's reply. The client sees what a Redis crash or a network
  * cut right after a write looks like: the command ran, the answer never came. ioredis then
  * reconnects (through the proxy, which forwards again) and resends every command it had in
- * flight — the resend that the task store's scripts must recognise.
+ * flight — the resend that the task store's scripts must recognise. Or it can lose Redis
+ * altogether for a while (`down`/`up`): every connection cut, new ones refused.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,9 @@ export interface RedisReplyCutter {
   url: string;
   /** Cut the connection after the next command whose bytes contain `marker` reached Redis. */
   cutAnswerTo(marker: string): void;
+  /** Cuts every connection and refuses new ones until `up()`: Redis lost, as the client sees it. */
+  down(): void;
+  up(): void;
   /** How many answers were cut so far. */
   readonly cuts: number;
   close(): Promise<void>;
@@ -22,8 +26,13 @@ export interface RedisReplyCutter {
 export async function startRedisReplyCutter(redisPort: number, redisHost = '127.0.0.1'): Promise<RedisReplyCutter> {
   let armed: Buffer | null = null;
   let cuts = 0;
+  let isDown = false;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
+    if (isDown) {
+      client.destroy();
+      return;
+    }
     const upstream = net.connect(redisPort, redisHost);
     sockets.add(client).add(upstream);
     // Set when this connection carried the armed command: Redis's next bytes are its answer.
@@ -60,6 +69,13 @@ export async function startRedisReplyCutter(redisPort: number, redisHost = '127.
     url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
     cutAnswerTo(marker) {
       armed = Buffer.from(marker);
+    },
+    down() {
+      isDown = true;
+      for (const s of sockets) s.destroy();
+    },
+    up() {
+      isDown = false;
     },
     get cuts() {
       return cuts;

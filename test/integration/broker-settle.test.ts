@@ -7,61 +7,38 @@
  * audit entry.
  *
  * Real parts: the harness and its broker listener in this process, a real Redis reached through
- * a loopback proxy of the test's own that the target (a loopback HTTP server of the test's own)
- * cuts while it answers, the way a Redis lost at that moment looks to the harness.
+ * a loopback proxy (test/helpers/redis-reply-cutter.ts) that the target (a loopback HTTP server
+ * of the test's own) takes down while it answers, the way a Redis lost at that moment looks to
+ * the harness.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { callKey, callRecordsKey, type CallRecord } from '../../harness/broker/call-records.ts';
 import { activatePolicies, auditDrafts, callBroker, permitInvoke, putCapability, runningTask } from '../helpers/capabilities.ts';
+import { startRedisReplyCutter, type RedisReplyCutter } from '../helpers/redis-reply-cutter.ts';
 import { REDIS_URL, startStack, type Stack } from '../helpers/stack.ts';
 
 const ADMIN_KEY = `admin-${randomUUID()}`;
 let stack: Stack;
 let direct: Redis;
-let proxy: net.Server;
+let proxy: RedisReplyCutter;
 let target: http.Server;
 let targetPort = 0;
-/** While set, the proxy passes nothing: open connections are cut and new ones refused. */
-let cut = false;
-const proxied = new Set<net.Socket>();
 /** Run by the target after it read a request and before it answers. */
 let beforeAnswer: () => Promise<void> = async () => {};
-
-function cutRedis(): void {
-  cut = true;
-  for (const s of proxied) s.destroy();
-  proxied.clear();
-}
 
 before(async () => {
   direct = new Redis(REDIS_URL);
   const upstream = new URL(REDIS_URL);
-  proxy = net.createServer((down) => {
-    if (cut) {
-      down.destroy();
-      return;
-    }
-    const up = net.connect(Number(upstream.port || 6379), upstream.hostname);
-    proxied.add(down).add(up);
-    down.pipe(up).pipe(down);
-    const close = () => {
-      down.destroy();
-      up.destroy();
-      proxied.delete(down);
-      proxied.delete(up);
-    };
-    down.on('error', close).on('close', close);
-    up.on('error', close).on('close', close);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const viaProxy = new URL(REDIS_URL);
-  viaProxy.hostname = '127.0.0.1';
-  viaProxy.port = String((proxy.address() as net.AddressInfo).port);
+  proxy = await startRedisReplyCutter(Number(upstream.port || 6379), upstream.hostname);
+  const viaProxy = new URL(proxy.url);
+  viaProxy.username = upstream.username;
+  viaProxy.password = upstream.password;
+  viaProxy.pathname = upstream.pathname;
 
   target = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -98,10 +75,10 @@ before(async () => {
 });
 
 after(async () => {
-  cut = false;
+  proxy.up();
   await stack?.close();
   direct.disconnect();
-  proxy.close();
+  await proxy.close();
   target.close();
 });
 
@@ -135,7 +112,7 @@ test('a settle that fails after the target answered: the code gets that answer, 
   const task = await runningTask(stack, ['orders.ship']);
   const input = { order: 'o-cut' };
   // Redis is lost while the target answers: the claim went through, the settle cannot.
-  beforeAnswer = async () => cutRedis();
+  beforeAnswer = async () => proxy.down();
   let res: Awaited<ReturnType<typeof callBroker>>;
   try {
     res = await callBroker(stack, task.token, { taskId: task.id, attempt: task.attempt, seq: 0, name: 'orders.ship', input });
@@ -147,7 +124,7 @@ test('a settle that fails after the target answered: the code gets that answer, 
 
   // Give the failed settle time to give up, then let Redis be reached again.
   await new Promise((r) => setTimeout(r, 1000));
-  cut = false;
+  proxy.up();
   const rec = await recordOf(task.id, 0);
   assert.equal(rec?.state, 'started', 'the call is not settled: a retried attempt reruns it with its key or finds it uncertain');
   assert.equal(rec?.key, callKey(task.id, 0, 'orders.ship', input));
