@@ -66,7 +66,8 @@ test('whenElapsed fires after the time not held, never while held, and re-arms o
   const releasedAt = performance.now();
   const leftAtRelease = d.remainingMs();
   assert.ok(leftAtRelease > 0 && leftAtRelease <= 100, `${leftAtRelease}: 150 less the 50+ ms before the hold`);
-  assert.ok(releasedAt - heldAt >= 300);
+  // (A 300 ms timer may fire a fraction of a millisecond early on the performance clock: CI saw it.)
+  assert.ok(releasedAt - heldAt >= 299, `held ${releasedAt - heldAt} ms`);
   await until(() => firedAt > 0);
   assert.ok(firedAt > 0, 'fired after the release');
   assert.ok(firedAt >= releasedAt + leftAtRelease - 1, 'not before the time left at the release was used up');
