@@ -51,18 +51,27 @@ export async function buildBrokerApp(deps: Omit<BrokerDeps, 'log'>, options: Bro
     });
     const answer = await handleCall(full, parsed.data, request.headers.authorization, abort.signal);
     // A name only a task that declared it can use becomes a label (never one any caller picks).
-    options.metrics?.capabilityCall(
-      answer.status === 200 && answer.declared ? parsed.data.name : answer.status === 200 ? 'undeclared' : 'unauthorized',
-      answer.status === 200 ? (answer.body.ok ? 'success' : answer.body.error.code) : 'unauthorized',
-      reply.elapsedTime / 1000,
-    );
+    const count = () =>
+      options.metrics?.capabilityCall(
+        answer.status === 200 && answer.declared ? parsed.data.name : answer.status === 200 ? 'undeclared' : 'unauthorized',
+        answer.status === 200 ? (answer.body.ok ? 'success' : answer.body.error.code) : 'unauthorized',
+        reply.elapsedTime / 1000,
+      );
     if (answer.status === 401) {
+      count();
       return reply
         .code(401)
         .type('application/problem+json')
         .send(problem(401, 'unauthorized', 'Missing or invalid credentials', 'Only the broker token of a running task attempt is accepted here'));
     }
-    return reply.code(200).send(answer.body);
+    try {
+      return reply.code(200).send(answer.body);
+    } finally {
+      // Right after the answer, in the same turn: the call's record and audit entry are written
+      // before any later command of this harness (broker-call.ts, Exactly once).
+      answer.settle?.();
+      count();
+    }
   });
   return app;
 }

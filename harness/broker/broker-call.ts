@@ -3,9 +3,9 @@
  * token → declared → input schema → Cedar `capabilities.invoke` → approval → exactly-once
  * (answered from the record when already done) → per-agent rate limit → credential → claim →
  * audit (started) → execute (SSRF guard, circuit breaker, timeout) → output schema → redaction
- * → settle the record and audit (answered), sent as the answer goes back. Every outcome is an
- * answer with a stable code; only a refused token is not (401: the caller is not a live attempt
- * of this task).
+ * → answer → settle the record and audit (answered), written right after the answer, in the
+ * same turn (`settle` of {@link BrokerAnswer}). Every outcome is an answer with a stable code;
+ * only a refused token is not (401: the caller is not a live attempt of this task).
  */
 import type { Redis } from 'ioredis';
 import { AuditEntryError } from '../../protocol/audit/entry.ts';
@@ -23,7 +23,7 @@ import { appendCallEntry, auditedInput, callEntry, type CallWho } from './call-a
 import { callKey, inputSha256, resultHash, type Claim, type CallRecords, type RecordedCompensation } from './call-records.ts';
 import { readCall, type CallReads, type TaskFactsMemory } from './call-reads.ts';
 import type { InFlight } from './in-flight.ts';
-import { executePrepared, prepareCall, type ExecuteDeps, type PreparedCall } from './execute.ts';
+import { executePrepared, prepareCall, type ExecuteDeps, type Execution, type PreparedCall } from './execute.ts';
 import { Redactor } from './redact.ts';
 import { approvalStage, type ApprovalDeps } from './stages/approval.ts';
 import { invokeStage } from './stages/authorize.ts';
@@ -53,8 +53,12 @@ export interface BrokerDeps {
   inFlight?: InFlight;
 }
 
-/** `declared`: the task declared the capability it called (its name may be a metrics label). */
-export type BrokerAnswer = { status: 200; body: BrokerCallResult; declared: boolean } | { status: 401; reason: string };
+/**
+ * `declared`: the task declared the capability it called (its name may be a metrics label).
+ * `settle`, when present, must be called right after the answer is sent, in the same turn: it
+ * writes the call's record and audit entry (see the Exactly once note in the main path below).
+ */
+export type BrokerAnswer = { status: 200; body: BrokerCallResult; declared: boolean; settle?: () => void } | { status: 401; reason: string };
 
 /** How long a resent call waits for the same attempt's call still running here. */
 const IN_PROGRESS_POLL_MS = 25;
@@ -100,7 +104,12 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
   const declared = task.capabilities.includes(call.name);
   try {
     const body = await run(deps, ctx, early ? early.for(task) : readCall(deps, call, task), abort);
-    return { status: 200, body: ctx.approvalWaitMs !== undefined ? { ...body, approvalWaitMs: ctx.approvalWaitMs } : body, declared };
+    return {
+      status: 200,
+      body: ctx.approvalWaitMs !== undefined ? { ...body, approvalWaitMs: ctx.approvalWaitMs } : body,
+      declared,
+      ...(ctx.settle ? { settle: ctx.settle } : {}),
+    };
   } catch (err) {
     deps.log.error({ err, taskId: call.taskId, seq: call.seq, capability: call.name }, 'capability call failed inside the broker');
     return { status: 200, body: { ok: false, error: { code: 'capability_unavailable', message: `${call.name}: the broker failed; try again` } }, declared };
@@ -220,40 +229,57 @@ async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>
     return answered(deps, ctx, run.result, 'failure', { aborted: true, sent: run.sent, targetMs: run.targetMs });
   }
   const result = redactor.value(checkOutput(capability, run.result)) as BrokerCallResult;
-  // The record and the audit entry in one step (one script): the hash the entry names is
-  // computed beforehand.
-  const resultSha256 = resultHash(result);
-  // What undoes this call if the task fails, rendered now from its input and (redacted) output.
-  const compensation = result.ok ? compensationOf(capability, ctx.call.input ?? null, result.output) : undefined;
-  const entry = answerStamp(deps, ctx, result, result.ok ? 'success' : 'failure', {
-    resultSha256,
-    ...(run.status !== undefined ? { status: run.status } : {}),
-    targetMs: run.targetMs,
-  });
-  // The answer goes back while the record settles. The settle is already written to this
-  // harness's Redis connection when the answer leaves, so every later command of this harness
-  // (the task's next call, its rollback) comes after it, and a runner that dies now finds the call
-  // settled when its task is retried, seconds later. Waiting for Redis's reply would add a round
-  // trip to every call and guard nothing more: if the settle fails (Redis lost meanwhile), the
-  // call stays `started`, as after a harness crash between the target's answer and the settle, and
-  // a retried attempt runs it again with its key or finds it uncertain. The code then has the
-  // answer the target gave instead of an error for a call that did happen.
-  const settling = deps.records
-    .settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true, {
-      compensation, answerEntry: entry ?? undefined, resultSha256,
-    })
-    .then(
-      (settled) => {
+  // Exactly once: the answer goes back first and its record settles right after, written to this
+  // harness's Redis connection in the same turn (the caller runs `settle` as soon as it sent the
+  // answer). So every later command of this harness (the task's next call, its rollback) comes
+  // after the settle, and a runner that dies now finds the call settled when its task is retried,
+  // seconds later. The hash, the compensation and the audit entry are made after the answer left:
+  // none of it is the code's to wait for. If the settle never lands (Redis lost meanwhile, or the
+  // harness dies in between), the call stays `started`, as after a harness crash between the
+  // target's answer and the settle, and a retried attempt runs it again with its key or finds it
+  // uncertain; the code has the answer the target gave.
+  ctx.settle = () => settleAnswered(deps, ctx, capability, startedAt, run, result);
+  return answerOf(ctx, result);
+}
+
+/** Writes the answered call's record and its `capability.call` entry (one script); never throws. */
+function settleAnswered(
+  deps: BrokerDeps,
+  ctx: CallContext,
+  capability: Capability,
+  startedAt: string,
+  run: Execution,
+  result: BrokerCallResult,
+): void {
+  let settling: Promise<void>;
+  try {
+    // The record and the audit entry in one step (one script): the hash the entry names is
+    // computed beforehand.
+    const resultSha256 = resultHash(result);
+    // What undoes this call if the task fails, rendered now from its input and (redacted) output.
+    const compensation = result.ok ? compensationOf(capability, ctx.call.input ?? null, result.output) : undefined;
+    const entry = answerStamp(deps, ctx, result, result.ok ? 'success' : 'failure', {
+      resultSha256,
+      ...(run.status !== undefined ? { status: run.status } : {}),
+      targetMs: run.targetMs,
+    });
+    settling = deps.records
+      .settle(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, startedAt, result, ctx.flags.diverged === true, {
+        compensation, answerEntry: entry ?? undefined, resultSha256,
+      })
+      .then((settled) => {
         if (settled.auditError) {
           deps.log.error({ err: new Error(settled.auditError), taskId: ctx.call.taskId, seq: ctx.call.seq }, 'audit entry of a capability call could not be written');
         }
-      },
-      (err: unknown) => {
-        deps.log.error({ err, taskId: ctx.call.taskId, seq: ctx.call.seq }, 'a capability call was answered but its record could not be settled (it stays started)');
-      },
-    );
-  deps.inFlight?.track(settling);
-  return answerOf(ctx, result);
+      });
+  } catch (err) {
+    settling = Promise.reject(err);
+  }
+  deps.inFlight?.track(
+    settling.catch((err: unknown) => {
+      deps.log.error({ err, taskId: ctx.call.taskId, seq: ctx.call.seq }, 'a capability call was answered but its record could not be settled (it stays started)');
+    }),
+  );
 }
 
 function compensationOf(capability: Capability, input: unknown, output: unknown): RecordedCompensation | undefined {

@@ -48,6 +48,11 @@ export interface CallContext {
   auditedInput?: { input: unknown } | { inputOmitted: string };
   /** A compensation of the rollback (harness/rollback/): the call it undoes. */
   compensates?: { seq: number; capability: string };
+  /**
+   * Set by a call the target answered: records the answer (record and audit entry, one script).
+   * Run by whoever sends the answer, right after it is sent, in the same turn (broker-call.ts).
+   */
+  settle?: () => void;
 }
 
 export interface Stop {
