@@ -5,7 +5,7 @@
  * the call names. Answers are HTTP 200 with a BrokerCallResult (protocol/capability.ts); 400 for
  * a body that does not follow the protocol, 401 for a refused token (recorded in the audit log).
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { BrokerCallRequestSchema } from '../../protocol/capability.ts';
 import type { HarnessMetrics } from '../metrics/harness-metrics.ts';
 import { registerHttpTracing } from '../telemetry/http-tracing.ts';
@@ -26,7 +26,8 @@ export async function buildBrokerApp(deps: Omit<BrokerDeps, 'log'>, options: Bro
     // No "incoming request"/"request completed" lines: every call is an audit entry and a metric
     // already, and two synchronous log writes per call would cost each call a good part of what
     // the broker itself costs. Errors are still logged.
-    disableRequestLogging: true,
+    // (Through a LogController: the top-level `disableRequestLogging` is deprecated, FSTDEP023.)
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024 + 64 * 1024,
     genReqId: () => crypto.randomUUID(),
     return503OnClosing: true,
