@@ -144,21 +144,21 @@ const startFixture = () =>
  * the broker sends in `Idempotency-Key` (`<task id>:<seq>:…`; `direct` for the baseline, which
  * sends none).
  */
-const startTarget = () =>
+export const startTarget = () =>
   startRecorder(
     (req) => String(req.headers['idempotency-key'] ?? 'direct').split(':')[0] as string,
     (body) => body || 'null',
   );
 
 /** Round trips from the arrival times of consecutive calls, warm-up dropped. */
-function gaps(times: readonly number[], warmup: number): number[] {
+export function gaps(times: readonly number[], warmup: number): number[] {
   const out: number[] = [];
   for (let i = warmup + 1; i < times.length; i++) out.push(times[i]! - times[i - 1]!);
   return out;
 }
 
 /** One side of the comparison: a stack whose runner calls the fixture, or its own harness's broker. */
-interface Side {
+export interface Side {
   stack: Stack;
   queues: Record<'isolate' | 'container', Queue>;
   broker: 'fixture' | 'real';
@@ -166,7 +166,7 @@ interface Side {
   arrivals: Map<string, number[]>;
 }
 
-async function runTask(store: TaskStore, side: Side, runtime: Runtime, code: string): Promise<string> {
+export async function runTask(store: TaskStore, side: Side, runtime: Runtime, code: string): Promise<string> {
   const id = randomUUID();
   const limits = { timeoutMs: 120_000, cpuMs: 120_000, memoryMb: runtime === 'javascript' ? 64 : 256, outputBytes: 1024 * 1024 };
   await store.create({
@@ -309,11 +309,11 @@ export async function brokerCallsBench(
   }
 }
 
-const isolateCode = (calls: number) => `for (let i = 0; i < ${calls}; i++) await caps.bench.echo({ i });`;
+export const isolateCode = (calls: number) => `for (let i = 0; i < ${calls}; i++) await caps.bench.echo({ i });`;
 const pythonCode = (calls: number) => `from airlock import caps\nfor i in range(${calls}):\n    caps.bench.echo(i=i)`;
 
 /** The capability the real broker calls, and a policy that lets the bench's agent invoke it. */
-async function defineBenchCapability(redis: Redis, targetUrl: string): Promise<void> {
+export async function defineBenchCapability(redis: Redis, targetUrl: string): Promise<void> {
   const now = new Date().toISOString();
   await new CapabilityStore(redis).put('bench', {
     name: 'bench.echo',

@@ -161,6 +161,8 @@ export async function startStack(
   runnerEnv: NodeJS.ProcessEnv = {},
   /** Extra harness settings (the calls bench opens its target with CAPABILITY_PRIVATE_TARGETS). */
   harnessExtraEnv: NodeJS.ProcessEnv = {},
+  /** The checkout whose harness and runner run (bench/ab.ts: a worktree of another commit). */
+  root: string = ROOT,
 ): Promise<Stack> {
   const prof = cpuProfArgs();
   const port = await freePort();
@@ -196,7 +198,7 @@ export async function startStack(
     // The flags the harness ships with (harness/README.md), then any extra ones.
     [...prof, ...harnessNodeFlags(), '--import', 'tsx', 'harness/server.ts'],
     { ...harnessEnv, PORT: String(port), BROKER_PORT: String(brokerPort) },
-    ROOT,
+    root,
   );
   const runner = spawnService(
     'runner',
@@ -206,7 +208,7 @@ export async function startStack(
       ...common, ISOLATE_HOSTS: String(isolateHosts), RUNNER_ID: runnerId, RUNNER_BACKENDS: 'isolate',
       BROKER_URL: `http://127.0.0.1:${brokerPort}`, ...runnerEnv,
     },
-    ROOT,
+    root,
   );
   const baseUrl = `http://127.0.0.1:${port}`;
   const client = new HttpClient(baseUrl);
