@@ -9,20 +9,20 @@
  *
  * A runs from a git worktree of <commit> made under the system temp dir (node_modules linked from
  * this checkout; removed at the end). Prints per block, then for each side the pooled p50/p99 and
- * the CPU per call of each process (harness, runner, isolate hosts, redis-server when local, this
- * process, which holds the target), then B − A at p50, pooled and as the median of the blocks.
+ * the CPU per call of each of the stack's process roles (harness, runner, isolate hosts,
+ * redis-server when local, the bench client, which holds the target), then B − A at p50, pooled
+ * and as the median of the blocks.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { containerQueueName } from '../protocol/redis-keys.ts';
 import { TaskStore } from '../protocol/task-store.ts';
-import { defineBenchCapability, gaps, isolateCode, runTask, startTarget, type Side } from './broker-calls.ts';
-import { childPids, cpuMsOf } from './proc.ts';
+import { defineBenchCapability, gaps, isolateCode, runTask, sideOn, startTarget, type Side } from './broker-calls.ts';
+import { cpuDelta, snapshotCpu } from './proc.ts';
 import { claimRedisDb, releaseRedisDb, ROOT, startStack, type BenchRedis, type Stack } from './stack.ts';
 import { summarize } from './stats.ts';
 
@@ -58,25 +58,15 @@ async function ab(benchRedis: BenchRedis, aRoot: string, blocks: number, log: (m
         AIRLOCK_VAULT_KEY: randomBytes(32).toString('base64'),
       }, root);
       stacks.push(stack);
-      const q = { isolate: new Queue(stack.queueName, { connection: redis.duplicate() }), container: new Queue(containerQueueName(stack.queueName), { connection: redis.duplicate() }) };
-      queues.push(q.isolate, q.container);
-      return { stack, queues: q, broker: 'real', arrivals: target.arrivals };
+      return sideOn(stack, 'real', target.arrivals, redis, queues);
     };
     const sides = { A: await sideOf(aRoot), B: await sideOf(ROOT) };
     const store = new TaskStore({ redis, retentionMs: 15 * 60_000 });
     log(`warm-up: one task of ${WARMUP_CALLS} calls per side`);
     for (const side of Object.values(sides)) await runTask(store, side, 'javascript', isolateCode(WARMUP_CALLS));
 
-    const roles = ['harness', 'runner', 'isolate hosts', 'redis-server', 'this process'] as const;
-    const pidsOf = (side: Side): Record<(typeof roles)[number], number[]> => ({
-      harness: [side.stack.harness.pid],
-      runner: [side.stack.runner.pid],
-      'isolate hosts': childPids(side.stack.runner.pid),
-      'redis-server': benchRedis.serverPid ? [benchRedis.serverPid] : [],
-      'this process': [process.pid],
-    });
-    const cpuOf = (pids: number[]) => pids.reduce((t, pid) => t + (cpuMsOf(pid) ?? Number.NaN), 0);
     const rounds = { A: [] as number[], B: [] as number[] };
+    // CPU ms per process role (the stack's own: harness, runner, isolate hosts, …), summed over blocks.
     const cpu = { A: new Map<string, number>(), B: new Map<string, number>() };
     const diffs: number[] = [];
     for (let b = 0; b < blocks; b++) {
@@ -84,10 +74,10 @@ async function ab(benchRedis: BenchRedis, aRoot: string, blocks: number, log: (m
       const p50: Partial<Record<'A' | 'B', number>> = {};
       for (const name of order) {
         const side = sides[name];
-        const pids = pidsOf(side);
-        const before = roles.map((r) => cpuOf(pids[r]));
+        const roles = side.stack.cpuRoles();
+        const before = snapshotCpu(roles);
         const id = await runTask(store, side, 'javascript', isolateCode(CALLS_PER_TASK));
-        roles.forEach((r, i) => cpu[name].set(r, (cpu[name].get(r) ?? 0) + cpuOf(pids[r]) - (before[i] as number)));
+        for (const [role, ms] of Object.entries(cpuDelta(before, snapshotCpu(roles)).perRole)) cpu[name].set(role, (cpu[name].get(role) ?? 0) + ms);
         const g = gaps(target.arrivals.get(id) ?? [], SKIP_PER_TASK);
         rounds[name].push(...g);
         p50[name] = summarize(g).p50;
@@ -98,7 +88,7 @@ async function ab(benchRedis: BenchRedis, aRoot: string, blocks: number, log: (m
     const calls = blocks * CALLS_PER_TASK;
     for (const name of ['A', 'B'] as const) {
       const s = summarize(rounds[name]);
-      const perCall = roles.map((r) => `${r} ${((cpu[name].get(r) ?? Number.NaN) / calls).toFixed(3)}`).join(', ');
+      const perCall = [...cpu[name]].map(([role, ms]) => `${role} ${(ms / calls).toFixed(3)}`).join(', ');
       log(`${name}: round trip p50 ${s.p50.toFixed(3)} ms, p99 ${s.p99.toFixed(3)} ms; CPU ms per call: ${perCall}`);
     }
     const sorted = [...diffs].sort((x, y) => x - y);

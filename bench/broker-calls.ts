@@ -166,6 +166,16 @@ export interface Side {
   arrivals: Map<string, number[]>;
 }
 
+/** A side on `stack` (its isolate and container queues, on connections of `redis`, added to `queues` to close). */
+export function sideOn(stack: Stack, broker: Side['broker'], arrivals: Side['arrivals'], redis: Redis, queues: Queue[]): Side {
+  const q = {
+    isolate: new Queue(stack.queueName, { connection: redis.duplicate() }),
+    container: new Queue(containerQueueName(stack.queueName), { connection: redis.duplicate() }),
+  };
+  queues.push(q.isolate, q.container);
+  return { stack, queues: q, broker, arrivals };
+}
+
 export async function runTask(store: TaskStore, side: Side, runtime: Runtime, code: string): Promise<string> {
   const id = randomUUID();
   const limits = { timeoutMs: 120_000, cpuMs: 120_000, memoryMb: runtime === 'javascript' ? 64 : 256, outputBytes: 1024 * 1024 };
@@ -239,15 +249,10 @@ export async function brokerCallsBench(
     });
     stacks.push(realStack);
     const store = new TaskStore({ redis, retentionMs: 15 * 60_000 });
-    const on = (stack: Stack, broker: 'fixture' | 'real'): Side => {
-      const q = {
-        isolate: new Queue(stack.queueName, { connection: redis.duplicate() }),
-        container: new Queue(containerQueueName(stack.queueName), { connection: redis.duplicate() }),
-      };
-      queues.push(q.isolate, q.container);
-      return { stack, queues: q, broker, arrivals: broker === 'fixture' ? fixture.arrivals : target.arrivals };
+    const sides = {
+      fixture: sideOn(fixtureStack, 'fixture', fixture.arrivals, redis, queues),
+      real: sideOn(realStack, 'real', target.arrivals, redis, queues),
     };
-    const sides = { fixture: on(fixtureStack, 'fixture'), real: on(realStack, 'real') };
 
     // Warm-up (WARMUP_CALLS): the figures are a running service's, not a fresh process's.
     for (const side of [sides.fixture, sides.real]) {

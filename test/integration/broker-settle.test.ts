@@ -18,6 +18,7 @@ import type net from 'node:net';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { callKey, callRecordsKey, type CallRecord } from '../../harness/broker/call-records.ts';
+import { waitFor } from '../helpers/audit.ts';
 import { activatePolicies, auditDrafts, callBroker, permitInvoke, putCapability, runningTask } from '../helpers/capabilities.ts';
 import { startRedisReplyCutter, type RedisReplyCutter } from '../helpers/redis-reply-cutter.ts';
 import { REDIS_URL, startStack, type Stack } from '../helpers/stack.ts';
@@ -88,17 +89,14 @@ async function recordOf(taskId: string, seq: number): Promise<CallRecord | null>
 }
 
 /**
- * The record once settled (or as it is after 2 s). Read on a connection of the test's own: the
- * settle goes out right after the answer, on the harness's connection, so a read on another one
- * can overtake it.
+ * The record once settled (within 2 s). Read on a connection of the test's own: the settle goes
+ * out right after the answer, on the harness's connection, so a read on another one can overtake it.
  */
-async function settledRecordOf(taskId: string, seq: number): Promise<CallRecord | null> {
-  let rec = await recordOf(taskId, seq);
-  for (let i = 0; i < 100 && rec?.state !== 'settled'; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    rec = await recordOf(taskId, seq);
-  }
-  return rec;
+function settledRecordOf(taskId: string, seq: number): Promise<CallRecord> {
+  return waitFor(async () => {
+    const rec = await recordOf(taskId, seq);
+    return rec?.state === 'settled' ? rec : null;
+  }, `call #${seq} of ${taskId} settled`, 2000);
 }
 
 test('when nothing fails, each call is answered and its record settled, with its answer audited', async () => {
