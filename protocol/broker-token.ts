@@ -43,6 +43,16 @@ export async function issueBrokerToken(redis: Redis, taskId: string, attempt: nu
   return stored === 1 ? token : null;
 }
 
+/**
+ * The SHA-256 of the token in an `Authorization: Bearer <token>` header, when it has the token's
+ * form (null otherwise): what the broker's claim script compares with the record's, when it
+ * checks the token itself (harness/broker/call-records.ts ClaimChecks).
+ */
+export function bearerTokenSha256(authorization: string | undefined): string | null {
+  const m = /^Bearer ([^\s]+)$/.exec(authorization ?? '');
+  return m && TOKEN_FORMAT.test(m[1] as string) ? brokerTokenSha256(m[1] as string) : null;
+}
+
 /** Why a broker token was refused (for the broker's audit entry; never shown to the caller). */
 export type BrokerTokenRefusal = 'malformed' | 'no_task' | 'not_live' | 'wrong_attempt' | 'wrong_token';
 

@@ -9,6 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import { AuditEntryError } from '../../protocol/audit/entry.ts';
+import { bearerTokenSha256 } from '../../protocol/broker-token.ts';
 import { inOneWrite } from '../../protocol/redis-connection.ts';
 import { isAuditUnavailable, type AuditProducer, type AuditStamp } from '../../protocol/audit/producer.ts';
 import type { BrokerCallRequest, BrokerCallResult } from '../../protocol/capability.ts';
@@ -19,20 +20,21 @@ import { CompensationTemplateError, renderCompensationInput } from '../rollback/
 import type { IdentityStore } from '../identity/identity-store.ts';
 import type { PolicyGate } from '../policy/gate.ts';
 import type { CredentialStore, RevealedCredential } from '../vault/credential-store.ts';
-import { appendCallEntry, auditedInput, callEntry, type CallWho } from './call-audit.ts';
-import { callKey, inputSha256, resultHash, type Claim, type CallRecords, type RecordedCompensation } from './call-records.ts';
+import { appendCallEntry, auditedInput, callEntry } from './call-audit.ts';
+import { callKey, inputSha256, resultHash, type Claim, type ClaimChecks, type CallRecords, type RecordedCompensation } from './call-records.ts';
 import { readCall, type CallReads, type TaskFactsMemory } from './call-reads.ts';
 import type { InFlight } from './in-flight.ts';
 import { executePrepared, prepareCall, type ExecuteDeps, type Execution, type PreparedCall } from './execute.ts';
 import { Redactor } from './redact.ts';
 import { approvalStage, type ApprovalDeps } from './stages/approval.ts';
-import { invokeStage } from './stages/authorize.ts';
-import { refuse, type CallContext, type Stop } from './stages/context.ts';
+import { approvalDecision, invokeStage } from './stages/authorize.ts';
+import { refuse, type CallContext, type Stop, type TaskFacts } from './stages/context.ts';
 import { declaredStage } from './stages/declared.ts';
 import { inputStage } from './stages/input.ts';
 import { checkOutput } from './stages/output.ts';
 import type { CapabilityRateLimits } from './stages/rate-limit.ts';
 import { tokenStage } from './stages/token.ts';
+import { checked, readStored, type CheckedValue, type StoredValuesMemory } from './stored-values.ts';
 
 export interface BrokerDeps {
   redis: Redis;
@@ -47,8 +49,10 @@ export interface BrokerDeps {
   /** Approval requests, their waiting and deadlines (stages/approval.ts). */
   approvals: Omit<ApprovalDeps, 'log'>;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
-  /** Task facts seen lately: a task's next call starts its reads early (call-reads.ts). */
+  /** Task facts seen lately: a task's next call starts its reads early (call-reads.ts), or needs none (oneTripCall). */
   facts?: TaskFactsMemory;
+  /** The stored values calls were decided on, as last read (stored-values.ts): for the one-trip path. */
+  stored?: StoredValuesMemory;
   /** Settles sent as their answers went back (waited for before the harness closes Redis). */
   inFlight?: InFlight;
 }
@@ -65,14 +69,20 @@ const IN_PROGRESS_POLL_MS = 25;
 
 export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, authorization: string | undefined, abort: AbortSignal): Promise<BrokerAnswer> {
   const receivedAt = performance.now();
+  const inputHash = inputSha256(call.input);
+  // A throw before its claim (a remembered value that no longer parses, say) leaves the call to
+  // the path that reads first, which decides it on fresh reads; after the claim, it is answered.
+  const oneTrip = await oneTripCall(deps, call, authorization, inputHash, receivedAt, abort).catch((err: unknown) => {
+    deps.log.warn({ err, taskId: call.taskId, seq: call.seq }, 'the one-trip path of a capability call failed before its claim; the call is decided on fresh reads');
+    return null;
+  });
+  if (oneTrip) return oneTrip;
   // The token's read and the reads started early from the task's facts (same connection) leave
   // in one write and are answered together.
   const { early, tokenRead } = inOneWrite(deps.redis, () => ({
     early: deps.facts?.early(deps, call),
     tokenRead: tokenStage(deps.redis, authorization, call.taskId, call.attempt),
   }));
-  // While the token's read is out: the input's hash (the call's key and its audit entries).
-  const inputHash = inputSha256(call.input);
   const token = await tokenRead;
   if (!token.ok) {
     // Recorded (in the task's tenant log when the task exists, else the system log), never the token.
@@ -90,20 +100,35 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
   }
   const { task } = token;
   deps.facts?.remember(call.taskId, task);
-  const who: CallWho = { tenantId: task.tenantId, agentId: task.agentId, actingFor: task.actingFor, taskId: call.taskId };
-  const ctx: CallContext = {
+  const ctx = contextOf(call, task, inputHash, receivedAt);
+  // `run` never decides again (it claims without checks): its answer is the answer.
+  return answerTo(deps, ctx, task.capabilities.includes(call.name), () => run(deps, ctx, early ? early.for(task) : readCall(deps, call, task), abort)) as Promise<BrokerAnswer>;
+}
+
+function contextOf(call: BrokerCallRequest, task: TaskFacts, inputHash: string, receivedAt: number): CallContext {
+  return {
     call,
     task,
-    who,
+    who: { tenantId: task.tenantId, agentId: task.agentId, actingFor: task.actingFor, taskId: call.taskId },
     principal: { tenantId: task.tenantId, agentId: task.agentId, kind: task.principalKind, id: task.agentId, roles: [], ...(task.actingFor ? { actingFor: task.actingFor } : {}) },
     key: callKey(call.taskId, call.seq, call.name, call.input, inputHash),
     inputSha256: inputHash,
     flags: {},
     receivedAt,
   };
-  const declared = task.capabilities.includes(call.name);
+}
+
+/** The answer of a call that got past the token: its result, or `capability_unavailable` when the broker itself failed. */
+async function answerTo(
+  deps: BrokerDeps,
+  ctx: CallContext,
+  declared: boolean,
+  result: () => Promise<BrokerCallResult | typeof DECIDE_AGAIN>,
+): Promise<BrokerAnswer | typeof DECIDE_AGAIN> {
+  const { call } = ctx;
   try {
-    const body = await run(deps, ctx, early ? early.for(task) : readCall(deps, call, task), abort);
+    const body = await result();
+    if (body === DECIDE_AGAIN) return body;
     return {
       status: 200,
       body: ctx.approvalWaitMs !== undefined ? { ...body, approvalWaitMs: ctx.approvalWaitMs } : body,
@@ -114,6 +139,65 @@ export async function handleCall(deps: BrokerDeps, call: BrokerCallRequest, auth
     deps.log.error({ err, taskId: call.taskId, seq: call.seq, capability: call.name }, 'capability call failed inside the broker');
     return { status: 200, body: { ok: false, error: { code: 'capability_unavailable', message: `${call.name}: the broker failed; try again` } }, declared };
   }
+}
+
+/** A one-trip call whose claim found a checked value changed: nothing was claimed; decide it again on fresh reads. */
+const DECIDE_AGAIN = Symbol('decide again');
+
+/**
+ * The one-trip path. A task's next call (its facts known from an earlier call of the task here)
+ * is decided on the stored values last read (the owner's record, the definition, the sealed
+ * credential: stored-values.ts), and its claim script first checks, in the same atomic step, that
+ * the token is still this attempt's live one and that each of those values is still what the
+ * decision saw. So the call takes one Redis round trip before its target instead of two (three
+ * with a credential), and is never decided on a stale value: a failed check claims nothing and
+ * the call takes the path that reads first. That path (null here) also takes everything that is
+ * not a plain call going through: a first call, any refusal (decided and recorded on fresh
+ * reads), an approval, a rate limit, a user acted for (the gate reads the user), and a Redis
+ * Cluster (the checked values live in other slots than the task).
+ */
+async function oneTripCall(
+  deps: BrokerDeps,
+  call: BrokerCallRequest,
+  authorization: string | undefined,
+  inputHash: string,
+  receivedAt: number,
+  abort: AbortSignal,
+): Promise<BrokerAnswer | null> {
+  const { stored, facts } = deps;
+  if (!stored || !facts || deps.redis.isCluster) return null;
+  const task = facts.get(call.taskId);
+  const tokenSha256 = bearerTokenSha256(authorization);
+  if (!task || task.actingFor !== undefined || !tokenSha256 || !task.capabilities.includes(call.name)) return null;
+  const ownerAt = deps.identity.principalAt(task.tenantId, task.principalKind, task.agentId);
+  const definitionAt = deps.capabilities.at(task.tenantId, call.name);
+  const ownerRaw = stored.get(ownerAt);
+  const definitionRaw = stored.get(definitionAt);
+  if (ownerRaw === undefined || definitionRaw === undefined || definitionRaw === null) return null;
+  const owner = ownerRaw === null ? null : deps.identity.parsePrincipal(ownerRaw);
+  const definition = deps.capabilities.fromStored(definitionRaw);
+  if (owner?.disabled || definition.rateLimit) return null;
+
+  const ctx = contextOf(call, task, inputHash, receivedAt);
+  (ctx.principal as Principal).roles = owner?.roles ?? [];
+  if (declaredStage(ctx, definition) ?? inputStage(ctx) ?? (await invokeStage(ctx, deps.policy))) return null;
+  if ((await approvalDecision(ctx, deps.policy)).allowed) return null;
+  const values: CheckedValue[] = [checked(ownerAt, ownerRaw), checked(definitionAt, definitionRaw)];
+  let credential: RevealedCredential | null = null;
+  const credentialName = definition.implementation.credential;
+  if (credentialName) {
+    const at = deps.credentials.at(task.tenantId, credentialName);
+    const sealed = stored.get(at);
+    if (sealed === undefined || sealed === null) return null;
+    try {
+      credential = deps.credentials.openStored(task.tenantId, credentialName, sealed);
+    } catch {
+      return null;
+    }
+    values.push(checked(at, sealed));
+  }
+  const answer = await answerTo(deps, ctx, true, () => claimAndRun(deps, ctx, credential, { tokenSha256, values }, abort));
+  return answer === DECIDE_AGAIN ? null : answer;
 }
 
 async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>, abort: AbortSignal): Promise<BrokerCallResult> {
@@ -146,12 +230,33 @@ async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>
   const credentialName = capability.implementation.credential;
   if (credentialName) {
     try {
-      credential = await deps.credentials.reveal(ctx.task.tenantId, credentialName);
+      // Read raw and remembered: the task's next call can then be decided without reading it (oneTripCall).
+      const at = deps.credentials.at(ctx.task.tenantId, credentialName);
+      const sealed = deps.stored ? await deps.stored.read(deps.redis, at) : await readStored(deps.redis, at);
+      credential = sealed === null ? null : deps.credentials.openStored(ctx.task.tenantId, credentialName, sealed);
     } catch (err) {
       deps.log.error({ err, credentialName }, 'a vault credential could not be opened');
     }
     if (!credential) return finish(refuse('credential', 'capability_failed', `${capability.name}: its credential is missing from the vault or cannot be opened`, 'failure'));
   }
+  return claimAndRun(deps, ctx, credential, null, abort) as Promise<BrokerCallResult>;
+}
+
+/**
+ * The call claimed (with `checks`, only if they hold: else {@link DECIDE_AGAIN}), then run and
+ * answered: its target's request prepared while the claim is out, sent once the claim says the
+ * call runs, and its record settled right after the answer.
+ */
+async function claimAndRun(
+  deps: BrokerDeps,
+  ctx: CallContext,
+  credential: RevealedCredential | null,
+  checks: ClaimChecks | null,
+  abort: AbortSignal,
+): Promise<BrokerCallResult | typeof DECIDE_AGAIN> {
+  const finish = (stop: Stop) => answered(deps, ctx, stop.result, stop.outcome, { stage: stop.stage });
+  const capability = ctx.capability!;
+  const credentialName = capability.implementation.credential;
   const redactor = new Redactor(credential ? [credential.value] : []);
 
   const rerunnable = idempotencyHeaderOf(capability.implementation) !== null;
@@ -162,7 +267,7 @@ async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>
       ...base(ctx),
       ...(credentialName ? { credentialName } : {}),
     }, ctx.decision));
-    return deps.records.claim(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, rerunnable, started);
+    return deps.records.claim(ctx.call.taskId, ctx.call.seq, ctx.key, ctx.call.attempt, rerunnable, started, checks);
   })();
   // While the claim is on its way: the request built, its target's name resolved and checked
   // (sent only once the claim says the call runs).
@@ -181,6 +286,8 @@ async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>
     deps.log.error({ err }, 'audit entry of a capability call could not be written; the call is not made');
     return { ok: false, error: { code: 'capability_unavailable', message: `${capability.name}: the audit log cannot be written right now; the call was not made` } };
   }
+  // A failed check claimed nothing (and voided the entry): the call is decided again on fresh reads.
+  if (claim.kind === 'unchecked') return DECIDE_AGAIN;
   if (claim.kind === 'in_progress') {
     // The runner resent a call of this attempt that is still running here: wait for its answer.
     const until = performance.now() + capability.timeoutMs + 2000;

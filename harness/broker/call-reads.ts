@@ -7,6 +7,7 @@
  * decided on a guess: the reads are used only when the facts the token stage just read give
  * the very same reads (else they are made again), and only once the token checked out.
  */
+import type { Redis } from 'ioredis';
 import type { BrokerCallRequest } from '../../protocol/capability.ts';
 import { LruMap } from '../../protocol/lru-map.ts';
 import type { Capability } from '../capabilities/definition.ts';
@@ -14,6 +15,7 @@ import type { CapabilityStore } from '../capabilities/capability-store.ts';
 import type { IdentityStore } from '../identity/identity-store.ts';
 import type { CallRecord, CallRecords } from './call-records.ts';
 import type { TaskFacts } from './stages/context.ts';
+import { readStored, type StoredAt, type StoredValuesMemory } from './stored-values.ts';
 
 export interface CallReads {
   owner: Awaited<ReturnType<IdentityStore['getPrincipal']>>;
@@ -22,9 +24,12 @@ export interface CallReads {
 }
 
 export interface CallReadDeps {
+  redis: Redis;
   identity: IdentityStore;
   capabilities: CapabilityStore;
   records: CallRecords;
+  /** Where the owner and definition read are remembered (for the task's next call: broker-call.ts). */
+  stored?: StoredValuesMemory;
 }
 
 /** The facts the reads depend on, as one string: equal keys, equal reads. */
@@ -34,14 +39,18 @@ function readKey(call: BrokerCallRequest, facts: TaskFacts): string {
 
 export function readCall(deps: CallReadDeps, call: BrokerCallRequest, facts: TaskFacts): Promise<CallReads> {
   const declared = facts.capabilities.includes(call.name);
+  const read = (at: StoredAt) => (deps.stored ? deps.stored.read(deps.redis, at) : readStored(deps.redis, at));
   return Promise.all([
-    deps.identity.getPrincipal(facts.tenantId, facts.principalKind, facts.agentId),
-    declared ? deps.capabilities.get(facts.tenantId, call.name) : null,
+    read(deps.identity.principalAt(facts.tenantId, facts.principalKind, facts.agentId)),
+    declared ? read(deps.capabilities.at(facts.tenantId, call.name)) : null,
     declared ? deps.records.get(call.taskId, call.seq) : null,
-  ]).then(([owner, definition, prior]) => ({ owner, definition, prior }));
+  ]).then(([owner, definition, prior]) => ({
+    owner: owner === null ? null : deps.identity.parsePrincipal(owner),
+    definition: definition === null ? null : deps.capabilities.fromStored(definition),
+    prior,
+  }));
 }
 
-/** The reads started early from a task's facts seen before (see the module comment). */
 export interface EarlyReads {
   /** The reads for `facts` (just read by the token stage): the early ones if they match, else made now. */
   for(facts: TaskFacts): Promise<CallReads>;
@@ -57,6 +66,11 @@ export class TaskFactsMemory {
 
   remember(taskId: string, facts: TaskFacts): void {
     this.#facts.set(taskId, facts);
+  }
+
+  /** The facts seen for the task (they never change for a task), if any. */
+  get(taskId: string): TaskFacts | undefined {
+    return this.#facts.get(taskId);
   }
 
   /** Starts the reads of `call` from the facts seen before for its task, if any. */

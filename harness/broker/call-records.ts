@@ -16,7 +16,9 @@ import { canonicalJson } from '../../protocol/audit/canonical-json.ts';
 import type { BrokerCallResult } from '../../protocol/capability.ts';
 import { AUDIT_LUA, AuditUnavailableError, isAuditUnavailable, type AuditStamp } from '../../protocol/audit/producer.ts';
 import { LuaScript } from '../../protocol/lua-script.ts';
+import { CALLABLE_STATUSES } from '../../protocol/broker-token.ts';
 import { redisKeys } from '../../protocol/redis-keys.ts';
+import type { CheckedValue } from './stored-values.ts';
 
 /** The task's call records (protocol/redis-keys.ts `calls`: the task store reads it on a rollback transition). */
 export const callRecordsKey = (taskId: string) => redisKeys.calls(taskId);
@@ -78,18 +80,56 @@ export type Claim =
   | { kind: 'uncertain'; record: CallRecord }
   | { kind: 'in_progress'; record: CallRecord }
   /** The task's records already hold their cap (CAPABILITY_RECORDS_MAX_BYTES): nothing runs. */
-  | { kind: 'full'; usedBytes: number };
+  | { kind: 'full'; usedBytes: number }
+  /**
+   * A claim with {@link ClaimChecks} found the token no longer live for this attempt, or a value
+   * the call was decided on changed: nothing claimed (the call is decided again, on fresh reads).
+   */
+  | { kind: 'unchecked'; why: 'token' | 'changed' };
+
+/**
+ * What a claim checks first, in the same atomic step, when the call was decided on values read
+ * before (broker-call.ts, the one-trip path): the broker token is still the live one of this
+ * attempt (as protocol/broker-token.ts decides it), and each value is still what was read.
+ */
+export interface ClaimChecks {
+  /** SHA-256 hex of the token the runner presented. */
+  tokenSha256: string;
+  values: readonly CheckedValue[];
+}
 
 /*
- * KEYS: calls hash, task record. ARGV: seq, key, attempt, record JSON (started), ttl ms,
- * rerunnable (1/0), audit stream, 6 stamp fields of `capability.call.started` (appended, before
- * the record changes, only when the call is to run; voided otherwise), the task's cap on record
- * bytes, the claim's id (also in the record JSON). The task record's `callRecordBytes` counts what
- * the records hold.
- * Returns {kind, previous record JSON or ''}, or {'full', bytes used} when the records already
- * hold the cap (a call that would run is refused; replays are still answered).
+ * KEYS: calls hash, task record, then the places of the checked values (if any). ARGV: seq, key,
+ * attempt, record JSON (started), ttl ms, rerunnable (1/0), audit stream, 6 stamp fields of
+ * `capability.call.started` (appended, before the record changes, only when the call is to run;
+ * voided otherwise), the task's cap on record bytes, the claim's id (also in the record JSON),
+ * then the checks: the presented token's SHA-256 ('' = no checks), and for each checked value
+ * its hash field ('' = a string key) and SHA-1 ('-' = none). The task record's `callRecordBytes`
+ * counts what the records hold.
+ * Returns {kind, previous record JSON or ''}, {'full', bytes used} when the records already hold
+ * the cap (a call that would run is refused; replays are still answered), or {'unchecked',
+ * 'token' | 'changed'} when a check failed. The token is compared by its hash only, so what the
+ * comparison's timing could tell is a prefix of a SHA-256, not of the token.
  */
 const CLAIM = new LuaScript(`${AUDIT_LUA}
+if ARGV[16] ~= '' then
+  local t = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'brokerTokenSha256')
+  local live = false
+  for _, s in ipairs(cjson.decode(ARGV[17])) do if t[1] == s then live = true end end
+  if not live or t[2] ~= ARGV[3] or t[3] ~= ARGV[16] then
+    audit_void(ARGV[7], 8)
+    return {'unchecked', 'token'}
+  end
+  for i = 3, #KEYS do
+    local field = ARGV[18 + (i - 3) * 2]
+    local v
+    if field == '' then v = redis.call('GET', KEYS[i]) else v = redis.call('HGET', KEYS[i], field) end
+    if (v and redis.sha1hex(v) or '-') ~= ARGV[19 + (i - 3) * 2] then
+      audit_void(ARGV[7], 8)
+      return {'unchecked', 'changed'}
+    end
+  end
+end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local kind = 'fresh'
 local used = tonumber(redis.call('HGET', KEYS[2], 'callRecordBytes') or '0') or 0
@@ -192,15 +232,26 @@ export class CallRecords {
    * the task's shard) in the same atomic step when the call is to run: a call whose start cannot
    * be recorded is not claimed (AuditUnavailableError) and does not run.
    */
-  async claim(taskId: string, seq: number, key: string, attempt: number, rerunnable: boolean, startedEntry: AuditStamp): Promise<Claim> {
+  async claim(
+    taskId: string,
+    seq: number,
+    key: string,
+    attempt: number,
+    rerunnable: boolean,
+    startedEntry: AuditStamp,
+    checks: ClaimChecks | null = null,
+  ): Promise<Claim> {
     const claimId = randomUUID();
     const started: CallRecord = { key, state: 'started', attempt, startedAt: new Date().toISOString(), claimId };
+    const checkArgs = checks
+      ? [checks.tokenSha256, JSON.stringify(CALLABLE_STATUSES), ...checks.values.flatMap((v) => [v.at.field ?? '', v.sha1])]
+      : [''];
     let reply: unknown;
     try {
       reply = await CLAIM.run(
         this.#redis,
-        [callRecordsKey(taskId), redisKeys.task(taskId)],
-        [String(seq), key, String(attempt), JSON.stringify(started), String(this.#ttlMs), rerunnable ? '1' : '0', startedEntry.key, ...startedEntry.fields, String(this.maxBytes), claimId],
+        [callRecordsKey(taskId), redisKeys.task(taskId), ...(checks ? checks.values.map((v) => v.at.key) : [])],
+        [String(seq), key, String(attempt), JSON.stringify(started), String(this.#ttlMs), rerunnable ? '1' : '0', startedEntry.key, ...startedEntry.fields, String(this.maxBytes), claimId, ...checkArgs],
       );
     } catch (err) {
       if (isAuditUnavailable(err)) throw new AuditUnavailableError((err as Error).message, { cause: err });
@@ -208,6 +259,7 @@ export class CallRecords {
     }
     const [kind, previous] = reply as [Claim['kind'], string];
     if (kind === 'full') return { kind, usedBytes: Number(previous) };
+    if (kind === 'unchecked') return { kind, why: previous === 'token' ? 'token' : 'changed' };
     const record = previous ? (JSON.parse(previous) as CallRecord) : null;
     switch (kind) {
       case 'replay':

@@ -16,6 +16,7 @@ import { ConnectionPool } from './outbound/connection-pool.ts';
 import { parsePrivateTargets } from './outbound/private-targets.ts';
 import { systemResolver, type Resolver } from './outbound/resolve-target.ts';
 import { CapabilityRateLimits } from './stages/rate-limit.ts';
+import { StoredValuesMemory } from './stored-values.ts';
 
 export interface CreateBrokerOptions {
   /** Name resolution of outbound targets (tests stub it: no query leaves the machine). */
@@ -83,6 +84,7 @@ export async function createBrokerParts(deps: AppDeps, options: CreateBrokerOpti
     },
     log: options.log ?? quietLog,
     facts: new TaskFactsMemory(),
+    stored: new StoredValuesMemory(),
     inFlight: new InFlight(),
   };
   let closing: Promise<void> | null = null;

@@ -36,6 +36,16 @@ export class CapabilityStore {
     await this.#redis.hset(key(tenantId), capability.name, JSON.stringify(capability));
   }
 
+  /** Where a definition is stored (a field of the tenant's hash), for a reader that reads it raw (the broker). */
+  at(tenantId: string, name: string): { key: string; field: string } {
+    return { key: key(tenantId), field: name };
+  }
+
+  /** A definition from its stored JSON (as {@link get} parses it; cached the same way). */
+  fromStored(raw: string): Capability {
+    return this.#parse(raw);
+  }
+
   async get(tenantId: string, name: string): Promise<Capability | null> {
     const raw = await this.#redis.hget(key(tenantId), name);
     return raw === null ? null : this.#parse(raw);

@@ -107,6 +107,16 @@ export class IdentityStore {
     return raw === null ? null : PrincipalRecordSchema.parse(JSON.parse(raw));
   }
 
+  /** Where a principal's record is stored (a string key), for a reader that reads it raw (the broker). */
+  principalAt(tenantId: string, kind: 'agent' | 'user', id: string): { key: string; field: null } {
+    return { key: identityKeys.principal(tenantId, kind, id), field: null };
+  }
+
+  /** A principal's record from its stored JSON (as {@link getPrincipal} parses it). */
+  parsePrincipal(raw: string): PrincipalRecord {
+    return PrincipalRecordSchema.parse(JSON.parse(raw));
+  }
+
   /** A page of the tenant's agents or users, oldest first; `cursor` is the offset to start at. */
   async listPrincipals(
     tenantId: string,

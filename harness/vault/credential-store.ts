@@ -99,7 +99,19 @@ export class CredentialStore {
    */
   async reveal(tenantId: string, name: string): Promise<RevealedCredential | null> {
     const raw = await this.#redis.hget(vaultKey(tenantId), name);
-    if (raw === null) return null;
+    return raw === null ? null : this.openStored(tenantId, name, raw);
+  }
+
+  /** Where a credential is stored (a field of the tenant's vault hash): the broker reads it raw. */
+  at(tenantId: string, name: string): { key: string; field: string } {
+    return { key: vaultKey(tenantId), field: name };
+  }
+
+  /**
+   * Opens a credential from its stored (sealed) form as read from {@link at}: for the broker
+   * only, as {@link reveal}. Throws VaultOpenError when it cannot be opened.
+   */
+  openStored(tenantId: string, name: string, raw: string): RevealedCredential {
     const stored = StoredSchema.parse(JSON.parse(raw));
     const { name: _n, keyId: _k, createdAt: _c, updatedAt: _u, ...injection } = stored.view;
     return { injection: CredentialInjectionSchema.parse(injection), value: open(this.#keys, tenantId, name, stored.sealed) };
