@@ -17,11 +17,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { TaskStore } from '../protocol/task-store.ts';
-import { defineBenchCapability, gaps, isolateCode, runTask, sideOn, startTarget, type Side } from './broker-calls.ts';
+import { benchCredential, defineBenchCapability, gaps, isolateCode, runTask, sideOn, startTarget, type Side } from './broker-calls.ts';
 import { cpuDelta, snapshotCpu } from './proc.ts';
 import { claimRedisDb, releaseRedisDb, ROOT, startStack, type BenchRedis, type Stack } from './stack.ts';
 import { summarize } from './stats.ts';
@@ -45,17 +44,18 @@ function worktreeOf(commit: string): { dir: string; remove: () => void } {
 }
 
 async function ab(benchRedis: BenchRedis, aRoot: string, blocks: number, log: (m: string) => void): Promise<void> {
-  const target = await startTarget();
+  const credential = benchCredential();
+  const target = await startTarget(credential.secret);
   const redis = new Redis(benchRedis.url, { maxRetriesPerRequest: null });
   redis.on('error', () => {});
   const stacks: Stack[] = [];
   const queues: Queue[] = [];
   try {
-    await defineBenchCapability(redis, target.url);
+    await defineBenchCapability(redis, target.url, credential);
     const sideOf = async (root: string): Promise<Side> => {
       const stack = await startStack(benchRedis, 1, { RUNNER_BACKENDS: 'isolate' }, {
         CAPABILITY_PRIVATE_TARGETS: `127.0.0.1:${target.port}`,
-        AIRLOCK_VAULT_KEY: randomBytes(32).toString('base64'),
+        AIRLOCK_VAULT_KEY: credential.vaultKey,
       }, root);
       stacks.push(stack);
       return sideOn(stack, 'real', target.arrivals, redis, queues);

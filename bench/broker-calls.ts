@@ -27,6 +27,8 @@ import { Redis } from 'ioredis';
 import { CapabilityStore } from '../harness/capabilities/capability-store.ts';
 import { DEFAULT_POLICIES_TEXT } from '../harness/policy/policy-set.ts';
 import { PolicyStore } from '../harness/policy/policy-store.ts';
+import { CredentialStore } from '../harness/vault/credential-store.ts';
+import { loadVaultKeyring } from '../harness/vault/vault-keys.ts';
 import type { JobPayload } from '../protocol/job.ts';
 import { containerQueueName } from '../protocol/redis-keys.ts';
 import type { Runtime } from '../protocol/task.ts';
@@ -95,11 +97,13 @@ interface Recorder {
 
 /**
  * Starts a recorder: `taskOf` names the task a request belongs to, `answer` gives the JSON body
- * of the answer (both from the request and its body).
+ * of the answer (both from the request and its body). With `authorization`, a request without
+ * exactly that header is answered 401 and not noted.
  */
 async function startRecorder(
   taskOf: (req: http.IncomingMessage, body: string) => string,
   answer: (body: string) => string,
+  authorization?: string,
 ): Promise<Recorder> {
   const arrivals = new Map<string, number[]>();
   const server = http.createServer((req, res) => {
@@ -107,6 +111,11 @@ async function startRecorder(
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const at = performance.now();
+      if (authorization !== undefined && req.headers.authorization !== authorization) {
+        res.writeHead(401, { 'content-type': 'application/json', 'content-length': 2 });
+        res.end('{}');
+        return;
+      }
       const text = Buffer.concat(chunks).toString('utf8');
       const task = taskOf(req, text);
       const list = arrivals.get(task) ?? [];
@@ -142,13 +151,27 @@ const startFixture = () =>
 /**
  * The target the real broker's capability posts to: echoes the body, by the task of the call key
  * the broker sends in `Idempotency-Key` (`<task id>:<seq>:…`; `direct` for the baseline, which
- * sends none).
+ * sends none). Like a real API, it wants its credential (`Authorization: Bearer <secret>`), which
+ * the broker injects from the vault and the direct baseline sends itself: a call without it is
+ * refused, fails its task and so the bench.
  */
-export const startTarget = () =>
+export const startTarget = (secret: string) =>
   startRecorder(
     (req) => String(req.headers['idempotency-key'] ?? 'direct').split(':')[0] as string,
     (body) => body || 'null',
+    `Bearer ${secret}`,
   );
+
+/** The target's credential and the vault key the real harness seals it with (one per bench run). */
+export interface BenchCredential {
+  secret: string;
+  /** AIRLOCK_VAULT_KEY of the harness whose broker calls the target. */
+  vaultKey: string;
+}
+
+export function benchCredential(): BenchCredential {
+  return { secret: `bench_${randomBytes(24).toString('base64url')}`, vaultKey: randomBytes(32).toString('base64') };
+}
 
 /** Round trips from the arrival times of consecutive calls, warm-up dropped. */
 export function gaps(times: readonly number[], warmup: number): number[] {
@@ -223,7 +246,8 @@ export async function brokerCallsBench(
 ): Promise<BrokerCallsBenchResult> {
   const errors: string[] = [];
   const fixture = await startFixture();
-  const target = await startTarget();
+  const credential = benchCredential();
+  const target = await startTarget(credential.secret);
   const redis = new Redis(benchRedis.url, { maxRetriesPerRequest: null });
   redis.on('error', () => {});
   const stacks: Stack[] = [];
@@ -231,12 +255,12 @@ export async function brokerCallsBench(
   const baselineCalls = settings.blocks * settings.callsPerTask;
   try {
     log(`calls: direct Node → fixture × ${baselineCalls}, direct Node → target × ${baselineCalls}`);
-    for (const [url, arrivals] of [[fixture.url, fixture.arrivals], [target.url, target.arrivals]] as const) {
-      const direct = forkChild(CHILD, [url, String(baselineCalls)]);
+    for (const [url, arrivals, authorization] of [[fixture.url, fixture.arrivals, 'Bearer direct'], [target.url, target.arrivals, `Bearer ${credential.secret}`]] as const) {
+      const direct = forkChild(CHILD, [url, String(baselineCalls), authorization]);
       await direct.exited;
       if ((arrivals.get('direct')?.length ?? 0) !== baselineCalls) throw new Error(`direct baseline failed: ${direct.stderr()}`);
     }
-    await defineBenchCapability(redis, target.url);
+    await defineBenchCapability(redis, target.url, credential);
 
     const docker = withContainers ? await dockerUnavailable() : 'BENCH_CONTAINERS=0';
     const backends = { RUNNER_BACKENDS: docker ? 'isolate' : 'isolate,docker', ...(docker ? {} : { REQUIRE_DOCKER: '1', WARM_POOL_SIZE: '1', CONTAINER_CONCURRENCY: '1' }) };
@@ -245,7 +269,7 @@ export async function brokerCallsBench(
     stacks.push(fixtureStack);
     const realStack = await startStack(benchRedis, 1, backends, {
       CAPABILITY_PRIVATE_TARGETS: `127.0.0.1:${target.port}`,
-      AIRLOCK_VAULT_KEY: randomBytes(32).toString('base64'),
+      AIRLOCK_VAULT_KEY: credential.vaultKey,
     });
     stacks.push(realStack);
     const store = new TaskStore({ redis, retentionMs: 15 * 60_000 });
@@ -317,16 +341,20 @@ export async function brokerCallsBench(
 export const isolateCode = (calls: number) => `for (let i = 0; i < ${calls}; i++) await caps.bench.echo({ i });`;
 const pythonCode = (calls: number) => `from airlock import caps\nfor i in range(${calls}):\n    caps.bench.echo(i=i)`;
 
-/** The capability the real broker calls, and a policy that lets the bench's agent invoke it. */
-export async function defineBenchCapability(redis: Redis, targetUrl: string): Promise<void> {
+/**
+ * The capability the real broker calls, with the target's credential in the vault (sealed with
+ * the key the real harness gets), and a policy that lets the bench's agent invoke it.
+ */
+export async function defineBenchCapability(redis: Redis, targetUrl: string, credential: BenchCredential): Promise<void> {
   const now = new Date().toISOString();
+  await new CredentialStore(redis, loadVaultKeyring(credential.vaultKey)).put('bench', 'bench-target', { type: 'bearer' }, credential.secret);
   await new CapabilityStore(redis).put('bench', {
     name: 'bench.echo',
     description: 'Echoes its input (bench target)',
     input: { type: 'object' },
     risk: 'read',
     timeoutMs: 10_000,
-    implementation: { type: 'http', method: 'POST', url: `${targetUrl}/echo`, body: 'input' },
+    implementation: { type: 'http', method: 'POST', url: `${targetUrl}/echo`, body: 'input', credential: 'bench-target' },
     createdAt: now,
     updatedAt: now,
   });

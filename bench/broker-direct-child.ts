@@ -1,11 +1,12 @@
 /**
  * The baseline of the brokered-call bench: `count` sequential HTTP POSTs (keep-alive) from a Node
- * process of its own to the bench's broker fixture, each shaped like a broker call. Forked by
- * bench/broker-calls.ts; the fixture times their arrivals.
+ * process of its own to the bench's broker fixture or target, each shaped like a broker call, with
+ * the `Authorization` header given (the target's credential). Forked by bench/broker-calls.ts; the
+ * fixture or target times their arrivals.
  */
 import http from 'node:http';
 
-const [url = '', countArg = '0'] = process.argv.slice(2);
+const [url = '', countArg = '0', authorization = 'Bearer direct'] = process.argv.slice(2);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 function post(i: number): Promise<void> {
@@ -14,7 +15,7 @@ function post(i: number): Promise<void> {
     const req = http.request(`${url}/v1/broker/calls`, {
       method: 'POST',
       agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: 'Bearer direct' },
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization },
     });
     req.on('error', reject);
     req.on('response', (res) => {
