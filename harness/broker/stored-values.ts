@@ -8,7 +8,6 @@
  */
 import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { LruMap } from '../../protocol/lru-map.ts';
 
 /** A string key (`field` null) or a field of a hash. */
 export interface StoredAt {
@@ -31,23 +30,47 @@ export function checked(at: StoredAt, raw: string | null): CheckedValue {
   return { at, sha1: raw === null ? '-' : hash('sha1', raw, 'hex') };
 }
 
-const id = (at: StoredAt) => (at.field === null ? at.key : `${at.key}\u0000${at.field}`);
+/** One string per place, never the same for two (a key's length ends where it does). */
+const id = (at: StoredAt) => (at.field === null ? `s${at.key}` : `h${at.key.length}:${at.key}${at.field}`);
 
-/** The values last read, by place (bounded: least recently used dropped). */
+/**
+ * The values last read, by place: bounded by their total length (definitions can be large: their
+ * schemas may take 64 KiB each), the least recently used dropped first. A value dropped, or too
+ * large to keep, only costs its next call the path that reads first.
+ */
 export class StoredValuesMemory {
-  readonly #values: LruMap<string, string | null>;
+  readonly #values = new Map<string, string | null>();
+  readonly #maxChars: number;
+  #chars = 0;
 
-  constructor(max = 4096) {
-    this.#values = new LruMap(max);
+  /** `maxChars`: the most characters of values held at once (16 Mi by default). */
+  constructor(maxChars = 16 * 1024 * 1024) {
+    this.#maxChars = maxChars;
   }
 
-  /** The value last read there (null: there was none), or undefined when not seen. */
+  /** The value last read there (null: there was none), or undefined when not held. */
   get(at: StoredAt): string | null | undefined {
-    return this.#values.get(id(at));
+    const k = id(at);
+    const value = this.#values.get(k);
+    if (value !== undefined) {
+      // Most recently used last.
+      this.#values.delete(k);
+      this.#values.set(k, value);
+    }
+    return value;
   }
 
   remember(at: StoredAt, raw: string | null): void {
-    this.#values.set(id(at), raw);
+    const k = id(at);
+    this.#forget(k);
+    const size = k.length + (raw?.length ?? 0);
+    if (size > this.#maxChars / 64) return;
+    this.#values.set(k, raw);
+    this.#chars += size;
+    for (const oldest of this.#values.keys()) {
+      if (this.#chars <= this.#maxChars) break;
+      this.#forget(oldest);
+    }
   }
 
   /** Reads the value and remembers it. */
@@ -55,5 +78,17 @@ export class StoredValuesMemory {
     const raw = await readStored(redis, at);
     this.remember(at, raw);
     return raw;
+  }
+
+  /** How many characters the held values take (keys included). */
+  get chars(): number {
+    return this.#chars;
+  }
+
+  #forget(k: string): void {
+    const old = this.#values.get(k);
+    if (old === undefined) return;
+    this.#values.delete(k);
+    this.#chars -= k.length + (old?.length ?? 0);
   }
 }
