@@ -111,20 +111,24 @@ export interface ClaimChecks {
  * 'token' | 'changed'} when a check failed. The token is compared by its hash only, so what the
  * comparison's timing could tell is a prefix of a SHA-256, not of the token.
  */
+/** Lua: whether the task record's status (`t[1]`) lets its calls run (protocol/broker-token.ts CALLABLE_STATUSES). */
+const CALLABLE_LUA = CALLABLE_STATUSES.map((status) => {
+  if (!/^[a-z_]+$/.test(status)) throw new Error(`unexpected task status ${status}`);
+  return `t[1] == '${status}'`;
+}).join(' or ');
+
 const CLAIM = new LuaScript(`${AUDIT_LUA}
 if ARGV[16] ~= '' then
   local t = redis.call('HMGET', KEYS[2], 'status', 'attempts', 'brokerTokenSha256')
-  local live = false
-  for _, s in ipairs(cjson.decode(ARGV[17])) do if t[1] == s then live = true end end
-  if not live or t[2] ~= ARGV[3] or t[3] ~= ARGV[16] then
+  if not (${CALLABLE_LUA}) or t[2] ~= ARGV[3] or t[3] ~= ARGV[16] then
     audit_void(ARGV[7], 8)
     return {'unchecked', 'token'}
   end
   for i = 3, #KEYS do
-    local field = ARGV[18 + (i - 3) * 2]
+    local field = ARGV[17 + (i - 3) * 2]
     local v
     if field == '' then v = redis.call('GET', KEYS[i]) else v = redis.call('HGET', KEYS[i], field) end
-    if (v and redis.sha1hex(v) or '-') ~= ARGV[19 + (i - 3) * 2] then
+    if (v and redis.sha1hex(v) or '-') ~= ARGV[18 + (i - 3) * 2] then
       audit_void(ARGV[7], 8)
       return {'unchecked', 'changed'}
     end
@@ -244,7 +248,7 @@ export class CallRecords {
     const claimId = randomUUID();
     const started: CallRecord = { key, state: 'started', attempt, startedAt: new Date().toISOString(), claimId };
     const checkArgs = checks
-      ? [checks.tokenSha256, JSON.stringify(CALLABLE_STATUSES), ...checks.values.flatMap((v) => [v.at.field ?? '', v.sha1])]
+      ? [checks.tokenSha256, ...checks.values.flatMap((v) => [v.at.field ?? '', v.sha1])]
       : [''];
     let reply: unknown;
     try {
