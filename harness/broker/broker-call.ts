@@ -174,12 +174,12 @@ async function oneTripCall(
   const ownerRaw = stored.get(ownerAt);
   const definitionRaw = stored.get(definitionAt);
   if (ownerRaw === undefined || definitionRaw === undefined || definitionRaw === null) return null;
-  const owner = ownerRaw === null ? null : deps.identity.parsePrincipal(ownerRaw);
+  const owner = ownerRaw === null ? null : stored.parsed(ownerAt, ownerRaw, (raw) => deps.identity.parsePrincipal(raw));
   const definition = deps.capabilities.fromStored(definitionRaw);
   if (owner?.disabled || definition.rateLimit) return null;
 
   const ctx = contextOf(call, task, inputHash, receivedAt);
-  (ctx.principal as Principal).roles = owner?.roles ?? [];
+  (ctx.principal as Principal).roles = owner ? [...owner.roles] : [];
   if (declaredStage(ctx, definition) ?? inputStage(ctx) ?? (await invokeStage(ctx, deps.policy))) return null;
   if ((await approvalDecision(ctx, deps.policy)).allowed) return null;
   const values: CheckedValue[] = [checked(ownerAt, ownerRaw), checked(definitionAt, definitionRaw)];
@@ -190,7 +190,7 @@ async function oneTripCall(
     const sealed = stored.get(at);
     if (sealed === undefined || sealed === null) return null;
     try {
-      credential = deps.credentials.openStored(task.tenantId, credentialName, sealed);
+      credential = deps.credentials.openSealed(task.tenantId, credentialName, stored.parsed(at, sealed, (raw) => deps.credentials.parseStored(raw)));
     } catch {
       return null;
     }

@@ -39,7 +39,8 @@ const id = (at: StoredAt) => (at.field === null ? `s${at.key}` : `h${at.key.leng
  * large to keep, only costs its next call the path that reads first.
  */
 export class StoredValuesMemory {
-  readonly #values = new Map<string, string | null>();
+  /** By place: the value, and what it parsed to (kept beside it, for a value that parses the same every time). */
+  readonly #values = new Map<string, { raw: string | null; parsed?: unknown }>();
   readonly #maxChars: number;
   #chars = 0;
 
@@ -51,12 +52,23 @@ export class StoredValuesMemory {
   /** The value last read there (null: there was none), or undefined when not held. */
   get(at: StoredAt): string | null | undefined {
     const k = id(at);
-    const value = this.#values.get(k);
-    if (value !== undefined) {
-      // Most recently used last.
-      this.#values.delete(k);
-      this.#values.set(k, value);
-    }
+    const entry = this.#values.get(k);
+    if (entry === undefined) return undefined;
+    // Most recently used last.
+    this.#values.delete(k);
+    this.#values.set(k, entry);
+    return entry.raw;
+  }
+
+  /**
+   * `parse(raw)`, made once per value held at `at` (`raw` as {@link get} gave it): a pure parse of
+   * stored JSON, whose result the caller only reads.
+   */
+  parsed<T>(at: StoredAt, raw: string, parse: (raw: string) => T): T {
+    const entry = this.#values.get(id(at));
+    if (entry?.raw === raw && entry.parsed !== undefined) return entry.parsed as T;
+    const value = parse(raw);
+    if (entry?.raw === raw) entry.parsed = value;
     return value;
   }
 
@@ -65,7 +77,7 @@ export class StoredValuesMemory {
     this.#forget(k);
     const size = k.length + (raw?.length ?? 0);
     if (size > this.#maxChars / 64) return;
-    this.#values.set(k, raw);
+    this.#values.set(k, { raw });
     this.#chars += size;
     for (const oldest of this.#values.keys()) {
       if (this.#chars <= this.#maxChars) break;
@@ -89,6 +101,6 @@ export class StoredValuesMemory {
     const old = this.#values.get(k);
     if (old === undefined) return;
     this.#values.delete(k);
-    this.#chars -= k.length + (old?.length ?? 0);
+    this.#chars -= k.length + (old.raw?.length ?? 0);
   }
 }

@@ -49,6 +49,12 @@ const StoredSchema = z.object({ view: CredentialViewSchema, sealed: z.object({ k
 
 const vaultKey = (tenantId: string) => `airlock:vault:{${tenantId}}`;
 
+/** A stored credential parsed, its value still sealed. */
+export interface SealedCredential {
+  injection: CredentialInjection;
+  sealed: SealedValue;
+}
+
 /** A credential opened for one call: how to inject it, and the value. */
 export interface RevealedCredential {
   injection: CredentialInjection;
@@ -112,8 +118,18 @@ export class CredentialStore {
    * only, as {@link reveal}. Throws VaultOpenError when it cannot be opened.
    */
   openStored(tenantId: string, name: string, raw: string): RevealedCredential {
+    return this.openSealed(tenantId, name, this.parseStored(raw));
+  }
+
+  /** A credential's stored form parsed, still sealed (what the broker may keep between calls). */
+  parseStored(raw: string): SealedCredential {
     const stored = StoredSchema.parse(JSON.parse(raw));
     const { name: _n, keyId: _k, createdAt: _c, updatedAt: _u, ...injection } = stored.view;
-    return { injection: CredentialInjectionSchema.parse(injection), value: open(this.#keys, tenantId, name, stored.sealed) };
+    return { injection: CredentialInjectionSchema.parse(injection), sealed: stored.sealed };
+  }
+
+  /** Opens a parsed credential ({@link parseStored}) for one call: for the broker only. Throws VaultOpenError when it cannot be opened. */
+  openSealed(tenantId: string, name: string, credential: SealedCredential): RevealedCredential {
+    return { injection: credential.injection, value: open(this.#keys, tenantId, name, credential.sealed) };
   }
 }

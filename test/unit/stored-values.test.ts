@@ -43,3 +43,21 @@ test('"nothing stored" is remembered as null, and checked as "-"', () => {
   memory.remember({ key: 'k1\u0000f1', field: null }, 'other');
   assert.equal(memory.get(at(1)), null);
 });
+
+test('a value is parsed once while it is held; a new value is parsed anew', () => {
+  const memory = new StoredValuesMemory();
+  let parses = 0;
+  const parse = (raw: string) => {
+    parses++;
+    return JSON.parse(raw) as { v: number };
+  };
+  memory.remember(at(1), '{"v":1}');
+  assert.equal(memory.parsed(at(1), '{"v":1}', parse).v, 1);
+  assert.equal(memory.parsed(at(1), '{"v":1}', parse).v, 1);
+  assert.equal(parses, 1);
+  memory.remember(at(1), '{"v":2}');
+  assert.equal(memory.parsed(at(1), '{"v":2}', parse).v, 2, 'not the parse of the value held before');
+  // A raw value other than the one held is parsed, never answered from the held one.
+  assert.equal(memory.parsed(at(1), '{"v":3}', parse).v, 3);
+  assert.equal(parses, 3);
+});
