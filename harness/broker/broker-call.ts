@@ -204,7 +204,7 @@ async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>
   const finish = (stop: Stop) => answered(deps, ctx, stop.result, stop.outcome, { stage: stop.stage });
   // The reads the stages need (call-reads.ts): the owner (disabled? roles), the definition, and
   // what the exactly-once record holds at this position.
-  const { owner, definition, prior } = await reads;
+  const { owner, definition, prior, credential: readBefore } = await reads;
   if (owner?.disabled) return finish(refuse('principal', 'capability_denied', `${ctx.call.name}: the task's ${ctx.task.principalKind} is disabled`));
   (ctx.principal as Principal).roles = owner?.roles ?? [];
 
@@ -232,7 +232,14 @@ async function run(deps: BrokerDeps, ctx: CallContext, reads: Promise<CallReads>
     try {
       // Read raw and remembered: the task's next call can then be decided without reading it (oneTripCall).
       const at = deps.credentials.at(ctx.task.tenantId, credentialName);
-      const sealed = deps.stored ? await deps.stored.read(deps.redis, at) : await readStored(deps.redis, at);
+      // Read with the other reads when the definition was known beforehand (call-reads.ts),
+      // unless the call went through an approval meanwhile (it may have waited for a human).
+      const sealed =
+        readBefore?.name === credentialName && !ctx.approval
+          ? readBefore.sealed
+          : deps.stored
+            ? await deps.stored.read(deps.redis, at)
+            : await readStored(deps.redis, at);
       credential = sealed === null ? null : deps.credentials.openStored(ctx.task.tenantId, credentialName, sealed);
     } catch (err) {
       deps.log.error({ err, credentialName }, 'a vault credential could not be opened');

@@ -13,6 +13,7 @@ import { LruMap } from '../../protocol/lru-map.ts';
 import type { Capability } from '../capabilities/definition.ts';
 import type { CapabilityStore } from '../capabilities/capability-store.ts';
 import type { IdentityStore } from '../identity/identity-store.ts';
+import type { CredentialStore } from '../vault/credential-store.ts';
 import type { CallRecord, CallRecords } from './call-records.ts';
 import type { TaskFacts } from './stages/context.ts';
 import { readStored, type StoredAt, type StoredValuesMemory } from './stored-values.ts';
@@ -21,15 +22,32 @@ export interface CallReads {
   owner: Awaited<ReturnType<IdentityStore['getPrincipal']>>;
   definition: Capability | null;
   prior: CallRecord | null;
+  /**
+   * The credential a definition read before names, read (sealed) with the rest: when the
+   * definition just read names the same one, the call needs no read of its own for it.
+   */
+  credential?: { name: string; sealed: string | null };
 }
 
 export interface CallReadDeps {
   redis: Redis;
   identity: IdentityStore;
   capabilities: CapabilityStore;
+  credentials: Pick<CredentialStore, 'at'>;
   records: CallRecords;
   /** Where the owner and definition read are remembered (for the task's next call: broker-call.ts). */
   stored?: StoredValuesMemory;
+}
+
+/** The credential the definition held at `at` named when it was last read, if it was. */
+function credentialNamedBefore(deps: CallReadDeps, at: StoredAt): string | undefined {
+  const raw = deps.stored?.get(at);
+  if (!raw) return undefined;
+  try {
+    return deps.capabilities.fromStored(raw).implementation.credential;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The facts the reads depend on, as one string: equal keys, equal reads. */
@@ -40,14 +58,18 @@ function readKey(call: BrokerCallRequest, facts: TaskFacts): string {
 export function readCall(deps: CallReadDeps, call: BrokerCallRequest, facts: TaskFacts): Promise<CallReads> {
   const declared = facts.capabilities.includes(call.name);
   const read = (at: StoredAt) => (deps.stored ? deps.stored.read(deps.redis, at) : readStored(deps.redis, at));
+  const definitionAt = deps.capabilities.at(facts.tenantId, call.name);
+  const credentialName = declared ? credentialNamedBefore(deps, definitionAt) : undefined;
   return Promise.all([
     read(deps.identity.principalAt(facts.tenantId, facts.principalKind, facts.agentId)),
-    declared ? read(deps.capabilities.at(facts.tenantId, call.name)) : null,
+    declared ? read(definitionAt) : null,
     declared ? deps.records.get(call.taskId, call.seq) : null,
-  ]).then(([owner, definition, prior]) => ({
+    credentialName ? read(deps.credentials.at(facts.tenantId, credentialName)) : null,
+  ]).then(([owner, definition, prior, sealed]) => ({
     owner: owner === null ? null : deps.identity.parsePrincipal(owner),
     definition: definition === null ? null : deps.capabilities.fromStored(definition),
     prior,
+    ...(credentialName ? { credential: { name: credentialName, sealed } } : {}),
   }));
 }
 

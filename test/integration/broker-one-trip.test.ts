@@ -220,6 +220,22 @@ describe('one trip', () => {
     }
   });
 
+  test('a task’s first call reads the credential its definition named before with its other reads: fresh, never remembered', async () => {
+    const echoOf = async (seq: number) => {
+      const task = (await newAgentTask()).task;
+      return callBroker(stack, task.token, { taskId: task.id, attempt: 1, seq: 0, name: ECHO, input: { n: 1000 + seq } });
+    };
+    const sentKey = (n: number) => target.seen.filter((r) => r.url === '/echo' && JSON.parse(r.body || '{}').n === n).map((r) => r.headers['x-echo-key']);
+    try {
+      assert.equal((await echoOf(0)).body.ok, true);
+      await putCredential(stack, ADMIN_KEY, ECHO_CREDENTIAL, { type: 'header', header: 'X-Echo-Key', value: 'rotated-value' });
+      assert.equal((await echoOf(1)).body.ok, true);
+      assert.deepEqual(sentKey(1001), ['rotated-value']);
+    } finally {
+      await putCredential(stack, ADMIN_KEY, ECHO_CREDENTIAL, { type: 'header', header: 'X-Echo-Key', value: 'first-value' });
+    }
+  });
+
   test('a credential rotated or deleted between two calls: the next call sends the new value, or fails', async () => {
     const task = (await newAgentTask()).task;
     const echo = (seq: number) => callBroker(stack, task.token, { taskId: task.id, attempt: 1, seq, name: ECHO, input: { n: seq } });
