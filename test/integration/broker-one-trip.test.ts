@@ -15,6 +15,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { callRecordsKey } from '../../harness/broker/call-records.ts';
+import { identityKeys } from '../../harness/identity/identity-store.ts';
 import { issueBrokerToken } from '../../protocol/broker-token.ts';
 import { redisKeys } from '../../protocol/redis-keys.ts';
 import {
@@ -84,6 +85,11 @@ before(async () => {
 });
 
 after(async () => {
+  // The agents made here leave the shared tenant (other tests list its agents a page at a time).
+  for (const id of agentsMade) {
+    await redis.del(identityKeys.principal('acme', 'agent', id));
+    await redis.zrem(identityKeys.principals('acme', 'agent'), id);
+  }
   await resetPolicies(stack, ADMIN_KEY);
   await stack.close();
   await target.close();
@@ -111,8 +117,12 @@ async function runningTaskOf(agentId: string): Promise<{ id: string; token: stri
   return { id, token, attempt: 1 };
 }
 
+/** Agents this file made in tenant `acme` (removed at the end). */
+const agentsMade: string[] = [];
+
 async function newAgentTask(): Promise<{ agentId: string; task: { id: string; token: string; attempt: number } }> {
   const agent = await stack.deps.identity.createPrincipal('acme', 'agent', { name: `one-trip ${run}` });
+  agentsMade.push(agent.id);
   return { agentId: agent.id, task: await runningTaskOf(agent.id) };
 }
 
