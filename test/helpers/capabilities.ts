@@ -74,11 +74,12 @@ export async function auditText(redis: Redis): Promise<string> {
 export async function runningTask(
   stack: Stack,
   capabilities: readonly string[],
-  options: { attempt?: number; agent?: keyof typeof AGENTS } = {},
+  /** `agentId`: an agent of tenant `acme` by id (one with a stored record), instead of a config agent. */
+  options: { attempt?: number; agent?: keyof typeof AGENTS; agentId?: string } = {},
 ): Promise<{ id: string; token: string; attempt: number }> {
   const id = randomUUID();
   const attempt = options.attempt ?? 1;
-  const agent = AGENTS[options.agent ?? 'alice'];
+  const agent = options.agentId !== undefined ? { tenantId: 'acme', agentId: options.agentId } : AGENTS[options.agent ?? 'alice'];
   await stack.deps.store.create({
     id,
     tenantId: agent.tenantId,

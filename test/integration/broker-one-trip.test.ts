@@ -27,6 +27,7 @@ import {
   putCapability,
   putCredential,
   resetPolicies,
+  runningTask,
 } from '../helpers/capabilities.ts';
 import { REDIS_URL, startStack, type Stack } from '../helpers/stack.ts';
 import { startTargetFixture, type TargetFixture } from '../helpers/target-fixture.ts';
@@ -97,25 +98,7 @@ after(async () => {
 });
 
 /** A running task of `agentId` (a principal with a stored record), with its attempt's broker token. */
-async function runningTaskOf(agentId: string): Promise<{ id: string; token: string; attempt: number }> {
-  const id = randomUUID();
-  await stack.deps.store.create({
-    id,
-    tenantId: 'acme',
-    agentId,
-    status: 'running',
-    runtime: 'javascript',
-    createdAt: new Date().toISOString(),
-    limits: { timeoutMs: 30_000, cpuMs: 30_000, memoryMb: 64, outputBytes: 1024 * 1024 },
-    metadata: {},
-    attempts: 1,
-    capabilities: [TICKETS, ECHO],
-    principalKind: 'agent',
-  });
-  const token = await issueBrokerToken(stack.deps.redis, id, 1);
-  assert.ok(token);
-  return { id, token, attempt: 1 };
-}
+const runningTaskOf = (agentId: string) => runningTask(stack, [TICKETS, ECHO], { agentId });
 
 /** Agents this file made in tenant `acme` (removed at the end). */
 const agentsMade: string[] = [];
