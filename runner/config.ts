@@ -109,6 +109,17 @@ export const ConfigSchema = z.object({
    * own filesystem if you can: what a sandbox writes to a rw grant lands here.
    */
   GRANT_STAGING_DIR: z.string().startsWith('/').default('/var/lib/airlock/staging'),
+  /**
+   * Where the runner makes each sandbox container's capability socket (runner/backends/call-socket.ts):
+   * a directory per container, mounted read-only at /run/airlock, so a call goes from the program
+   * to the runner in one hop. The Docker engine must see this path as the runner does (a runner in
+   * a container mounts it at the same path, like GRANT_STAGING_DIR). `none`: the supervisor relays
+   * the calls over the attach stream instead (slower; for an engine on another machine).
+   */
+  CALL_SOCKET_DIR: z
+    .string()
+    .refine((v) => v === 'none' || v.startsWith('/'), 'CALL_SOCKET_DIR must be an absolute path or `none`')
+    .default('/var/lib/airlock/calls'),
   /** A task with rw grants is stopped (`disk_limit`) when GRANT_STAGING_DIR has less free space. */
   GRANT_STAGING_MIN_FREE_MB: z.coerce.number().int().min(0).default(512),
   /**

@@ -286,6 +286,7 @@ async function startBackend(
         runnerGoneAfterMs: config.RUNNER_GONE_AFTER_MS,
         stagingRoot: config.GRANT_STAGING_DIR,
         stagingMinFreeMb: config.GRANT_STAGING_MIN_FREE_MB,
+        callSocketRoot: config.CALL_SOCKET_DIR === 'none' ? null : config.CALL_SOCKET_DIR,
         poolSize: config.WARM_POOL_SIZE,
         poolMemoryMb: config.WARM_POOL_MEMORY_MB,
         cpus: config.CONTAINER_CPUS,

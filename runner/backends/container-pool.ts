@@ -12,6 +12,7 @@
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
+import type { CallSocket, CallSockets } from './call-socket.ts';
 import {
   buildContainerSpec,
   buildHostConfig,
@@ -31,6 +32,8 @@ export interface ContainerPoolOptions {
   limits: ContainerLimits;
   /** Ready containers kept per runtime; 0 disables the pool. */
   size: number;
+  /** The runner serves each container's capability socket (call-socket.ts); else the supervisor does. */
+  callSockets?: CallSockets | null;
   log?: (msg: string) => void;
 }
 
@@ -43,6 +46,8 @@ export interface WarmContainer {
    * trip through the engine that the task then does not pay). Paused until the task reads it.
    */
   readonly stream: Duplex;
+  /** Its capability socket, when the runner serves it: whoever takes the container closes it. */
+  readonly calls: CallSocket | null;
 }
 
 const MAX_BACKOFF_MS = 30_000;
@@ -58,6 +63,8 @@ export class ContainerPool {
   readonly #owned = new Set<string>();
   /** Attach streams of the containers in #ready. */
   readonly #streams = new Map<string, Duplex>();
+  /** Capability sockets of the containers in #ready. */
+  readonly #sockets = new Map<string, CallSocket>();
   #disposed = false;
   /** Cuts a back-off sleep short on dispose. */
   readonly #stop = new AbortController();
@@ -88,6 +95,7 @@ export class ContainerPool {
     if (warm) {
       this.#owned.delete(warm.id);
       this.#streams.delete(warm.id);
+      this.#sockets.delete(warm.id);
     }
     else this.#refill(runtime);
     return warm;
@@ -137,26 +145,36 @@ export class ContainerPool {
   }
 
   async #startOne(runtime: ContainerRuntime): Promise<WarmContainer> {
-    const spec = buildContainerSpec({
-      image: this.#o.images[runtime],
-      cmd: SUPERVISOR_CMD,
-      runnerId: this.#o.runnerId,
-      installationId: this.#o.installationId,
-      hostConfig: buildHostConfig(this.#o.limits),
-      labels: { [POOL_LABEL]: '1' },
-    });
-    const container = await this.#o.docker.createContainer(spec);
+    const calls = (await this.#o.callSockets?.open()) ?? null;
+    let container: Docker.Container;
+    try {
+      const spec = buildContainerSpec({
+        image: this.#o.images[runtime],
+        cmd: SUPERVISOR_CMD,
+        runnerId: this.#o.runnerId,
+        installationId: this.#o.installationId,
+        hostConfig: buildHostConfig(this.#o.limits, [], calls?.dir),
+        labels: { [POOL_LABEL]: '1' },
+      });
+      container = await this.#o.docker.createContainer(spec);
+    } catch (err) {
+      await calls?.close();
+      throw err;
+    }
     // Owned from the moment it exists, so a failed start or a dispose never leaks it.
     this.#owned.add(container.id);
+    if (calls) this.#sockets.set(container.id, calls);
     try {
       await container.start();
       const stream = (await container.attach(ATTACH_OPTIONS)) as Duplex;
       stream.on('error', () => undefined); // a container removed while pooled: nothing to report
       this.#streams.set(container.id, stream);
-      return { id: container.id, container, stream };
+      return { id: container.id, container, stream, calls };
     } catch (err) {
       this.#owned.delete(container.id);
+      this.#sockets.delete(container.id);
       await container.remove({ force: true }).catch(() => undefined);
+      await calls?.close();
       throw err;
     }
   }
@@ -169,6 +187,8 @@ export class ContainerPool {
     this.#ready.clear();
     for (const stream of this.#streams.values()) stream.destroy();
     this.#streams.clear();
+    const sockets = [...this.#sockets.values()];
+    this.#sockets.clear();
     const ids = [...this.#owned];
     this.#owned.clear();
     await Promise.all(
@@ -179,5 +199,6 @@ export class ContainerPool {
           .catch(() => undefined),
       ),
     );
+    await Promise.all(sockets.map((s) => s.close()));
   }
 }

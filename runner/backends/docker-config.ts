@@ -62,6 +62,9 @@ export const SUPERVISOR_UID = 10000;
  * Where the supervisor listens for the program's capability calls: a tiny tmpfs owned by the
  * supervisor, mode 0755 (the program may traverse it and connect to the socket, not write).
  */
+/** Where the in-sandbox clients find the capability socket (a directory). */
+export const CALL_SOCKET_TARGET = '/run/airlock';
+
 const SOCKET_TMPFS = `rw,noexec,nosuid,nodev,size=16k,nr_inodes=16,uid=${SUPERVISOR_UID},gid=${SUPERVISOR_UID},mode=0755`;
 
 /**
@@ -122,7 +125,15 @@ export const READONLY_PATHS: readonly string[] = [
  * CPU/nofile limits, size-capped tmpfs scratch owned by the sandbox user, no Docker socket, never
  * privileged, no log files on the host. Pure: unit-tested.
  */
-export function buildHostConfig(limits: ContainerLimits, mounts: readonly BindMount[] = []): Docker.HostConfig {
+export function buildHostConfig(
+  limits: ContainerLimits,
+  mounts: readonly BindMount[] = [],
+  /**
+   * The runner's capability socket directory for this container (call-socket.ts), mounted
+   * read-only at /run/airlock; without it the supervisor listens there on a tmpfs of its own.
+   */
+  callSocketDir?: string,
+): Docker.HostConfig {
   const memoryBytes = limits.memoryMb * 1024 * 1024;
   for (const m of mounts) {
     if (m.source.includes('docker.sock') || m.target === '/var/run' || m.target === '/run') {
@@ -155,12 +166,16 @@ export function buildHostConfig(limits: ContainerLimits, mounts: readonly BindMo
       '/dev/shm': SEALED_TMPFS,
       // The capability socket's directory: the supervisor's (uid 10000) alone to write, so the
       // program can connect to /run/airlock/caps.sock but never replace it (call_relay.py).
-      '/run/airlock': SOCKET_TMPFS,
+      // Or the runner's own socket, in a directory of this container's mounted read-only.
+      ...(callSocketDir === undefined ? { '/run/airlock': SOCKET_TMPFS } : {}),
       '/dev/mqueue': SEALED_TMPFS,
     },
     MaskedPaths: [...MASKED_PATHS],
     ReadonlyPaths: [...READONLY_PATHS],
-    Mounts: mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+    Mounts: [
+      ...mounts.map((m) => ({ Type: 'bind' as const, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
+      ...(callSocketDir === undefined ? [] : [{ Type: 'bind' as const, Source: callSocketDir, Target: CALL_SOCKET_TARGET, ReadOnly: true }]),
+    ],
     // Output is read over the attach stream; a logging driver would copy floods to host disk.
     LogConfig: { Type: 'none', Config: {} },
     AutoRemove: false,

@@ -4,6 +4,7 @@ import type { JobPayload } from '../../protocol/job.ts';
 import type { ExecuteResult } from '../../protocol/task.ts';
 import { stagingGuard } from '../grants/staging-guard.ts';
 import type { TaskMounts } from '../grants/task-mounts.ts';
+import { CallSockets, type CallSocket } from './call-socket.ts';
 import { ContainerPool } from './container-pool.ts';
 import { cancelledBeforeStart, classifyOutcome } from './container-outcome.ts';
 import { runSession, type SessionOutcome } from './container-session.ts';
@@ -67,11 +68,17 @@ export interface DockerBackendOptions {
   stagingMinFreeMb?: number;
   /** Image tag = supervisor protocol version. @defaultValue SANDBOX_IMAGE_TAG ('v3') */
   imageTag?: string;
+  /**
+   * Where the runner makes each container's capability socket (call-socket.ts; a path the engine
+   * sees as the runner does). Null: the supervisor relays the calls over the attach stream.
+   * @defaultValue null
+   */
+  callSocketRoot?: string | null;
   log?: (msg: string) => void;
 }
 
-type ResolvedOptions = Required<Omit<DockerBackendOptions, 'log' | 'runnerHeartbeats'>> &
-  Pick<DockerBackendOptions, 'log' | 'runnerHeartbeats'>;
+type ResolvedOptions = Required<Omit<DockerBackendOptions, 'log' | 'runnerHeartbeats' | 'callSocketRoot'>> &
+  Pick<DockerBackendOptions, 'log' | 'runnerHeartbeats' | 'callSocketRoot'>;
 
 interface Run {
   outcome: SessionOutcome;
@@ -97,6 +104,8 @@ export class DockerBackend implements RunnerBackend {
   readonly #removals = new Set<Promise<void>>();
   readonly #counts = { warm: 0, cold: 0, misses: 0 };
   readonly #sweeper: OrphanSweeper;
+  /** Null: the supervisor serves the capability socket. */
+  readonly #sockets: CallSockets | null;
   #disposing: Promise<void> | null = null;
   /** Containers whose removal waits for CLEANUP_DELAY_MS stay in #active, so dispose removes them. */
 
@@ -104,10 +113,12 @@ export class DockerBackend implements RunnerBackend {
     o: ResolvedOptions,
     images: Record<ContainerRuntime, string>,
     sweeper: OrphanSweeper,
+    sockets: CallSockets | null,
   ) {
     this.#o = o;
     this.#images = images;
     this.#sweeper = sweeper;
+    this.#sockets = sockets;
     this.#pool = new ContainerPool({
       docker: o.docker,
       runnerId: o.runnerId,
@@ -115,6 +126,7 @@ export class DockerBackend implements RunnerBackend {
       images,
       limits: this.#limits(o.poolMemoryMb),
       size: o.poolSize,
+      callSockets: sockets,
       ...(o.log ? { log: o.log } : {}),
     });
   }
@@ -142,7 +154,7 @@ export class DockerBackend implements RunnerBackend {
       sweepIntervalMs: Math.min(10_000, Math.max(100, Math.floor(goneAfterMs / 2))),
       ...options,
     };
-    const { docker } = o;
+    const { docker, callSocketRoot } = o;
     await pingEngine(docker);
     const images = await resolveImages(docker, o.imageTag);
     const sweeper = new OrphanSweeper({
@@ -155,7 +167,8 @@ export class DockerBackend implements RunnerBackend {
     });
     await sweeper.sweep({ ownLeftovers: true });
     await mkdir(o.stagingRoot, { recursive: true, mode: 0o700 });
-    const backend = new DockerBackend(o, images, sweeper);
+    const sockets = callSocketRoot ? await CallSockets.create(callSocketRoot, o.runnerId) : null;
+    const backend = new DockerBackend(o, images, sweeper, sockets);
     backend.#pool.fill();
     if (o.runnerHeartbeats) sweeper.every(o.sweepIntervalMs);
     return backend;
@@ -227,17 +240,27 @@ export class DockerBackend implements RunnerBackend {
   ): Promise<Run> {
     const rt = job.runtime as ContainerRuntime;
     const warm = poolable ? this.#pool.take(rt) : null;
-    const container =
-      warm?.container ??
-      (await this.#o.docker.createContainer(
-        buildContainerSpec({
-          image: this.#images[rt],
-          cmd: SUPERVISOR_CMD,
-          runnerId: this.#o.runnerId,
-          installationId: this.#o.installationId,
-          hostConfig: buildHostConfig(limits, grantBinds(grants)),
-        }),
-      ));
+    const calls: CallSocket | null = warm ? warm.calls : ((await this.#sockets?.open()) ?? null);
+    let container: Docker.Container;
+    try {
+      container =
+        warm?.container ??
+        (await this.#o.docker.createContainer(
+          buildContainerSpec({
+            image: this.#images[rt],
+            cmd: SUPERVISOR_CMD,
+            runnerId: this.#o.runnerId,
+            installationId: this.#o.installationId,
+            hostConfig: buildHostConfig(limits, grantBinds(grants), calls?.dir),
+          }),
+        ));
+    } catch (err) {
+      await calls?.close();
+      throw err;
+    }
+    // The program's calls (the socket the runner serves) go to this run; else they come as
+    // `call` frames from the supervisor, which runSession hands to the same session.
+    calls?.serve((name, input) => session.call(name, input));
     this.#counts[warm ? 'warm' : 'cold']++;
     // A miss: the task could have used a warm container, and none was ready.
     if (poolable && !warm && this.#o.poolSize > 0) this.#counts.misses++;
@@ -271,6 +294,8 @@ export class DockerBackend implements RunnerBackend {
         state: { oomKilled: s?.OOMKilled ?? false, exitCode: s?.ExitCode ?? null },
       };
     } finally {
+      // The run is over: answers still due go nowhere (as with the supervisor's relay).
+      void calls?.close();
       // One task per container: always removed, whatever happened (force = SIGKILL if still up).
       // Removal takes 200-400 ms on overlay2, so the result does not wait for it — except with a
       // staged grant mounted: then no process may be left to write to the copy diff() reads.
@@ -325,6 +350,7 @@ export class DockerBackend implements RunnerBackend {
       await this.#pool.dispose();
       for (const id of this.#active) void this.#remove(this.#o.docker.getContainer(id));
       await Promise.all([...this.#removals]);
+      await this.#sockets?.dispose();
     })();
     return this.#disposing;
   }

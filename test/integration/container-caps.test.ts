@@ -10,7 +10,9 @@
  * only declared capabilities appear; the container still has no network; the broker token is in
  * no process, file or environment of the container (read from the host, memory included); forged
  * call frames on the program's output reach nobody; the program cannot replace or impersonate
- * the supervisor's socket, and garbage on it changes nothing; cancel aborts a call in flight.
+ * the capability socket, and garbage on it changes nothing; cancel aborts a call in flight.
+ * All of it twice: the socket served by the runner (its own directory per container, mounted
+ * read-only; runner/backends/call-socket.ts) and by the supervisor (CALL_SOCKET_DIR=none).
  */
 import assert from 'node:assert/strict';
 import { open, readFile } from 'node:fs/promises';
@@ -32,7 +34,10 @@ const callsOf = (taskId: string) => broker.calls.filter((c) => c.taskId === task
 type Result = { stdout: string; stderr: string; exitCode: number | null };
 const resultOf = (task: Record<string, unknown>) => task['result'] as Result;
 
-describe('container tasks call capabilities through the in-sandbox clients', { skip }, () => {
+// Twice: with the socket the runner serves in a read-only directory of the container's
+// (CALL_SOCKET_DIR, the default), and with the supervisor's relay (CALL_SOCKET_DIR=none).
+for (const served of ['runner', 'supervisor'] as const)
+describe(`container tasks call capabilities through the in-sandbox clients (socket served by the ${served})`, { skip }, () => {
   before(async () => {
     redis = new Redis(REDIS_URL);
     broker = await startBrokerFixture(redis, {
@@ -41,7 +46,12 @@ describe('container tasks call capabilities through the in-sandbox clients', { s
       'risky.op': () => ({ ok: false, error: { code: 'capability_uncertain', message: 'started, never settled' } }),
       'slow.forever': () => 'hang',
     });
-    stack = await startStack({ runnerEnv: { BROKER_URL: broker.url, RUNNER_BACKENDS: 'docker', WARM_POOL_SIZE: '1' } });
+    stack = await startStack({
+      runnerEnv: {
+        BROKER_URL: broker.url, RUNNER_BACKENDS: 'docker', WARM_POOL_SIZE: '1',
+        CALL_SOCKET_DIR: served === 'runner' ? '/tmp/airlock-test-calls' : 'none',
+      },
+    });
   });
   after(async () => {
     await stack?.close();
@@ -267,6 +277,7 @@ S = "/run/airlock/caps.sock"
 st = os.stat(S)
 out["socket"] = {
     "owner": [st.st_uid, oct(stat.S_IMODE(os.stat("/run/airlock").st_mode))],
+    "entries": sorted(os.listdir("/run/airlock")),
     "isSocket": stat.S_ISSOCK(st.st_mode),
     "unlink": attempt(lambda: os.unlink(S)),
     "rename": attempt(lambda: os.rename(S, "/run/airlock/x")),
@@ -305,15 +316,32 @@ print(json.dumps(out))`,
     assert.match(resultOf(task).stderr, /"t": "call"/);
     const out = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
     assert.deepEqual(out['stdout'], Object.fromEntries(Object.keys(out['stdout'] as object).map((k) => [k, 'EACCES'])));
-    assert.deepEqual(out['socket'], {
-      owner: [10000, '0o755'],
-      isSocket: true,
-      unlink: 'EACCES',
-      rename: 'EACCES',
-      bindBeside: 'EACCES',
-      create: 'EACCES',
-      chmod: 'EPERM',
-    });
+    assert.deepEqual(
+      out['socket'],
+      served === 'runner'
+        ? {
+            // The runner's directory for this container, mounted read-only: nothing else in it.
+            owner: [process.getuid?.(), '0o755'],
+            entries: ['caps.sock'],
+            isSocket: true,
+            unlink: 'EROFS',
+            rename: 'EROFS',
+            bindBeside: 'EROFS',
+            create: 'EROFS',
+            chmod: 'EROFS',
+          }
+        : {
+            // The supervisor's own tmpfs (uid 10000, 0755).
+            owner: [10000, '0o755'],
+            entries: ['caps.sock'],
+            isSocket: true,
+            unlink: 'EACCES',
+            rename: 'EACCES',
+            bindBeside: 'EACCES',
+            create: 'EACCES',
+            chmod: 'EPERM',
+          },
+    );
     assert.deepEqual(out['garbage'], [
       [null, false, 'capability_invalid_input'],
       [null, false, 'capability_invalid_input'], // NaN is not JSON: the line has no readable id

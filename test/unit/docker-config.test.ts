@@ -59,6 +59,19 @@ describe('buildHostConfig', () => {
     }
     assert.notEqual(SUPERVISOR_UID, SANDBOX_UID);
   });
+  test('the runner\'s capability socket directory replaces that tmpfs, mounted read-only, after the grants', () => {
+    const withSocket = buildHostConfig(limits, [{ source: '/srv/a', target: '/mnt/a', readOnly: false }], '/var/lib/airlock/calls/0123/abcd');
+    assert.equal(withSocket.Tmpfs?.['/run/airlock'], undefined);
+    assert.deepEqual(withSocket.Mounts, [
+      { Type: 'bind', Source: '/srv/a', Target: '/mnt/a', ReadOnly: false },
+      { Type: 'bind', Source: '/var/lib/airlock/calls/0123/abcd', Target: '/run/airlock', ReadOnly: true },
+    ]);
+    // Everything else stays as it was.
+    const { Tmpfs: a, Mounts: _m1, ...restA } = withSocket;
+    const { Tmpfs: b, Mounts: _m2, ...restB } = buildHostConfig(limits);
+    assert.deepEqual(restA, restB);
+    assert.deepEqual({ ...a, '/run/airlock': b?.['/run/airlock'] }, b);
+  });
   test('no Docker socket, no binds unless asked, no host log files', () => {
     assert.deepEqual(hc.Mounts, []);
     assert.equal(hc.Binds, undefined);
