@@ -158,6 +158,7 @@ describe('docker-compose stack', { skip: 'skip' in decision ? decision.skip : fa
   let dir = '';
   let grantRoot = '';
   let stagingDir = '';
+  let callSocketDir = '';
   let base = '';
   let secrets: Record<string, string> = {};
   let env: NodeJS.ProcessEnv = {};
@@ -287,6 +288,7 @@ describe('docker-compose stack', { skip: 'skip' in decision ? decision.skip : fa
     dir = await mkdtemp(path.join(tmpdir(), 'airlock-compose-'));
     grantRoot = path.join(dir, 'grants');
     stagingDir = path.join(dir, 'staging');
+    callSocketDir = path.join(dir, 'calls');
     await mkdir(grantRoot);
     await mkdir(stagingDir, { mode: 0o700 });
     // The harness (uid 10100) must be able to walk to the grant root to check grant paths.
@@ -327,6 +329,7 @@ describe('docker-compose stack', { skip: 'skip' in decision ? decision.skip : fa
       AIRLOCK_HTTP_PORT: String(port),
       AIRLOCK_GRANT_ROOT: grantRoot,
       AIRLOCK_STAGING_DIR: stagingDir,
+      AIRLOCK_CALL_SOCKET_DIR: callSocketDir,
       AIRLOCK_RUNNER_ID: runnerId,
       AIRLOCK_REQUIRE_DOCKER: 'true',
       AIRLOCK_REDIS_IMAGE: images['AIRLOCK_REDIS_IMAGE'],
@@ -449,6 +452,7 @@ describe('docker-compose stack', { skip: 'skip' in decision ? decision.skip : fa
     assert.ok(runner.includes('/var/run/docker.sock->/var/run/docker.sock:rw'), runner.join('\n'));
     assert.ok(runner.includes(`${grantRoot}->${grantRoot}:rw`), runner.join('\n'));
     assert.ok(runner.includes(`${stagingDir}->${stagingDir}:rw`), runner.join('\n'));
+    assert.ok(runner.includes(`${callSocketDir}->${callSocketDir}:rw`), runner.join('\n'));
     const harness = await mounts('harness');
     assert.ok(harness.includes(`${grantRoot}->${grantRoot}:ro`), harness.join('\n'));
     for (const service of ['harness', 'redis']) {

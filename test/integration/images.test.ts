@@ -12,7 +12,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import { mkdtemp, rm, chmod } from 'node:fs/promises';
+import net, { type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -319,6 +321,44 @@ describe('sandbox images', { skip: engineProblem ?? false }, () => {
       );
     });
   }
+
+  test('with the runner\'s socket mounted read-only at /run/airlock, the clients reach it directly and the supervisor stays quiet', async () => {
+    // What runner/backends/call-socket.ts does, by hand: a 0755 directory with a 0666 socket.
+    const dir = await mkdtemp(path.join(tmpdir(), 'airlock-img-calls-'));
+    await chmod(dir, 0o755);
+    const seen: unknown[] = [];
+    const server = net.createServer((conn) => {
+      let buf = '';
+      conn.on('data', (d: Buffer) => {
+        buf += d.toString();
+        for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+          const msg = JSON.parse(buf.slice(0, nl)) as { id: number; name: string; input: unknown };
+          buf = buf.slice(nl + 1);
+          seen.push([msg.name, msg.input]);
+          conn.write(`${JSON.stringify({ v: 1, id: msg.id, ok: true, output: 'from the runner' })}\n`);
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(path.join(dir, 'caps.sock'), r));
+    await chmod(path.join(dir, 'caps.sock'), 0o666);
+    try {
+      const flags = HARDENED.filter((f, i) => !f.startsWith('/run/airlock:') && !(f === '--tmpfs' && HARDENED[i + 1]?.startsWith('/run/airlock:')));
+      assert.equal(flags.length, HARDENED.length - 2);
+      const r = await docker(
+        ['run', '-i', '--rm', ...flags, '--mount', `type=bind,source=${dir},target=/run/airlock,readonly`, image('python')],
+        line({ v: 3, runtime: 'python', code: 'from airlock import caps\nprint(caps.call("t.x", {"a": 1}))' }),
+      );
+      assert.equal(r.stderr.replace(/^WARNING: Your kernel does not support .*\n/gm, ''), '', 'the supervisor wrote nothing to stderr');
+      const o = parseFrames(r.stdout);
+      assert.equal(o.stderr.toString(), '');
+      assert.equal(o.stdout.toString(), 'from the runner\n');
+      assert.deepEqual(seen, [['t.x', { a: 1 }]]);
+      assert.ok(!(o.frames as { t: string }[]).some((f) => f.t === 'call'), 'no call frame: the supervisor relayed nothing');
+    } finally {
+      server.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   // Runs as python3 in every image (the supervisor needs it everywhere).
   const PROBE = String.raw`

@@ -9,9 +9,9 @@
         print(e.code)                                # capability_denied, capability_failed, ...
 
 Only the capabilities the task declared appear on `caps` (`caps.call` takes any name; the runner
-refuses the others). The sandbox has no network: a call goes over a Unix socket to the supervisor,
-which relays it to the runner, which calls the harness broker with a credential that never
-enters the sandbox. Calls are made one at a time per process (a lock), in the order made.
+refuses the others). The sandbox has no network: a call goes over a Unix socket to the runner
+(served by the runner itself, or relayed by the supervisor), which calls the harness broker with
+a credential that never enters the sandbox. Calls are made one at a time per process (a lock), in the order made.
 Wire format (JSON lines, v1): images/supervisor/call_relay.py. Standard library only.
 """
 

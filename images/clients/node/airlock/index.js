@@ -8,9 +8,9 @@
  *   catch (err) { console.log(err.code); }   // capability_denied, capability_failed, ...
  *
  * Only the capabilities the task declared appear on `caps` (`caps.call` takes any name; the runner
- * refuses the others). The sandbox has no network: calls go over one Unix socket to the
- * supervisor, which relays them to the runner, which calls the harness broker with a credential
- * that never enters the sandbox. Calls are numbered in the order they are made, so calls made at
+ * refuses the others). The sandbox has no network: calls go over one Unix socket to the runner
+ * (served by the runner itself, or relayed by the supervisor), which calls the harness broker
+ * with a credential that never enters the sandbox. Calls are numbered in the order they are made, so calls made at
  * once (Promise.all) are fine. The socket does not keep the process alive while no call waits.
  * Wire format (JSON lines, v1): images/supervisor/call_relay.py. No dependencies.
  */
