@@ -50,27 +50,43 @@ type Answer = { v: number; id: number | null } & ({ ok: true; output: unknown } 
 
 /** The directory of this runner's sockets: one subdirectory per container. */
 export class CallSockets {
+  readonly #root: string;
   readonly #dir: string;
 
-  private constructor(dir: string) {
+  readonly #installationId: string;
+
+  private constructor(root: string, installationId: string, dir: string) {
+    this.#root = root;
+    this.#installationId = installationId;
     this.#dir = dir;
   }
 
   /**
    * Makes `<root>/<runner>/` afresh (what an earlier life of this runner left there goes: its
-   * containers are gone too). The runner's directory is 0700: the containers see only their
-   * own subdirectory, mounted as /run/airlock, never its parents.
+   * containers are gone too — the same rule as docker-orphans.ts: a runner id is unique among
+   * the live runners of an installation, so the directory is named by both). The runner's
+   * directory is 0700: the containers see only their own subdirectory, mounted as /run/airlock,
+   * never its parents.
    */
-  static async create(root: string, runnerId: string): Promise<CallSockets> {
-    const dir = path.join(root, createHash('sha256').update(runnerId).digest('hex').slice(0, 12));
+  static async create(root: string, installationId: string, runnerId: string): Promise<CallSockets> {
+    const dir = runnerDir(root, installationId, runnerId);
     // <dir>/<16 hex>/caps.sock must fit in a Unix socket address.
     if (Buffer.byteLength(path.join(dir, 'x'.repeat(16), SOCKET_NAME)) > MAX_SOCKET_PATH) {
-      throw new Error(`CALL_SOCKET_DIR ${root} is too long for a Unix socket path (at most ${MAX_SOCKET_PATH - 41} bytes)`);
+      throw new Error(`CALL_SOCKET_DIR ${root} is too long for a Unix socket path (at most ${MAX_SOCKET_PATH - 45} bytes)`);
     }
     await mkdir(root, { recursive: true, mode: 0o700 });
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { mode: 0o700 });
-    return new CallSockets(dir);
+    return new CallSockets(root, installationId, dir);
+  }
+
+  /**
+   * Removes what a runner that is gone left here (docker-orphans.ts removed its containers): its
+   * sockets' directories would otherwise stay behind after a crash. Never this runner's own.
+   */
+  async forget(runnerId: string): Promise<void> {
+    const dir = runnerDir(this.#root, this.#installationId, runnerId);
+    if (dir !== this.#dir) await rm(dir, { recursive: true, force: true });
   }
 
   /** A listening socket in a directory of its own, for one container yet to be created. */
@@ -90,6 +106,14 @@ export class CallSockets {
   async dispose(): Promise<void> {
     await rm(this.#dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A runner's directory: named by a hash of its installation and id (both free text; the path
+ * must stay short). Two installations on one host may each have a runner of the same id.
+ */
+export function runnerDir(root: string, installationId: string, runnerId: string): string {
+  return path.join(root, createHash('sha256').update(JSON.stringify([installationId, runnerId])).digest('hex').slice(0, 16));
 }
 
 /** One container's socket. Answers calls with the handler of the run it serves now. */

@@ -31,6 +31,8 @@ export interface OrphanSweepOptions {
   heartbeats?: () => Promise<ReadonlyMap<string, number>>;
   /** A runner silent for longer than this is gone. */
   goneAfterMs: number;
+  /** Told each other runner whose containers a pass removed (its call sockets here go too). */
+  onRunnerGone?: (runnerId: string) => Promise<void>;
   log?: (msg: string) => void;
 }
 
@@ -112,8 +114,9 @@ export class OrphanSweeper {
       ),
     );
     if (removed.length) {
-      const runners = [...new Set(removed.map((id) => doomed.get(id)))].join(', ');
-      o.log?.(`removed ${removed.length} container(s) left by runner(s) that are gone: ${runners}`);
+      const runners = [...new Set(removed.map((id) => doomed.get(id) as string))];
+      o.log?.(`removed ${removed.length} container(s) left by runner(s) that are gone: ${runners.join(', ')}`);
+      await Promise.all(runners.filter((r) => r !== o.runnerId).map((r) => o.onRunnerGone?.(r).catch(() => undefined)));
     }
     return removed;
   }

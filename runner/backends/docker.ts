@@ -157,17 +157,18 @@ export class DockerBackend implements RunnerBackend {
     const { docker, callSocketRoot } = o;
     await pingEngine(docker);
     const images = await resolveImages(docker, o.imageTag);
+    const sockets = callSocketRoot ? await CallSockets.create(callSocketRoot, o.installationId, o.runnerId) : null;
     const sweeper = new OrphanSweeper({
       docker,
       installationId: o.installationId,
       runnerId: o.runnerId,
       goneAfterMs: o.runnerGoneAfterMs,
+      ...(sockets ? { onRunnerGone: (id: string) => sockets.forget(id) } : {}),
       ...(o.runnerHeartbeats ? { heartbeats: o.runnerHeartbeats } : {}),
       ...(o.log ? { log: o.log } : {}),
     });
     await sweeper.sweep({ ownLeftovers: true });
     await mkdir(o.stagingRoot, { recursive: true, mode: 0o700 });
-    const sockets = callSocketRoot ? await CallSockets.create(callSocketRoot, o.runnerId) : null;
     const backend = new DockerBackend(o, images, sweeper, sockets);
     backend.#pool.fill();
     if (o.runnerHeartbeats) sweeper.every(o.sweepIntervalMs);

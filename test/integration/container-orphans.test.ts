@@ -13,10 +13,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { redisKeys } from '../../protocol/redis-keys.ts';
+import { runnerDir } from '../../runner/backends/call-socket.ts';
 import { INSTALLATION_LABEL, RUNNER_LABEL } from '../../runner/backends/docker-config.ts';
 import { loadConfig } from '../../runner/config.ts';
 import { startRunner, type Runner } from '../../runner/runner.ts';
@@ -25,6 +28,8 @@ import { pollTask, REDIS_URL, startStack, TERMINAL, type Stack } from '../helper
 
 const skip = await dockerGate();
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Where the runners of this file make their containers' capability sockets. */
+const CALL_SOCKETS = '/tmp/airlock-test-calls-orphans';
 /** The second installation: another database of the same Redis server. */
 const REDIS_URL_B = (() => {
   const url = new URL(REDIS_URL);
@@ -92,6 +97,7 @@ describe('leftover containers across runners and installations', { skip }, () =>
           WARM_POOL_SIZE: '1',
           AIRLOCK_TASK_QUEUE: `test-orphans-${randomUUID()}`,
           GRANT_STAGING_DIR: `/tmp/airlock-test-staging-${dead}`,
+          CALL_SOCKET_DIR: CALL_SOCKETS,
         },
       },
     );
@@ -113,10 +119,14 @@ describe('leftover containers across runners and installations', { skip }, () =>
         WARM_POOL_SIZE: '0',
         RUNNER_GONE_AFTER_MS: '2000',
         GRANT_STAGING_DIR: `/tmp/airlock-test-staging-${live}`,
+        CALL_SOCKET_DIR: CALL_SOCKETS,
       }),
       () => {},
       `test-orphans-${randomUUID()}`,
     );
+    // Each warm container has its capability socket's directory, in the runner's own.
+    const deadSockets = runnerDir(CALL_SOCKETS, runner.installationId, dead);
+    assert.equal((await readdir(deadSockets)).length, 3);
     try {
       // Alive: its containers stay, through the start-up sweep and periodic ones.
       await new Promise((r) => setTimeout(r, 3000));
@@ -134,6 +144,10 @@ describe('leftover containers across runners and installations', { skip }, () =>
       assert.ok(
         await waitFor(async () => (await containers(dead)).length === 0, 20_000),
         'removed by the live runner',
+      );
+      assert.ok(
+        await waitFor(async () => !existsSync(deadSockets), 5_000),
+        'and the directory of its capability sockets with them',
       );
       const removedAt = Date.now();
       console.log(

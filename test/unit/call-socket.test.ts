@@ -54,7 +54,7 @@ const until = async (cond: () => boolean) => {
 describe('the runner\'s capability socket', () => {
   before(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'airlock-call-sockets-'));
-    sockets = await CallSockets.create(root, 'runner-under-test');
+    sockets = await CallSockets.create(root, 'installation', 'runner-under-test');
   });
   after(async () => {
     await sockets.dispose();
@@ -198,14 +198,14 @@ describe('the runner\'s capability socket', () => {
   });
 
   test('a new life of the runner starts with an empty directory; a root too long for a socket path is refused', async () => {
-    const again = await CallSockets.create(root, 'runner-under-test');
+    const again = await CallSockets.create(root, 'installation', 'runner-under-test');
     const s = await again.open();
     const runnerDir = path.dirname(s.dir);
     await mkdir(path.join(runnerDir, 'left-behind'));
     await writeFile(path.join(runnerDir, 'left-behind', 'caps.sock'), '');
-    await CallSockets.create(root, 'runner-under-test');
+    await CallSockets.create(root, 'installation', 'runner-under-test');
     assert.deepEqual(await readdir(runnerDir), []);
     await s.close();
-    await assert.rejects(CallSockets.create(`/${'d'.repeat(80)}`, 'r'), /too long for a Unix socket path/);
+    await assert.rejects(CallSockets.create(`/${'d'.repeat(80)}`, 'i', 'r'), /too long for a Unix socket path/);
   });
 });
