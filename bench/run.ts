@@ -190,7 +190,7 @@ function callsReport(r: BrokerCallsBenchResult): { lines: string[]; ratios: Reco
         row('direct: Node http POST → fixture', r.direct, 'keep-alive, own process'),
         row('isolate: caps.bench.echo() → runner → fixture', r.isolate, 'isolate → host IPC → runner → HTTP'),
         ...(r.python
-          ? [row('python: caps.bench.echo() → runner → fixture', r.python, 'socket → supervisor → attach stream → runner → HTTP')]
+          ? [row('python: caps.bench.echo() → runner → fixture', r.python, 'Unix socket (the runner\'s) → runner → HTTP')]
           : []),
       ],
     ),
@@ -221,7 +221,7 @@ function callsReport(r: BrokerCallsBenchResult): { lines: string[]; ratios: Reco
         [
           realRow('direct: Node http POST → target', real.direct, 'keep-alive, own process'),
           realRow('isolate: caps.bench.echo() → runner → broker → target', real.isolate, 'every broker stage, audit, SSRF guard'),
-          ...(real.python ? [realRow('python: caps.bench.echo() → runner → broker → target', real.python, 'socket → supervisor → runner → broker')] : []),
+          ...(real.python ? [realRow('python: caps.bench.echo() → runner → broker → target', real.python, 'Unix socket → runner → broker')] : []),
         ],
       ),
     );
