@@ -3,7 +3,8 @@
  * on the real Docker engine through the docker CLI and, for the warm-pool path, the engine API's
  * hijacked attach stream (what the runner does with dockerode). Nothing is mocked.
  *
- * Every container carries the label airlock.test=1 and is removed by it at the end.
+ * Every container carries the label airlock.test=images and is removed by it at the end (not
+ * airlock.test=1: that is the compose test's, whose stack a cleanup of ours would otherwise take).
  * Needs a running engine (`bash scripts/ensure-docker.sh`); images are built (or found up to
  * date, a sub-second no-op) by `bash images/build.sh` in `before`. Without an engine the suite is
  * skipped, except with CI=true, where that is a failure.
@@ -23,7 +24,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const RUNTIMES = ['python', 'node', 'bash'] as const;
 type Runtime = (typeof RUNTIMES)[number];
 const image = (rt: Runtime) => `airlock-sandbox-${rt}:v3`;
-const TEST_LABEL = 'airlock.test=1';
+const TEST_LABEL = 'airlock.test=images';
 const UID = 10001;
 
 const tmpfs = (dir: string) => `${dir}:rw,noexec,nosuid,nodev,size=64m,uid=${UID},gid=${UID}`;
