@@ -51,9 +51,8 @@ type Answer = { v: number; id: number | null } & ({ ok: true; output: unknown } 
 /** The directory of this runner's sockets: one subdirectory per container. */
 export class CallSockets {
   readonly #root: string;
-  readonly #dir: string;
-
   readonly #installationId: string;
+  readonly #dir: string;
 
   private constructor(root: string, installationId: string, dir: string) {
     this.#root = root;
@@ -70,9 +69,11 @@ export class CallSockets {
    */
   static async create(root: string, installationId: string, runnerId: string): Promise<CallSockets> {
     const dir = runnerDir(root, installationId, runnerId);
-    // <dir>/<16 hex>/caps.sock must fit in a Unix socket address.
-    if (Buffer.byteLength(path.join(dir, 'x'.repeat(16), SOCKET_NAME)) > MAX_SOCKET_PATH) {
-      throw new Error(`CALL_SOCKET_DIR ${root} is too long for a Unix socket path (at most ${MAX_SOCKET_PATH - 45} bytes)`);
+    // <root>/<16 hex>/<16 hex>/caps.sock must fit in a Unix socket address.
+    const longest = path.join(dir, 'x'.repeat(16), SOCKET_NAME);
+    if (Buffer.byteLength(longest) > MAX_SOCKET_PATH) {
+      const room = MAX_SOCKET_PATH - (Buffer.byteLength(longest) - Buffer.byteLength(path.resolve(root)));
+      throw new Error(`CALL_SOCKET_DIR ${root} is too long for a Unix socket path (at most ${room} bytes)`);
     }
     await mkdir(root, { recursive: true, mode: 0o700 });
     await rm(dir, { recursive: true, force: true });
