@@ -157,9 +157,17 @@ async function prepare(memoryMb: number): Promise<Warm> {
       // in order), so it gets here before `execute` disposes the isolate; only requests of a run
       // that was stopped (timeout, cpu, output), or made after the result, are dropped.
       if (isolate.isDisposed) return;
-      void state.channel.handle(channel, op, body).then((reply) =>
-        deliver?.apply(undefined, [Number(id), reply], { arguments: { copy: true }, timeout: 1000 }).catch(() => {}),
-      );
+      // Fire and forget, with no timeout of its own: delivering an answer runs the code that
+      // awaited it (the isolate drains its microtasks), for as long as the run's own limits allow
+      // (wall and CPU, watched from this thread). A timeout here once cut that code off after 1 s,
+      // silently, and the task then hung until its wall time (isolate-caps.test.ts).
+      void state.channel.handle(channel, op, body).then((reply) => {
+        try {
+          if (!isolate.isDisposed) deliver?.applyIgnored(undefined, [Number(id), reply], { arguments: { copy: true } });
+        } catch {
+          // Disposed meanwhile (the run was stopped): nobody is left to answer.
+        }
+      });
     },
     { ignored: true },
   );

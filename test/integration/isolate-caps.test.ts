@@ -257,6 +257,28 @@ describe('isolate tasks call capabilities through `caps`', () => {
     assert.equal(task.status, 'cancelled');
   });
 
+  test('the code after an awaited call runs as long as the task\'s limits allow, and no longer', async () => {
+    // Regression: the answer was once delivered with a 1 s timeout of its own, which cut the
+    // code after the await off silently; the task then hung until its wall time (timed_out).
+    broker.handlers.set('t.quick', () => ({ ok: true, output: 1 }));
+    const long = await queueCapsTask(
+      stack,
+      'javascript',
+      `const a = await caps.t.quick({}); const t = Date.now(); let n = 0; while (Date.now() - t < 1500) n++; ({ a, busy: Date.now() - t >= 1500 })`,
+      ['t.quick'],
+      { timeoutMs: 10_000, cpuMs: 10_000 },
+    );
+    const done = await finished(stack, long.id);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done));
+    assert.deepEqual((done['result'] as { value: unknown }).value, { a: 1, busy: true });
+    // The limits still hold over that code: a loop after the await ends at the CPU limit.
+    const loop = await queueCapsTask(stack, 'javascript', `await caps.t.quick({}); for (;;) {}`, ['t.quick'], { timeoutMs: 10_000, cpuMs: 1_000 });
+    const stopped = await finished(stack, loop.id);
+    assert.equal(stopped.status, 'timed_out', JSON.stringify(stopped));
+    assert.match((stopped['error'] as { message: string }).message, /CPU time exceeded 1000 ms/);
+    assert.ok((stopped['usage'] as { wallMs: number }).wallMs < 5_000, 'stopped at the CPU limit, not the wall time');
+  });
+
   test('the broker token is nowhere the task or its isolate host can see: isolate, job payload, record, output, events, host environment', async () => {
     let during = '';
     broker.handlers.set('peek.now', async () => {
