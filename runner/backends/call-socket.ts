@@ -35,14 +35,22 @@ export const MAX_CONNECTIONS = 32;
 export const MAX_PENDING = 1024;
 /** Answers a connection has not read yet. */
 export const MAX_UNREAD = 16 * 1024 * 1024;
+const BLANK = /^[ \t\n\r\v\f]*$/;
 /** sun_path holds 108 bytes with its terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
 export type CallHandler = (name: string, input: unknown) => Promise<CallResult>;
 
-/** Per connection: answers still due, and whether the client has shut its side. */
-interface ConnState {
+/** One connection: the line being read, answers still due, and whether either side is done. */
+interface Conn {
+  socket: net.Socket;
+  /** The pieces of the line not complete yet, and their length. */
+  parts: Buffer[];
+  size: number;
+  /** An oversized line was refused: nothing more is read. */
+  closing: boolean;
   pending: number;
+  /** The client has shut its side. */
   ended: boolean;
 }
 
@@ -168,52 +176,52 @@ export class CallSocket {
     return this.#closed;
   }
 
-  #accept(conn: net.Socket): void {
+  #accept(socket: net.Socket): void {
     if (this.#closed || this.#conns.size >= MAX_CONNECTIONS) {
-      conn.destroy();
+      socket.destroy();
       return;
     }
-    this.#conns.add(conn);
-    const state: ConnState = { pending: 0, ended: false };
-    conn.on('error', () => undefined);
-    conn.on('close', () => this.#conns.delete(conn));
+    this.#conns.add(socket);
+    const conn: Conn = { socket, parts: [], size: 0, closing: false, pending: 0, ended: false };
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.#conns.delete(socket));
     // The client is done sending: our side ends once its last answer is out.
-    conn.on('end', () => {
-      state.ended = true;
-      if (state.pending === 0) conn.end();
+    socket.on('end', () => {
+      conn.ended = true;
+      if (conn.pending === 0) socket.end();
     });
-    let parts: Buffer[] = [];
-    let size = 0;
-    let closing = false;
-    conn.on('data', (data: Buffer) => {
-      let start = 0;
-      while (!closing) {
-        const nl = data.indexOf(0x0a, start);
-        const piece = nl < 0 ? data.subarray(start) : data.subarray(start, nl);
-        size += piece.length;
-        if (size > MAX_LINE) {
-          closing = true;
-          this.#reply(conn, refusal(null, 'capability_invalid_input', `a request line is limited to ${MAX_LINE} bytes`));
-          conn.end();
-          break;
-        }
-        parts.push(piece);
-        if (nl < 0) break;
-        const line = parts.length === 1 ? piece : Buffer.concat(parts);
-        parts = [];
-        size = 0;
-        start = nl + 1;
-        if (line.toString('latin1').trim() !== '') this.#request(conn, state, line);
-      }
-    });
+    socket.on('data', (data: Buffer) => this.#read(conn, data));
   }
 
-  #request(conn: net.Socket, state: ConnState, line: Buffer): void {
+  #read(conn: Conn, data: Buffer): void {
+    let start = 0;
+    while (!conn.closing) {
+      const nl = data.indexOf(0x0a, start);
+      const piece = nl < 0 ? data.subarray(start) : data.subarray(start, nl);
+      conn.size += piece.length;
+      if (conn.size > MAX_LINE) {
+        conn.closing = true;
+        this.#reply(conn, refusal(null, 'capability_invalid_input', `a request line is limited to ${MAX_LINE} bytes`));
+        conn.socket.end();
+        return;
+      }
+      conn.parts.push(piece);
+      if (nl < 0) return;
+      const line = conn.parts.length === 1 ? piece : Buffer.concat(conn.parts);
+      conn.parts = [];
+      conn.size = 0;
+      start = nl + 1;
+      this.#request(conn, line.toString('utf8'));
+    }
+  }
+
+  #request(conn: Conn, line: string): void {
+    if (BLANK.test(line)) return; // as call_relay.py's bytes.strip(): ASCII whitespace only
     let id: number | null = null;
     let name: string;
     let input: unknown;
     try {
-      const msg: unknown = JSON.parse(line.toString('utf8'));
+      const msg: unknown = JSON.parse(line);
       if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) throw new Error('a request is a JSON object');
       const m = msg as Record<string, unknown>;
       if (!Number.isSafeInteger(m['id']) || (m['id'] as number) < 0) throw new Error('id must be a non-negative integer');
@@ -238,22 +246,23 @@ export class CallSocket {
       return;
     }
     this.#pending++;
-    state.pending++;
+    conn.pending++;
     // The handler numbers the call now, in the order the lines came (the order the program made them).
     void handler(name, input).then((result) => {
       this.#pending--;
-      state.pending--;
+      conn.pending--;
       if (this.#handler !== handler) return; // the run is over
       this.#reply(conn, { v: CLIENT_PROTOCOL, id, ...result });
-      if (state.ended && state.pending === 0) conn.end();
+      if (conn.ended && conn.pending === 0) conn.socket.end();
     });
   }
 
-  #reply(conn: net.Socket, answer: Answer): void {
-    if (conn.destroyed) return;
-    conn.write(`${JSON.stringify(answer)}\n`);
+  #reply(conn: Conn, answer: Answer): void {
+    const { socket } = conn;
+    if (socket.destroyed) return;
+    socket.write(`${JSON.stringify(answer)}\n`);
     // A client that does not read its answers only fills its own buffer, up to a cap.
-    if (conn.writableLength > MAX_UNREAD) conn.destroy();
+    if (socket.writableLength > MAX_UNREAD) socket.destroy();
   }
 }
 

@@ -58,13 +58,13 @@ const SEALED_TMPFS = 'ro,noexec,nosuid,nodev,size=4k,mode=0755';
 /** The supervisor's uid (the `airlock` user of images/). */
 export const SUPERVISOR_UID = 10000;
 
+/** Where the in-sandbox clients find the capability socket (a directory). */
+export const CALL_SOCKET_TARGET = '/run/airlock';
+
 /**
  * Where the supervisor listens for the program's capability calls: a tiny tmpfs owned by the
  * supervisor, mode 0755 (the program may traverse it and connect to the socket, not write).
  */
-/** Where the in-sandbox clients find the capability socket (a directory). */
-export const CALL_SOCKET_TARGET = '/run/airlock';
-
 const SOCKET_TMPFS = `rw,noexec,nosuid,nodev,size=16k,nr_inodes=16,uid=${SUPERVISOR_UID},gid=${SUPERVISOR_UID},mode=0755`;
 
 /**
@@ -167,7 +167,7 @@ export function buildHostConfig(
       // The capability socket's directory: the supervisor's (uid 10000) alone to write, so the
       // program can connect to /run/airlock/caps.sock but never replace it (call_relay.py).
       // Or the runner's own socket, in a directory of this container's mounted read-only.
-      ...(callSocketDir === undefined ? { '/run/airlock': SOCKET_TMPFS } : {}),
+      ...(callSocketDir === undefined ? { [CALL_SOCKET_TARGET]: SOCKET_TMPFS } : {}),
       '/dev/mqueue': SEALED_TMPFS,
     },
     MaskedPaths: [...MASKED_PATHS],
