@@ -58,7 +58,8 @@ function writer(stream) {
   return function (...args) {
     let line = '';
     for (let i = 0; i < args.length; i++) line += (i === 0 ? '' : ' ') + describe(args[i]);
-    emit(stream, line + '\\n');
+    // false: past the output limit (the host ends the task); stop the code that keeps writing.
+    if (emit(stream, line + '\\n') === false) throw new ErrorCtor('output limit exceeded');
   };
 }
 const out = writer(1);

@@ -279,6 +279,43 @@ describe('isolate tasks call capabilities through `caps`', () => {
     assert.ok((stopped['usage'] as { wallMs: number }).wallMs < 5_000, 'stopped at the CPU limit, not the wall time');
   });
 
+  test('the code an answer resumes on the host\'s own thread keeps the task\'s limits: wall time (the host stops it and lives on), output flood, deep recursion', async () => {
+    // With the CPU limit equal to the wall time (as every task of the API has), an answer runs
+    // the code that awaited it on the host's main thread (host.ts deliverAnswer), where the
+    // host's own timers cannot fire: isolated-vm's timeout and the console's refusal stop it.
+    broker.handlers.set('t.quick', () => ({ ok: true, output: 1 }));
+    const hostsBefore = isolateHostPids();
+    const loop = await queueCapsTask(stack, 'javascript', `await caps.t.quick({}); for (;;) {}`, ['t.quick'], { timeoutMs: 2_000, cpuMs: 2_000 });
+    const looped = await finished(stack, loop.id);
+    assert.equal(looped.status, 'timed_out', JSON.stringify(looped));
+    assert.match((looped['error'] as { message: string }).message, /Wall time exceeded 2000 ms/);
+    // Stopped by the host itself, not killed from outside (the runner's kill replaces the host).
+    assert.deepEqual(isolateHostPids(), hostsBefore, 'the same isolate hosts live on');
+
+    // A flood after an await ends output_limit at once, even when the code swallows the
+    // console's error (then at its wall time, still output_limit).
+    const flood = await queueCapsTask(stack, 'javascript', `await caps.t.quick({}); for (;;) console.log("x".repeat(1000))`, ['t.quick'], { timeoutMs: 20_000, cpuMs: 20_000, outputBytes: 64 * 1024 });
+    const flooded = await finished(stack, flood.id);
+    assert.equal(flooded.status, 'failed', JSON.stringify(flooded).slice(0, 500));
+    assert.equal((flooded['error'] as { code: string }).code, 'output_limit');
+    assert.ok((flooded['usage'] as { wallMs: number }).wallMs < 20_000, 'ended before its wall time');
+    const swallowed = await queueCapsTask(stack, 'javascript', `await caps.t.quick({}); for (;;) { try { console.log("x".repeat(1000)); } catch {} }`, ['t.quick'], { timeoutMs: 2_000, cpuMs: 2_000, outputBytes: 64 * 1024 });
+    const swallowedDone = await finished(stack, swallowed.id);
+    assert.equal((swallowedDone['error'] as { code: string }).code, 'output_limit', JSON.stringify(swallowedDone).slice(0, 500));
+
+    // Deep recursion on the host's thread is the code's own catchable RangeError.
+    const deep = await queueCapsTask(
+      stack,
+      'javascript',
+      `await caps.t.quick({}); const f = (n) => f(n + 1) + 1; let e; try { f(0); } catch (err) { e = err.constructor.name; } const b = await caps.t.quick({}); ({ e, b })`,
+      ['t.quick'],
+    );
+    const deepDone = await finished(stack, deep.id);
+    assert.equal(deepDone.status, 'succeeded', JSON.stringify(deepDone));
+    assert.deepEqual((deepDone['result'] as { value: unknown }).value, { e: 'RangeError', b: 1 });
+    assert.deepEqual(isolateHostPids(), hostsBefore, 'no isolate host died');
+  });
+
   test('the broker token is nowhere the task or its isolate host can see: isolate, job payload, record, output, events, host environment', async () => {
     let during = '';
     broker.handlers.set('peek.now', async () => {
@@ -313,6 +350,21 @@ describe('isolate tasks call capabilities through `caps`', () => {
     assert.ok(everywhere.hosts.length > 0, 'isolate hosts inspected');
   });
 });
+
+/** Pids of this process's isolate hosts, sorted. */
+function isolateHostPids(): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('isolate-host')) out.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
 
 /** Environment and command line of this process's isolate hosts (what a host escape would see first). */
 function isolateHostProcs(): string[] {

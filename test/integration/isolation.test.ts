@@ -502,6 +502,41 @@ describe('throws', () => {
   });
 });
 
+/**
+ * The code an answer resumes (here of an `fs` request, answered in the host) runs on the host's
+ * main thread when the wall clock is the nearer limit (runner/isolate-host/host.ts
+ * deliverAnswer), not on the isolate's own: the same hostile code there, with the same outcome,
+ * and the host stopping it itself (it is never killed from outside, so no restart).
+ */
+describe('after an answer, the code runs on the host\'s thread with the same limits', () => {
+  const ANSWERED = "await fs.stat('/nowhere').catch(() => 0); ";
+  const cases: [string, string, Partial<Limits>, (o: Outcome) => void][] = [
+    ['no process, require or host global', "[typeof process, typeof require, Function('return this')().process, ({}).constructor.constructor('return typeof process')()]", {}, (o) => assertValue(o, ['undefined', 'undefined', null, 'undefined'])],
+    ['call sites give no bootstrap function or this', "Error.prepareStackTrace = (e, s) => s; new Error().stack.filter((c) => c.getFunctionName() !== 'eval').map((c) => [c.getFunctionName(), typeof c.getThis(), typeof c.getFunction()])", {}, (o) => {
+      assert.equal(o.r.status, 'succeeded', JSON.stringify(o.r.error));
+      for (const [name, self, fn] of o.r.result.value as [string, string, string][]) assert.deepEqual([self, fn], ['undefined', 'undefined'], `frame ${name}`);
+    }],
+    ['while (true) {} → timeout', 'while (true) {}', WALL, (o) => assertError(o, 'timed_out', 'timeout', WALL_MESSAGE)],
+    ['microtask flood → timeout', 'function f() { Promise.resolve().then(f) }; f(); await new Promise(() => {})', WALL, (o) => assertError(o, 'timed_out', 'timeout', WALL_MESSAGE)],
+    ['Atomics.wait hang → timeout', 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)', WALL, (o) => assertError(o, 'timed_out', 'timeout', WALL_MESSAGE)],
+    ['catastrophic regex → timeout', "/(a+)+$/.test('a'.repeat(40) + 'b')", WALL, (o) => assertError(o, 'timed_out', 'timeout', WALL_MESSAGE)],
+    ['a looping getter in console.log → timeout', 'console.log({ get a() { while (true) {} } })', WALL, (o) => assertError(o, 'timed_out', 'timeout', WALL_MESSAGE)],
+    ['deep recursion → RangeError with task frames', 'function r() { return r() + 1 }; r()', {}, (o) => assertError(o, 'failed', 'runtime_error', /^RangeError: Maximum call stack size exceeded\n {4}at r \(task\.js:1:\d+\)/)],
+    ['array growth → memory_limit', 'const a = []; while (true) a.push({ x: a.length })', {}, (o) => assertError(o, 'failed', 'memory_limit', MEMORY_MESSAGE)],
+    ['output flood → output_limit, before the wall time', "for (;;) console.log('x'.repeat(100))", { timeoutMs: 20_000, cpuMs: 20_000 }, (o) => {
+      assertError(o, 'failed', 'output_limit', 'stdout exceeded 4096 bytes');
+      assert.ok(o.r.usage.wallMs < 20_000, `ended by the flood: ${o.r.usage.wallMs} ms`);
+    }],
+  ];
+  for (const [name, code, limits, check] of cases) {
+    test(name, async () => {
+      const restarts = pool.restarts;
+      check(await run(ANSWERED + code, limits));
+      if (!/memory_limit/.test(name)) assert.equal(pool.restarts, restarts, 'the host stopped the code itself');
+    });
+  }
+});
+
 describe('memory limits', () => {
   test('array growth → memory_limit', async () => {
     assertError(
