@@ -528,6 +528,14 @@ describe('after an answer, the code runs on the host\'s thread with the same lim
       assert.ok(o.r.usage.wallMs < 20_000, `ended by the flood: ${o.r.usage.wallMs} ms`);
     }],
   ];
+  test('an answer that comes while the code still runs on the isolate\'s thread waits for it: output, value and limits intact', async () => {
+    const restarts = pool.restarts;
+    const busy = await run("for (let i = 0; i < 20; i++) fs.stat('/nowhere').catch(() => 0); const t = Date.now(); while (Date.now() - t < 300) {} console.log('a'); await fs.stat('/x').catch(() => 0); console.log('b'); 2");
+    assertValue(busy, 2);
+    assert.equal(busy.r.result.stdout, 'a\nb\n');
+    assertError(await run("fs.stat('/nowhere').catch(() => 0); while (true) {}", WALL), 'timed_out', 'timeout', WALL_MESSAGE);
+    assert.equal(pool.restarts, restarts, 'the host stopped the code itself');
+  });
   for (const [name, code, limits, check] of cases) {
     test(name, async () => {
       const restarts = pool.restarts;
