@@ -369,13 +369,9 @@ function isolateHostPids(): number[] {
 /** Environment and command line of this process's isolate hosts (what a host escape would see first). */
 function isolateHostProcs(): string[] {
   const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+  for (const pid of isolateHostPids()) {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (ppid !== process.pid || !cmdline.includes('isolate-host')) continue;
-      out.push(cmdline, readFileSync(`/proc/${pid}/environ`, 'utf8'));
+      out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), readFileSync(`/proc/${pid}/environ`, 'utf8'));
     } catch {
       // gone meanwhile
     }
