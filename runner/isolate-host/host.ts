@@ -205,9 +205,8 @@ function deliverAnswer(isolate: ivm.Isolate, state: RunState, deliver: ivm.Refer
   if (isolate.isDisposed) return;
   const args: [number, string] = [id, reply];
   const wallLeftMs = state.wallEndsAt === null ? null : state.wallEndsAt - performance.now();
-  const cpuLeftMs = (state.limits?.cpuMs ?? 0) - Number(isolate.cpuTime) / 1e6;
   try {
-    if (wallLeftMs === null || wallLeftMs > cpuLeftMs) {
+    if (wallLeftMs === null || wallLeftMs > (state.limits?.cpuMs ?? 0) - Number(isolate.cpuTime) / 1e6) {
       deliver.applyIgnored(undefined, args, { arguments: { copy: true } });
       return;
     }
@@ -327,8 +326,8 @@ async function execute(warm: Warm, message: RunMessage): Promise<ExecuteResult> 
   // the limit used to finish first and `succeed` with truncated output; code that swallows the
   // write's error while it runs on this thread (`deliverAnswer`) runs on until its wall time.
   // Past the limit always ends `output_limit`, as documented, whichever came first.
-  const overflowed = state.truncated.stdout || state.truncated.stderr;
-  if (stopReason === 'output' || overflowed) {
+  // (A stop for output is made only once a stream is truncated.)
+  if (state.truncated.stdout || state.truncated.stderr) {
     const which = state.truncated.stdout ? 'stdout' : 'stderr';
     return fail('failed', 'output_limit', `${which} exceeded ${limits.outputBytes} bytes`);
   }
