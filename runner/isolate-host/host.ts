@@ -52,6 +52,11 @@ interface RunState {
   deadline: (remainingMs: number | null) => void;
   /** When the wall timer fires (`performance.now()`); null while it stands still or no run is on. */
   wallEndsAt: number | null;
+  /**
+   * True while the code runs on this thread (`deliverAnswer`): no timer of this thread can fire
+   * until it awaits or ends, so output is sent as it is written, not batched.
+   */
+  onHostThread: boolean;
 }
 
 interface Warm {
@@ -79,6 +84,7 @@ function newState(): RunState {
     stop: () => {},
     deadline: () => {},
     wallEndsAt: null,
+    onHostThread: false,
   };
 }
 
@@ -126,7 +132,7 @@ function onOutput(state: RunState, streamId: unknown, text: unknown): boolean {
   if (data.length > 0) {
     state.pending.push({ stream, data });
     state.pendingBytes += dataBytes;
-    if (state.pendingBytes >= OUTPUT_FLUSH_BYTES) flush(state);
+    if (state.onHostThread || state.pendingBytes >= OUTPUT_FLUSH_BYTES) flush(state);
     else state.flushTimer ??= setTimeout(() => flush(state), OUTPUT_FLUSH_MS);
   }
   return !state.truncated[stream];
@@ -156,22 +162,25 @@ async function prepare(memoryMb: number): Promise<Warm> {
   const context = await isolate.createContext();
   const state = newState();
   const callback = new ivm.Callback((stream: unknown, text: unknown) => onOutput(state, stream, text));
-  // Requests of the client globals (`fs`, …): fire-and-forget from the isolate; the answer goes
-  // back through `deliver`.
+  // Requests of the client globals (`fs`, …); the answer goes back through `deliver`. A sync
+  // callback, so a request is on its way before the code goes on: code running on this thread
+  // (`deliverAnswer`) cannot let an async one run until it awaits or ends, so a call it started
+  // and did not await waited for that (an `ignored` callback is queued to this thread). From the
+  // isolate's own thread it costs one wait for this thread per request; the answer still comes
+  // later, through `deliver`.
   let deliver: ivm.Reference<(id: number, reply: string) => void> | null = null;
   const requestCallback = new ivm.Callback(
     (id: unknown, channel: unknown, op: unknown, body: unknown) => {
       // Once the isolate is gone the run is over: nothing may touch its grants any more (and
-      // `execute` has stopped waiting for requests). A request the code made before its result
-      // settled is queued ahead of that result (isolated-vm runs both as tasks of this thread,
-      // in order), so it gets here before `execute` disposes the isolate; only requests of a run
-      // that was stopped (timeout, cpu, output), or made after the result, are dropped.
+      // `execute` has stopped waiting for requests). The code waits here for each request, so a
+      // request made before its result settled gets here before `execute` disposes the isolate;
+      // only requests of a run that was stopped (timeout, cpu, output), or made after the result,
+      // are dropped.
       if (isolate.isDisposed) return;
       void state.channel.handle(channel, op, body).then((reply) => {
         if (deliver) deliverAnswer(isolate, state, deliver, Number(id), reply);
       });
     },
-    { ignored: true },
   );
   const pair = (await context.evalClosure(BOOTSTRAP_SOURCE, [callback, requestCallback], {
     result: { reference: true },
@@ -211,6 +220,7 @@ function deliverAnswer(isolate: ivm.Isolate, state: RunState, deliver: ivm.Refer
       return;
     }
     if (wallLeftMs < 1) return state.stop('timeout');
+    state.onHostThread = true;
     deliver.applySync(undefined, args, { arguments: { copy: true }, timeout: Math.ceil(wallLeftMs) });
   } catch (err) {
     // Disposed meanwhile (the run was stopped, or its memory limit hit: the run's result says
@@ -218,6 +228,8 @@ function deliverAnswer(isolate: ivm.Isolate, state: RunState, deliver: ivm.Refer
     if (isolate.isDisposed) return;
     if (/timed out/i.test(String((err as Error)?.message))) return state.stop('timeout');
     process.stderr.write(`isolate host: an answer could not be delivered: ${String(err)}\n`);
+  } finally {
+    state.onHostThread = false;
   }
 }
 

@@ -15,6 +15,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import type { JobPayload } from '../../protocol/job.ts';
 import type { ExecuteResult, Limits, OutputStream, Runtime } from '../../protocol/task.ts';
 import { IsolateBackend } from '../../runner/backends/isolate.ts';
+import type { CallResult } from '../../runner/backends/types.ts';
 import { IsolateHostPool } from '../../runner/isolate-host/host-pool.ts';
 import { session } from '../helpers/session.ts';
 
@@ -54,7 +55,14 @@ afterEach(async () => {
 async function run(
   code: string,
   limits: Partial<Limits> = {},
-  options: { runtime?: Runtime; on?: IsolateBackend; signal?: AbortSignal; onOutput?: () => void } = {},
+  options: {
+    runtime?: Runtime;
+    on?: IsolateBackend;
+    signal?: AbortSignal;
+    onOutput?: () => void;
+    capabilities?: string[];
+    call?: (name: string, input: unknown) => Promise<CallResult>;
+  } = {},
 ): Promise<Outcome> {
   const job: JobPayload = {
     version: 'v1',
@@ -64,6 +72,7 @@ async function run(
     runtime: options.runtime ?? 'javascript',
     code,
     limits: { ...LIMITS, ...limits },
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
   };
   const streamed = { stdout: '', stderr: '' };
   const started = performance.now();
@@ -74,7 +83,7 @@ async function run(
         streamed[stream] += data;
         options.onOutput?.();
       },
-    }),
+    }, options.call),
   );
   return { r, streamed, ms: performance.now() - started };
 }
@@ -509,7 +518,16 @@ describe('throws', () => {
  * and the host stopping it itself (it is never killed from outside, so no restart).
  */
 describe('after an answer, the code runs on the host\'s thread with the same limits', () => {
+  // The host delivers an answer on its own thread only once the wall time left is no more than
+  // the CPU time left (host.ts, deliverAnswer), and a warm isolate's CPU time includes its
+  // bootstrap: so the code first waits 150 ms without using CPU, else a quick first answer would
+  // go to the isolate's thread and these cases would not test the host's.
   const ANSWERED = "await fs.stat('/nowhere').catch(() => 0); ";
+  // The host delivers an answer on its own thread only while the wall time left is no more than
+  // the CPU time left (host.ts, deliverAnswer; a warm isolate's CPU time includes its bootstrap,
+  // so with equal limits a quick first answer still goes to the isolate's thread): every case
+  // here sets the CPU limit far above its wall time, so each one tests the host's thread.
+  const ON_HOST_THREAD = { cpuMs: 60_000 } satisfies Partial<Limits>;
   const cases: [string, string, Partial<Limits>, (o: Outcome) => void][] = [
     ['no process, require or host global', "[typeof process, typeof require, Function('return this')().process, ({}).constructor.constructor('return typeof process')()]", {}, (o) => assertValue(o, ['undefined', 'undefined', null, 'undefined'])],
     ['call sites give no bootstrap function or this', "Error.prepareStackTrace = (e, s) => s; new Error().stack.filter((c) => c.getFunctionName() !== 'eval').map((c) => [c.getFunctionName(), typeof c.getThis(), typeof c.getFunction()])", {}, (o) => {
@@ -523,23 +541,48 @@ describe('after an answer, the code runs on the host\'s thread with the same lim
     ['a looping getter in console.log → timeout', 'console.log({ get a() { while (true) {} } })', WALL, (o) => assertError(o, 'timed_out', 'timeout', WALL_MESSAGE)],
     ['deep recursion → RangeError with task frames', 'function r() { return r() + 1 }; r()', {}, (o) => assertError(o, 'failed', 'runtime_error', /^RangeError: Maximum call stack size exceeded\n {4}at r \(task\.js:1:\d+\)/)],
     ['array growth → memory_limit', 'const a = []; while (true) a.push({ x: a.length })', {}, (o) => assertError(o, 'failed', 'memory_limit', MEMORY_MESSAGE)],
-    ['output flood → output_limit, before the wall time', "for (;;) console.log('x'.repeat(100))", { timeoutMs: 20_000, cpuMs: 20_000 }, (o) => {
+    ['output flood → output_limit, before the wall time', "for (;;) console.log('x'.repeat(100))", { timeoutMs: 20_000 }, (o) => {
       assertError(o, 'failed', 'output_limit', 'stdout exceeded 4096 bytes');
       assert.ok(o.r.usage.wallMs < 20_000, `ended by the flood: ${o.r.usage.wallMs} ms`);
     }],
   ];
   test('an answer that comes while the code still runs on the isolate\'s thread waits for it: output, value and limits intact', async () => {
     const restarts = pool.restarts;
-    const busy = await run("for (let i = 0; i < 20; i++) fs.stat('/nowhere').catch(() => 0); const t = Date.now(); while (Date.now() - t < 300) {} console.log('a'); await fs.stat('/x').catch(() => 0); console.log('b'); 2");
+    const busy = await run("for (let i = 0; i < 20; i++) fs.stat('/nowhere').catch(() => 0); const t = Date.now(); while (Date.now() - t < 300) {} console.log('a'); fs.stat('/y').catch(() => 0); await fs.stat('/x').catch(() => 0); console.log('b'); 2", ON_HOST_THREAD);
     assertValue(busy, 2);
     assert.equal(busy.r.result.stdout, 'a\nb\n');
     assertError(await run("fs.stat('/nowhere').catch(() => 0); while (true) {}", WALL), 'timed_out', 'timeout', WALL_MESSAGE);
     assert.equal(pool.restarts, restarts, 'the host stopped the code itself');
   });
+  // The host's main thread is busy while the code runs there: output and requests must not wait
+  // for it to be free (regression: both waited for the code to await or end, so a cancel made on
+  // seeing the output came only at the wall time). Each run is cancelled (the host killed) on
+  // what it must see while the code still loops; were that held back, the run would time out.
+  test('output written after an answer streams while the code still runs', async () => {
+    const ac = new AbortController();
+    const o = await run(ANSWERED + "console.log('progress'); while (true) {}", { ...ON_HOST_THREAD, timeoutMs: 20_000 }, { signal: ac.signal, onOutput: () => ac.abort() });
+    assert.equal(o.r.status, 'cancelled', JSON.stringify(o.r.error));
+    assert.equal(o.streamed.stdout, 'progress\n');
+  });
+  test('a call started and not awaited after an answer goes out while the code still runs', async () => {
+    const ac = new AbortController();
+    const calls: [string, unknown][] = [];
+    const o = await run(ANSWERED + "caps.call('probe.seen', { n: 1 }); while (true) {}", { ...ON_HOST_THREAD, timeoutMs: 20_000 }, {
+      signal: ac.signal,
+      capabilities: ['probe.seen'],
+      call: async (name, input) => {
+        calls.push([name, input]);
+        ac.abort();
+        return { ok: true, output: null };
+      },
+    });
+    assert.equal(o.r.status, 'cancelled', JSON.stringify(o.r.error));
+    assert.deepEqual(calls, [['probe.seen', { n: 1 }]]);
+  });
   for (const [name, code, limits, check] of cases) {
     test(name, async () => {
       const restarts = pool.restarts;
-      check(await run(ANSWERED + code, limits));
+      check(await run(ANSWERED + code, { ...ON_HOST_THREAD, ...limits }));
       if (!/memory_limit/.test(name)) assert.equal(pool.restarts, restarts, 'the host stopped the code itself');
     });
   }
