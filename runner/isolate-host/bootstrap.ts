@@ -72,11 +72,11 @@ Object.defineProperty(globalThis, 'console', {
 
 // One request/reply channel to the host, shared by every client global (\`fs\` first). A request
 // goes out through the callback $1 as (id, channel, op, body) — four strings or numbers, copied;
-// it returns nothing once the host has taken the request — and the host answers later by calling \`deliver\` (it holds a Reference to
-// it: host-to-isolate, the safe direction) with a string: "1" + JSON of the value, or "0" + JSON
-// of {code, message}, turned into an Error of this realm carrying \`code\`. \`pending\` has no
-// prototype, so tampering with Object.prototype cannot intercept answers. Keep in sync with
-// runner/isolate-host/request-channel.ts (the host's side).
+// it returns once the host has taken the request — and the host answers later by calling
+// \`deliver\` (it holds a Reference to it: host-to-isolate, the safe direction) with a string:
+// "1" + JSON of the value, or "0" + JSON of {code, message}, turned into an Error of this realm
+// carrying \`code\`. \`pending\` has no prototype, so tampering with Object.prototype cannot
+// intercept answers. Keep in sync with runner/isolate-host/request-channel.ts (the host's side).
 const pending = Object.create(null);
 let nextRequest = 1;
 function ask(channel, op, body) {

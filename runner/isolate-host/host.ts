@@ -107,7 +107,8 @@ function flush(state: RunState): void {
 }
 
 /**
- * Handles one console write from the isolate: counts bytes, truncates, batches. Returns false
+ * Handles one console write from the isolate: counts bytes, truncates, batches (sends at once
+ * while the code runs on this thread, where the flush timer cannot fire). Returns false
  * once the stream is past its limit: the console write then throws in the isolate (bootstrap.ts),
  * so code flooding its output ends at once even while it runs on this thread (`deliverAnswer`),
  * where the stop below cannot run before the code awaits.

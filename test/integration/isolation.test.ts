@@ -518,10 +518,6 @@ describe('throws', () => {
  * and the host stopping it itself (it is never killed from outside, so no restart).
  */
 describe('after an answer, the code runs on the host\'s thread with the same limits', () => {
-  // The host delivers an answer on its own thread only once the wall time left is no more than
-  // the CPU time left (host.ts, deliverAnswer), and a warm isolate's CPU time includes its
-  // bootstrap: so the code first waits 150 ms without using CPU, else a quick first answer would
-  // go to the isolate's thread and these cases would not test the host's.
   const ANSWERED = "await fs.stat('/nowhere').catch(() => 0); ";
   // The host delivers an answer on its own thread only while the wall time left is no more than
   // the CPU time left (host.ts, deliverAnswer; a warm isolate's CPU time includes its bootstrap,
