@@ -14,10 +14,9 @@
  * (`approval_expired`).
  * Nothing here throws: every outcome is a {@link CallResult} with a stable code.
  */
-import http from 'node:http';
 import { SpanKind } from '@opentelemetry/api';
+import { Pool } from 'undici';
 import { inSpan, traceparentOf } from '../../protocol/telemetry/tracing.ts';
-import https from 'node:https';
 import { BrokerCallResultSchema, type BrokerCallRequest } from '../../protocol/capability.ts';
 import type { CallResult, RunDeadline } from '../backends/types.ts';
 
@@ -51,7 +50,7 @@ class TimeoutFault extends Error {}
 
 export class BrokerClient {
   readonly #url: URL;
-  readonly #agent: http.Agent;
+  readonly #pool: Pool;
   readonly #callTimeoutMs: number;
   readonly #retries: number;
   readonly #retryDelayMs: number;
@@ -64,9 +63,10 @@ export class BrokerClient {
     if (this.#url.protocol !== 'http:' && this.#url.protocol !== 'https:') {
       throw new Error(`BROKER_URL must be http(s), not ${this.#url.protocol}`);
     }
-    // Keep-alive: a call should not pay a TCP handshake (the broker is one hop away).
-    const agentOptions = { keepAlive: true, maxSockets: 64, maxFreeSockets: 16 };
-    this.#agent = this.#url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    // Keep-alive connections (a call should not pay a TCP handshake: the broker is one hop away),
+    // through undici: lighter per call than node:http's client, which was a fifth of the
+    // runner's busy time in a calls bench.
+    this.#pool = new Pool(this.#url.origin, { connections: 64 });
     this.#callTimeoutMs = options.callTimeoutMs ?? 60_000;
     this.#retries = options.retries ?? 2;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
@@ -153,58 +153,81 @@ export class BrokerClient {
 
   /** Closes idle keep-alive connections. Idempotent. */
   dispose(): void {
-    this.#agent.destroy();
+    void this.#pool.destroy().catch(() => undefined);
   }
 
+  /** One POST to the broker: its answer, or a {@link TransportFault} / {@link TimeoutFault}, or the abort. */
   #post(body: string, token: string, signal: AbortSignal, timeoutMs: number, name: string): Promise<Answer> {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      authorization: `Bearer ${token}`,
+      ...traceHeaders(),
+    };
     return new Promise<Answer>((resolve, reject) => {
-      const req = (this.#url.protocol === 'https:' ? https : http).request(this.#url, {
-        method: 'POST',
-        agent: this.#agent,
-        signal,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          authorization: `Bearer ${token}`,
-          ...traceHeaders(),
-        },
-      });
-      const timer = setTimeout(() => req.destroy(new TimeoutFault('timeout')), timeoutMs);
-      req.on('error', (err: NodeJS.ErrnoException) => {
+      let controller: { abort(reason: Error): void } | null = null;
+      let settled = false;
+      const finish = (err: Error | null, answer?: Answer) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        reject(err instanceof TimeoutFault || signal.aborted ? err : new TransportFault(err.code ?? err.message));
-      });
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        let bytes = 0;
-        res.on('data', (chunk: Buffer) => {
-          bytes += chunk.length;
-          if (bytes > this.#maxResponseBytes) {
-            clearTimeout(timer);
-            res.destroy();
-            resolve(failed(`${name}: the broker's answer is larger than ${this.#maxResponseBytes} bytes`));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('error', () => undefined); // 'close' follows; the request's error handler reports
-        res.on('end', () => {
-          clearTimeout(timer);
-          const status = res.statusCode ?? 0;
-          if (status === 502 || status === 503 || status === 504) {
-            reject(new TransportFault(`HTTP ${status}`));
-          } else if (status === 413) {
-            // The broker's body limit is below the runner's input cap: the input is too large.
-            resolve({ ok: false, error: { code: 'capability_invalid_input', message: `${name}: the input is too large for the broker (HTTP 413)` } });
-          } else if (status !== 200) {
-            // 401/403: the token is not (or no longer) this attempt's — the task ended or moved.
-            resolve(unavailable(`${name}: the broker refused the call (HTTP ${status})`));
-          } else {
-            resolve(parseAnswer(Buffer.concat(chunks), name));
-          }
-        });
-      });
-      req.end(body);
+        signal.removeEventListener('abort', onAbort);
+        if (err) {
+          controller?.abort(err);
+          reject(err);
+        } else {
+          resolve(answer as Answer);
+        }
+      };
+      const onAbort = () => finish(new DOMException('This operation was aborted', 'AbortError'));
+      const timer = setTimeout(() => finish(new TimeoutFault('timeout')), timeoutMs);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      let status = 0;
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      try {
+        this.#pool.dispatch(
+          { path: this.#url.pathname, method: 'POST', headers, body },
+          {
+            onRequestStart(c) {
+              controller = c;
+              if (settled) c.abort(new DOMException('This operation was aborted', 'AbortError'));
+            },
+            onResponseStart(_c, statusCode) {
+              if (statusCode >= 200) status = statusCode; // 1xx answers are interim
+            },
+            onResponseData: (c, chunk) => {
+              bytes += chunk.length;
+              if (bytes > this.#maxResponseBytes) {
+                finish(null, failed(`${name}: the broker's answer is larger than ${this.#maxResponseBytes} bytes`));
+                c.abort(new Error('answer too large'));
+                return;
+              }
+              chunks.push(chunk);
+            },
+            onResponseEnd() {
+              controller = null; // nothing left to abort
+              if (status === 502 || status === 503 || status === 504) {
+                finish(new TransportFault(`HTTP ${status}`));
+              } else if (status === 413) {
+                // The broker's body limit is below the runner's input cap: the input is too large.
+                finish(null, { ok: false, error: { code: 'capability_invalid_input', message: `${name}: the input is too large for the broker (HTTP 413)` } });
+              } else if (status !== 200) {
+                // 401/403: the token is not (or no longer) this attempt's — the task ended or moved.
+                finish(null, unavailable(`${name}: the broker refused the call (HTTP ${status})`));
+              } else {
+                finish(null, parseAnswer(Buffer.concat(chunks), name));
+              }
+            },
+            onResponseError(_c, err: Error & { code?: string }) {
+              controller = null;
+              finish(new TransportFault(err.code ?? err.message));
+            },
+          },
+        );
+      } catch (err) {
+        finish(new TransportFault((err as Error).message));
+      }
     });
   }
 }
