@@ -2,6 +2,8 @@
  * Runner composition root: config → runner → signal handlers. Run as its own process
  * (`npm run runner`); it never holds secrets.
  */
+// First: V8 flags before anything is compiled hot (v8-flags.ts).
+import './v8-flags.ts';
 import { startTracing } from '../protocol/telemetry/tracing.ts';
 import { loadConfig } from './config.ts';
 import { runnerLogger } from './runner-logger.ts';
