@@ -3,6 +3,8 @@
  * share — the service's own assembly with one part changed, loopback only, stopped on
  * SIGTERM/SIGINT.
  */
+// The runner's own V8 flags, as runner/worker.ts sets them: comparison runners run like the real one.
+import '../runner/v8-flags.ts';
 import { loadConfig as loadHarnessConfig } from '../harness/config.ts';
 import { startHarness, type HarnessAssembly } from '../harness/start-harness.ts';
 import { loadConfig as loadRunnerConfig } from '../runner/config.ts';
