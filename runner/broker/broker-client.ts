@@ -16,6 +16,7 @@
  */
 import { SpanKind } from '@opentelemetry/api';
 import { Pool } from 'undici';
+import { exchangeOn, ResponseTooLargeError, type CollectedAnswer } from '../../protocol/undici-exchange.ts';
 import { inSpan, traceparentOf } from '../../protocol/telemetry/tracing.ts';
 import { BrokerCallResultSchema, type BrokerCallRequest } from '../../protocol/capability.ts';
 import type { CallResult, RunDeadline } from '../backends/types.ts';
@@ -157,78 +158,31 @@ export class BrokerClient {
   }
 
   /** One POST to the broker: its answer, or a {@link TransportFault} / {@link TimeoutFault}, or the abort. */
-  #post(body: string, token: string, signal: AbortSignal, timeoutMs: number, name: string): Promise<Answer> {
+  async #post(body: string, token: string, signal: AbortSignal, timeoutMs: number, name: string): Promise<Answer> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       authorization: `Bearer ${token}`,
       ...traceHeaders(),
     };
-    return new Promise<Answer>((resolve, reject) => {
-      let controller: { abort(reason: Error): void } | null = null;
-      let settled = false;
-      const finish = (err: Error | null, answer?: Answer) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        if (err) {
-          controller?.abort(err);
-          reject(err);
-        } else {
-          resolve(answer as Answer);
-        }
-      };
-      const onAbort = () => finish(new DOMException('This operation was aborted', 'AbortError'));
-      const timer = setTimeout(() => finish(new TimeoutFault('timeout')), timeoutMs);
-      if (signal.aborted) return onAbort();
-      signal.addEventListener('abort', onAbort, { once: true });
-      let status = 0;
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      try {
-        this.#pool.dispatch(
-          { path: this.#url.pathname, method: 'POST', headers, body },
-          {
-            onRequestStart(c) {
-              controller = c;
-              if (settled) c.abort(new DOMException('This operation was aborted', 'AbortError'));
-            },
-            onResponseStart(_c, statusCode) {
-              if (statusCode >= 200) status = statusCode; // 1xx answers are interim
-            },
-            onResponseData: (c, chunk) => {
-              bytes += chunk.length;
-              if (bytes > this.#maxResponseBytes) {
-                finish(null, failed(`${name}: the broker's answer is larger than ${this.#maxResponseBytes} bytes`));
-                c.abort(new Error('answer too large'));
-                return;
-              }
-              chunks.push(chunk);
-            },
-            onResponseEnd() {
-              controller = null; // nothing left to abort
-              if (status === 502 || status === 503 || status === 504) {
-                finish(new TransportFault(`HTTP ${status}`));
-              } else if (status === 413) {
-                // The broker's body limit is below the runner's input cap: the input is too large.
-                finish(null, { ok: false, error: { code: 'capability_invalid_input', message: `${name}: the input is too large for the broker (HTTP 413)` } });
-              } else if (status !== 200) {
-                // 401/403: the token is not (or no longer) this attempt's — the task ended or moved.
-                finish(null, unavailable(`${name}: the broker refused the call (HTTP ${status})`));
-              } else {
-                finish(null, parseAnswer(Buffer.concat(chunks), name));
-              }
-            },
-            onResponseError(_c, err: Error & { code?: string }) {
-              controller = null;
-              finish(new TransportFault(err.code ?? err.message));
-            },
-          },
-        );
-      } catch (err) {
-        finish(new TransportFault((err as Error).message));
-      }
-    });
+    let answer: CollectedAnswer;
+    try {
+      answer = await exchangeOn(this.#pool, { path: this.#url.pathname, method: 'POST', headers, body }, {
+        signal,
+        maxResponseBytes: this.#maxResponseBytes,
+        timeout: { ms: timeoutMs, error: () => new TimeoutFault('timeout') },
+      });
+    } catch (err) {
+      if (err instanceof ResponseTooLargeError) return failed(`${name}: the broker's answer is larger than ${this.#maxResponseBytes} bytes`);
+      if (err instanceof TimeoutFault || signal.aborted) throw err;
+      throw new TransportFault((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+    }
+    const { status } = answer;
+    if (status === 502 || status === 503 || status === 504) throw new TransportFault(`HTTP ${status}`);
+    // The broker's body limit is below the runner's input cap: the input is too large.
+    if (status === 413) return { ok: false, error: { code: 'capability_invalid_input', message: `${name}: the input is too large for the broker (HTTP 413)` } };
+    // 401/403: the token is not (or no longer) this attempt's — the task ended or moved.
+    if (status !== 200) return unavailable(`${name}: the broker refused the call (HTTP ${status})`);
+    return parseAnswer(answer.body, name);
   }
 }
 

@@ -12,6 +12,10 @@ import { errors, type Dispatcher } from 'undici';
 import { resolveTarget, TargetRefusedError, type Resolver } from './resolve-target.ts';
 import type { PrivateTarget } from './private-targets.ts';
 import { addressPool, type ConnectionPool } from './connection-pool.ts';
+import { exchangeOn } from '../../../protocol/undici-exchange.ts';
+
+/** The answer is larger than maxResponseBytes (protocol/undici-exchange.ts). */
+export { ResponseTooLargeError } from '../../../protocol/undici-exchange.ts';
 
 export interface OutboundRequest {
   url: URL;
@@ -80,10 +84,6 @@ export function startFirstHop(request: OutboundRequest, options: Pick<GuardOptio
 export class OutboundRefusedError extends Error {
   override readonly name = 'OutboundRefusedError';
 }
-/** The answer is larger than maxResponseBytes. */
-export class ResponseTooLargeError extends Error {
-  override readonly name = 'ResponseTooLargeError';
-}
 
 const HOP_BY_HOP = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'te', 'trailer', 'proxy-connection']);
 
@@ -134,7 +134,7 @@ async function checkHop(url: URL, options: Pick<GuardOptions, 'resolver' | 'open
 }
 
 /** One HTTP exchange with a checked hop's address. */
-function exchange(request: OutboundRequest, { target, port }: CheckedHop, options: GuardOptions): Promise<OutboundAnswer> {
+async function exchange(request: OutboundRequest, { target, port }: CheckedHop, options: GuardOptions): Promise<OutboundAnswer> {
   const { url } = request;
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(request.headers)) if (!HOP_BY_HOP.has(k.toLowerCase())) headers[k] = v;
@@ -146,70 +146,17 @@ function exchange(request: OutboundRequest, { target, port }: CheckedHop, option
   // Without a pool: a connection of its own, closed once the answer is read.
   const dispatcher: Dispatcher = options.pool?.poolFor(protocol, target.address, port, servername) ?? addressPool(protocol, target.address, port, servername, 1);
   const ownDispatcher = !options.pool;
-  const signal = options.signal;
-  return new Promise<OutboundAnswer>((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | null = null;
-    let settled = false;
-    const finish = (err: Error | null, answer?: OutboundAnswer) => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      if (ownDispatcher) void (err ? dispatcher.destroy() : dispatcher.close()).catch(() => undefined);
-      if (err) reject(err);
-      else resolve(answer as OutboundAnswer);
-    };
-    const onAbort = () => {
-      const reason = signal.reason instanceof Error ? signal.reason : new DOMException('This operation was aborted', 'AbortError');
-      controller?.abort(reason);
-      finish(reason);
-    };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    let status = 0;
-    let answerHeaders: http.IncomingHttpHeaders = {};
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    try {
-      dispatcher.dispatch(
-        { path: `${url.pathname}${url.search}`, method: request.method, headers, body: request.body ?? null },
-        {
-          onRequestStart(c) {
-            controller = c;
-            if (settled) c.abort(new DOMException('This operation was aborted', 'AbortError'));
-          },
-          onResponseStart(_c, statusCode, h) {
-            // 1xx answers are interim: the final one follows.
-            if (statusCode < 200) return;
-            status = statusCode;
-            answerHeaders = lowerCased(h);
-          },
-          onResponseData(c, chunk) {
-            bytes += chunk.length;
-            if (bytes > options.maxResponseBytes) {
-              const err = new ResponseTooLargeError(`the answer is larger than ${options.maxResponseBytes} bytes`);
-              finish(err);
-              c.abort(err);
-              return;
-            }
-            chunks.push(chunk);
-          },
-          onResponseEnd() {
-            finish(null, { status, headers: answerHeaders, body: Buffer.concat(chunks), url });
-          },
-          onResponseError(_c, err) {
-            // A header value undici refuses (characters outside Latin-1, say): the request is not valid.
-            finish(err instanceof errors.InvalidArgumentError ? new OutboundRefusedError(`the request cannot be sent: ${err.message}`) : err);
-          },
-        },
-      );
-    } catch (err) {
-      finish(err instanceof errors.InvalidArgumentError ? new OutboundRefusedError(`the request cannot be sent: ${(err as Error).message}`) : (err as Error));
-    }
-  });
-}
-
-function lowerCased(h: Record<string, string | string[] | undefined>): http.IncomingHttpHeaders {
-  const out: http.IncomingHttpHeaders = {};
-  for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = v;
-  return out;
+  try {
+    const answer = await exchangeOn(
+      dispatcher,
+      { path: `${url.pathname}${url.search}`, method: request.method, headers, body: request.body ?? null },
+      { signal: options.signal, maxResponseBytes: options.maxResponseBytes },
+    );
+    if (ownDispatcher) void dispatcher.close().catch(() => undefined);
+    return { ...answer, url };
+  } catch (err) {
+    if (ownDispatcher) void dispatcher.destroy().catch(() => undefined);
+    // A header value undici refuses (characters outside Latin-1, say): the request is not valid.
+    throw err instanceof errors.InvalidArgumentError ? new OutboundRefusedError(`the request cannot be sent: ${err.message}`) : err;
+  }
 }
