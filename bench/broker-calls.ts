@@ -14,6 +14,11 @@
  * the baseline is a separate Node process POSTing in a loop (bench/broker-direct-child.ts).
  * The two stacks run at once and take turns in blocks (each block's first side alternates), so
  * the machine's drift over the run falls on both sides alike instead of on whichever ran later.
+ * The baseline takes its turn in the same blocks: its process lives as long as the stacks, warms
+ * up as they do, and makes one series per block (first in even blocks, last in odd ones), so it
+ * is measured in the same phase of the machine, with the same processes up, as the paths it is
+ * the baseline of. (Until 2026-12-07 it ran once, before the stacks started, on a quieter
+ * machine; the report still prints that figure beside this one.)
  * Real parts: runner processes (bench/stack.ts), isolate hosts, the Docker backend and a real v3
  * image with the real Python client; tasks are queued as the harness queues them (record + job).
  */
@@ -34,6 +39,7 @@ import { containerQueueName } from '../protocol/redis-keys.ts';
 import type { Runtime } from '../protocol/task.ts';
 import { TaskStore } from '../protocol/task-store.ts';
 import { dockerUnavailable } from './containers.ts';
+import type { DirectSeries } from './broker-direct-child.ts';
 import { cpuMsOf, forkChild } from './proc.ts';
 import { startStack, type BenchRedis, type Stack } from './stack.ts';
 import { summarize, type Summary } from './stats.ts';
@@ -74,6 +80,12 @@ export interface BrokerCallsBenchResult {
    * target that answers at once, beside Node calling that target directly.
    */
   real?: { direct: Summary; isolate: Summary; python: Summary | null };
+  /**
+   * The direct calls measured the way they were until 2026-12-07: one series each, before the
+   * stacks started, from a process just started. For comparison only; `direct` and `real.direct`
+   * are taken in the blocks.
+   */
+  quietDirect?: { fixture: Summary; target: Summary };
   /** Per block: the real broker's isolate p50 minus the fixture's, from the block's two tasks. */
   blockAdds: number[];
   /**
@@ -157,7 +169,7 @@ const startFixture = () =>
  */
 export const startTarget = (secret: string) =>
   startRecorder(
-    (req) => String(req.headers['idempotency-key'] ?? 'direct').split(':')[0] as string,
+    (req) => String(req.headers['idempotency-key'] ?? req.headers['x-bench-series'] ?? 'direct').split(':')[0] as string,
     (body) => body || 'null',
     `Bearer ${secret}`,
   );
@@ -253,13 +265,12 @@ export async function brokerCallsBench(
   const stacks: Stack[] = [];
   const queues: Queue[] = [];
   const baselineCalls = settings.blocks * settings.callsPerTask;
+  const direct = directCaller(fixture, target, credential);
   try {
-    log(`calls: direct Node → fixture × ${baselineCalls}, direct Node → target × ${baselineCalls}`);
-    for (const [url, arrivals, authorization] of [[fixture.url, fixture.arrivals, 'Bearer direct'], [target.url, target.arrivals, `Bearer ${credential.secret}`]] as const) {
-      const direct = forkChild(CHILD, [url, String(baselineCalls), authorization]);
-      await direct.exited;
-      if ((arrivals.get('direct')?.length ?? 0) !== baselineCalls) throw new Error(`direct baseline failed: ${direct.stderr()}`);
-    }
+    // The baseline as it was measured until 2026-12-07: before the stacks start, from a cold
+    // process. Printed beside the one taken in the blocks.
+    log(`calls: direct Node → fixture × ${baselineCalls}, direct Node → target × ${baselineCalls} (before the stacks start)`);
+    const quiet = await direct.series('direct-quiet', baselineCalls);
     await defineBenchCapability(redis, target.url, credential);
 
     const docker = withContainers ? await dockerUnavailable() : 'BENCH_CONTAINERS=0';
@@ -279,6 +290,8 @@ export async function brokerCallsBench(
     };
 
     // Warm-up (WARMUP_CALLS): the figures are a running service's, not a fresh process's.
+    log(`calls (direct): warm-up series of ${WARMUP_CALLS} sequential calls to the fixture and to the target`);
+    await direct.series('direct-warmup', WARMUP_CALLS);
     for (const side of [sides.fixture, sides.real]) {
       log(`calls (${side.broker} broker): warm-up task making ${WARMUP_CALLS} sequential calls${docker ? '' : `, then a Python one making ${PYTHON_WARMUP_CALLS}`}`);
       await runTask(store, side, 'javascript', isolateCode(WARMUP_CALLS));
@@ -294,10 +307,18 @@ export async function brokerCallsBench(
     const blockAdds: number[] = [];
     // The real harness's CPU over its side's tasks (NaN once /proc could not tell).
     const harnessCpu = { ms: 0, calls: 0 };
-    // Blocks alternate which broker goes first, so drift of the machine falls on both alike.
+    const directGaps = { fixture: [] as number[], target: [] as number[] };
+    const directBlock = async (b: number) => {
+      const got = await direct.series(`direct-b${b}`, settings.callsPerTask);
+      directGaps.fixture.push(...gaps(got.fixture, settings.skip));
+      directGaps.target.push(...gaps(got.target, settings.skip));
+    };
+    // Blocks alternate which broker goes first, so drift of the machine falls on both alike; the
+    // direct series goes first in even blocks and last in odd ones.
     for (let b = 0; b < settings.blocks; b++) {
       const order = b % 2 === 0 ? [sides.fixture, sides.real] : [sides.real, sides.fixture];
       const blockIso: Record<string, number[]> = {};
+      if (b % 2 === 0) await directBlock(b);
       for (const side of order) {
         const cpu0 = cpuMsOf(side.stack.harness.pid) ?? NaN;
         const iso = await runTask(store, side, 'javascript', isolateCode(settings.callsPerTask));
@@ -313,15 +334,16 @@ export async function brokerCallsBench(
         }
         if (!docker) await sleep(AFTER_CONTAINER_MS);
       }
+      if (b % 2 === 1) await directBlock(b);
       blockAdds.push(summarize(blockIso['real'] as number[]).p50 - summarize(blockIso['fixture'] as number[]).p50);
       log(`calls: block ${b + 1}/${settings.blocks}: broker adds ${blockAdds[b]!.toFixed(2)} ms at p50`);
     }
-    const direct = (arrivals: Map<string, number[]>) => summarize(gaps(arrivals.get('direct') ?? [], settings.skip));
     return {
-      direct: direct(fixture.arrivals),
+      direct: summarize(directGaps.fixture),
       isolate: summarize(gapsOf.fixture.isolate),
       python: docker ? null : summarize(gapsOf.fixture.python),
-      real: { direct: direct(target.arrivals), isolate: summarize(gapsOf.real.isolate), python: docker ? null : summarize(gapsOf.real.python) },
+      real: { direct: summarize(directGaps.target), isolate: summarize(gapsOf.real.isolate), python: docker ? null : summarize(gapsOf.real.python) },
+      quietDirect: { fixture: summarize(gaps(quiet.fixture, settings.skip)), target: summarize(gaps(quiet.target, settings.skip)) },
       blockAdds,
       harnessCpuMsPerCall: Number.isFinite(harnessCpu.ms) && harnessCpu.calls > 0 ? harnessCpu.ms / harnessCpu.calls : null,
       ...(docker ? { pythonSkipped: docker } : {}),
@@ -329,6 +351,7 @@ export async function brokerCallsBench(
       errors,
     };
   } finally {
+    await direct.close();
     for (const q of queues) await q.obliterate({ force: true }).catch(() => undefined);
     await Promise.all(queues.map((q) => q.close()));
     for (const stack of stacks) await stack.stop();
@@ -336,6 +359,40 @@ export async function brokerCallsBench(
     await target.close();
     redis.disconnect();
   }
+}
+
+/**
+ * The baseline's process (bench/broker-direct-child.ts), kept for the whole bench. `series`
+ * makes `count` calls to the fixture, then to the target (with the target's credential), and
+ * gives their arrival times.
+ */
+function directCaller(fixture: Recorder, target: Recorder, credential: BenchCredential) {
+  const proc = forkChild(CHILD, []);
+  const run = (message: DirectSeries) =>
+    new Promise<void>((resolve, reject) => {
+      const onExit = () => reject(new Error(`the direct baseline's process exited: ${proc.stderr()}`));
+      proc.child.once('exit', onExit);
+      proc.child.once('message', (reply: { done?: string; error?: string }) => {
+        proc.child.off('exit', onExit);
+        if (reply.done === message.series) resolve();
+        else reject(new Error(`direct baseline failed: ${reply.error ?? JSON.stringify(reply)}`));
+      });
+      proc.child.send(message);
+    });
+  return {
+    async series(series: string, count: number): Promise<{ fixture: number[]; target: number[] }> {
+      await run({ url: fixture.url, authorization: 'Bearer direct', series, count });
+      await run({ url: target.url, authorization: `Bearer ${credential.secret}`, series, count });
+      const fixtureTimes = fixture.arrivals.get(series) ?? [];
+      const targetTimes = target.arrivals.get(series) ?? [];
+      if (fixtureTimes.length !== count || targetTimes.length !== count) throw new Error(`direct baseline: ${series} reached the fixture ${fixtureTimes.length} and the target ${targetTimes.length} times of ${count}`);
+      return { fixture: fixtureTimes, target: targetTimes };
+    },
+    async close(): Promise<void> {
+      if (proc.child.connected) proc.child.disconnect();
+      await proc.exited;
+    },
+  };
 }
 
 export const isolateCode = (calls: number) => `for (let i = 0; i < ${calls}; i++) await caps.bench.echo({ i });`;

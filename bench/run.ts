@@ -202,7 +202,7 @@ function callsReport(r: BrokerCallsBenchResult): { lines: string[]; ratios: Reco
       `; then ${r.settings.blocks} blocks of one ${r.settings.callsPerTask}-call task per side and runtime, ` +
       `first ${r.settings.skip} round trips of each task dropped, the side going first alternating — BENCH_BROKER_BLOCKS` +
       (r.settings.afterContainerMs ? `; ${r.settings.afterContainerMs} ms after each Python task, while the runner starts the warm container that replaces the one used` : '') +
-      ')',
+      `; the direct calls from one Node process kept as long, warmed up alike, one ${r.settings.callsPerTask}-call series per block)`,
   );
   lines.push(
     '(the broker work itself — token check, policy, record, the target — is measured on the harness side; add it to "added p50")',
@@ -243,12 +243,23 @@ function callsReport(r: BrokerCallsBenchResult): { lines: string[]; ratios: Reco
         (pythonOverDirect !== null ? ` (python: ${fmtMs(pythonOverDirect)} ms)` : '') +
         `; target ≤ ${TARGET_BROKER_ADDED_MS} ms: ${overDirect <= TARGET_BROKER_ADDED_MS ? 'PASS' : 'MISS'}`,
     );
+    if (r.quietDirect) {
+      // The baseline as measured until 2026-12-07 (before the stacks started, from a process just
+      // started), for comparison: the target is judged against the one taken in the blocks.
+      const quietOver = real.isolate.p50 - r.quietDirect.target.p50;
+      lines.push(
+        `direct calls before the stacks started (the baseline until 2026-12-07): → fixture p50 ${fmtMs(r.quietDirect.fixture.p50)}, → target p50 ${fmtMs(r.quietDirect.target.p50)} ms; ` +
+          `the isolate's round trip over that one: ${fmtMs(quietOver)} ms` +
+          (real.python ? ` (python: ${fmtMs(real.python.p50 - r.quietDirect.target.p50)} ms)` : ''),
+      );
+    }
     ratios['real'] = {
       isolate: { p50: real.isolate.p50, p99: real.isolate.p99, ratioP50: real.isolate.p50 / real.direct.p50, addedP50Ms: real.isolate.p50 - real.direct.p50 },
       python: real.python ? { p50: real.python.p50, p99: real.python.p99, ratioP50: real.python.p50 / real.direct.p50, addedP50Ms: real.python.p50 - real.direct.p50 } : null,
       brokerAddsP50Ms: { value: brokerAdds, target: TARGET_BROKER_ADDED_MS, pass: brokerAdds <= TARGET_BROKER_ADDED_MS, perBlock: r.blockAdds },
       overDirectP50Ms: { value: overDirect, python: pythonOverDirect, target: TARGET_BROKER_ADDED_MS, pass: overDirect <= TARGET_BROKER_ADDED_MS },
       harnessCpuMsPerCall: r.harnessCpuMsPerCall,
+      ...(r.quietDirect ? { quietDirect: { fixtureP50: r.quietDirect.fixture.p50, targetP50: r.quietDirect.target.p50, isolateOverTargetP50Ms: real.isolate.p50 - r.quietDirect.target.p50 } } : {}),
     };
   }
   if (r.errors.length) lines.push(...r.errors.map((e) => `error: ${e}`));
