@@ -1,6 +1,5 @@
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import Docker from 'dockerode';
 import type { Redis } from 'ioredis';
 import { BlobSweeper } from '../protocol/blobs/blob-sweeper.ts';
 import { asCommandClient, createRedisClient, duplicateClient } from '../protocol/redis-connection.ts';
@@ -9,7 +8,7 @@ import { TASK_QUEUE, containerQueueName, redisKeys } from '../protocol/redis-key
 import { TaskStore } from '../protocol/task-store.ts';
 import { AuditProducer } from '../protocol/audit/producer.ts';
 import { startMetricsListener, type MetricsListener } from '../protocol/telemetry/metrics-listener.ts';
-import { DockerBackend, type DockerBackendOptions } from './backends/docker.ts';
+import type { DockerBackendOptions } from './backends/docker.ts';
 import { IsolateBackend } from './backends/isolate.ts';
 import type { RunnerBackend } from './backends/types.ts';
 import { CONTAINER_RUNTIMES } from './backends/supervisor-protocol.ts';
@@ -278,6 +277,9 @@ async function startBackend(
       return { backend: new IsolateBackend({ pool }), concurrency: config.ISOLATE_HOSTS };
     }
     case 'docker': {
+      // Loaded only here: dockerode brings some 180 modules (gRPC, protobuf, SSH) that a runner
+      // of isolates alone would load for nothing at every start.
+      const [{ default: Docker }, { DockerBackend }] = await Promise.all([import('dockerode'), import('./backends/docker.ts')]);
       const options = {
         docker: new Docker({ socketPath: config.DOCKER_SOCKET }),
         runnerId: config.RUNNER_ID,
