@@ -516,7 +516,10 @@ print(json.dumps({
       assert.ok(e.maxRssBytes >= 100 * 1024 * 1024, `maxRssBytes ${e.maxRssBytes}`);
       assert.ok(e.maxRssBytes < 200 * 1024 * 1024, `maxRssBytes ${e.maxRssBytes}`);
       assert.ok(e.cpuMs >= 400, `cpuMs ${e.cpuMs}`);
-      assert.ok(Math.abs(e.cpuMs - (e.userMs + e.sysMs)) < 0.01);
+      // cpuMs leaves out what a pre-started launcher spent booting before the task (read from
+      // /proc in clock ticks: often 0, sometimes a tick or two); user + sys is everything.
+      const total = e.userMs + e.sysMs;
+      assert.ok(e.cpuMs <= total + 0.01 && total - e.cpuMs < 100, `cpuMs ${e.cpuMs}, userMs + sysMs ${total}`);
       assert.ok(e.wallMs >= e.cpuMs * 0.5, `wallMs ${e.wallMs}`);
     });
 
