@@ -1,13 +1,15 @@
 // `npm test [unit|integration]`: sets up what is missing (scripts/setup.mjs, as `npm start`
 // does: npm dependencies, redis-server, the Docker engine, the sandbox images, docker compose,
 // Debian's python3-httpx and python3-pytest for the Python SDK's tests),
-// typechecks, then runs the suites with Node's test runner. Integration tests use a real Redis
-// (REDIS_URL, else 127.0.0.1:6379, else a private redis-server started here) and, for container
+// typechecks, then runs the suites with Node's test runner, in two lanes side by side (below).
+// Integration tests use a real Redis (REDIS_URL, else 127.0.0.1:6379, else a private
+// redis-server started here; the second lane always gets its own) and, for container
 // tests, the real Docker engine. Where containers cannot be set up, their tests are skipped
 // with the reason — except with CI=true, where nothing is ever skipped: a missing Redis or
 // Docker is a failure.
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { ROOT, ensureDeps, redisPing, startRedis, stopRedis } from './lib.mjs';
 import { createLog } from './log.mjs';
@@ -85,29 +87,94 @@ const files = [
   ...(integration ? testFiles('test/integration') : []),
 ];
 
-let redis = null;
-if (integration) {
-  if (haveRedis) {
-    env.REDIS_URL = redisUrl;
-  } else {
+/**
+ * Long files that need no Docker but run in the docker lane anyway, to even the lanes out (some
+ * 200 s of the test bodies on 2 cores; without them the docker lane ended 400 s before the rest).
+ */
+const EVEN_OUT = new Set(['console-browser.test.ts', 'rollback-harness-kill.test.ts', 'cli.test.ts', 'harness-process.test.ts', 'runner-kill.test.ts']);
+
+// Two lanes run side by side, each one file at a time (files in a lane share Redis's tenants and
+// queue): the files that use Docker (they import test/helpers/docker.ts, read AIRLOCK_SKIP_DOCKER
+// or run the docker CLI), npm-start.test.ts (`npm start` finds the Redis at 127.0.0.1:6379 by
+// itself) and EVEN_OUT, on REDIS_URL; every other file on a private redis-server started here, so the lanes
+// share no queue, key or pub/sub channel, and the installation ids that scope Docker cleanup
+// differ. The Docker lane mostly waits on the engine, so on two cores the lanes overlap well.
+// TEST_LANES=1 runs everything in one lane, as before.
+const lanes = [];
+const privateRedis = [];
+if (!integration) {
+  lanes.push({ name: 'unit', files, env: {} });
+} else {
+  let redisUrlForTests = redisUrl;
+  if (!haveRedis) {
     console.log(`[test] no Redis answers at ${redisUrl}; starting a private redis-server`);
-    redis = await startRedis();
-    env.REDIS_URL = redis.url;
+    const own = await startRedis();
+    privateRedis.push(own);
+    redisUrlForTests = own.url;
+  }
+  const docker = files.filter(usesDockerOrDefaultRedis);
+  const rest = files.filter((f) => !docker.includes(f));
+  let restRedis = null;
+  if (process.env.TEST_LANES !== '1' && docker.length > 0 && rest.length > 0) {
+    restRedis = await startRedis().catch((err) => {
+      log.warn(`no private redis-server for a second test lane (${err.message}): the files run in one lane`);
+      return null;
+    });
+  }
+  if (restRedis) {
+    privateRedis.push(restRedis);
+    lanes.push({ name: 'docker', files: docker, env: { REDIS_URL: redisUrlForTests } });
+    lanes.push({ name: 'rest', files: rest, env: { REDIS_URL: restRedis.url } });
+  } else {
+    lanes.push({ name: 'all', files, env: { REDIS_URL: redisUrlForTests } });
   }
 }
 
-// --no-turbo-inline-js-wasm-calls: tests run the harness in-process, so they run it as production
-// does (harness/README.md, "Why the harness runs with --no-turbo-inline-js-wasm-calls"); the API
-// fuzz test hit that V8 fatal without it. The test runner passes these flags on to each test
-// file's process.
-const status = step('tests', process.execPath, [
-  '--no-turbo-inline-js-wasm-calls',
-  '--no-node-snapshot',
-  '--import',
-  'tsx',
-  '--test',
-  '--test-concurrency=1',
-  ...files,
-], env);
-if (redis) await stopRedis(redis);
-process.exit(status);
+const results = await Promise.all(lanes.map((lane) => runLane(lane, lanes.length > 1)));
+for (const r of privateRedis) await stopRedis(r);
+console.log('');
+for (const r of results) {
+  console.log(`[test] lane ${r.name}: ${r.files} files, ${r.tests ?? '?'} tests, ${r.fail ?? '?'} failed, ${Math.round(r.ms / 1000)} s, exit ${r.status}`);
+}
+process.exit(results.every((r) => r.status === 0) ? 0 : 1);
+
+/** A file for the docker lane: it needs the Docker engine, or the Redis at its default address whatever REDIS_URL says (or it evens the lanes out). */
+function usesDockerOrDefaultRedis(file) {
+  if (path.basename(file) === 'npm-start.test.ts' || EVEN_OUT.has(path.basename(file))) return true;
+  return /helpers\/docker\.ts|AIRLOCK_SKIP_DOCKER|spawn\('docker'/.test(readFileSync(path.join(ROOT, file), 'utf8'));
+}
+
+/**
+ * One lane: Node's test runner over its files, one at a time. With more than one lane, each
+ * line of its output is prefixed with the lane's name (the lanes' outputs interleave).
+ */
+function runLane(lane, prefixed) {
+  // --no-turbo-inline-js-wasm-calls: tests run the harness in-process, so they run it as production
+  // does (harness/README.md, "Why the harness runs with --no-turbo-inline-js-wasm-calls"); the API
+  // fuzz test hit that V8 fatal without it. The test runner passes these flags on to each test
+  // file's process.
+  const args = ['--no-turbo-inline-js-wasm-calls', '--no-node-snapshot', '--import', 'tsx', '--test', '--test-concurrency=1', ...lane.files];
+  console.log(`\n[test] tests${prefixed ? ` (lane ${lane.name}, ${lane.files.length} files)` : ''}: ${process.execPath} ${args.slice(0, 6).join(' ')} …`);
+  const started = Date.now();
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ['ignore', prefixed ? 'pipe' : 'inherit', prefixed ? 'pipe' : 'inherit'],
+    env: { ...process.env, ...env, ...lane.env },
+  });
+  const counts = { tests: undefined, fail: undefined };
+  if (prefixed) {
+    for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        // The TAP summary's totals (`# tests 620`, `# fail 0`), for the lanes' summary at the end.
+        const total = /^# (tests|fail) (\d+)$/.exec(line);
+        if (total) counts[total[1]] = Number(total[2]);
+        out.write(`[${lane.name}] ${line}\n`);
+      });
+    }
+  }
+  return new Promise((resolve) => {
+    child.once('close', (code, signal) => {
+      resolve({ name: lane.name, files: lane.files.length, ...counts, ms: Date.now() - started, status: code ?? (signal ? 1 : 0) });
+    });
+  });
+}
