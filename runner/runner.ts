@@ -277,7 +277,7 @@ async function startBackend(
       return { backend: new IsolateBackend({ pool }), concurrency: config.ISOLATE_HOSTS };
     }
     case 'docker': {
-      // Loaded only here: dockerode brings some 180 modules (gRPC, protobuf, SSH) that a runner
+      // Loaded only here: dockerode brings some 220 modules (gRPC, protobuf, SSH) that a runner
       // of isolates alone would load for nothing at every start.
       const [{ default: Docker }, { DockerBackend }] = await Promise.all([import('dockerode'), import('./backends/docker.ts')]);
       const options = {

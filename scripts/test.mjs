@@ -96,10 +96,10 @@ const EVEN_OUT = new Set(['console-browser.test.ts', 'rollback-harness-kill.test
 // Two lanes run side by side, each one file at a time (files in a lane share Redis's tenants and
 // queue): the files that use Docker (they import test/helpers/docker.ts, read AIRLOCK_SKIP_DOCKER
 // or run the docker CLI), npm-start.test.ts (`npm start` finds the Redis at 127.0.0.1:6379 by
-// itself) and EVEN_OUT, on REDIS_URL; every other file on a private redis-server started here, so the lanes
-// share no queue, key or pub/sub channel, and the installation ids that scope Docker cleanup
-// differ. The Docker lane mostly waits on the engine, so on two cores the lanes overlap well.
-// TEST_LANES=1 runs everything in one lane, as before.
+// itself) and EVEN_OUT, on REDIS_URL; every other file on a private redis-server started here,
+// so the lanes share no queue, key or pub/sub channel, and the installation ids that scope Docker
+// cleanup differ. The suite is bound by CPU, so on two cores this gains less than half (README,
+// "Tests and benchmarks"). TEST_LANES=1 runs everything in one lane, as before.
 const lanes = [];
 const privateRedis = [];
 if (!integration) {
@@ -112,7 +112,7 @@ if (!integration) {
     privateRedis.push(own);
     redisUrlForTests = own.url;
   }
-  const docker = files.filter(usesDockerOrDefaultRedis);
+  const docker = files.filter(inDockerLane);
   const rest = files.filter((f) => !docker.includes(f));
   let restRedis = null;
   if (process.env.TEST_LANES !== '1' && docker.length > 0 && rest.length > 0) {
@@ -140,8 +140,11 @@ for (const r of results) {
 }
 process.exit(results.every((r) => r.status === 0) ? 0 : 1);
 
-/** A file for the docker lane: it needs the Docker engine, or the Redis at its default address whatever REDIS_URL says (or it evens the lanes out). */
-function usesDockerOrDefaultRedis(file) {
+/**
+ * A file for the docker lane: it needs the Docker engine, or the Redis at its default address
+ * whatever REDIS_URL says, or it evens the lanes out.
+ */
+function inDockerLane(file) {
   if (path.basename(file) === 'npm-start.test.ts' || EVEN_OUT.has(path.basename(file))) return true;
   return /helpers\/docker\.ts|AIRLOCK_SKIP_DOCKER|spawn\('docker'/.test(readFileSync(path.join(ROOT, file), 'utf8'));
 }
