@@ -1,7 +1,8 @@
 /**
  * JSON Schemas of capability inputs and outputs (draft 2020-12, Ajv): compiled once per distinct
- * schema (cached by the SHA-256 of its canonical text, and by the schema object) and checked when an admin stores a
- * capability, so a schema that does not compile is a 400 then, never a failure at call time.
+ * schema (cached by the SHA-256 of its canonical text, and by the schema object) and checked when
+ * an admin stores a capability, so a schema that does not compile is a 400 then, never a failure
+ * at call time.
  * `x-airlock-redact: true` marks a field to leave out of the audit log (its value, not its hash).
  */
 import { createHash } from 'node:crypto';
@@ -39,7 +40,8 @@ const MAX_CACHED = 1000;
 /**
  * The same, by the schema object itself: a broker call checks its input against the schema of a
  * definition parsed once and shared (capability-store.ts), so most calls skip hashing the schema's
- * canonical text (some 10–20 µs a call on the 2-core test VM). Schema objects are read only.
+ * canonical text (4 µs a call in a loop on the 2-core test VM). Nothing changes a schema object
+ * once it is compiled: definitions are parsed from their stored JSON and only read.
  */
 const byObject = new WeakMap<object, ValidateFunction>();
 
