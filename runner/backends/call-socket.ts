@@ -4,7 +4,7 @@
  * process, in a host directory bind-mounted read-only at /run/airlock. A call then goes
  * program → runner in one hop, instead of program → supervisor → its stdout → the engine's
  * attach stream → runner and the answer back the same long way (on a 2-core VM that relay cost
- * about as much as everything the harness broker does for a call; README, calls bench).
+ * about as much as everything the harness broker does for a call; bench/README.md, calls).
  *
  * Why it stays a sandbox: the directory is the container's own (one per container, made by the
  * runner, mode 0755, mounted read-only): the program can connect to the socket (0666) and can
