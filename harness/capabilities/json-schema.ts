@@ -70,6 +70,12 @@ export function compileSchema(schema: unknown): { ok: true; validate: ValidateFu
     return { ok: true, validate };
   } catch (err) {
     return { ok: false, problem: (err as Error).message };
+  } finally {
+    // Each schema is compiled on its own: Ajv would otherwise keep it in its registry, by object
+    // and by its `$id`, for good — so another tenant's schema with the same `$id` was refused
+    // ("already exists"), a `$ref` to that `$id` resolved to another tenant's schema, and the
+    // registry grew past MAX_CACHED. The compiled function keeps the references it resolved.
+    if (object) ajv.removeSchema(object);
   }
 }
 

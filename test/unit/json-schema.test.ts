@@ -50,3 +50,26 @@ test('boolean schemas (not objects) still compile', () => {
   assert.deepEqual(schemaProblems(validatorOf(true), { anything: 1 }), []);
   assert.notDeepEqual(schemaProblems(validatorOf(false), null), []);
 });
+
+test('schemas are compiled each on its own: an `$id` neither collides with nor resolves to another schema', () => {
+  // Two tenants may pick the same `$id` for different schemas: each gets its own validator.
+  const a = validatorOf({ $id: 'https://example.test/ticket', type: 'object', properties: { t: { type: 'string' } }, required: ['t'] });
+  const b = validatorOf({ $id: 'https://example.test/ticket', type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] });
+  assert.deepEqual(schemaProblems(a, { t: 'x' }), []);
+  assert.notDeepEqual(schemaProblems(a, { n: 1 }), []);
+  assert.deepEqual(schemaProblems(b, { n: 1 }), []);
+  assert.notDeepEqual(schemaProblems(b, { t: 'x' }), []);
+  // A `$ref` to another schema's `$id` does not reach it: a schema is self-contained.
+  const ref = compileSchema({ $ref: 'https://example.test/ticket' });
+  assert.equal(ref.ok, false);
+  assert.match(ref.ok ? '' : ref.problem, /can't resolve reference/);
+  // A schema that refers to itself by its own `$id` still works after it left the registry.
+  const tree = validatorOf({
+    $id: 'https://example.test/tree',
+    type: 'object',
+    properties: { children: { type: 'array', items: { $ref: 'https://example.test/tree' } } },
+    additionalProperties: false,
+  });
+  assert.deepEqual(schemaProblems(tree, { children: [{ children: [] }] }), []);
+  assert.notDeepEqual(schemaProblems(tree, { children: [{ other: 1 }] }), []);
+});
