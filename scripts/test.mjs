@@ -135,9 +135,16 @@ const results = await Promise.all(lanes.map((lane) => runLane(lane, lanes.length
 for (const r of privateRedis) await stopRedis(r);
 console.log('');
 for (const r of results) {
-  // The totals are read from a prefixed lane's TAP output; one lane's output is shown as is.
+  // The totals are read from a lane's TAP output (none when one lane's output went to a terminal).
   const totals = r.tests === undefined ? '' : ` ${r.tests} tests, ${r.fail ?? 0} failed,`;
   console.log(`[test] lane ${r.name}: ${r.files} files,${totals} ${Math.round(r.ms / 1000)} s, exit ${r.status}`);
+}
+// The failures again, last: a CI log is often read from its end, and the lanes' outputs run to
+// thousands of lines.
+for (const r of results) {
+  if (r.failures.length === 0) continue;
+  console.log(`\n[test] lane ${r.name}: ${r.failures.length} failed:`);
+  for (const block of r.failures) for (const line of block) console.log(`[test]   ${line}`);
 }
 process.exit(results.every((r) => r.status === 0) ? 0 : 1);
 
@@ -153,7 +160,8 @@ function inDockerLane(file) {
 
 /**
  * One lane: Node's test runner over its files, one at a time. With more than one lane, each
- * line of its output is prefixed with the lane's name (the lanes' outputs interleave).
+ * line of its output is prefixed with the lane's name (the lanes' outputs interleave). The
+ * lane's failures are kept for the recap at the end.
  */
 function runLane(lane, prefixed) {
   // --no-turbo-inline-js-wasm-calls: tests run the harness in-process, so they run it as production
@@ -162,27 +170,57 @@ function runLane(lane, prefixed) {
   // file's process.
   const args = ['--no-turbo-inline-js-wasm-calls', '--no-node-snapshot', '--import', 'tsx', '--test', '--test-concurrency=1', ...lane.files];
   console.log(`\n[test] tests${prefixed ? ` (lane ${lane.name}, ${lane.files.length} files)` : ''}: ${process.execPath} ${args.slice(0, 6).join(' ')} …`);
+  // On a terminal, one lane's output goes straight to it: Node's spec reporter lists the failures
+  // at its end by itself. Otherwise the output is TAP, read here for the totals and the recap.
+  const piped = prefixed || !process.stdout.isTTY;
   const started = Date.now();
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    stdio: ['ignore', prefixed ? 'pipe' : 'inherit', prefixed ? 'pipe' : 'inherit'],
+    stdio: ['ignore', piped ? 'pipe' : 'inherit', piped ? 'pipe' : 'inherit'],
     env: { ...process.env, ...env, ...lane.env },
   });
   const counts = { tests: undefined, fail: undefined };
-  if (prefixed) {
-    for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        // The TAP summary's totals (`# tests 620`, `# fail 0`), for the lanes' summary at the end.
-        const total = /^# (tests|fail) (\d+)$/.exec(line);
-        if (total) counts[total[1]] = Number(total[2]);
-        out.write(`[${lane.name}] ${line}\n`);
-      });
-    }
+  const failures = tapFailures();
+  const prefix = prefixed ? `[${lane.name}] ` : '';
+  for (const [stream, out] of piped ? [[child.stdout, process.stdout], [child.stderr, process.stderr]] : []) {
+    createInterface({ input: stream }).on('line', (line) => {
+      // The TAP summary's totals (`# tests 620`, `# fail 0`), for the lanes' summary at the end.
+      const total = /^# (tests|fail) (\d+)$/.exec(line);
+      if (total) counts[total[1]] = Number(total[2]);
+      if (stream === child.stdout) failures.read(line);
+      out.write(`${prefix}${line}\n`);
+    });
   }
   return new Promise((resolve) => {
     // No exit code: killed by a signal, a failure (as `step` counts it).
     child.once('close', (code) => {
-      resolve({ name: lane.name, files: lane.files.length, ...counts, ms: Date.now() - started, status: code ?? 1 });
+      resolve({ name: lane.name, files: lane.files.length, ...counts, failures: failures.blocks, ms: Date.now() - started, status: code ?? 1 });
     });
   });
+}
+
+/**
+ * The failed tests of a TAP stream: each `not ok` line with its YAML block (error, location,
+ * stack without Node's own frames), at most 40 lines of it. A parent that failed only because a subtest did
+ * (`failureType: 'subtestsFailed'`) adds nothing the subtest's own block does not say.
+ */
+function tapFailures() {
+  const blocks = [];
+  let open = null;
+  let end = '';
+  return {
+    blocks,
+    read(line) {
+      if (!open) {
+        const failed = /^(\s*)not ok \d+ - /.exec(line);
+        if (failed) [open, end] = [[line], `${failed[1]}  ...`];
+        return;
+      }
+      // Node's own stack frames say nothing about the test.
+      if (open.length < 40 && !/\(node:|^\s*node:internal\//.test(line)) open.push(line);
+      if (line !== end) return;
+      if (!open.some((l) => l.trim() === "failureType: 'subtestsFailed'")) blocks.push(open);
+      open = null;
+    },
+  };
 }
