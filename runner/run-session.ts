@@ -65,8 +65,11 @@ export class WallDeadline implements RunDeadline {
       timer = undefined;
       if (done || this.held) return;
       timer = setTimeout(() => {
-        // A hold that began and ended meanwhile moved the deadline: look again.
-        if (ms - this.elapsedMs() > 1 && !this.held) return arm();
+        // Time still left: a hold that began and ended meanwhile moved the deadline, or the timer
+        // fired a fraction of a millisecond early on the performance clock (Node's timers count
+        // whole milliseconds of the loop's clock). Look again: the next timer waits at least 1 ms,
+        // so this ends, and the clock has run `ms` whenever `expire` is called.
+        if (ms - this.elapsedMs() > 0 && !this.held) return arm();
         done = true;
         stop();
         expire();

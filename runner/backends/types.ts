@@ -29,8 +29,8 @@ export interface RunDeadline {
   /** Milliseconds the clock has run since {@link start} (time held not counted; 0 before start). */
   elapsedMs(): number;
   /**
-   * Calls `expire` once the clock has run `ms` (e.g. the job's `timeoutMs`, plus a grace),
-   * re-arming its timer whenever the clock stops or runs again; never while held. Returns a
+   * Calls `expire` once the clock has run `ms` (e.g. the job's `timeoutMs`, plus a grace), never
+   * before, re-arming its timer whenever the clock stops or runs again; never while held. Returns a
    * cancel. The backends' wall timers.
    */
   whenElapsed(ms: number, expire: () => void): () => void;
