@@ -23,7 +23,7 @@ import { checkpointNotes, logLines, readHead } from '../../protocol/audit/log-di
 import { ed25519Signer, parseVerifierKey } from '../../protocol/audit/note.ts';
 import { AuditProducer } from '../../protocol/audit/producer.ts';
 import { verifyLog } from '../../protocol/audit/verify-log.ts';
-import { ORIGIN_PREFIX, ROOT, auditFixture, checkpointSize, sealedEntries, startSealerProcess, waitSealed, type AuditFixture } from '../helpers/audit.ts';
+import { ORIGIN_PREFIX, ROOT, auditFixture, checkpointSize, sealedEntries, startSealerProcess, waitFor, waitSealed, type AuditFixture } from '../helpers/audit.ts';
 import { REDIS_URL } from '../helpers/stack.ts';
 
 let redis: Redis;
@@ -201,19 +201,33 @@ describe('sealer restart', () => {
     let sealer = await startSealerProcess(f, { AUDIT_SEGMENT_ENTRIES: '50' });
     const total = 400;
     let killed = false;
-    for (let i = 0; i < total; i++) {
-      await producer.append({ tenant: t, action: 'test.step', outcome: 'success', details: { i } });
-      if (!killed && readHead(dir).size >= 100) {
-        sealer.child.kill('SIGKILL');
-        await sealer.stop();
-        killed = true;
+    const kill = async () => {
+      killed = true;
+      sealer.child.kill('SIGKILL');
+      await sealer.stop();
+    };
+    try {
+      for (let i = 0; i < total; i++) {
+        await producer.append({ tenant: t, action: 'test.step', outcome: 'success', details: { i } });
+        // Killed once it has sealed 100 entries, while more keep coming. The sealer's timers (its
+        // poll, the fsync interval) do not speed up with the machine, the appends do: on a fast
+        // one they could end before it got that far, so at half way they wait for it.
+        if (!killed && (readHead(dir).size >= 100 || i === total / 2)) {
+          await waitFor(() => readHead(dir).size >= 100, 'the sealer past entry 100', 30_000);
+          await kill();
+        }
+        if (i % 25 === 0) await new Promise((r) => setTimeout(r, 5));
       }
-      if (i % 25 === 0) await new Promise((r) => setTimeout(r, 5));
+    } finally {
+      // A failure above must not leave the sealer running (the file would never end).
+      if (!killed) await kill();
     }
-    assert.ok(killed, 'the sealer was killed mid-stream');
     sealer = await startSealerProcess(f, { AUDIT_SEGMENT_ENTRIES: '50' });
-    await waitSealed(dir, total, true, 30_000);
-    assert.equal(await sealer.stop(), 0);
+    try {
+      await waitSealed(dir, total, true, 30_000);
+    } finally {
+      assert.equal(await sealer.stop(), 0);
+    }
     const entries = sealedEntries(dir);
     assert.equal(entries.length, total);
     assert.deepEqual(entries.map((e) => e.seq), Array.from({ length: total }, (_, k) => k + 1));

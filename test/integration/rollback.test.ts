@@ -22,6 +22,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Compensation } from '../../protocol/compensation.ts';
 import type { SealedEntry } from '../../protocol/audit/entry.ts';
 import { startRollback } from '../../harness/rollback/start-rollback.ts';
+import { callRecordsKey, type CallRecord } from '../../harness/broker/call-records.ts';
 import { activatePolicies, adminHeaders, auditText, permitInvoke, putCapability, putCredential, resetPolicies } from '../helpers/capabilities.ts';
 import { auditFixture, startSealerProcess, waitFor, type SealerProcess } from '../helpers/audit.ts';
 import { pollTask, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
@@ -94,6 +95,17 @@ async function submit(code: string, extra: Record<string, unknown> = {}): Promis
 /** Code doing the steps `names` (tagged), then `tail`. */
 const stepsThen = (tag: string, names: readonly string[], tail: string, capability = 'steps.do') =>
   `${names.map((n) => `await caps.${capability.replace('steps.', 'steps.')}({ name: '${tag}-${n}' });`).join('\n')}\n${tail}`;
+
+/**
+ * Call `seq` of the task settled: its answer recorded. The target notes a step before it answers,
+ * so a cancel sent when the target has seen the step alone may find the call still in flight
+ * (and then rightly leaves it `capability_uncertain`, not undone).
+ */
+const callSettled = (id: string, seq: number) =>
+  waitFor(async () => {
+    const raw = await stack.deps.redis.hget(callRecordsKey(id), String(seq));
+    return raw !== null && (JSON.parse(raw) as CallRecord).state === 'settled';
+  }, `call #${seq} of ${id} settled`);
 
 const ended = (id: string) => pollTask(stack, id, (t) => TERMINAL.has(t.status), 'alice', 60_000) as Promise<TaskView>;
 const settled = (id: string, count: number) =>
@@ -197,7 +209,7 @@ describe('rollback', () => {
   test('after a cancel of a running task: rolled back too', { timeout: 90_000 }, async () => {
     const tag = randomUUID();
     const id = await submit(stepsThen(tag, ['a', 'b'], 'while (true) {}'));
-    await waitFor(() => target.steps.some((s) => s.name === `${tag}-b`), 'the second step');
+    await callSettled(id, 1);
     const del = await stack.app.inject({ method: 'DELETE', url: `/v1/tasks/${id}`, headers: stack.headers('alice', null) });
     assert.equal(del.json().status, 'cancelled', del.body);
     await settled(id, 2);
@@ -229,7 +241,7 @@ describe('rollback', () => {
     });
     assert.equal(res.statusCode, 201, res.body);
     const id = res.json().id as string;
-    await waitFor(() => target.steps.some((st) => st.name === `${tag}-b`), 'the second step');
+    await callSettled(id, 1);
     const disabled = await stack.app.inject({ method: 'POST', url: `/v1/admin/agents/${agent.id}/disable`, headers: adminHeaders(ADMIN_KEY) });
     assert.equal(disabled.statusCode, 200, disabled.body);
     assert.equal(disabled.json().cancelledTasks, 1);
