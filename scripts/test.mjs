@@ -88,6 +88,12 @@ const files = [
 ];
 
 /**
+ * Longer than any lane has ever run on a 2-core machine (17.6 minutes), so only a hang reaches it.
+ * TEST_FILE_TIMEOUT_MS sets another.
+ */
+const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS) || 20 * 60_000;
+
+/**
  * Long files that need no Docker but run in the docker lane anyway, to even the lanes out (some
  * 200 s of the test bodies on 2 cores; without them the docker lane ended 400 s before the rest).
  */
@@ -136,14 +142,15 @@ for (const r of privateRedis) await stopRedis(r);
 console.log('');
 for (const r of results) {
   // The totals are read from a lane's TAP output (none when one lane's output went to a terminal).
-  const totals = r.tests === undefined ? '' : ` ${r.tests} tests, ${r.fail ?? 0} failed,`;
+  const cancelled = r.cancelled ? ` ${r.cancelled} cancelled,` : '';
+  const totals = r.tests === undefined ? '' : ` ${r.tests} tests, ${r.fail ?? 0} failed,${cancelled}`;
   console.log(`[test] lane ${r.name}: ${r.files} files,${totals} ${Math.round(r.ms / 1000)} s, exit ${r.status}`);
 }
 // The failures again, last: a CI log is often read from its end, and the lanes' outputs run to
 // thousands of lines.
 for (const r of results) {
   if (r.failures.length === 0) continue;
-  console.log(`\n[test] lane ${r.name}: ${r.failures.length} failed:`);
+  console.log(`\n[test] lane ${r.name}: ${r.failures.length} not ok:`);
   for (const block of r.failures) for (const line of block) console.log(`[test]   ${line}`);
 }
 process.exit(results.every((r) => r.status === 0) ? 0 : 1);
@@ -168,8 +175,13 @@ function runLane(lane, prefixed) {
   // does (harness/README.md, "Why the harness runs with --no-turbo-inline-js-wasm-calls"); the API
   // fuzz test hit that V8 fatal without it. The test runner passes these flags on to each test
   // file's process.
-  const args = ['--no-turbo-inline-js-wasm-calls', '--no-node-snapshot', '--import', 'tsx', '--test', '--test-concurrency=1', ...lane.files];
-  console.log(`\n[test] tests${prefixed ? ` (lane ${lane.name}, ${lane.files.length} files)` : ''}: ${process.execPath} ${args.slice(0, 6).join(' ')} …`);
+  //
+  // --test-timeout: a file still running after FILE_TIMEOUT_MS is killed and fails with its name.
+  // A test that leaves a child process behind keeps its file, and so the lane, waiting forever
+  // (a sealer leaked that way once); without a limit only CI's 90 minutes would end it. The limit
+  // is the default of every test too: those that need less say so.
+  const args = ['--no-turbo-inline-js-wasm-calls', '--no-node-snapshot', '--import', 'tsx', '--test', '--test-concurrency=1', `--test-timeout=${FILE_TIMEOUT_MS}`, ...lane.files];
+  console.log(`\n[test] tests${prefixed ? ` (lane ${lane.name}, ${lane.files.length} files)` : ''}: ${process.execPath} ${args.slice(0, 8).join(' ')} …`);
   // On a terminal, one lane's output goes straight to it: Node's spec reporter lists the failures
   // at its end by itself. Otherwise the output is TAP, read here for the totals and the recap.
   const piped = prefixed || !process.stdout.isTTY;
@@ -179,13 +191,14 @@ function runLane(lane, prefixed) {
     stdio: ['ignore', piped ? 'pipe' : 'inherit', piped ? 'pipe' : 'inherit'],
     env: { ...process.env, ...env, ...lane.env },
   });
-  const counts = { tests: undefined, fail: undefined };
+  const counts = { tests: undefined, fail: undefined, cancelled: undefined };
   const failures = tapFailures();
   const prefix = prefixed ? `[${lane.name}] ` : '';
   for (const [stream, out] of piped ? [[child.stdout, process.stdout], [child.stderr, process.stderr]] : []) {
     createInterface({ input: stream }).on('line', (line) => {
-      // The TAP summary's totals (`# tests 620`, `# fail 0`), for the lanes' summary at the end.
-      const total = /^# (tests|fail) (\d+)$/.exec(line);
+      // The TAP summary's totals (`# tests 620`, `# fail 0`, `# cancelled 0`), for the lanes'
+      // summary at the end.
+      const total = /^# (tests|fail|cancelled) (\d+)$/.exec(line);
       if (total) counts[total[1]] = Number(total[2]);
       if (stream === child.stdout) failures.read(line);
       out.write(`${prefix}${line}\n`);
