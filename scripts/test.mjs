@@ -214,8 +214,8 @@ function runLane(lane, prefixed) {
 
 /**
  * The failed tests of a TAP stream: each `not ok` line with its YAML block (error, location,
- * stack without Node's own frames), at most 40 lines of it. A parent that failed only because a subtest did
- * (`failureType: 'subtestsFailed'`) adds nothing the subtest's own block does not say.
+ * stack without Node's own frames), at most 40 lines of it. A parent that failed only because a
+ * subtest did (`failureType: 'subtestsFailed'`) adds nothing the subtest's own block does not say.
  */
 function tapFailures() {
   const blocks = [];
