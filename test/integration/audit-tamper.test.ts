@@ -218,6 +218,7 @@ describe('sealer restart', () => {
         }
         if (i % 25 === 0) await new Promise((r) => setTimeout(r, 5));
       }
+      assert.ok(killed, 'the sealer was killed mid-stream');
     } finally {
       // A failure above must not leave the sealer running (the file would never end).
       if (!killed) await kill();

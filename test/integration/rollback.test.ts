@@ -22,7 +22,6 @@ import { after, before, describe, test } from 'node:test';
 import type { Compensation } from '../../protocol/compensation.ts';
 import type { SealedEntry } from '../../protocol/audit/entry.ts';
 import { startRollback } from '../../harness/rollback/start-rollback.ts';
-import { callRecordsKey, type CallRecord } from '../../harness/broker/call-records.ts';
 import { activatePolicies, adminHeaders, auditText, permitInvoke, putCapability, putCredential, resetPolicies } from '../helpers/capabilities.ts';
 import { auditFixture, startSealerProcess, waitFor, type SealerProcess } from '../helpers/audit.ts';
 import { pollTask, startStack, TERMINAL, type Stack } from '../helpers/stack.ts';
@@ -102,10 +101,7 @@ const stepsThen = (tag: string, names: readonly string[], tail: string, capabili
  * (and then rightly leaves it `capability_uncertain`, not undone).
  */
 const callSettled = (id: string, seq: number) =>
-  waitFor(async () => {
-    const raw = await stack.deps.redis.hget(callRecordsKey(id), String(seq));
-    return raw !== null && (JSON.parse(raw) as CallRecord).state === 'settled';
-  }, `call #${seq} of ${id} settled`);
+  waitFor(async () => (await stack.brokerParts!.deps.records.get(id, seq))?.state === 'settled', `call #${seq} of ${id} settled`);
 
 const ended = (id: string) => pollTask(stack, id, (t) => TERMINAL.has(t.status), 'alice', 60_000) as Promise<TaskView>;
 const settled = (id: string, count: number) =>
